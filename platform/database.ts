@@ -1,0 +1,129 @@
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { mkdirSync } from 'node:fs';
+
+/**
+ * One SQL port, two engines: PostgreSQL through `pg` and embedded PGlite. Stores (candles, chat)
+ * are written once against this interface and run one shared test suite against both.
+ */
+export interface Sql {
+  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+export interface Database extends Sql {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class PostgresDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  private readonly pool: pg.Pool;
+
+  constructor(url: string, max = 10) {
+    this.pool = new pg.Pool({ connectionString: url, max });
+    // An idle client losing its connection must not crash the process; the pool replaces it.
+    this.pool.on('error', () => {});
+  }
+
+  query<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
+    return this.pool.query<R>(text, params as unknown[]);
+  }
+
+  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn({ query: (text, params) => client.query(text, params as unknown[]) as never });
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+export class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+
+  private constructor(private readonly db: PGlite) {}
+
+  /** dataDir undefined keeps everything in memory (tests). */
+  static async open(dataDir?: string): Promise<PgliteDatabase> {
+    if (dataDir) mkdirSync(dataDir, { recursive: true });
+    const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+    return new PgliteDatabase(db);
+  }
+
+  async query<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
+    const res = await this.db.query<R>(text, params);
+    return { rows: res.rows };
+  }
+
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) =>
+      fn({ query: async (text, params) => ({ rows: (await tx.query(text, params)).rows as never[] }) }),
+    );
+  }
+
+  async ping(): Promise<boolean> {
+    return !this.db.closed;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+export async function openDatabase(opts: { url?: string; dataDir: string }): Promise<Database> {
+  return opts.url ? new PostgresDatabase(opts.url) : PgliteDatabase.open(`${opts.dataDir}/pglite`);
+}
+
+/**
+ * Versioned migrations per component (`ohlcv`, `chat`, ...): each list only ever grows; entry i is
+ * version i+1. Applied in one transaction per version under an advisory lock, so two processes
+ * starting together do not race.
+ */
+export async function migrate(db: Database, component: string, migrations: readonly string[]): Promise<void> {
+  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    component text NOT NULL, version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (component, version))`);
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`ticktalk.migrate.${component}`]);
+    const { rows } = await tx.query<{ v: number | null }>(
+      'SELECT max(version) AS v FROM schema_migrations WHERE component = $1',
+      [component],
+    );
+    const current = Number(rows[0]?.v ?? 0);
+    for (let i = current; i < migrations.length; i++) {
+      for (const statement of splitStatements(migrations[i]!)) await tx.query(statement);
+      await tx.query('INSERT INTO schema_migrations (component, version) VALUES ($1, $2)', [component, i + 1]);
+    }
+  });
+}
+
+/** Migrations are plain DDL separated by `;` at line ends (no functions with bodies). */
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

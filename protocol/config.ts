@@ -1,0 +1,229 @@
+import { z } from 'zod';
+
+/**
+ * The single source of every environment variable: its parser, its default and its documentation.
+ * The README's configuration table is generated from this list (`npm run docs:config`) and a test
+ * checks that the two agree.
+ */
+
+const onOff = z
+  .enum(['on', 'off', 'true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'on' || v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .url()
+    .refine((v) => protocols.some((p) => v.startsWith(`${p}:`)), {
+      message: `must be a ${protocols.join(' or ')} URL`,
+    });
+
+const symbolList = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'symbols match [A-Za-z0-9._-]{1,32}')).min(1));
+
+const ianaZone = z.string().refine(
+  (zone) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an IANA time zone such as UTC or Europe/Athens' },
+);
+
+interface VarSpec<T extends z.ZodType> {
+  schema: T;
+  /** Literal default as an operator would write it; undefined means unset. */
+  default?: string;
+  /** Default as shown in the docs when it is computed rather than literal. */
+  shownDefault?: string;
+  doc: string;
+  /** Listed in CONTRACT.md §1 (public), or an operational knob of our own. */
+  public?: boolean;
+}
+
+function v<T extends z.ZodType>(spec: VarSpec<T>): VarSpec<T> {
+  return spec;
+}
+
+export const configVars = {
+  HOST: v({ schema: z.string().min(1), default: '0.0.0.0', doc: 'listen address', public: true }),
+  MQTT_PORT: v({ schema: port, default: '1883', doc: 'MQTT over TCP', public: true }),
+  HTTP_PORT: v({
+    schema: port,
+    default: '8080',
+    doc: 'web page, `/api`, `/udf`, `/metrics`, `/healthz`, `/readyz`, MQTT over WebSocket at `/mqtt`',
+    public: true,
+  }),
+  REDIS_URL: v({
+    schema: url(['redis', 'rediss']).optional(),
+    shownDefault: 'unset: single node in memory',
+    doc: 'cluster mode: brokers share subscriptions, sessions, retained messages and rate limits through Redis',
+    public: true,
+  }),
+  DATABASE_URL: v({
+    schema: url(['postgres', 'postgresql']).optional(),
+    shownDefault: 'unset: PGlite in `DATA_DIR`',
+    doc: 'PostgreSQL for candles and chat',
+    public: true,
+  }),
+  DATA_DIR: v({ schema: z.string().min(1), default: './data', doc: 'embedded database files', public: true }),
+  AMQP_URL: v({
+    schema: url(['amqp', 'amqps']).optional(),
+    shownDefault: 'unset: built-in feed simulator',
+    doc: 'RabbitMQ for the bridges',
+    public: true,
+  }),
+  FEED_SIM: v({
+    schema: onOff.optional(),
+    shownDefault: '`on` when `AMQP_URL` is unset',
+    doc: 'the in-process MT feed simulator',
+    public: true,
+  }),
+  FEED_SIM_RATE: v({
+    schema: z.coerce.number().positive().max(10_000),
+    default: '10',
+    doc: 'ticks per second per symbol from the in-process simulator',
+  }),
+  FEED_TIMEZONE: v({
+    schema: ianaZone,
+    default: 'UTC',
+    doc: 'IANA zone of feed timestamps (MT servers often run on EET); converted to UTC on ingest',
+    public: true,
+  }),
+  SYMBOLS: v({
+    schema: symbolList,
+    default: 'EURUSD,GBPUSD,USDJPY,XAUUSD,BTCUSD',
+    doc: 'symbols the simulator emits; symbols seen on a feed are added',
+    public: true,
+  }),
+  CANDLE_PRICE: v({
+    schema: z.enum(['bid', 'mid', 'last']),
+    default: 'bid',
+    doc: '`bid`, `mid` or `last`: the price that builds candles (MT uses bid for forex)',
+    public: true,
+  }),
+  CANDLE_VOLUME: v({
+    schema: z.enum(['ticks', 'real']),
+    default: 'ticks',
+    doc: '`ticks` (tick count, MT tick volume) or `real` (sum of `volume_real`, else `volume`)',
+    public: true,
+  }),
+  AUTH_JWT_SECRET: v({
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    shownDefault: 'unset: a random secret per start, guest sign-in on',
+    doc: 'HS256 secret for user JWTs',
+    public: true,
+  }),
+  AUTH_GUEST: v({
+    schema: onOff.optional(),
+    shownDefault: '`on` when `AUTH_JWT_SECRET` is unset',
+    doc: '`POST /api/session` issues guest tokens',
+    public: true,
+  }),
+  ALLOW_ANONYMOUS_MARKET_DATA: v({
+    schema: onOff,
+    default: 'true',
+    doc: 'MQTT clients without credentials may subscribe to `ticks/…` and `candles/…` only',
+    public: true,
+  }),
+  CHAT_MAX_LENGTH: v({ schema: positiveInt.max(100_000), default: '2000', doc: 'characters per chat message', public: true }),
+  CHAT_RATE_PER_S: v({
+    schema: z.coerce.number().positive(),
+    default: '5',
+    doc: 'chat messages per second per user (token bucket refill), across the cluster',
+    public: true,
+  }),
+  CHAT_BURST: v({ schema: positiveInt, default: '10', doc: 'chat token bucket size per user', public: true }),
+  CHAT_EDIT_WINDOW_S: v({ schema: positiveInt, default: '900', doc: 'seconds during which an author may edit a message' }),
+  MQTT_MAX_PACKET: v({ schema: positiveInt.min(1024), default: '65536', doc: 'bytes', public: true }),
+  MQTT_MAX_KEEPALIVE_S: v({
+    schema: positiveInt.max(65535),
+    default: '300',
+    doc: 'largest keepalive a client may ask for; a CONNECT asking for more (or 0) is given this limit',
+  }),
+  MQTT_MAX_SUBSCRIPTIONS: v({ schema: positiveInt, default: '200', doc: 'topic filters one client may hold' }),
+  MQTT_CONNECTS_PER_IP_PER_S: v({
+    schema: positiveInt,
+    default: '20',
+    doc: 'new connections accepted per remote address per second (excess is closed before CONNECT)',
+  }),
+  ACL_FILE: v({
+    schema: z.string().min(1).optional(),
+    shownDefault: 'unset',
+    doc: 'extra rules in Mosquitto `acl_file` syntax for topic areas of the operator\'s own; never widens `chat/`, `users/`, `ticks/`, `candles/` or `$SYS`',
+    public: true,
+  }),
+  NODE_ID: v({
+    schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    shownDefault: 'host name and process id',
+    doc: 'this process\'s id in the cluster (broker id, logs, metrics)',
+  }),
+  LOG_LEVEL: v({
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    default: 'info',
+    doc: 'pino log level',
+  }),
+  SHUTDOWN_DRAIN_S: v({
+    schema: z.coerce.number().min(0).max(600),
+    default: '10',
+    doc: 'on SIGTERM, seconds over which MQTT clients are disconnected gradually before exit',
+  }),
+} as const;
+
+type Vars = typeof configVars;
+type RawConfig = { [K in keyof Vars]: z.output<Vars[K]['schema']> };
+
+export type Config = Omit<RawConfig, 'FEED_SIM' | 'AUTH_GUEST'> & {
+  FEED_SIM: boolean;
+  AUTH_GUEST: boolean;
+  NODE_ID: string;
+};
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`invalid configuration: ${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse an environment; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined>, defaults: { nodeId?: string } = {}): Config {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(configVars) as [string, VarSpec<z.ZodType>][]) {
+    const given = env[name];
+    const raw = given === undefined || given === '' ? spec.default : given;
+    const parsed = spec.schema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ConfigError(name, `${issue?.message ?? 'invalid value'} (got ${JSON.stringify(given)})`);
+    }
+    out[name] = parsed.data;
+  }
+  const raw = out as RawConfig;
+  return {
+    ...raw,
+    FEED_SIM: raw.FEED_SIM ?? raw.AMQP_URL === undefined,
+    AUTH_GUEST: raw.AUTH_GUEST ?? raw.AUTH_JWT_SECRET === undefined,
+    NODE_ID: raw.NODE_ID ?? defaults.nodeId ?? `node-${process.pid}`,
+  };
+}
+
+/** The README's configuration table, generated so the docs never drift from the schema. */
+export function configTable(): string {
+  const rows = ['| variable | default | meaning |', '| --- | --- | --- |'];
+  for (const [name, spec] of Object.entries(configVars) as [string, VarSpec<z.ZodType>][]) {
+    const shown = spec.shownDefault ?? (spec.default === undefined ? 'unset' : `\`${spec.default}\``);
+    rows.push(`| \`${name}\` | ${shown} | ${spec.doc} |`);
+  }
+  return rows.join('\n');
+}
