@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from './logger.js';
 import type { Health } from './health.js';
 import type { Metrics } from './metrics.js';
@@ -15,8 +15,8 @@ export interface HttpOptions {
  */
 export function createHttpServer({ log, health, metrics }: HttpOptions): FastifyInstance {
   const app = Fastify({
-    loggerInstance: log.child({ component: 'http' }),
-    disableRequestLogging: true,
+    loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     return503OnClosing: true,
   });

@@ -17,8 +17,18 @@ export class Metrics {
     return this.existing(name) ?? new Counter({ name: METRIC_PREFIX + name, help, labelNames, registers: [this.registry] });
   }
 
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
-    return this.existing(name) ?? new Gauge({ name: METRIC_PREFIX + name, help, labelNames, registers: [this.registry] });
+  /** `collect` runs at scrape time: for values that are cheaper to read than to track. */
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (g: Gauge<L>) => void): Gauge<L> {
+    return (
+      this.existing(name) ??
+      new Gauge({
+        name: METRIC_PREFIX + name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect: collect ? function (this: Gauge<L>) { collect(this); } : undefined,
+      })
+    );
   }
 
   histogram<L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> {

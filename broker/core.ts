@@ -1,0 +1,293 @@
+import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Config } from '../protocol/config.js';
+import type { Principal } from '../protocol/identity.js';
+import { topicFamily, type TopicFamily } from '../protocol/topics.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { TokenVerifier } from './auth.js';
+import { isAllowed, type Access } from './acl.js';
+import type { OperatorAcl } from './acl-file.js';
+import type { BrokerExtension, ClientInfo } from './extensions.js';
+import { guardPackets } from './packet-guard.js';
+
+const require = createRequire(import.meta.url);
+
+/** Topic a refused or extension-dropped publish is renamed to: acked, then swallowed by the emitter. */
+const DROPPED_TOPIC = '$ticktalk/dropped';
+
+export interface BrokerNodeOptions {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  auth: TokenVerifier;
+  operatorAcl?: OperatorAcl;
+  /** Overrides config.REDIS_URL (tests run two nodes against one Redis database). */
+  redisUrl?: string;
+}
+
+interface ClientState {
+  who: Principal;
+  /** Set in preConnect: MQTT-3.1.3-8 needs CONNACK 2, which only the authenticate step can send. */
+  refuseIdentifier: boolean;
+}
+
+/**
+ * One Aedes broker node: identity on CONNECT, the ACL on SUBSCRIBE and PUBLISH, extensions in the
+ * publish path, and the cluster wiring (mqemitter-redis + aedes-persistence-redis) when Redis is
+ * configured. Listeners hand it connections; other roles publish through it.
+ */
+export class BrokerNode {
+  readonly id: string;
+  private readonly state = new WeakMap<Client, ClientState>();
+  private readonly extensions: BrokerExtension[] = [];
+  private readonly out: Record<TopicFamily, { inc(): void }>;
+  private readonly incoming: Record<TopicFamily, { inc(): void }>;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly aedes: Aedes,
+    private readonly opts: BrokerNodeOptions,
+    private readonly closeBackends: () => Promise<void>,
+  ) {
+    this.id = aedes.id;
+    const { metrics } = opts;
+    const outCounter = metrics.counter('mqtt_messages_out_total', 'Messages delivered to MQTT clients', ['family']);
+    const inCounter = metrics.counter('mqtt_messages_in_total', 'Messages published into the broker', ['family']);
+    const families: TopicFamily[] = ['ticks', 'candles', 'chat', 'users', 'sys', 'other'];
+    this.out = Object.fromEntries(families.map((f) => [f, outCounter.labels(f)])) as never;
+    this.incoming = Object.fromEntries(families.map((f) => [f, inCounter.labels(f)])) as never;
+    this.wire();
+  }
+
+  static async start(opts: BrokerNodeOptions): Promise<BrokerNode> {
+    const redisUrl = opts.redisUrl ?? opts.config.REDIS_URL;
+    const backends = redisUrl ? clusterBackends(redisUrl) : undefined;
+    const mq = backends?.mq ?? require('mqemitter')();
+    swallowDropped(mq);
+    const aedes = await Aedes.createBroker({
+      id: opts.config.NODE_ID,
+      mq,
+      persistence: backends?.persistence,
+      concurrency: 1000,
+      connectTimeout: 10_000,
+      heartbeatInterval: 5_000,
+      maxClientsIdLength: 256,
+      queueLimit: 1000,
+    });
+    return new BrokerNode(aedes, opts, async () => {
+      await backends?.close();
+    });
+  }
+
+  addExtension(ext: BrokerExtension): void {
+    this.extensions.push(ext);
+  }
+
+  /** Who a connected client is (null: anonymous). Undefined before authentication. */
+  identityOf(client: Client): Principal | undefined {
+    return this.state.get(client)?.who;
+  }
+
+  /** ACL decision for an authenticated client, for paths that bypass Aedes (the tick fast path). */
+  may(client: Client, access: Access, topic: string): boolean {
+    const st = this.state.get(client);
+    return st !== undefined && isAllowed(st.who, access, topic, this.aclContext(client));
+  }
+
+  /** Hand a new transport connection (TCP socket or WebSocket stream) to the broker. */
+  handle(conn: Duplex, req?: IncomingMessage): Client {
+    guardPackets(conn, this.opts.config.MQTT_MAX_PACKET, (err) => {
+      this.opts.metrics.counter('mqtt_protocol_violations_total', 'Connections closed for malformed or oversized packets').inc();
+      this.opts.log.warn({ err: err.message }, 'closing connection: bad packet');
+    });
+    return this.aedes.handle(conn, req);
+  }
+
+  publish(packet: Pick<PublishPacket, 'topic' | 'payload' | 'qos' | 'retain'>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.aedes.publish({ cmd: 'publish', dup: false, ...packet } as PublishPacket, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  get connectedClients(): number {
+    return this.aedes.connectedClients;
+  }
+
+  /** Every connected client, for a gradual drain on shutdown. */
+  clients(): Client[] {
+    return Object.values((this.aedes as unknown as { clients: Record<string, Client> }).clients);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => this.aedes.close(() => resolve())).then(this.closeBackends);
+    return this.closing;
+  }
+
+  private aclContext(client: Client) {
+    return {
+      allowAnonymousMarketData: this.opts.config.ALLOW_ANONYMOUS_MARKET_DATA,
+      operator: this.opts.operatorAcl,
+      clientId: client.id,
+    };
+  }
+
+  private info(client: Client): ClientInfo {
+    return { id: client.id, who: this.state.get(client)?.who ?? null, node: this.id };
+  }
+
+  private wire(): void {
+    const { aedes, opts } = this;
+    const { config, log, metrics } = opts;
+    const refusals = metrics.counter('mqtt_auth_refusals_total', 'CONNECTs refused', ['reason']);
+    const denied = metrics.counter('mqtt_acl_denials_total', 'Subscriptions and publishes refused by the ACL', ['access']);
+    metrics.gauge('mqtt_connections', 'Connected MQTT clients', [], (g) => g.set(aedes.connectedClients));
+
+    aedes.preConnect = (client, packet, done) => {
+      this.state.set(client, { who: null, refuseIdentifier: packet.clientId === '' && packet.clean === false });
+      // MQTT 3.1.1 has no server keepalive: a client asking for none or more than the limit is held
+      // to the limit, so an idle or half-open connection is always reaped.
+      if (!packet.keepalive || packet.keepalive > config.MQTT_MAX_KEEPALIVE_S) packet.keepalive = config.MQTT_MAX_KEEPALIVE_S;
+      done(null, true);
+    };
+
+    aedes.authenticate = (client, _username, password, done) => {
+      const st = this.state.get(client);
+      const refuse = (code: 2 | 5, reason: string) => {
+        refusals.labels(reason).inc();
+        const err = Object.assign(new Error(reason), { returnCode: code });
+        done(err as never, false);
+      };
+      if (!st || st.refuseIdentifier) return refuse(2, 'identifier rejected');
+      if (!password || password.length === 0) {
+        if (config.ALLOW_ANONYMOUS_MARKET_DATA || opts.operatorAcl) return done(null, true);
+        return refuse(5, 'anonymous');
+      }
+      opts.auth.verify(password.toString('utf8')).then(
+        (who) => {
+          st.who = who;
+          done(null, true);
+        },
+        (err: Error) => {
+          log.info({ client: client.id, reason: err.message }, 'connect refused');
+          refuse(5, 'bad token');
+        },
+      );
+    };
+
+    aedes.authorizeSubscribe = (client, sub: Subscription, done) => {
+      const st = this.state.get(client);
+      const held = Object.keys((client as unknown as { subscriptions: Record<string, unknown> }).subscriptions ?? {}).length;
+      const ok = st !== undefined && held < config.MQTT_MAX_SUBSCRIPTIONS && isAllowed(st.who, 'subscribe', sub.topic, this.aclContext(client));
+      if (!ok) {
+        denied.labels('subscribe').inc();
+        return done(null, null);
+      }
+      done(null, sub);
+    };
+
+    aedes.authorizePublish = (client, packet, done) => {
+      if (!client) return done(null);
+      const st = this.state.get(client);
+      if (!st || !isAllowed(st.who, 'publish', packet.topic, this.aclContext(client))) {
+        // Acknowledge and drop, as Mosquitto does for MQTT 3.1.1: the client cannot tell what exists.
+        denied.labels('publish').inc();
+        return done(drop(packet));
+      }
+      const ext = this.extensions.find((e) => e.publishPrefixes.some((p) => packet.topic.startsWith(p)));
+      if (!ext) return done(null);
+      ext
+        .onClientPublish(this.info(client), {
+          topic: packet.topic,
+          payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+          qos: packet.qos,
+          retain: packet.retain,
+        })
+        .then(
+          (payload) => {
+            if (payload === null) return done(drop(packet));
+            packet.payload = payload;
+            done(null);
+          },
+          (err: Error) => {
+            log.error({ err, topic: packet.topic }, 'publish extension failed');
+            done(drop(packet));
+          },
+        );
+    };
+
+    aedes.authorizeForward = (_client, packet) => {
+      this.out[topicFamily(packet.topic)].inc();
+      return packet;
+    };
+
+    aedes.on('publish', (packet, client) => {
+      if (client && packet.topic !== DROPPED_TOPIC) this.incoming[topicFamily(packet.topic)].inc();
+    });
+    aedes.on('subscribe', (subs, client) => {
+      const topics = subs.map((s) => s.topic);
+      for (const ext of this.extensions) ext.onSubscribe?.(this.info(client), topics);
+    });
+    aedes.on('unsubscribe', (topics, client) => {
+      for (const ext of this.extensions) ext.onUnsubscribe?.(this.info(client), topics);
+    });
+    aedes.on('clientDisconnect', (client) => {
+      for (const ext of this.extensions) ext.onDisconnect?.(this.info(client));
+    });
+    aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'client error'));
+    aedes.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'connection error'));
+  }
+}
+
+/** Returns null (proceed) after renaming the packet so it is acked but never forwarded or retained. */
+function drop(packet: PublishPacket): null {
+  packet.topic = DROPPED_TOPIC;
+  packet.retain = false;
+  return null;
+}
+
+function swallowDropped(mq: { emit: (packet: { topic: string }, cb?: (err?: Error) => void) => unknown }): void {
+  const emit = mq.emit.bind(mq);
+  mq.emit = (packet, cb) => {
+    if (packet.topic === DROPPED_TOPIC) {
+      if (cb) process.nextTick(cb);
+      return;
+    }
+    return emit(packet, cb);
+  };
+}
+
+function clusterBackends(url: string) {
+  const mqemitterRedis = require('mqemitter-redis') as (opts: object) => {
+    emit: (p: { topic: string }, cb?: (err?: Error) => void) => unknown;
+    close: (cb: () => void) => void;
+  };
+  const persistenceRedis = require('aedes-persistence-redis') as (opts: object) => {
+    destroy?: (cb?: () => void) => void;
+  };
+  const mq = mqemitterRedis({ connectionString: url });
+  const persistence = persistenceRedis({ ...redisOptions(url), maxSessionDelivery: 10_000 });
+  return {
+    mq,
+    persistence,
+    close: async () => {
+      await new Promise<void>((resolve) => mq.close(() => resolve()));
+      await new Promise<void>((resolve) => (persistence.destroy ? persistence.destroy(() => resolve()) : resolve()));
+    },
+  };
+}
+
+/** aedes-persistence-redis takes ioredis options, not a URL. */
+function redisOptions(url: string): Record<string, unknown> {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    db: Number(u.pathname.slice(1) || 0),
+    username: u.username || undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+  };
+}

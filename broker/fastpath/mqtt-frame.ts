@@ -1,0 +1,71 @@
+/**
+ * The few MQTT 3.1.1 wire details the tick fast path needs (pure). Frames are built once per tick
+ * and the same bytes go to every subscriber.
+ */
+
+export const PUBLISH_TYPE = 3;
+export const CONNECT_TYPE = 1;
+const RETAIN_BIT = 0x01;
+
+/** Bytes of the remaining-length varint for `n`. */
+function varintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
+}
+
+/** A QoS 0 PUBLISH frame for `topic` carrying `payload`. */
+export function publishFrame(topic: string, payload: string | Buffer, retain: boolean): Buffer {
+  const topicLength = Buffer.byteLength(topic);
+  const payloadLength = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  const remaining = 2 + topicLength + payloadLength;
+  const frame = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
+  frame[0] = (PUBLISH_TYPE << 4) | (retain ? RETAIN_BIT : 0);
+  let at = 1;
+  let n = remaining;
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    frame[at++] = byte;
+  } while (n > 0);
+  frame.writeUInt16BE(topicLength, at);
+  at += 2;
+  at += frame.write(topic, at, 'utf8');
+  if (typeof payload === 'string') frame.write(payload, at, 'utf8');
+  else payload.copy(frame, at);
+  return frame;
+}
+
+/** Where a frame's variable header starts (after the fixed header), or -1 if the varint is bad. */
+export function bodyOffset(frame: Buffer): number {
+  for (let i = 1; i < 5 && i < frame.length; i++) {
+    if ((frame[i]! & 0x80) === 0) return i + 1;
+  }
+  return -1;
+}
+
+export interface PublishView {
+  topic: string;
+  payload: Buffer;
+}
+
+/**
+ * Topic and payload of a complete QoS 0 PUBLISH frame (views into `frame`, not copies), or null
+ * when the frame is not one.
+ */
+export function readQos0Publish(frame: Buffer): PublishView | null {
+  if (frame[0]! >> 4 !== PUBLISH_TYPE || (frame[0]! & 0x06) !== 0) return null;
+  const body = bodyOffset(frame);
+  if (body < 0 || body + 2 > frame.length) return null;
+  const topicLength = frame.readUInt16BE(body);
+  const topicEnd = body + 2 + topicLength;
+  if (topicEnd > frame.length) return null;
+  return { topic: frame.toString('utf8', body + 2, topicEnd), payload: frame.subarray(topicEnd) };
+}
+
+/** True when the frame is a PUBLISH whose topic starts with `prefix` (ASCII), without decoding it. */
+export function publishTopicStartsWith(frame: Buffer, prefix: Buffer): boolean {
+  const body = bodyOffset(frame);
+  if (body < 0 || body + 2 + prefix.length > frame.length) return false;
+  if (frame.readUInt16BE(body) < prefix.length) return false;
+  return frame.compare(prefix, 0, prefix.length, body + 2, body + 2 + prefix.length) === 0;
+}

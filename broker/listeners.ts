@@ -1,0 +1,79 @@
+import net from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import websocketPlugin from '@fastify/websocket';
+import { createWebSocketStream } from 'ws';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { BrokerNode } from './core.js';
+import { ConnectRate } from './connect-rate.js';
+
+export interface ListenerOptions {
+  node: BrokerNode;
+  log: Logger;
+  metrics: Metrics;
+  maxPacket: number;
+  connectsPerIpPerSecond: number;
+}
+
+/** MQTT over TCP. Over-rate connections are closed before a byte reaches the broker. */
+export class TcpListener {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly opts: ListenerOptions) {
+    const rate = new ConnectRate(opts.connectsPerIpPerSecond);
+    const refused = opts.metrics.counter('mqtt_connections_rate_limited_total', 'Connections closed by the per-address rate limit');
+    this.server = net.createServer((socket) => {
+      if (!rate.admit(socket.remoteAddress ?? '?')) {
+        refused.inc();
+        socket.destroy();
+        return;
+      }
+      socket.setNoDelay(true);
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      opts.node.handle(socket);
+    });
+    this.server.on('error', (err) => opts.log.error({ err }, 'mqtt listener error'));
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  /** Stop accepting; existing connections are left to the broker's drain. */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** MQTT over WebSocket at `/mqtt` on the process's HTTP server (subprotocol `mqtt`). */
+export async function registerWebSocketListener(app: FastifyInstance, opts: ListenerOptions): Promise<void> {
+  const rate = new ConnectRate(opts.connectsPerIpPerSecond);
+  await app.register(websocketPlugin, {
+    options: {
+      // A WebSocket message may carry several MQTT packets, but never more than a full one plus framing.
+      maxPayload: opts.maxPacket + 16,
+      handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+    },
+  });
+  app.get('/mqtt', { websocket: true }, (socket, req) => {
+    if (!rate.admit(req.ip)) {
+      socket.close(1008, 'rate limited');
+      return;
+    }
+    const stream = createWebSocketStream(socket);
+    stream.on('error', () => socket.terminate());
+    opts.node.handle(stream, req.raw);
+  });
+}

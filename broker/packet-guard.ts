@@ -1,0 +1,73 @@
+import type { Duplex } from 'node:stream';
+
+export class PacketTooLargeError extends Error {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`MQTT packet of ${size} bytes exceeds the ${limit}-byte limit`);
+    this.name = 'PacketTooLargeError';
+  }
+}
+
+/**
+ * Incremental MQTT frame-boundary scanner: reads only fixed headers (type byte + remaining-length
+ * varint) and skips bodies, so it can refuse an oversized or malformed length before a single body
+ * byte is buffered. Pure state machine: feed it chunks, it throws on the first bad frame.
+ */
+export class FrameScanner {
+  private skip = 0;
+  private headerBytes = 0;
+  private length = 0;
+  private multiplier = 1;
+
+  constructor(private readonly maxPacket: number) {}
+
+  feed(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - i);
+        this.skip -= n;
+        i += n;
+        continue;
+      }
+      const byte = chunk[i++]!;
+      if (this.headerBytes === 0) {
+        // Packet type 0 and 15 are reserved in MQTT 3.1.1.
+        const type = byte >> 4;
+        if (type === 0 || type === 15) throw new Error(`malformed packet: reserved type ${type}`);
+        this.headerBytes = 1;
+        this.length = 0;
+        this.multiplier = 1;
+        continue;
+      }
+      this.length += (byte & 0x7f) * this.multiplier;
+      this.multiplier *= 128;
+      this.headerBytes++;
+      if (this.headerBytes > 5) throw new Error('malformed packet: remaining length over 4 bytes');
+      if (byte & 0x80) continue;
+      const total = this.headerBytes + this.length;
+      if (total > this.maxPacket) throw new PacketTooLargeError(total, this.maxPacket);
+      this.skip = this.length;
+      this.headerBytes = 0;
+    }
+  }
+}
+
+/**
+ * Watches a connection's inbound bytes without sitting in the data path: with Aedes reading in
+ * 'readable' mode, a 'data' listener sees each chunk as Aedes reads it, before it is parsed.
+ * A bad frame destroys the connection (that client only).
+ */
+export function guardPackets(conn: Duplex, maxPacket: number, onViolation: (err: Error) => void): void {
+  const scanner = new FrameScanner(maxPacket);
+  conn.on('data', (chunk: Buffer) => {
+    try {
+      scanner.feed(chunk);
+    } catch (err) {
+      onViolation(err as Error);
+      conn.destroy();
+    }
+  });
+}

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Config } from '../protocol/config.js';
+import { createLogger, type Logger } from '../platform/logger.js';
+import { Metrics } from '../platform/metrics.js';
+import { Health } from '../platform/health.js';
+import { createHttpServer } from '../platform/http.js';
+import { Shutdown } from '../platform/shutdown.js';
+import { TickHub } from '../platform/tick-hub.js';
+import { openDatabase, type Database } from '../platform/database.js';
+import type { RoleContext } from '../platform/context.js';
+import { Hs256Auth } from '../broker/auth.js';
+import { OperatorAcl } from '../broker/acl-file.js';
+import { BrokerNode } from '../broker/core.js';
+import { BrokerPublisher } from '../broker/market-publisher.js';
+import { TcpListener, registerWebSocketListener } from '../broker/listeners.js';
+import { drainGradually } from '../broker/drain.js';
+
+export const ROLE_NAMES = ['broker', 'bridge', 'ohlcv', 'web'] as const;
+export type RoleName = (typeof ROLE_NAMES)[number];
+
+export interface AppOptions {
+  config: Config;
+  roles: readonly RoleName[];
+  log?: Logger;
+}
+
+export interface App {
+  readonly ctx: RoleContext;
+  readonly node: BrokerNode;
+  /** Bound ports (useful when configured as 0). */
+  readonly ports: { mqtt?: number; http: number };
+  stop(): Promise<void>;
+}
+
+/**
+ * The one place roles are composed: reads the parsed config, picks implementations (memory or
+ * Redis, PGlite or PostgreSQL, simulator or RabbitMQ) and wires the roles asked for.
+ */
+export async function startApp({ config, roles, log: givenLog }: AppOptions): Promise<App> {
+  const log = givenLog ?? createLogger(config.LOG_LEVEL, config.NODE_ID);
+  const metrics = new Metrics();
+  const health = new Health();
+  const shutdown = new Shutdown(log);
+  const http = createHttpServer({ log, health, metrics });
+  const ticks = new TickHub((err) => log.error({ err }, 'tick listener failed'));
+  const auth = config.AUTH_JWT_SECRET ? new Hs256Auth(config.AUTH_JWT_SECRET) : Hs256Auth.ephemeral();
+  if (!config.AUTH_JWT_SECRET) log.warn('AUTH_JWT_SECRET unset: tokens are signed with a random per-start secret');
+
+  let db: Promise<Database> | undefined;
+  const database = () => {
+    db ??= openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR }).then((opened) => {
+      health.addCheck('database', () => opened.ping());
+      return opened;
+    });
+    return db;
+  };
+  shutdown.add('database', async () => {
+    if (db) await (await db).close();
+  });
+
+  const operatorAcl = config.ACL_FILE ? OperatorAcl.parse(readFileSync(config.ACL_FILE, 'utf8')) : undefined;
+  if (!config.REDIS_URL && roles.length < ROLE_NAMES.length) {
+    log.warn({ roles }, 'REDIS_URL unset: MQTT traffic stays inside this process; split roles need a cluster');
+  }
+
+  // Every process joins the MQTT cluster (roles without listeners publish through it);
+  // only the broker role accepts client connections.
+  const node = await BrokerNode.start({ config, log: log.child({ component: 'broker' }), metrics, auth, operatorAcl });
+  shutdown.add('http', () => http.close());
+  shutdown.add('broker', () => node.close());
+  const mqtt = new BrokerPublisher(node);
+  ticks.subscribe((batch) => mqtt.publishTicks(batch));
+
+  const ctx: RoleContext = { config, log, metrics, health, http, shutdown, mqtt, ticks, auth, database };
+
+  let tcp: TcpListener | undefined;
+  if (roles.includes('broker')) {
+    const listenerOpts = {
+      node,
+      log,
+      metrics,
+      maxPacket: config.MQTT_MAX_PACKET,
+      connectsPerIpPerSecond: config.MQTT_CONNECTS_PER_IP_PER_S,
+    };
+    tcp = new TcpListener(listenerOpts);
+    await registerWebSocketListener(http, listenerOpts);
+  }
+
+  const ports: { mqtt?: number; http: number } = { http: 0 };
+  if (tcp) {
+    const listener = tcp;
+    ports.mqtt = await listener.listen(config.MQTT_PORT, config.HOST);
+    health.addCheck('mqtt', () => listener.listening);
+    shutdown.add('mqtt-drain', async () => {
+      await listener.stopAccepting();
+      const clients = node.clients();
+      log.info({ clients: clients.length, seconds: config.SHUTDOWN_DRAIN_S }, 'draining MQTT clients');
+      await drainGradually(clients, config.SHUTDOWN_DRAIN_S * 1000);
+    });
+  }
+  await http.listen({ port: config.HTTP_PORT, host: config.HOST });
+  ports.http = (http.server.address() as { port: number }).port;
+  log.info({ roles, ports, cluster: Boolean(config.REDIS_URL) }, 'ticktalk started');
+
+  return {
+    ctx,
+    node,
+    ports,
+    stop: async () => {
+      health.startDraining();
+      await shutdown.run();
+    },
+  };
+}
+
+export function parseRoles(text: string | undefined): RoleName[] {
+  if (!text) return [...ROLE_NAMES];
+  const roles = text.split(',').map((r) => r.trim()).filter(Boolean);
+  const unknown = roles.filter((r) => !(ROLE_NAMES as readonly string[]).includes(r));
+  if (unknown.length > 0 || roles.length === 0) {
+    throw new Error(`unknown role(s) ${unknown.join(', ') || '(none)'}: choose from ${ROLE_NAMES.join(', ')}`);
+  }
+  return [...new Set(roles)] as RoleName[];
+}
+
+export function defaultNodeId(): string {
+  return `${hostname()}-${process.pid}`;
+}

@@ -1,0 +1,53 @@
+import { ConfigError } from '../protocol/config.js';
+import { UsageError, type Command } from './args.js';
+import { command as serve } from './commands/serve.js';
+import { command as token } from './commands/token.js';
+
+const commands: Command[] = [serve, token];
+
+function help(): string {
+  return [
+    'ticktalk: live market ticks and chat over one MQTT connection',
+    '',
+    'usage:',
+    ...commands.map((c) => `  ${c.usage.padEnd(72)} ${c.summary}`),
+    '',
+    'configuration is by environment variable; see the README.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${help()}\n`);
+    return name ? 0 : 2;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) {
+    process.stderr.write(`ticktalk: unknown command "${name}"\n\n${help()}\n`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`ticktalk ${cmd.name}: ${err.message}\nusage: ${cmd.usage}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ticktalk: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`ticktalk: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
