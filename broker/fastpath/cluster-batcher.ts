@@ -1,0 +1,76 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../../platform/logger.js';
+
+export interface ClusterBatcherOptions {
+  redisUrl: string;
+  /** Pub/sub channel shared by every node of the cluster. */
+  channel: string;
+  nodeId: string;
+  /** How often a node publishes what it gathered (one Redis publish per interval at most). */
+  intervalMs: number;
+  log: Logger;
+  /** Frames another node published: back-to-back QoS 0 PUBLISH frames, retain bit clear. */
+  onRemoteFrames(frames: Buffer): void;
+}
+
+/**
+ * Carries ticks between broker nodes: each node gathers the latest frame per topic and publishes
+ * them as one Redis message per interval (ticks are latest-wins, so the intermediate ones within an
+ * interval may go). Message: 1 byte id length, node id, then the frames.
+ */
+export class ClusterBatcher {
+  private pending = new Map<string, Buffer>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly self: Buffer;
+  batches = 0;
+
+  private constructor(
+    private readonly pub: Redis,
+    private readonly sub: Redis,
+    private readonly opts: ClusterBatcherOptions,
+  ) {
+    this.self = Buffer.from(opts.nodeId);
+    this.timer = setInterval(() => this.flush(), opts.intervalMs);
+    this.timer.unref();
+    sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.receive(message));
+  }
+
+  static async start(opts: ClusterBatcherOptions): Promise<ClusterBatcher> {
+    const pub = new Redis(opts.redisUrl, { lazyConnect: true });
+    const sub = new Redis(opts.redisUrl, { lazyConnect: true });
+    for (const conn of [pub, sub]) conn.on('error', (err: Error) => opts.log.warn({ err: err.message }, 'tick cluster redis error'));
+    await Promise.all([pub.connect(), sub.connect()]);
+    await sub.subscribe(opts.channel);
+    return new ClusterBatcher(pub, sub, opts);
+  }
+
+  add(topic: string, frame: Buffer): void {
+    this.pending.set(topic, frame);
+  }
+
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const frames = [...this.pending.values()];
+    this.pending = new Map();
+    const head = Buffer.allocUnsafe(1 + this.self.length);
+    head[0] = this.self.length;
+    this.self.copy(head, 1);
+    this.batches++;
+    this.pub.publish(this.opts.channel, Buffer.concat([head, ...frames])).catch((err: Error) => {
+      this.opts.log.warn({ err: err.message }, 'publishing a tick batch to the cluster failed');
+    });
+  }
+
+  private receive(message: Buffer): void {
+    const idLength = message[0] ?? 0;
+    if (message.length < 1 + idLength) return;
+    if (idLength === this.self.length && message.compare(this.self, 0, idLength, 1, 1 + idLength) === 0) return;
+    this.opts.onRemoteFrames(message.subarray(1 + idLength));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.flush();
+    await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
+  }
+}

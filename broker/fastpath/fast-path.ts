@@ -1,0 +1,279 @@
+import type { Duplex } from 'node:stream';
+import type { Aedes, Client, Subscription } from 'aedes';
+import { encodeTick, type Tick } from '../../protocol/tick.js';
+import { topics } from '../../protocol/topics.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Metrics } from '../../platform/metrics.js';
+import { FastPathConnection, type ConnectionHost } from './connection.js';
+import { publishFrame, readQos0Publish, bodyOffset } from './mqtt-frame.js';
+import { RouteTable } from './route-table.js';
+import { RetainedTicks, type RetainedStore } from './retained-ticks.js';
+import { ClusterBatcher } from './cluster-batcher.js';
+import { readFeedTick } from './tick-intake.js';
+import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
+
+export interface FastPathLimits {
+  /** Bytes a client's transport may buffer before its ticks conflate. */
+  backlogBytes: number;
+  /** Non-tick bytes (chat, acks) queued for a backed-up client before it is disconnected. */
+  maxControlBytes: number;
+  /** Topics whose subscriber list is cached. */
+  maxCachedTopics: number;
+  /** Interval of retained-tick stores into the persistence. */
+  retainFlushMs: number;
+  /** Largest tick publish taken off the wire; bigger ones go to Aedes. */
+  maxTickFrame: number;
+}
+
+export const DEFAULT_LIMITS: FastPathLimits = {
+  backlogBytes: 256 * 1024,
+  maxControlBytes: 4 * 1024 * 1024,
+  maxCachedTopics: 10_000,
+  retainFlushMs: 50,
+  maxTickFrame: 4096,
+};
+
+export interface TickFastPathOptions {
+  aedes: Aedes;
+  log: Logger;
+  metrics: Metrics;
+  nodeId: string;
+  /** Asked once per client, right after it is authenticated: may it publish ticks? */
+  mayPublishTicks(client: Client): boolean;
+  /** Cluster mode: ticks travel between nodes in batches over this Redis. */
+  cluster?: { redisUrl: string; channel?: string; intervalMs?: number };
+  limits?: Partial<FastPathLimits>;
+}
+
+type TickSource = 'feed' | 'local' | 'cluster';
+
+const TICK_ROOT = 'ticks';
+const MAX_HELD_BYTES = 256 * 1024;
+
+/**
+ * The broker's tick path. Tick publishes from `feed` clients are taken off the socket before Aedes'
+ * parser, validated, encoded once and fanned out through a route table mirrored from the
+ * subscriptions Aedes granted; every client's output (ticks and whatever Aedes writes) leaves in
+ * one write per turn, conflated while the client is backed up. Aedes keeps CONNECT/auth, SUBSCRIBE
+ * (and its ACL), QoS 1, retained delivery, wills and chat.
+ */
+export class TickFastPath implements ConnectionHost {
+  private readonly routes: RouteTable<FastPathConnection>;
+  private readonly limits: FastPathLimits;
+  private readonly retained: RetainedTicks;
+  private turn = new Map<string, Buffer[]>();
+  private readonly dirty = new Set<SubscriberWriter>();
+  private scheduled = false;
+  private readonly stats: WriterStats = { routed: 0, conflated: 0 };
+  private readonly incoming: Record<TickSource, number> = { feed: 0, local: 0, cluster: 0 };
+  private readonly reported = { routed: 0, conflated: 0, feed: 0, local: 0, cluster: 0, batches: 0 };
+  private readonly counters;
+  private suppressedRejections = 0;
+  private lastRejectionLog = 0;
+  private readonly flushTurn = () => this.runTurn();
+
+  private constructor(
+    private readonly opts: TickFastPathOptions,
+    private readonly cluster: ClusterBatcher | undefined,
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.routes = new RouteTable(TICK_ROOT, this.limits.maxCachedTopics);
+    const aedes = opts.aedes;
+    this.retained = new RetainedTicks(
+      () => (aedes as unknown as { persistence: RetainedStore }).persistence,
+      this.limits.retainFlushMs,
+      opts.log,
+    );
+    const { metrics } = opts;
+    this.counters = {
+      incoming: metrics.counter('ticks_in_total', 'Ticks entering the fast path', ['source']),
+      routed: metrics.counter('ticks_routed_total', 'Tick frames handed to subscribers (conflated ones included)'),
+      conflated: metrics.counter('ticks_conflated_total', 'Ticks replaced by a newer one while the subscriber was backed up'),
+      rejected: metrics.counter('ticks_rejected_total', 'Tick publishes from feed clients refused', ['reason']),
+      slow: metrics.counter('slow_consumer_disconnects_total', 'Clients disconnected for not reading (queued bytes over the bound)'),
+      batches: metrics.counter('tick_cluster_batches_total', 'Tick batches published to the other nodes'),
+    };
+    metrics.gauge('tick_route_subscribers', 'Connections with at least one ticks/ subscription', [], (g) =>
+      g.set(this.routes.subscriberCount),
+    );
+    this.wireAedes(aedes);
+  }
+
+  static async start(opts: TickFastPathOptions): Promise<TickFastPath> {
+    let fastPath: TickFastPath | undefined;
+    const cluster = opts.cluster
+      ? await ClusterBatcher.start({
+          redisUrl: opts.cluster.redisUrl,
+          channel: opts.cluster.channel ?? 'ticktalk:ticks',
+          intervalMs: opts.cluster.intervalMs ?? 5,
+          nodeId: opts.nodeId,
+          log: opts.log,
+          onRemoteFrames: (frames) => fastPath?.acceptRemoteFrames(frames),
+        })
+      : undefined;
+    fastPath = new TickFastPath(opts, cluster);
+    return fastPath;
+  }
+
+  /** Put the fast path between a client transport (TCP socket, WebSocket stream) and Aedes. */
+  wrap(transport: Duplex): FastPathConnection {
+    return new FastPathConnection(transport, this, {
+      splitter: { prefix: `${TICK_ROOT}/`, captureLimit: this.limits.maxTickFrame, maxHeldBytes: MAX_HELD_BYTES },
+      writer: { backlogBytes: this.limits.backlogBytes, maxControlBytes: this.limits.maxControlBytes },
+      stats: this.stats,
+    });
+  }
+
+  /** Validated ticks from inside the process (bridge, simulator): retained `ticks/{SYMBOL}`, QoS 0. */
+  publishTicks(ticks: readonly Tick[]): void {
+    for (const tick of ticks) this.accept(tick, 'local');
+  }
+
+  async close(): Promise<void> {
+    this.runTurn();
+    await this.retained.close();
+    await this.cluster?.close();
+  }
+
+  onTickFrame(conn: FastPathConnection, frame: Buffer): void {
+    const result = readFeedTick(frame);
+    if (result.ok) return this.accept(result.tick, 'feed');
+    this.counters.rejected.labels(result.reason).inc();
+    this.logRejection(conn, result.message);
+  }
+
+  markDirty(writer: SubscriberWriter): void {
+    this.dirty.add(writer);
+    this.schedule();
+  }
+
+  onClosed(conn: FastPathConnection): void {
+    this.routes.removeSubscriber(conn);
+    this.dirty.delete(conn.writer);
+  }
+
+  onSlowConsumer(conn: FastPathConnection): void {
+    this.counters.slow.inc();
+    this.opts.log.warn(
+      { client: (conn.client as { id?: string } | undefined)?.id, queuedBytes: conn.writer.queuedBytes },
+      'disconnecting a client that stopped reading',
+    );
+    conn.destroy(new Error('slow consumer: queued bytes over the limit'));
+  }
+
+  private accept(tick: Tick, source: TickSource): void {
+    const topic = topics.tick(tick.symbol);
+    const payload = encodeTick(tick);
+    const frame = publishFrame(topic, payload, false);
+    this.enqueue(topic, frame);
+    this.retained.set(topic, payload);
+    this.cluster?.add(topic, frame);
+    this.incoming[source]++;
+  }
+
+  /** Frames from another node: copied out of the Redis message so no queue pins it. */
+  private acceptRemoteFrames(frames: Buffer): void {
+    let at = 0;
+    while (at < frames.length) {
+      const rest = frames.subarray(at);
+      const body = bodyOffset(rest);
+      if (body < 0) break;
+      let remaining = 0;
+      for (let k = body - 1; k >= 1; k--) remaining = remaining * 128 + (rest[k]! & 0x7f);
+      const frame = Buffer.from(rest.subarray(0, body + remaining));
+      at += body + remaining;
+      const publish = readQos0Publish(frame);
+      if (publish === null) break;
+      this.enqueue(publish.topic, frame);
+      this.incoming.cluster++;
+    }
+  }
+
+  private enqueue(topic: string, frame: Buffer): void {
+    const frames = this.turn.get(topic);
+    if (frames) frames.push(frame);
+    else this.turn.set(topic, [frame]);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(this.flushTurn);
+  }
+
+  /** End of a turn: each topic's frames are joined once, then every touched client gets one write. */
+  private runTurn(): void {
+    this.scheduled = false;
+    const turn = this.turn;
+    this.turn = new Map();
+    for (const [topic, frames] of turn) {
+      const route = this.routes.lookup(topic);
+      if (route.length === 0) continue;
+      const batch = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+      const latest = frames[frames.length - 1]!;
+      for (const conn of route) {
+        conn.writer.offerTicks(topic, batch, latest, frames.length);
+        this.dirty.add(conn.writer);
+      }
+    }
+    for (const writer of this.dirty) writer.flush();
+    this.dirty.clear();
+    this.report();
+  }
+
+  /** Counters move once per turn, not once per tick. */
+  private report(): void {
+    const r = this.reported;
+    const { counters, stats, incoming } = this;
+    if (stats.routed !== r.routed) counters.routed.inc(stats.routed - r.routed), (r.routed = stats.routed);
+    if (stats.conflated !== r.conflated) counters.conflated.inc(stats.conflated - r.conflated), (r.conflated = stats.conflated);
+    for (const source of ['feed', 'local', 'cluster'] as const) {
+      if (incoming[source] !== r[source]) counters.incoming.labels(source).inc(incoming[source] - r[source]), (r[source] = incoming[source]);
+    }
+    const batches = this.cluster?.batches ?? 0;
+    if (batches !== r.batches) counters.batches.inc(batches - r.batches), (r.batches = batches);
+  }
+
+  private wireAedes(aedes: Aedes): void {
+    const connOf = (client: Client) => (client.conn instanceof FastPathConnection ? client.conn : undefined);
+    aedes.on('client', (client) => {
+      const conn = connOf(client);
+      if (!conn) return;
+      // A resumed session's subscriptions were restored without a 'subscribe' event.
+      const held = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
+      for (const filter of Object.keys(held)) this.routes.add(filter, conn);
+      let mayPublish = false;
+      try {
+        mayPublish = this.opts.mayPublishTicks(client);
+      } catch (err) {
+        this.opts.log.error({ err, client: client.id }, 'deciding tick publish permission failed');
+      }
+      conn.release(mayPublish);
+    });
+    aedes.on('subscribe', (subs: Subscription[], client) => {
+      const conn = connOf(client);
+      if (!conn || conn.destroyed) return;
+      for (const sub of subs) if ((sub.qos as number) !== 128) this.routes.add(sub.topic, conn);
+    });
+    aedes.on('unsubscribe', (filters: string[], client) => {
+      const conn = connOf(client);
+      if (!conn) return;
+      for (const filter of filters) this.routes.remove(filter, conn);
+    });
+  }
+
+  private logRejection(conn: FastPathConnection, message: string): void {
+    const now = Date.now();
+    if (now - this.lastRejectionLog < 1_000) {
+      this.suppressedRejections++;
+      return;
+    }
+    this.opts.log.warn(
+      { client: (conn.client as { id?: string } | undefined)?.id, reason: message, alsoSuppressed: this.suppressedRejections },
+      'tick publish refused',
+    );
+    this.lastRejectionLog = now;
+    this.suppressedRejections = 0;
+  }
+}

@@ -1,0 +1,189 @@
+import { CONNECT_TYPE, PUBLISH_TYPE, publishTopicStartsWith } from './mqtt-frame.js';
+
+export interface SplitterSink {
+  /** Bytes for Aedes, in wire order. Often a view into the chunk being fed. */
+  passthrough(bytes: Buffer): void;
+  /** A complete QoS 0 PUBLISH frame on the captured topic prefix. A view: valid during the call only. */
+  captured(frame: Buffer): void;
+}
+
+export class HeldBytesOverflowError extends Error {
+  constructor(limit: number) {
+    super(`more than ${limit} bytes arrived before CONNECT was decided`);
+    this.name = 'HeldBytesOverflowError';
+  }
+}
+
+export interface SplitterOptions {
+  /** Topic prefix whose QoS 0 publishes are captured, e.g. `ticks/`. */
+  prefix: string;
+  /** Largest frame captured; anything bigger goes to Aedes (and its packet-size guard). */
+  captureLimit: number;
+  /** Bytes held between CONNECT and its decision (the socket is paused meanwhile). */
+  maxHeldBytes: number;
+}
+
+type Mode = 'awaiting-connect' | 'held' | 'scan' | 'open';
+
+/**
+ * Splits one connection's inbound byte stream into what Aedes must parse and what the fast path
+ * takes (pure state machine). Until the client is authenticated it passes the CONNECT to Aedes and
+ * holds what follows; `release(true)` then makes it capture tick publishes from that point on,
+ * `release(false)` makes it a plain pass-through (no scanning cost for ordinary clients).
+ * Only fixed headers are read; bodies of frames for Aedes are never copied.
+ */
+export class FrameSplitter {
+  private mode: Mode = 'awaiting-connect';
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private readonly prefix: Buffer;
+  /** Fixed header of the frame being read; `carried` of its bytes came in earlier chunks. */
+  private readonly header = Buffer.alloc(5);
+  private headerLength = 0;
+  private carried = 0;
+  private passRemaining = 0;
+  private passingConnect = false;
+  private assembly: Buffer | null = null;
+  private assembled = 0;
+
+  constructor(
+    private readonly sink: SplitterSink,
+    private readonly opts: SplitterOptions,
+  ) {
+    this.prefix = Buffer.from(opts.prefix);
+  }
+
+  get isHolding(): boolean {
+    return this.mode === 'held';
+  }
+
+  /** The CONNECT was decided: capture tick publishes (`true`) or pass everything through. */
+  release(capture: boolean): void {
+    if (this.mode !== 'held' && this.mode !== 'awaiting-connect') return;
+    this.mode = capture ? 'scan' : 'open';
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const chunk of held) this.feed(chunk);
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.mode === 'held') return this.hold(chunk);
+    if (this.mode === 'open' && this.headerLength === 0 && this.passRemaining === 0 && this.assembly === null) {
+      this.sink.passthrough(chunk);
+      return;
+    }
+    const len = chunk.length;
+    let i = 0;
+    let passFrom = 0;
+    const flushPass = (end: number) => {
+      if (end > passFrom) this.sink.passthrough(chunk.subarray(passFrom, end));
+      passFrom = end;
+    };
+    while (i < len) {
+      if (this.passRemaining > 0) {
+        const n = Math.min(this.passRemaining, len - i);
+        this.passRemaining -= n;
+        i += n;
+        if (this.passRemaining === 0 && this.frameDone()) {
+          flushPass(i);
+          if (i < len) this.hold(chunk.subarray(i));
+          return;
+        }
+        continue;
+      }
+      if (this.assembly !== null) {
+        const n = Math.min(this.assembly.length - this.assembled, len - i);
+        chunk.copy(this.assembly, this.assembled, i, i + n);
+        this.assembled += n;
+        i += n;
+        passFrom = i;
+        if (this.assembled === this.assembly.length) {
+          const frame = this.assembly;
+          this.assembly = null;
+          this.finishCapture(frame);
+        }
+        continue;
+      }
+      const byte = chunk[i++]!;
+      this.header[this.headerLength++] = byte;
+      if (this.headerLength === 1) continue;
+      if (byte & 0x80) {
+        if (this.headerLength < 5) continue;
+        // A malformed length: stop interpreting and let Aedes' parser refuse the connection.
+        this.unparseable(chunk, passFrom);
+        return;
+      }
+      const headerLength = this.headerLength;
+      const carried = this.carried;
+      let remaining = 0;
+      for (let k = headerLength - 1; k >= 1; k--) remaining = remaining * 128 + (this.header[k]! & 0x7f);
+      const first = this.header[0]!;
+      const total = headerLength + remaining;
+      this.headerLength = 0;
+      this.carried = 0;
+      const capture =
+        this.mode === 'scan' && first >> 4 === PUBLISH_TYPE && (first & 0x06) === 0 && total <= this.opts.captureLimit;
+      if (!capture) {
+        // Header bytes from earlier chunks were held back; this chunk's part is in the pass range.
+        if (carried > 0) this.sink.passthrough(Buffer.from(this.header.subarray(0, carried)));
+        this.passingConnect = first >> 4 === CONNECT_TYPE;
+        this.passRemaining = remaining;
+        if (remaining === 0 && this.frameDone()) {
+          flushPass(i);
+          if (i < len) this.hold(chunk.subarray(i));
+          return;
+        }
+        continue;
+      }
+      const frameStart = i - (headerLength - carried);
+      flushPass(frameStart);
+      if (carried === 0 && frameStart + total <= len) {
+        i = frameStart + total;
+        passFrom = i;
+        this.finishCapture(chunk.subarray(frameStart, i));
+        continue;
+      }
+      this.assembly = Buffer.allocUnsafe(total);
+      this.header.copy(this.assembly, 0, 0, headerLength);
+      this.assembled = headerLength;
+      passFrom = i;
+    }
+    if (this.headerLength > 0) {
+      // Mid-header: keep it back until we know whether the frame is ours.
+      flushPass(len - (this.headerLength - this.carried));
+      this.carried = this.headerLength;
+    } else {
+      flushPass(len);
+    }
+  }
+
+  /** Returns true when the splitter now holds input (the CONNECT just went through). */
+  private frameDone(): boolean {
+    if (this.passingConnect && this.mode === 'awaiting-connect') {
+      this.passingConnect = false;
+      this.mode = 'held';
+      return true;
+    }
+    return false;
+  }
+
+  private finishCapture(frame: Buffer): void {
+    if (publishTopicStartsWith(frame, this.prefix)) this.sink.captured(frame);
+    else this.sink.passthrough(frame);
+  }
+
+  private unparseable(chunk: Buffer, passFrom: number): void {
+    this.mode = 'open';
+    if (this.carried > 0) this.sink.passthrough(Buffer.from(this.header.subarray(0, this.carried)));
+    this.headerLength = 0;
+    this.carried = 0;
+    this.sink.passthrough(chunk.subarray(passFrom));
+  }
+
+  private hold(chunk: Buffer): void {
+    this.heldBytes += chunk.length;
+    if (this.heldBytes > this.opts.maxHeldBytes) throw new HeldBytesOverflowError(this.opts.maxHeldBytes);
+    this.held.push(chunk);
+  }
+}

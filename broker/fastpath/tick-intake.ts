@@ -1,0 +1,35 @@
+import { tickPayloadSchema, type Tick } from '../../protocol/tick.js';
+import { readQos0Publish } from './mqtt-frame.js';
+
+export type TickRejection = 'frame' | 'json' | 'schema' | 'symbol-mismatch';
+
+export type IntakeResult = { ok: true; tick: Tick } | { ok: false; reason: TickRejection; message: string };
+
+const TOPIC_ROOT = 'ticks/';
+
+/**
+ * Validates a tick a `feed` client published on `ticks/{SYMBOL}` (pure). The cost is paid once per
+ * incoming tick, on the publisher's side of the fan-out, never per subscriber.
+ */
+export function readFeedTick(frame: Buffer): IntakeResult {
+  const publish = readQos0Publish(frame);
+  if (publish === null || !publish.topic.startsWith(TOPIC_ROOT)) {
+    return { ok: false, reason: 'frame', message: 'not a QoS 0 publish on ticks/' };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(publish.payload.toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'json', message: `payload on ${publish.topic} is not JSON` };
+  }
+  const parsed = tickPayloadSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: 'schema', message: `${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}` };
+  }
+  const symbol = publish.topic.slice(TOPIC_ROOT.length);
+  if (parsed.data.symbol !== symbol) {
+    return { ok: false, reason: 'symbol-mismatch', message: `payload symbol ${parsed.data.symbol} on ${publish.topic}` };
+  }
+  return { ok: true, tick: parsed.data };
+}
