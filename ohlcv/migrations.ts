@@ -1,0 +1,31 @@
+/**
+ * Schema of the candle store, versioned (platform/database.ts `migrate`): entries are only ever
+ * appended. Times are UTC milliseconds in bigint columns; bars keep the times of the ticks that set
+ * their open and close so later ticks merge exactly (see bar.ts).
+ */
+export const OHLCV_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE ohlcv_bars (
+    symbol text NOT NULL,
+    resolution text NOT NULL,
+    time bigint NOT NULL,
+    open double precision NOT NULL,
+    high double precision NOT NULL,
+    low double precision NOT NULL,
+    close double precision NOT NULL,
+    volume double precision NOT NULL,
+    open_time bigint NOT NULL,
+    close_time bigint NOT NULL,
+    PRIMARY KEY (symbol, resolution, time)
+  );
+  CREATE TABLE ohlcv_symbols (
+    symbol text PRIMARY KEY,
+    digits integer,
+    quote_time bigint,
+    bid double precision,
+    ask double precision
+  );
+  CREATE TABLE ohlcv_stream_offsets (
+    stream text PRIMARY KEY,
+    committed bigint NOT NULL
+  );`,
+];

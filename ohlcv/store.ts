@@ -1,0 +1,276 @@
+import { migrate, type Database, type Sql } from '../platform/database.js';
+import { RESOLUTIONS, type Resolution } from '../protocol/names.js';
+import type { SeriesBar } from './aggregate.js';
+import type { Bar } from './bar.js';
+import { OHLCV_MIGRATIONS } from './migrations.js';
+import type { SymbolSighting } from './symbols.js';
+
+/** What one committed batch changes. */
+export interface CandleBatch {
+  bars: readonly SeriesBar[];
+  symbols: readonly SymbolSighting[];
+}
+
+/** The position in a RabbitMQ stream that a batch reaches; stored in the batch's own transaction. */
+export interface StreamCheckpoint {
+  stream: string;
+  offset: number;
+}
+
+/** Column arrays as UDF serves them; times in UTC ms, ascending. */
+export interface BarColumns {
+  time: number[];
+  open: number[];
+  high: number[];
+  low: number[];
+  close: number[];
+  volume: number[];
+}
+
+export interface SymbolRecord {
+  symbol: string;
+  digits: number | null;
+  quoteTime: number | null;
+  bid: number | null;
+  ask: number | null;
+}
+
+/** Nothing was committed on this stream yet. */
+export const NO_OFFSET = -1;
+
+/**
+ * Candles, symbols and stream positions. One implementation over the Database port serves both
+ * engines (PostgreSQL and PGlite); the shared suite in store.test.ts runs against each.
+ */
+export interface CandleStore {
+  /** Configured symbols exist (for search) before their first tick. */
+  registerSymbols(symbols: readonly string[]): Promise<void>;
+  /**
+   * One transaction: read the stream's committed offset (locked, so concurrent consumers serialize),
+   * let `build` compute the batch from what is past that offset, merge the bars into what is stored,
+   * advance the offset. Returns the bars as stored after the merge (for live publishing).
+   */
+  commit(build: (committedOffset: number) => CandleBatch, checkpoint?: StreamCheckpoint): Promise<SeriesBar[]>;
+  committedOffset(stream: string): Promise<number>;
+  /** Bars with `fromMs <= time < toMs`. */
+  barsBetween(symbol: string, res: Resolution, fromMs: number, toMs: number): Promise<BarColumns>;
+  /** The `count` newest bars with `time < toMs`. */
+  barsBefore(symbol: string, res: Resolution, toMs: number, count: number): Promise<BarColumns>;
+  newestBarTimeBefore(symbol: string, res: Resolution, toMs: number): Promise<number | undefined>;
+  /** The newest bar of every series (what live publishing starts from after a restart). */
+  newestBars(): Promise<SeriesBar[]>;
+  symbols(): Promise<SymbolRecord[]>;
+  symbol(symbol: string): Promise<SymbolRecord | undefined>;
+}
+
+export async function openCandleStore(db: Database): Promise<CandleStore> {
+  await migrate(db, 'ohlcv', OHLCV_MIGRATIONS);
+  return new SqlCandleStore(db);
+}
+
+const BAR_COLUMNS = 'time::float8 AS time, open, high, low, close, volume';
+
+/**
+ * The merge of bar.ts `mergeLater` in SQL: the stored bar arrived earlier than the incoming one, so
+ * it keeps the open on equal tick times and yields the close. SET expressions see the old row.
+ */
+const UPSERT_BARS = `
+  INSERT INTO ohlcv_bars AS b (symbol, resolution, time, open, high, low, close, volume, open_time, close_time)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[],
+                       $7::float8[], $8::float8[], $9::bigint[], $10::bigint[])
+  ON CONFLICT (symbol, resolution, time) DO UPDATE SET
+    open = CASE WHEN EXCLUDED.open_time < b.open_time THEN EXCLUDED.open ELSE b.open END,
+    open_time = LEAST(b.open_time, EXCLUDED.open_time),
+    high = GREATEST(b.high, EXCLUDED.high),
+    low = LEAST(b.low, EXCLUDED.low),
+    close = CASE WHEN EXCLUDED.close_time >= b.close_time THEN EXCLUDED.close ELSE b.close END,
+    close_time = GREATEST(b.close_time, EXCLUDED.close_time),
+    volume = b.volume + EXCLUDED.volume
+  RETURNING symbol, resolution, ${BAR_COLUMNS}, open_time::float8 AS open_time, close_time::float8 AS close_time`;
+
+const UPSERT_SYMBOLS = `
+  INSERT INTO ohlcv_symbols AS s (symbol, digits, quote_time, bid, ask)
+  SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::float8[], $5::float8[])
+  ON CONFLICT (symbol) DO UPDATE SET
+    digits = GREATEST(s.digits, EXCLUDED.digits),
+    bid = CASE WHEN s.quote_time IS NULL OR EXCLUDED.quote_time >= s.quote_time THEN EXCLUDED.bid ELSE s.bid END,
+    ask = CASE WHEN s.quote_time IS NULL OR EXCLUDED.quote_time >= s.quote_time THEN EXCLUDED.ask ELSE s.ask END,
+    quote_time = GREATEST(s.quote_time, EXCLUDED.quote_time)`;
+
+interface BarRow extends Record<string, unknown> {
+  symbol: string;
+  resolution: Resolution;
+  time: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  open_time: number;
+  close_time: number;
+}
+
+class SqlCandleStore implements CandleStore {
+  constructor(private readonly db: Database) {}
+
+  async registerSymbols(symbols: readonly string[]): Promise<void> {
+    await this.db.query('INSERT INTO ohlcv_symbols (symbol) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [symbols]);
+  }
+
+  commit(build: (committedOffset: number) => CandleBatch, checkpoint?: StreamCheckpoint): Promise<SeriesBar[]> {
+    return this.db.transaction(async (tx) => {
+      const committed = checkpoint ? await lockOffset(tx, checkpoint.stream) : NO_OFFSET;
+      if (checkpoint && checkpoint.offset <= committed) return [];
+      const batch = build(committed);
+      const stored = await upsertBars(tx, batch.bars);
+      if (batch.symbols.length > 0) await upsertSymbols(tx, batch.symbols);
+      if (checkpoint) {
+        await tx.query('UPDATE ohlcv_stream_offsets SET committed = $2 WHERE stream = $1', [checkpoint.stream, checkpoint.offset]);
+      }
+      return stored;
+    });
+  }
+
+  async committedOffset(stream: string): Promise<number> {
+    const { rows } = await this.db.query<{ committed: number }>(
+      'SELECT committed::float8 AS committed FROM ohlcv_stream_offsets WHERE stream = $1',
+      [stream],
+    );
+    return rows[0]?.committed ?? NO_OFFSET;
+  }
+
+  async barsBetween(symbol: string, res: Resolution, fromMs: number, toMs: number): Promise<BarColumns> {
+    const { rows } = await this.db.query<BarRow>(
+      `SELECT ${BAR_COLUMNS} FROM ohlcv_bars
+       WHERE symbol = $1 AND resolution = $2 AND time >= $3 AND time < $4 ORDER BY time`,
+      [symbol, res, fromMs, toMs],
+    );
+    return toColumns(rows);
+  }
+
+  async barsBefore(symbol: string, res: Resolution, toMs: number, count: number): Promise<BarColumns> {
+    const { rows } = await this.db.query<BarRow>(
+      `SELECT ${BAR_COLUMNS} FROM ohlcv_bars
+       WHERE symbol = $1 AND resolution = $2 AND time < $3 ORDER BY time DESC LIMIT $4`,
+      [symbol, res, toMs, count],
+    );
+    return toColumns(rows.reverse());
+  }
+
+  async newestBarTimeBefore(symbol: string, res: Resolution, toMs: number): Promise<number | undefined> {
+    const { rows } = await this.db.query<{ time: number }>(
+      `SELECT time::float8 AS time FROM ohlcv_bars
+       WHERE symbol = $1 AND resolution = $2 AND time < $3 ORDER BY time DESC LIMIT 1`,
+      [symbol, res, toMs],
+    );
+    return rows[0]?.time;
+  }
+
+  async newestBars(): Promise<SeriesBar[]> {
+    // One index probe per (symbol, resolution) instead of a scan of all history.
+    const { rows } = await this.db.query<BarRow>(
+      `SELECT s.symbol, r.res AS resolution, b.time::float8 AS time, b.open, b.high, b.low, b.close, b.volume,
+              b.open_time::float8 AS open_time, b.close_time::float8 AS close_time
+       FROM ohlcv_symbols s CROSS JOIN unnest($1::text[]) AS r(res)
+       CROSS JOIN LATERAL (SELECT * FROM ohlcv_bars
+                           WHERE symbol = s.symbol AND resolution = r.res ORDER BY time DESC LIMIT 1) b`,
+      [RESOLUTIONS],
+    );
+    return rows.map(toSeriesBar);
+  }
+
+  async symbols(): Promise<SymbolRecord[]> {
+    const { rows } = await this.db.query<SymbolRow>(`${SELECT_SYMBOLS} ORDER BY symbol`);
+    return rows.map(toSymbolRecord);
+  }
+
+  async symbol(symbol: string): Promise<SymbolRecord | undefined> {
+    const { rows } = await this.db.query<SymbolRow>(`${SELECT_SYMBOLS} WHERE symbol = $1`, [symbol]);
+    return rows[0] && toSymbolRecord(rows[0]);
+  }
+}
+
+async function lockOffset(tx: Sql, stream: string): Promise<number> {
+  await tx.query('INSERT INTO ohlcv_stream_offsets (stream, committed) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+    stream,
+    NO_OFFSET,
+  ]);
+  const { rows } = await tx.query<{ committed: number }>(
+    'SELECT committed::float8 AS committed FROM ohlcv_stream_offsets WHERE stream = $1 FOR UPDATE',
+    [stream],
+  );
+  return rows[0]!.committed;
+}
+
+async function upsertBars(tx: Sql, bars: readonly SeriesBar[]): Promise<SeriesBar[]> {
+  if (bars.length === 0) return [];
+  const n = bars.length;
+  const cols = Array.from({ length: 10 }, () => new Array<unknown>(n));
+  for (let i = 0; i < n; i++) {
+    const { symbol, resolution, bar } = bars[i]!;
+    cols[0]![i] = symbol;
+    cols[1]![i] = resolution;
+    cols[2]![i] = bar.time;
+    cols[3]![i] = bar.open;
+    cols[4]![i] = bar.high;
+    cols[5]![i] = bar.low;
+    cols[6]![i] = bar.close;
+    cols[7]![i] = bar.volume;
+    cols[8]![i] = bar.openTime;
+    cols[9]![i] = bar.closeTime;
+  }
+  const { rows } = await tx.query<BarRow>(UPSERT_BARS, cols);
+  return rows.map(toSeriesBar);
+}
+
+async function upsertSymbols(tx: Sql, symbols: readonly SymbolSighting[]): Promise<void> {
+  await tx.query(UPSERT_SYMBOLS, [
+    symbols.map((s) => s.symbol),
+    symbols.map((s) => s.digits),
+    symbols.map((s) => s.time),
+    symbols.map((s) => s.bid),
+    symbols.map((s) => s.ask),
+  ]);
+}
+
+function toSeriesBar(r: BarRow): SeriesBar {
+  const bar: Bar = {
+    time: r.time,
+    open: r.open,
+    high: r.high,
+    low: r.low,
+    close: r.close,
+    volume: r.volume,
+    openTime: r.open_time,
+    closeTime: r.close_time,
+  };
+  return { symbol: r.symbol, resolution: r.resolution, bar };
+}
+
+function toColumns(rows: readonly BarRow[]): BarColumns {
+  const out: BarColumns = { time: [], open: [], high: [], low: [], close: [], volume: [] };
+  for (const r of rows) {
+    out.time.push(r.time);
+    out.open.push(r.open);
+    out.high.push(r.high);
+    out.low.push(r.low);
+    out.close.push(r.close);
+    out.volume.push(r.volume);
+  }
+  return out;
+}
+
+const SELECT_SYMBOLS =
+  'SELECT symbol, digits, quote_time::float8 AS quote_time, bid, ask FROM ohlcv_symbols';
+
+interface SymbolRow extends Record<string, unknown> {
+  symbol: string;
+  digits: number | null;
+  quote_time: number | null;
+  bid: number | null;
+  ask: number | null;
+}
+
+function toSymbolRecord(r: SymbolRow): SymbolRecord {
+  return { symbol: r.symbol, digits: r.digits, quoteTime: r.quote_time, bid: r.bid, ask: r.ask };
+}
