@@ -66,7 +66,8 @@ export class OperatorAcl {
     for (const rule of rules) {
       const filter = rule.pattern ? substitute(rule.filter, who?.sub, clientId) : rule.filter;
       if (filter === undefined) continue;
-      // A deny anywhere over the requested topic wins, as in Mosquitto.
+      // A deny wins, as in Mosquitto. A wildcard subscription that would also reach a denied
+      // topic is refused whole, since deliveries are not re-checked against operator rules.
       if (rule.access === 'deny') {
         if (covers(filter, topic) || covers(topic, filter)) return false;
         continue;

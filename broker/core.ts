@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Config } from '../protocol/config.js';
 import type { Principal } from '../protocol/identity.js';
-import { topicFamily, type TopicFamily } from '../protocol/topics.js';
+import { topicFamily, topics, type TopicFamily } from '../protocol/topics.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { TokenVerifier } from './auth.js';
@@ -12,11 +12,18 @@ import { isAllowed, type Access } from './acl.js';
 import type { OperatorAcl } from './acl-file.js';
 import type { BrokerExtension, ClientInfo } from './extensions.js';
 import { guardPackets } from './packet-guard.js';
+import { TickFastPath } from './fastpath/fast-path.js';
 
 const require = createRequire(import.meta.url);
 
 /** Topic a refused or extension-dropped publish is renamed to: acked, then swallowed by the emitter. */
 const DROPPED_TOPIC = '$ticktalk/dropped';
+
+/**
+ * The ACL's tick-publisher rule depends on the client's role only (the symbol of each tick is
+ * validated by the fast path), so one question at CONNECT decides it for the whole connection.
+ */
+const TICK_PERMISSION_PROBE = topics.tick('EURUSD');
 
 export interface BrokerNodeOptions {
   config: Config;
@@ -49,6 +56,8 @@ export class BrokerNode {
 
   private constructor(
     readonly aedes: Aedes,
+    /** Tick publishing and fan-out (see broker/fastpath). */
+    readonly ticks: TickFastPath,
     private readonly opts: BrokerNodeOptions,
     private readonly closeBackends: () => Promise<void>,
   ) {
@@ -77,9 +86,19 @@ export class BrokerNode {
       maxClientsIdLength: 256,
       queueLimit: 1000,
     });
-    return new BrokerNode(aedes, opts, async () => {
+    let node: BrokerNode | undefined;
+    const ticks = await TickFastPath.start({
+      aedes,
+      log: opts.log.child({ component: 'tick-fast-path' }),
+      metrics: opts.metrics,
+      nodeId: opts.config.NODE_ID,
+      mayPublishTicks: (client) => node?.may(client, 'publish', TICK_PERMISSION_PROBE) ?? false,
+      cluster: redisUrl ? { redisUrl } : undefined,
+    });
+    node = new BrokerNode(aedes, ticks, opts, async () => {
       await backends?.close();
     });
+    return node;
   }
 
   addExtension(ext: BrokerExtension): void {
@@ -98,7 +117,10 @@ export class BrokerNode {
   }
 
   /** Hand a new transport connection (TCP socket or WebSocket stream) to the broker. */
-  handle(conn: Duplex, req?: IncomingMessage): Client {
+  handle(transport: Duplex, req?: IncomingMessage): Client {
+    // Aedes sees the transport through the fast path, which takes tick publishes off the wire and
+    // owns every write to the client; the packet guard then watches what Aedes is given.
+    const conn = this.ticks.wrap(transport);
     guardPackets(conn, this.opts.config.MQTT_MAX_PACKET, (err) => {
       this.opts.metrics.counter('mqtt_protocol_violations_total', 'Connections closed for malformed or oversized packets').inc();
       this.opts.log.warn({ err: err.message }, 'closing connection: bad packet');
@@ -122,7 +144,10 @@ export class BrokerNode {
   }
 
   close(): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => this.aedes.close(() => resolve())).then(this.closeBackends);
+    this.closing ??= this.ticks
+      .close()
+      .then(() => new Promise<void>((resolve) => this.aedes.close(() => resolve())))
+      .then(this.closeBackends);
     return this.closing;
   }
 

@@ -1,10 +1,12 @@
 import type { Tick } from '../protocol/tick.js';
-import { encodeTick } from '../protocol/tick.js';
-import { topics } from '../protocol/topics.js';
 import type { MqttPublisher } from '../platform/context.js';
 import type { BrokerNode } from './core.js';
 
-/** In-process publishing into the cluster through the node's Aedes instance. */
+/**
+ * In-process publishing into the cluster. Ticks take the node's fast path (encoded once, retained,
+ * fanned out with one write per client per turn, batched to the other nodes); everything else goes
+ * through Aedes.
+ */
 export class BrokerPublisher implements MqttPublisher {
   constructor(private readonly node: BrokerNode) {}
 
@@ -13,8 +15,6 @@ export class BrokerPublisher implements MqttPublisher {
   }
 
   publishTicks(ticks: readonly Tick[]): void {
-    for (const tick of ticks) {
-      void this.node.publish({ topic: topics.tick(tick.symbol), payload: Buffer.from(encodeTick(tick)), qos: 0, retain: true });
-    }
+    this.node.ticks.publishTicks(ticks);
   }
 }

@@ -48,6 +48,11 @@ export interface TickFastPathOptions {
 type TickSource = 'feed' | 'local' | 'cluster';
 
 const TICK_ROOT = 'ticks';
+
+/** Redis pub/sub ignores the database number, so the channel carries it: one cluster per database. */
+function defaultChannel(redisUrl: string): string {
+  return `ticktalk:ticks:${new URL(redisUrl).pathname.slice(1) || '0'}`;
+}
 const MAX_HELD_BYTES = 256 * 1024;
 
 /**
@@ -104,7 +109,7 @@ export class TickFastPath implements ConnectionHost {
     const cluster = opts.cluster
       ? await ClusterBatcher.start({
           redisUrl: opts.cluster.redisUrl,
-          channel: opts.cluster.channel ?? 'ticktalk:ticks',
+          channel: opts.cluster.channel ?? defaultChannel(opts.cluster.redisUrl),
           intervalMs: opts.cluster.intervalMs ?? 5,
           nodeId: opts.nodeId,
           log: opts.log,

@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import mqttPacket from 'mqtt-packet';
+import { UnsecuredJWT } from 'jose';
+import { nextMessage, startTestApp, type TestApp } from '../test/support/app.js';
+
+/** A raw MQTT 3.1.1 client on a plain socket: what a broken or hostile client can send. */
+function rawClient(port: number) {
+  const socket = net.connect(port, '127.0.0.1');
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  const packets: mqttPacket.Packet[] = [];
+  parser.on('packet', (p) => packets.push(p));
+  socket.on('data', (d) => parser.parse(d));
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return {
+    socket,
+    packets,
+    closed,
+    send: (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p)),
+    waitFor: async (cmd: string, ms = 3000) => {
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        const found = packets.find((p) => p.cmd === cmd);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`no ${cmd} within ${ms} ms`);
+    },
+  };
+}
+
+const connect = (extra: Partial<mqttPacket.IConnectPacket> = {}): mqttPacket.IConnectPacket => ({
+  cmd: 'connect',
+  protocolId: 'MQTT',
+  protocolVersion: 4,
+  clean: true,
+  clientId: `raw-${Math.random().toString(36).slice(2)}`,
+  keepalive: 30,
+  ...extra,
+});
+
+const isClosedWithin = (closed: Promise<void>, ms: number) =>
+  Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+
+describe('broker over real sockets', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ MQTT_MAX_SUBSCRIPTIONS: '5', MQTT_MAX_PACKET: '4096', MQTT_MAX_KEEPALIVE_S: '1' });
+  });
+  afterAll(() => app.stop());
+
+  it('anonymous clients get retained ticks, with the retained flag on the late subscription', async () => {
+    app.ctx.mqtt.publishTicks([{ symbol: 'EURUSD', time_msc: 1_700_000_000_123, bid: 1.08312, ask: 1.08325, last: 0, volume: 0, flags: 6 }]);
+    const sub = await app.connect();
+    const got = nextMessage(sub, 'ticks/EURUSD');
+    await sub.subscribeAsync('ticks/+');
+    const msg = await got;
+    expect(JSON.parse(msg.payload.toString())).toEqual({
+      symbol: 'EURUSD', time_msc: 1_700_000_000_123, bid: 1.08312, ask: 1.08325, last: 0, volume: 0, flags: 6,
+    });
+    expect(msg.retain).toBe(true);
+  });
+
+  /** SUBACK return codes as a raw client sees them (mqtt.js turns 0x80 into an exception). */
+  async function granted(password: string | undefined, filters: string[]): Promise<number[]> {
+    const c = rawClient(app.ports.mqtt!);
+    c.send(connect(password ? { username: 'jwt', password: Buffer.from(password) } : {}));
+    expect(((await c.waitFor('connack')) as mqttPacket.IConnackPacket).returnCode).toBe(0);
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: filters.map((topic) => ({ topic, qos: 1 as const })) });
+    const suback = (await c.waitFor('suback')) as mqttPacket.ISubackPacket;
+    c.socket.destroy();
+    return suback.granted as number[];
+  }
+
+  it('forbidden subscriptions get SUBACK 0x80, allowed ones their QoS', async () => {
+    expect(await granted(undefined, ['ticks/EURUSD', 'chat/rooms/lobby', '#', '$SYS/#'])).toEqual([1, 128, 128, 128]);
+    expect(
+      await granted(await app.token('alice'), ['chat/rooms/lobby', 'chat/dm/+/+', 'chat/dm/alice/bob', 'users/bob/errors', 'users/alice/errors']),
+    ).toEqual([1, 128, 1, 128, 1]);
+    expect(await granted(await app.token('root', ['admin']), ['$SYS/#', '#'])).toEqual([1, 128]);
+  });
+
+  it('bounds subscriptions per client', async () => {
+    expect(await granted(undefined, ['ticks/A', 'ticks/B', 'ticks/C', 'ticks/D', 'ticks/E', 'ticks/F'])).toEqual([1, 1, 1, 1, 1, 128]);
+  });
+
+  it('refuses bad, expired, unsigned and wrongly signed tokens with CONNACK 5', async () => {
+    const none = new UnsecuredJWT({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 60 }).encode();
+    for (const password of ['not-a-jwt', none, await app.token('a/b')]) {
+      const c = rawClient(app.ports.mqtt!);
+      c.send(connect({ username: 'x', password: Buffer.from(password) }));
+      const connack = (await c.waitFor('connack')) as mqttPacket.IConnackPacket;
+      expect(connack.returnCode).toBe(5);
+      await c.closed;
+    }
+  });
+
+  it('refuses a zero-length client id with clean session false (CONNACK 2)', async () => {
+    const c = rawClient(app.ports.mqtt!);
+    // Hand-built: client libraries refuse to encode this CONNECT (MQTT-3.1.3-7).
+    c.socket.write(Buffer.from([0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x00, 0, 30, 0, 0]));
+    const connack = (await c.waitFor('connack')) as mqttPacket.IConnackPacket;
+    expect(connack.returnCode).toBe(2);
+  });
+
+  it('never forwards a publish the client may not make, and keeps the connection', async () => {
+    const watcher = await app.connect();
+    await watcher.subscribeAsync('ticks/GBPUSD');
+    const received: string[] = [];
+    watcher.on('message', (t, p) => received.push(p.toString()));
+    const trader = await app.connect({ password: await app.token('mallory') });
+    await trader.publishAsync('ticks/GBPUSD', '{"fake":true}', { qos: 1 });
+    await trader.publishAsync('chat/presence/lobby', '{}', { qos: 1 });
+    await trader.publishAsync('users/alice/errors', '{}', { qos: 1 });
+    expect(trader.connected).toBe(true);
+    app.ctx.mqtt.publishTicks([{ symbol: 'GBPUSD', time_msc: 1, bid: 1.2, ask: 1.3, last: 0, volume: 0, flags: 6 }]);
+    await expect.poll(() => received.length).toBe(1);
+    expect(JSON.parse(received[0]!).bid).toBe(1.2);
+  });
+
+  it('garbage, oversized and malformed input close that client only', async () => {
+    const bystander = await app.connect();
+    await bystander.subscribeAsync('ticks/USDJPY');
+
+    const garbage = rawClient(app.ports.mqtt!);
+    garbage.socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const oversized = rawClient(app.ports.mqtt!);
+    oversized.send(connect());
+    await oversized.waitFor('connack');
+    oversized.socket.write(Buffer.from([0x30, 0xff, 0xff, 0x7f])); // PUBLISH declaring ~2 MB
+    const malformed = rawClient(app.ports.mqtt!);
+    malformed.socket.write(Buffer.from([0x10, 0x06, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54])); // CONNECT cut after protocol name
+
+    expect(await isClosedWithin(garbage.closed, 3000)).toBe(true);
+    expect(await isClosedWithin(oversized.closed, 3000)).toBe(true);
+    expect(await isClosedWithin(malformed.closed, 3000)).toBe(true);
+
+    const got = nextMessage(bystander, 'ticks/USDJPY');
+    app.ctx.mqtt.publishTicks([{ symbol: 'USDJPY', time_msc: 2, bid: 150.1, ask: 150.2, last: 0, volume: 0, flags: 6 }]);
+    expect(JSON.parse((await got).payload.toString()).bid).toBe(150.1);
+  });
+
+  it('holds a client asking for no keepalive to the server limit', async () => {
+    const idle = rawClient(app.ports.mqtt!);
+    idle.send(connect({ keepalive: 0 }));
+    await idle.waitFor('connack');
+    // Limit 1 s: the broker reaps a silent client after 1.5 keepalive periods.
+    expect(await isClosedWithin(idle.closed, 4000)).toBe(true);
+  });
+
+  it('serves health, readiness and metrics', async () => {
+    expect((await fetch(`${app.httpUrl}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${app.httpUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    const metrics = await (await fetch(`${app.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/ticktalk_mqtt_connections \d+/);
+    expect(metrics).toMatch(/ticktalk_mqtt_auth_refusals_total\{reason="bad token"\} [1-9]/);
+  });
+});
+
+describe('connect flood', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ MQTT_CONNECTS_PER_IP_PER_S: '5' });
+  });
+  afterAll(() => app.stop());
+
+  it('closes connections over the per-address rate before CONNECT, and serves again next second', async () => {
+    const flood = Array.from({ length: 30 }, () => rawClient(app.ports.mqtt!));
+    const closed = await Promise.all(flood.map((c) => isClosedWithin(c.closed, 1000)));
+    expect(closed.filter(Boolean).length).toBeGreaterThanOrEqual(25);
+    flood.forEach((c) => c.socket.destroy());
+    await new Promise((r) => setTimeout(r, 1100));
+    const ok = await app.connect();
+    expect(ok.connected).toBe(true);
+  });
+});
