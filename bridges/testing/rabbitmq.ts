@@ -33,3 +33,11 @@ export async function listQueues(vhost: string): Promise<{ name: string; argumen
   const rows: { name: string; arguments: [string, string, unknown][]; messages: number; consumers: number }[] = JSON.parse(stdout);
   return rows.map((row) => ({ ...row, arguments: Object.fromEntries(row.arguments.map(([key, , value]) => [key, value])) }));
 }
+
+/** Server-side close of the connection whose client named itself `connectionName` (a crash, as RabbitMQ sees it). */
+export async function closeConnectionNamed(connectionName: string): Promise<void> {
+  const { stdout } = await run('rabbitmqctl', ['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties']);
+  const line = stdout.split('\n').find((l) => l.includes(`{"connection_name","${connectionName}"}`));
+  if (!line) throw new Error(`no connection named ${connectionName}`);
+  await run('rabbitmqctl', ['close_connection', line.split('\t')[0], 'killed by test']);
+}

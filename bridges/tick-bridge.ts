@@ -1,0 +1,210 @@
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type MessageProperties, type Options } from 'amqplib';
+import type { Health } from '../platform/health.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { TickHub, TickSource } from '../platform/tick-hub.js';
+import { describeRejects, parseTickMessage, type ParsedTickMessage } from './tick-body.js';
+import { declareTickTopology, TICK_TOPOLOGY, type TickTopologyNames } from './topology.js';
+
+export interface TickBridgeOptions {
+  /** AMQP_URL. */
+  url: string;
+  /** FEED_TIMEZONE. */
+  timeZone: string;
+  log: Logger;
+  metrics: Metrics;
+  health: Health;
+  /** Shown in the RabbitMQ management UI and `rabbitmqctl list_connections`. */
+  connectionName?: string;
+  /** Unacknowledged deliveries in flight. Ticks are small and parsed synchronously, so a deep window pays. */
+  prefetch?: number;
+  /** Reconnect backoff: exponential from `initialDelayMs`, jittered ±50%, capped at `maxDelayMs`. */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** Contract names unless a test isolates itself. */
+  names?: TickTopologyNames;
+  now?: () => number;
+}
+
+/** Without a heartbeat a silently dead broker is noticed only by TCP, minutes later. */
+const DEFAULT_HEARTBEAT_S = 15;
+
+/**
+ * RabbitMQ → TickHub (CONTRACT §7). Consumes `ticktalk.bridge.ticks` (single active consumer: a
+ * second bridge on the same queue is a hot standby that takes over when the active one's connection
+ * dies), parses each message with tick-body, hands the valid ticks to the hub in delivery order and
+ * acks. A message with rejected ticks is republished unchanged to `mt.ticks.dead` with the reason in
+ * `x-ticktalk-error` on a confirm channel, and acked only once RabbitMQ has confirmed the dead letter,
+ * so a poison message never blocks the queue and is never lost. When RabbitMQ goes away the bridge
+ * reports not ready, reconnects with capped jittered backoff, re-declares its topology and resumes.
+ */
+export class TickBridge implements TickSource {
+  private readonly names: TickTopologyNames;
+  private readonly prefetch: number;
+  private readonly now: () => number;
+  private readonly instruments: ReturnType<typeof bridgeMetrics>;
+  private connection: amqp.RecoveringChannelModel | undefined;
+  private session: { consumer: Channel; deadLetters: ConfirmChannel; consumerTag: string } | undefined;
+  private stopping = false;
+
+  constructor(private readonly opts: TickBridgeOptions) {
+    this.names = opts.names ?? TICK_TOPOLOGY;
+    this.prefetch = opts.prefetch ?? 500;
+    this.now = opts.now ?? Date.now;
+    this.instruments = bridgeMetrics(opts.metrics);
+    opts.health.addCheck('rabbitmq', () => this.session !== undefined);
+  }
+
+  /**
+   * Starts connecting and returns at once: an unreachable RabbitMQ at start is the same condition
+   * as one lost later (not ready, retrying), not a reason to exit.
+   */
+  async start(hub: TickHub): Promise<void> {
+    if (this.connection) throw new Error('tick bridge already started');
+    const { initialDelayMs = 250, maxDelayMs = 30_000 } = this.opts.reconnect ?? {};
+    const random = Math.random;
+    this.connection = await amqp.connect(withHeartbeat(this.opts.url), {
+      clientProperties: { connection_name: this.opts.connectionName ?? 'ticktalk tick bridge' },
+      recovery: {
+        waitForConnect: false,
+        setup: (model: ChannelModel) => this.consume(model, hub),
+        // Full jitter around an exponential base, so a fleet of bridges does not reconnect in step.
+        calculateDelay: (attempt: number) => Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1)) * (0.5 + random() * 0.5),
+      },
+    });
+    this.connection.on('connect', () => {
+      this.instruments.state.set(1);
+      this.opts.log.info({ queue: this.names.bridgeQueue }, 'tick bridge consuming');
+    });
+    this.connection.on('disconnect', (err: Error) => {
+      this.session = undefined;
+      this.instruments.state.set(0);
+      this.opts.log.warn({ err: err.message }, 'tick bridge lost RabbitMQ');
+    });
+    this.connection.on('connect-failed', (err: Error) => {
+      this.opts.log.warn({ err: err.message }, 'tick bridge cannot reach RabbitMQ');
+    });
+    this.connection.on('reconnect-scheduled', ({ attempt, delay }: { attempt: number; delay: number }) => {
+      this.instruments.reconnects.inc();
+      this.opts.log.info({ attempt, delayMs: Math.round(delay) }, 'tick bridge reconnecting');
+    });
+    this.connection.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'tick bridge connection error'));
+  }
+
+  /** Cancels the consumer, waits for pending dead letters, closes; unacked deliveries go back to the queue. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const session = this.session;
+    this.session = undefined;
+    this.instruments.state.set(0);
+    if (session) {
+      await session.consumer.cancel(session.consumerTag).catch(() => {});
+      await session.deadLetters.waitForConfirms().catch(() => {});
+    }
+    await this.connection?.close();
+    this.connection = undefined;
+  }
+
+  /** Runs on every (re)connect; a failure here makes the recovery retry with backoff. */
+  private async consume(model: ChannelModel, hub: TickHub): Promise<void> {
+    const consumer = await model.createChannel();
+    await declareTickTopology(consumer, this.names);
+    await consumer.prefetch(this.prefetch);
+    const deadLetters = await model.createConfirmChannel();
+
+    // A channel-level failure (queue deleted, consumer cancelled) leaves the connection up but the
+    // bridge deaf; closing the connection hands the problem to the reconnect loop.
+    const restart = (why: string) => {
+      if (this.stopping || this.session?.consumer !== consumer) return;
+      this.opts.log.warn({ why }, 'tick bridge channel lost; reconnecting');
+      model.close().catch(() => {});
+    };
+    consumer.on('close', () => restart('consumer channel closed'));
+    deadLetters.on('close', () => restart('dead-letter channel closed'));
+    consumer.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'tick bridge channel error'));
+    deadLetters.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'tick bridge channel error'));
+
+    const channels = { consumer, deadLetters };
+    const { consumerTag } = await consumer.consume(this.names.bridgeQueue, (msg) => {
+      if (msg === null) restart('consumer cancelled by RabbitMQ');
+      else this.handle(msg, hub, channels);
+    });
+    this.session = { ...channels, consumerTag };
+  }
+
+  private handle(msg: ConsumeMessage, hub: TickHub, session: { consumer: Channel; deadLetters: ConfirmChannel }): void {
+    const { instruments } = this;
+    instruments.messages.inc();
+    const result = parseTickMessage(
+      msg.content,
+      { contentType: msg.properties.contentType, routingKey: msg.fields.routingKey, receivedAt: this.now() },
+      { timeZone: this.opts.timeZone },
+    );
+    if (result.ticks.length > 0) {
+      hub.publish(result.ticks);
+      instruments.accepted.inc(result.ticks.length);
+    }
+    if (result.rejects.length === 0) {
+      session.consumer.ack(msg);
+      return;
+    }
+    for (const reject of result.rejects) instruments.rejected.inc({ reason: reject.code });
+    this.deadLetter(msg, result, session);
+  }
+
+  private deadLetter(msg: ConsumeMessage, result: ParsedTickMessage, session: { consumer: Channel; deadLetters: ConfirmChannel }): void {
+    const error = describeRejects(result);
+    this.opts.log.warn(
+      { routingKey: msg.fields.routingKey, bytes: msg.content.length, accepted: result.ticks.length, error },
+      'feed message dead-lettered',
+    );
+    const confirmed = (err: unknown) => {
+      if (err) {
+        // Not stored as a dead letter: leave the original unacked; it is redelivered after reconnect.
+        this.opts.log.error({ err, routingKey: msg.fields.routingKey }, 'dead letter not confirmed');
+        return;
+      }
+      this.instruments.deadLettered.inc();
+      session.consumer.ack(msg);
+    };
+    try {
+      session.deadLetters.publish(this.names.deadExchange, msg.fields.routingKey, msg.content, deadLetterProperties(msg.properties, error), confirmed);
+    } catch (err) {
+      // The original headers plus the reason no longer fit a header table: keep the reason.
+      this.opts.log.warn({ err }, 'dead letter published without the original headers');
+      session.deadLetters.publish(this.names.deadExchange, msg.fields.routingKey, msg.content, deadLetterProperties({ ...msg.properties, headers: {} }, error), confirmed);
+    }
+  }
+}
+
+/**
+ * The original properties and headers plus the reason, persistent. `userId` would be checked against
+ * the bridge's own user and `expiration` would let the dead letter vanish, so neither is copied.
+ */
+export function deadLetterProperties(original: MessageProperties, error: string): Options.Publish {
+  const props: Options.Publish = {
+    headers: { ...original.headers, 'x-ticktalk-error': error },
+    persistent: true,
+  };
+  const copied = ['contentType', 'contentEncoding', 'priority', 'correlationId', 'replyTo', 'messageId', 'timestamp', 'type', 'appId'] as const;
+  for (const key of copied) {
+    if (original[key] !== undefined) (props as Record<string, unknown>)[key] = original[key];
+  }
+  return props;
+}
+
+function withHeartbeat(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(DEFAULT_HEARTBEAT_S));
+  return parsed.toString();
+}
+
+function bridgeMetrics(metrics: Metrics) {
+  return {
+    messages: metrics.counter('tick_bridge_messages_total', 'feed messages consumed from the bridge queue'),
+    accepted: metrics.counter('tick_bridge_ticks_accepted_total', 'valid ticks handed to the hub'),
+    rejected: metrics.counter('tick_bridge_ticks_rejected_total', 'rejected ticks (or whole messages) by reason family', ['reason']),
+    deadLettered: metrics.counter('tick_bridge_dead_letters_total', 'messages republished to the dead-letter exchange and confirmed'),
+    reconnects: metrics.counter('tick_bridge_reconnects_total', 'reconnect attempts scheduled after losing RabbitMQ'),
+    state: metrics.gauge('tick_bridge_consumer_state', '1 while connected and consuming (active or standby), 0 otherwise'),
+  };
+}
