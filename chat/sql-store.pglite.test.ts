@@ -1,0 +1,8 @@
+import { PgliteDatabase } from '../platform/database.js';
+import { SqlChatStore } from './sql-store.js';
+import { describeChatStore } from './store.suite.js';
+
+describeChatStore('PGlite', async () => {
+  const db = await PgliteDatabase.open();
+  return { store: await SqlChatStore.open(db, { outbox: true }), close: () => db.close() };
+});

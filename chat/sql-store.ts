@@ -1,0 +1,304 @@
+import { migrate, type Database, type Sql } from '../platform/database.js';
+import { conversationOfKey, eventRoutingKey } from './conversation.js';
+import { ChatError } from './errors.js';
+import type { ChatEvent, DeleteEvent, EditEvent, MessageEvent, MuteEvent } from './events.js';
+import type { AppendOutcome, ChatStore, HistoryPage, HistoryQuery, ModerationCheck, NewMessage, OutboxRow } from './store.js';
+
+/**
+ * `seq` comes from `chat_rooms.last_seq`, read under a row lock and written back in the same
+ * transaction as the messages. It is gap-free because a failed insert rolls the counter back with
+ * it (a Redis INCR or a PostgreSQL SEQUENCE would have burnt the number), and the row lock
+ * serialises writers to one conversation across every broker node.
+ */
+const MIGRATIONS = [
+  `CREATE TABLE chat_rooms (
+     room text PRIMARY KEY,
+     last_seq bigint NOT NULL DEFAULT 0,
+     created_at timestamptz NOT NULL DEFAULT now());
+   CREATE TABLE chat_messages (
+     room text NOT NULL REFERENCES chat_rooms (room),
+     seq bigint NOT NULL,
+     id text NOT NULL UNIQUE,
+     user_id text NOT NULL,
+     name text NOT NULL,
+     text text NOT NULL,
+     ts bigint NOT NULL,
+     ref text,
+     edited_ts bigint,
+     deleted_by text,
+     deleted_ts bigint,
+     PRIMARY KEY (room, seq));
+   CREATE UNIQUE INDEX chat_messages_ref ON chat_messages (room, user_id, ref) WHERE ref IS NOT NULL;
+   CREATE TABLE chat_mutes (
+     room text NOT NULL,
+     user_id text NOT NULL,
+     until_ts bigint NOT NULL,
+     by_user text NOT NULL,
+     PRIMARY KEY (room, user_id));
+   CREATE TABLE chat_outbox (
+     id bigserial PRIMARY KEY,
+     routing_key text NOT NULL,
+     body text NOT NULL);
+   INSERT INTO chat_rooms (room) VALUES ('lobby')`,
+];
+
+const MESSAGE_COLUMNS = 'room, seq, id, user_id, name, text, ts, ref, edited_ts, deleted_by';
+
+interface MessageRow extends Record<string, unknown> {
+  room: string;
+  seq: number | string;
+  id: string;
+  user_id: string;
+  name: string;
+  text: string;
+  ts: number | string;
+  ref: string | null;
+  edited_ts: number | string | null;
+  deleted_by: string | null;
+}
+
+function toMessage(r: MessageRow): MessageEvent {
+  const m: MessageEvent = {
+    type: 'message',
+    id: r.id,
+    room: r.room,
+    seq: Number(r.seq),
+    user: r.user_id,
+    name: r.name,
+    text: r.deleted_by === null ? r.text : '',
+    ts: Number(r.ts),
+  };
+  if (r.ref !== null) m.ref = r.ref;
+  if (r.edited_ts !== null) m.edited_ts = Number(r.edited_ts);
+  if (r.deleted_by !== null) Object.assign(m, { deleted: true, deleted_by: r.deleted_by });
+  return m;
+}
+
+/** Deadlocks between two nodes' batches are resolved by PostgreSQL aborting one: retry it. */
+const RETRYABLE = new Set(['40P01', '40001']);
+const RETRIES = 3;
+
+export interface SqlChatStoreOptions {
+  /** Queue every stored event for the RabbitMQ `chat.events` relay. */
+  outbox: boolean;
+}
+
+/** The ChatStore on PostgreSQL or PGlite (same SQL). */
+export class SqlChatStore implements ChatStore {
+  private readonly outboxListeners = new Set<() => void>();
+
+  private constructor(
+    private readonly db: Database,
+    private readonly options: SqlChatStoreOptions,
+  ) {}
+
+  static async open(db: Database, options: SqlChatStoreOptions): Promise<SqlChatStore> {
+    await migrate(db, 'chat', MIGRATIONS);
+    return new SqlChatStore(db, options);
+  }
+
+  async append(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    if (batch.length === 0) return [];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.db.transaction((tx) => this.appendIn(tx, batch));
+        this.notifyOutbox(out.some((o) => o.status === 'stored'));
+        return out;
+      } catch (err) {
+        if (attempt >= RETRIES || !RETRYABLE.has((err as { code?: string }).code ?? '')) throw err;
+      }
+    }
+  }
+
+  private async appendIn(tx: Sql, batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    const rooms = [...new Set(batch.map((m) => m.room))].sort();
+    await tx.query('INSERT INTO chat_rooms (room) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [rooms]);
+    // Sorted locking order, so two nodes' batches over the same rooms cannot deadlock.
+    const locked = await tx.query<{ room: string; last_seq: number | string }>(
+      'SELECT room, last_seq FROM chat_rooms WHERE room = ANY($1::text[]) ORDER BY room FOR UPDATE',
+      [rooms],
+    );
+    const lastSeq = new Map(locked.rows.map((r) => [r.room, Number(r.last_seq)]));
+
+    const now = Math.max(...batch.map((m) => m.ts));
+    const mutes = await tx.query<{ room: string; user_id: string; until_ts: number | string }>(
+      'SELECT room, user_id, until_ts FROM chat_mutes WHERE room = ANY($1::text[]) AND until_ts > $2',
+      [rooms, now],
+    );
+    const mutedUntil = new Map(mutes.rows.map((r) => [`${r.room}\n${r.user_id}`, Number(r.until_ts)]));
+
+    // Under the room lock nobody else can insert the same ref, so this check is race-free.
+    const withRef = batch.filter((m) => m.ref !== undefined);
+    const earlier = new Map<string, MessageEvent>();
+    if (withRef.length > 0) {
+      const found = await tx.query<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages
+          WHERE (room, user_id, ref) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+        [withRef.map((m) => m.room), withRef.map((m) => m.user), withRef.map((m) => m.ref)],
+      );
+      for (const r of found.rows) earlier.set(refKey(r.room, r.user_id, r.ref!), toMessage(r));
+    }
+
+    const outcomes: AppendOutcome[] = [];
+    const stored: MessageEvent[] = [];
+    for (const m of batch) {
+      const until = mutedUntil.get(`${m.room}\n${m.user}`);
+      if (until !== undefined && until > m.ts) {
+        outcomes.push({ status: 'muted', until });
+        continue;
+      }
+      const key = m.ref === undefined ? null : refKey(m.room, m.user, m.ref);
+      const original = key === null ? undefined : earlier.get(key);
+      if (original) {
+        outcomes.push({ status: 'duplicate', message: original });
+        continue;
+      }
+      const seq = lastSeq.get(m.room)! + 1;
+      lastSeq.set(m.room, seq);
+      const message: MessageEvent = { type: 'message', id: m.id, room: m.room, seq, user: m.user, name: m.name, text: m.text, ts: m.ts };
+      if (m.ref !== undefined) message.ref = m.ref;
+      if (key !== null) earlier.set(key, message);
+      stored.push(message);
+      outcomes.push({ status: 'stored', message });
+    }
+    if (stored.length === 0) return outcomes;
+
+    await tx.query(
+      `INSERT INTO chat_messages (room, seq, id, user_id, name, text, ts, ref)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
+      [
+        stored.map((m) => m.room),
+        stored.map((m) => m.seq),
+        stored.map((m) => m.id),
+        stored.map((m) => m.user),
+        stored.map((m) => m.name),
+        stored.map((m) => m.text),
+        stored.map((m) => m.ts),
+        stored.map((m) => m.ref ?? null),
+      ],
+    );
+    const touched = [...new Set(stored.map((m) => m.room))];
+    await tx.query(
+      `UPDATE chat_rooms SET last_seq = v.seq FROM unnest($1::text[], $2::bigint[]) AS v(room, seq)
+        WHERE chat_rooms.room = v.room`,
+      [touched, touched.map((r) => lastSeq.get(r))],
+    );
+    await this.queueOutbox(tx, stored);
+    return outcomes;
+  }
+
+  async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
+    // Paging forward (after=) reads the oldest rows past `after`; otherwise the newest before `before`.
+    const forward = query.after !== undefined;
+    const { rows } = await this.db.query<MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM chat_messages
+        WHERE room = $1 AND seq > $2 AND ($3::bigint IS NULL OR seq < $3)
+        ORDER BY seq ${forward ? 'ASC' : 'DESC'} LIMIT $4`,
+      [room, query.after ?? 0, query.before ?? null, query.limit + 1],
+    );
+    const has_more = rows.length > query.limit;
+    const page = rows.slice(0, query.limit).map(toMessage);
+    if (!forward) page.reverse();
+    return { messages: page, has_more };
+  }
+
+  async rooms(): Promise<{ room: string; last_seq: number }[]> {
+    const { rows } = await this.db.query<{ room: string; last_seq: number | string }>(
+      "SELECT room, last_seq FROM chat_rooms WHERE room NOT LIKE 'dm:%' ORDER BY room",
+    );
+    return rows.map((r) => ({ room: r.room, last_seq: Number(r.last_seq) }));
+  }
+
+  edit(room: string, seq: number, check: ModerationCheck, text: string, editedTs: number): Promise<EditEvent> {
+    return this.changeMessage(room, seq, check, async (tx) => {
+      await tx.query('UPDATE chat_messages SET text = $3, edited_ts = $4 WHERE room = $1 AND seq = $2', [room, seq, text, editedTs]);
+      return { type: 'edit', room, seq, text, edited_ts: editedTs };
+    });
+  }
+
+  delete(room: string, seq: number, check: ModerationCheck, by: string, ts: number): Promise<DeleteEvent> {
+    return this.changeMessage(room, seq, check, async (tx) => {
+      // A tombstone: the row (and its seq) stays so history has no hole; the text is gone.
+      await tx.query("UPDATE chat_messages SET text = '', deleted_by = $3, deleted_ts = $4 WHERE room = $1 AND seq = $2", [
+        room,
+        seq,
+        by,
+        ts,
+      ]);
+      return { type: 'delete', room, seq, by };
+    });
+  }
+
+  private async changeMessage<E extends EditEvent | DeleteEvent>(
+    room: string,
+    seq: number,
+    check: ModerationCheck,
+    change: (tx: Sql) => Promise<E>,
+  ): Promise<E> {
+    const event = await this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE room = $1 AND seq = $2 FOR UPDATE`,
+        [room, seq],
+      );
+      if (!rows[0]) throw new ChatError('not_found', `no message ${seq} in ${room}`);
+      check(toMessage(rows[0]));
+      const e = await change(tx);
+      await this.queueOutbox(tx, [e]);
+      return e;
+    });
+    this.notifyOutbox(true);
+    return event;
+  }
+
+  async mute(room: string, user: string, until: number, by: string): Promise<MuteEvent> {
+    const event: MuteEvent = { type: 'mute', room, user, until, by };
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO chat_mutes (room, user_id, until_ts, by_user) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (room, user_id) DO UPDATE SET until_ts = EXCLUDED.until_ts, by_user = EXCLUDED.by_user`,
+        [room, user, until, by],
+      );
+      await this.queueOutbox(tx, [event]);
+    });
+    this.notifyOutbox(true);
+    return event;
+  }
+
+  async relayOutbox(limit: number, send: (rows: readonly OutboxRow[]) => Promise<void>): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const lock = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock(hashtext('ticktalk.chat.outbox')) AS locked");
+      if (!lock.rows[0]?.locked) return 0;
+      const { rows } = await tx.query<{ id: number | string; routing_key: string; body: string }>(
+        'SELECT id, routing_key, body FROM chat_outbox ORDER BY id LIMIT $1',
+        [limit],
+      );
+      if (rows.length === 0) return 0;
+      const batch = rows.map((r) => ({ id: Number(r.id), routingKey: r.routing_key, body: r.body }));
+      await send(batch);
+      await tx.query('DELETE FROM chat_outbox WHERE id = ANY($1::bigint[])', [batch.map((r) => r.id)]);
+      return batch.length;
+    });
+  }
+
+  private async queueOutbox(tx: Sql, events: readonly ChatEvent[]): Promise<void> {
+    if (!this.options.outbox || events.length === 0) return;
+    await tx.query('INSERT INTO chat_outbox (routing_key, body) SELECT * FROM unnest($1::text[], $2::text[])', [
+      events.map((e) => eventRoutingKey(conversationOfKey(e.room)!, e.type)),
+      events.map((e) => JSON.stringify(e)),
+    ]);
+  }
+
+  onOutboxQueued(listener: () => void): () => void {
+    this.outboxListeners.add(listener);
+    return () => this.outboxListeners.delete(listener);
+  }
+
+  private notifyOutbox(queued: boolean): void {
+    if (!queued || !this.options.outbox) return;
+    for (const listener of this.outboxListeners) listener();
+  }
+}
+
+function refKey(room: string, user: string, ref: string): string {
+  return `${room}\n${user}\n${ref}`;
+}
