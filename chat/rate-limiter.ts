@@ -1,0 +1,35 @@
+import { idleMsUntilFull, takeToken, type Bucket, type BucketLimits } from './token-bucket.js';
+
+/** Chat messages per user: in memory on a single node, in Redis across a cluster. */
+export interface RateLimiter {
+  /** Takes one token for `key`; `allowed: false` carries the wait until the next one. */
+  take(key: string): Promise<{ allowed: boolean; retryAfterMs: number }>;
+}
+
+export type Clock = () => number;
+
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private lastSweep = 0;
+
+  constructor(
+    private readonly limits: BucketLimits,
+    private readonly now: Clock = Date.now,
+  ) {}
+
+  async take(key: string): Promise<{ allowed: boolean; retryAfterMs: number }> {
+    const now = this.now();
+    this.sweep(now);
+    const { allowed, retryAfterMs, bucket } = takeToken(this.buckets.get(key), now, this.limits);
+    this.buckets.set(key, bucket);
+    return { allowed, retryAfterMs };
+  }
+
+  /** Forgets full buckets now and then, so memory is bounded by recently active users. */
+  private sweep(now: number): void {
+    const idle = idleMsUntilFull(this.limits);
+    if (now - this.lastSweep < idle) return;
+    this.lastSweep = now;
+    for (const [key, bucket] of this.buckets) if (now - bucket.at >= idle) this.buckets.delete(key);
+  }
+}
