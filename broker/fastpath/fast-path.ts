@@ -259,7 +259,10 @@ export class TickFastPath implements ConnectionHost {
     aedes.on('subscribe', (subs: Subscription[], client) => {
       const conn = connOf(client);
       if (!conn || conn.destroyed) return;
-      for (const sub of subs) if ((sub.qos as number) !== 128) this.routes.add(sub.topic, conn);
+      let ticksFilter = false;
+      for (const sub of subs) if ((sub.qos as number) !== 128 && this.routes.add(sub.topic, conn)) ticksFilter = true;
+      // Aedes reads the retained messages right after this event: make them current first.
+      if (ticksFilter) this.retained.flush();
     });
     aedes.on('unsubscribe', (filters: string[], client) => {
       const conn = connOf(client);

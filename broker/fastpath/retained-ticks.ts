@@ -8,11 +8,13 @@ export interface RetainedStore {
 /**
  * Keeps the retained `ticks/…` copies in the broker's persistence (memory or Redis, so a client
  * subscribing later on any node gets the latest tick through Aedes' normal retained handling)
- * without a store per tick: the latest payload per topic is written every `intervalMs`.
+ * without a store per tick: the latest payload per topic is written every `intervalMs`, and at once
+ * when a client subscribes (the store is issued before Aedes reads the retained messages, and both
+ * persistences apply commands in order, so the subscriber sees the latest tick).
  */
 export class RetainedTicks {
   private dirty = new Map<string, string>();
-  private writing: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -20,7 +22,8 @@ export class RetainedTicks {
     intervalMs: number,
     private readonly log: Logger,
   ) {
-    this.timer = setInterval(() => void this.flush(), intervalMs);
+    // A periodic store waits for the previous one, so a slow Redis never piles writes up.
+    this.timer = setInterval(() => this.inFlight.size === 0 && this.flush(), intervalMs);
     this.timer.unref();
   }
 
@@ -28,31 +31,27 @@ export class RetainedTicks {
     this.dirty.set(topic, payload);
   }
 
-  /** Store what is pending (one write per topic); waits for a write already under way. */
-  async flush(): Promise<void> {
-    if (this.writing) return this.writing;
+  /** Issue the stores for everything pending now (one per topic). */
+  flush(): void {
     if (this.dirty.size === 0) return;
     const batch = this.dirty;
     this.dirty = new Map();
     const store = this.store();
-    this.writing = Promise.all(
+    const writing = Promise.all(
       [...batch].map(([topic, payload]) =>
         store.storeRetained({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: true, dup: false }),
       ),
-    )
-      .then(
-        () => undefined,
-        (err: unknown) => this.log.error({ err }, 'storing retained ticks failed'),
-      )
-      .finally(() => {
-        this.writing = undefined;
-      });
-    return this.writing;
+    ).then(
+      () => undefined,
+      (err: unknown) => this.log.error({ err }, 'storing retained ticks failed'),
+    );
+    this.inFlight.add(writing);
+    void writing.finally(() => this.inFlight.delete(writing));
   }
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.writing;
-    await this.flush();
+    this.flush();
+    await Promise.all(this.inFlight);
   }
 }

@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import mqtt, { type MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import { nextMessage, startTestApp, type TestApp } from '../../test/support/app.js';
+import type { Tick } from '../../protocol/tick.js';
+
+const tick = (symbol: string, n: number): Tick => ({
+  symbol,
+  time_msc: 1_763_769_600_000 + n,
+  bid: 1 + n / 1e5,
+  ask: 1.0002 + n / 1e5,
+  last: 0,
+  volume: n,
+  flags: 6,
+});
+
+/** Resolves once `done()` holds, checking every 10 ms, or rejects after `ms`. */
+async function eventually(done: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function counter(app: TestApp, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = app.ctx.metrics.registry.getSingleMetric(`ticktalk_${name}`);
+  const values = (await metric?.get())?.values ?? [];
+  return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
+}
+
+/** A client on a plain socket that connects, subscribes, and then never reads again. */
+async function frozenClient(port: number, token: string, filters: string[]) {
+  const socket = net.connect(port, '127.0.0.1');
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => {});
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  const subacked = new Promise<void>((resolve) => parser.on('packet', (p) => p.cmd === 'suback' && resolve()));
+  const onData = (d: Buffer) => parser.parse(d);
+  socket.on('data', onData);
+  socket.write(
+    mqttPacket.generate({
+      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'frozen', keepalive: 60,
+      username: 'jwt', password: Buffer.from(token),
+    }),
+  );
+  socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: filters.map((topic) => ({ topic, qos: 1 })) }));
+  await subacked;
+  socket.off('data', onData);
+  socket.pause();
+  return { socket, closed };
+}
+
+describe('tick fast path over real sockets', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app.stop());
+
+  it('forwards a feed client\'s valid ticks without the retain bit, and retains the latest for later subscribers', async () => {
+    const sub = await app.connect();
+    await sub.subscribeAsync('ticks/+');
+    const feed = await app.connect({ password: await app.token('feed-1', ['feed']) });
+    const live = nextMessage(sub, 'ticks/GBPUSD');
+    feed.publish('ticks/GBPUSD', JSON.stringify({ symbol: 'GBPUSD', time_msc: 1_763_769_600_001, bid: 1.31, ask: 1.3102 }), { retain: true });
+    const got = await live;
+    expect(got.retain).toBe(false);
+    const canonical = { symbol: 'GBPUSD', time_msc: 1_763_769_600_001, bid: 1.31, ask: 1.3102, last: 0, volume: 0, flags: 0 };
+    expect(JSON.parse(got.payload.toString())).toEqual(canonical);
+
+    const late = await app.connect();
+    const retained = nextMessage(late, 'ticks/GBPUSD');
+    await late.subscribeAsync('ticks/GBPUSD');
+    const r = await retained;
+    expect(r.retain).toBe(true);
+    expect(JSON.parse(r.payload.toString())).toEqual(canonical);
+  });
+
+  it('refuses invalid feed ticks and tick publishes from clients without the feed role', async () => {
+    const sub = await app.connect();
+    await sub.subscribeAsync('ticks/#');
+    const seen: string[] = [];
+    sub.on('message', (t, p) => t === 'ticks/USDJPY' && seen.push(p.toString()));
+    const before = await counter(app, 'ticks_rejected_total');
+    const feed = await app.connect({ password: await app.token('feed-2', ['feed']) });
+    feed.publish('ticks/USDJPY', JSON.stringify({ symbol: 'USDJPY', time_msc: 1, bid: 150.2, ask: 150.1 }));
+    feed.publish('ticks/USDJPY', JSON.stringify({ symbol: 'EURUSD', time_msc: 1, bid: 1, ask: 1 }));
+    feed.publish('ticks/USDJPY', 'not json');
+    const trader = await app.connect({ password: await app.token('trader-1') });
+    trader.publish('ticks/USDJPY', JSON.stringify({ symbol: 'USDJPY', time_msc: 1, bid: 150.1, ask: 150.2 }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await counter(app, 'ticks_rejected_total')).toBe(before + 3);
+    const marker = nextMessage(sub, 'ticks/USDJPY');
+    feed.publish('ticks/USDJPY', JSON.stringify({ symbol: 'USDJPY', time_msc: 2, bid: 150.1, ask: 150.2 }));
+    expect(JSON.parse((await marker).payload.toString()).time_msc).toBe(2);
+    expect(seen.map((p) => JSON.parse(p).time_msc)).toEqual([2]);
+  });
+
+  it('delivers ticks to WebSocket clients', async () => {
+    const ws = mqtt.connect(`ws://127.0.0.1:${app.ports.http}/mqtt`, { reconnectPeriod: 0 });
+    try {
+      await new Promise((resolve, reject) => (ws.once('connect', resolve), ws.once('error', reject)));
+      await ws.subscribeAsync('ticks/XAUUSD');
+      const got = nextMessage(ws, 'ticks/XAUUSD');
+      app.ctx.mqtt.publishTicks([tick('XAUUSD', 7)]);
+      expect(JSON.parse((await got).payload.toString())).toEqual(tick('XAUUSD', 7));
+    } finally {
+      await ws.endAsync(true);
+    }
+  });
+
+  it('keeps ticks and QoS 1 messages flowing to others while a client stops reading, conflates its ticks and cuts it off past the bound', async () => {
+    const symbols = Array.from({ length: 20 }, (_, i) => `SYM${i}`);
+    const frozen = await frozenClient(app.ports.mqtt!, await app.token('frozen-user'), ['ticks/#', 'chat/rooms/lobby']);
+    const healthy: MqttClient = await app.connect({ password: await app.token('healthy-user') });
+    await healthy.subscribeAsync({ 'ticks/+': { qos: 0 }, 'chat/rooms/lobby': { qos: 1 } });
+    const latest = new Map<string, number>();
+    const chat: string[] = [];
+    healthy.on('message', (topic, payload) => {
+      if (topic.startsWith('ticks/')) latest.set(topic, JSON.parse(payload.toString()).volume);
+      else chat.push(payload.toString());
+    });
+    const conflatedBefore = await counter(app, 'ticks_conflated_total');
+
+    // Ticks until the frozen client's socket is backed up and its ticks conflate (bounded rounds).
+    let n = 0;
+    for (let round = 0; round < 400 && (await counter(app, 'ticks_conflated_total')) === conflatedBefore; round++) {
+      app.ctx.mqtt.publishTicks(Array.from({ length: 500 }, (_, i) => tick(symbols[i % symbols.length]!, ++n)));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await counter(app, 'ticks_conflated_total')).toBeGreaterThan(conflatedBefore);
+
+    const final = symbols.map((s) => tick(s, ++n));
+    app.ctx.mqtt.publishTicks(final);
+    for (let i = 0; i < 20; i++) await app.ctx.mqtt.publish('chat/rooms/lobby', JSON.stringify({ i }), { qos: 1, retain: false });
+    await eventually(() => chat.length === 20 && final.every((t) => latest.get(`ticks/${t.symbol}`) === t.volume), 'healthy delivery');
+    expect(chat.map((c) => JSON.parse(c).i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+
+    // Messages that are never conflated pile up for the frozen client until the bound cuts it off.
+    const slowBefore = await counter(app, 'slow_consumer_disconnects_total');
+    const big = 'x'.repeat(60_000);
+    for (let i = 0; i < 400 && (await counter(app, 'slow_consumer_disconnects_total')) === slowBefore; i++) {
+      await app.ctx.mqtt.publish('chat/rooms/lobby', JSON.stringify({ big, i }), { qos: 1, retain: false });
+    }
+    expect(await counter(app, 'slow_consumer_disconnects_total')).toBe(slowBefore + 1);
+    // Reading again, it finds the end of the stream behind what the kernel had buffered.
+    frozen.socket.resume();
+    await frozen.closed;
+    const marker = nextMessage(healthy, 'chat/rooms/lobby');
+    await app.ctx.mqtt.publish('chat/rooms/lobby', JSON.stringify({ after: true }), { qos: 1, retain: false });
+    expect(JSON.parse((await marker).payload.toString())).toHaveProperty('after', true);
+  });
+});
