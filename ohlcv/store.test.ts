@@ -19,7 +19,7 @@ async function storedSeries(store: CandleStore, keys: Iterable<string>) {
   const out = new Map<string, unknown>();
   for (const key of keys) {
     const [symbol, res] = key.split('|') as [string, Resolution];
-    out.set(key, columnsToBars(await store.barsBetween(symbol, res, START_OF_TIME_MS, END_OF_TIME_MS)));
+    out.set(key, columnsToBars(await store.bars(symbol, res, { from: START_OF_TIME_MS, to: END_OF_TIME_MS, limit: 1e6 })));
   }
   return out;
 }
@@ -89,10 +89,10 @@ describe.each(ENGINES)('candle store on $name', (engine) => {
     await store.commit(build, { stream, offset: 12 });
     expect(seen).toEqual([NO_OFFSET, 9]);
     expect(await store.committedOffset(stream)).toBe(12);
-    expect((await store.barsBetween('OFS', '1S', 0, END_OF_TIME_MS)).volume).toEqual([2]);
+    expect((await store.bars('OFS', '1S', { to: END_OF_TIME_MS, limit: 10 })).volume).toEqual([2]);
   });
 
-  it('serves [from, to), the newest bars before `to`, and the newest bar time before a point', async () => {
+  it('serves the newest bars of [from, to) up to a limit and the newest bar time before a point', async () => {
     const ticks: Tick[] = [0, 60, 120, 180].map((s, i) => ({
       symbol: 'WIN',
       time_msc: Date.UTC(2025, 0, 1) + s * 1000,
@@ -104,8 +104,9 @@ describe.each(ENGINES)('candle store on $name', (engine) => {
     }));
     await store.commit(() => batchOf(ticks, bidTicks));
     const t0 = Date.UTC(2025, 0, 1);
-    expect((await store.barsBetween('WIN', '1', t0 + 60_000, t0 + 180_000)).time).toEqual([t0 + 60_000, t0 + 120_000]);
-    expect((await store.barsBefore('WIN', '1', t0 + 180_000, 2)).close).toEqual([2, 3]);
+    expect((await store.bars('WIN', '1', { from: t0 + 60_000, to: t0 + 180_000, limit: 10 })).time).toEqual([t0 + 60_000, t0 + 120_000]);
+    expect((await store.bars('WIN', '1', { to: t0 + 180_000, limit: 2 })).close).toEqual([2, 3]);
+    expect((await store.bars('WIN', '1', { from: t0, to: t0 + 240_000, limit: 3 })).open).toEqual([2, 3, 4]);
     expect(await store.newestBarTimeBefore('WIN', '1', t0 + 60_000)).toBe(t0);
     expect(await store.newestBarTimeBefore('WIN', '1', t0)).toBeUndefined();
   });

@@ -27,6 +27,13 @@ export interface BarColumns {
   volume: number[];
 }
 
+/** UTC ms; `from` inclusive, `to` exclusive. */
+export interface BarRange {
+  from?: number;
+  to: number;
+  limit: number;
+}
+
 export interface SymbolRecord {
   symbol: string;
   digits: number | null;
@@ -52,10 +59,8 @@ export interface CandleStore {
    */
   commit(build: (committedOffset: number) => CandleBatch, checkpoint?: StreamCheckpoint): Promise<SeriesBar[]>;
   committedOffset(stream: string): Promise<number>;
-  /** Bars with `fromMs <= time < toMs`. */
-  barsBetween(symbol: string, res: Resolution, fromMs: number, toMs: number): Promise<BarColumns>;
-  /** The `count` newest bars with `time < toMs`. */
-  barsBefore(symbol: string, res: Resolution, toMs: number, count: number): Promise<BarColumns>;
+  /** The `limit` newest bars with `from <= time < to` (no lower bound without `from`), ascending. */
+  bars(symbol: string, res: Resolution, range: BarRange): Promise<BarColumns>;
   newestBarTimeBefore(symbol: string, res: Resolution, toMs: number): Promise<number | undefined>;
   /** The newest bar of every series (what live publishing starts from after a restart). */
   newestBars(): Promise<SeriesBar[]>;
@@ -139,20 +144,12 @@ class SqlCandleStore implements CandleStore {
     return rows[0]?.committed ?? NO_OFFSET;
   }
 
-  async barsBetween(symbol: string, res: Resolution, fromMs: number, toMs: number): Promise<BarColumns> {
+  async bars(symbol: string, res: Resolution, { from, to, limit }: BarRange): Promise<BarColumns> {
     const { rows } = await this.db.query<BarRow>(
       `SELECT ${BAR_COLUMNS} FROM ohlcv_bars
-       WHERE symbol = $1 AND resolution = $2 AND time >= $3 AND time < $4 ORDER BY time`,
-      [symbol, res, fromMs, toMs],
-    );
-    return toColumns(rows);
-  }
-
-  async barsBefore(symbol: string, res: Resolution, toMs: number, count: number): Promise<BarColumns> {
-    const { rows } = await this.db.query<BarRow>(
-      `SELECT ${BAR_COLUMNS} FROM ohlcv_bars
-       WHERE symbol = $1 AND resolution = $2 AND time < $3 ORDER BY time DESC LIMIT $4`,
-      [symbol, res, toMs, count],
+       WHERE symbol = $1 AND resolution = $2 AND time < $3 AND ($4::bigint IS NULL OR time >= $4)
+       ORDER BY time DESC LIMIT $5`,
+      [symbol, res, to, from ?? null, limit],
     );
     return toColumns(rows.reverse());
   }

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Tick } from '../protocol/tick.js';
+import { aggregate } from './aggregate.js';
+import { openCandleStore } from './store.js';
+import { symbolSightings } from './symbols.js';
+import { ENGINES, type ReopenableDatabase } from './testing/engines.js';
+import { registerUdfRoutes } from './udf-routes.js';
+
+const T0 = Date.UTC(2025, 0, 6); // a Monday
+const tick = (symbol: string, offsetS: number, bid: number): Tick => ({
+  symbol,
+  time_msc: T0 + offsetS * 1000,
+  bid,
+  ask: bid + 0.0002,
+  last: 0,
+  volume: 0,
+  flags: 6,
+});
+
+describe.each(ENGINES)('UDF routes on $name', (engine) => {
+  let handle: ReopenableDatabase;
+  let app: FastifyInstance;
+  const get = async (url: string) => {
+    const res = await app.inject({ method: 'GET', url });
+    return { status: res.statusCode, body: res.headers['content-type']?.startsWith('application/json') ? res.json() : res.body, headers: res.headers };
+  };
+
+  beforeAll(async () => {
+    handle = await engine.create();
+    const store = await openCandleStore(handle.db);
+    await store.registerSymbols(['EURUSD', 'XAUUSD', 'BTCUSD']);
+    // EURUSD bars at minutes 0, 1, 2, 5 (two ticks in minute 0), one day later another bar.
+    const ticks = [tick('EURUSD', 0, 1.1), tick('EURUSD', 30, 1.12345), tick('EURUSD', 60, 1.2), tick('EURUSD', 120, 1.3), tick('EURUSD', 300, 1.4), tick('EURUSD', 86_400, 1.5)];
+    await store.commit(() => ({ bars: aggregate(ticks, { price: 'bid', volume: 'ticks' }).bars, symbols: symbolSightings(ticks) }));
+    app = Fastify();
+    await registerUdfRoutes(app, { store, now: () => 1_763_769_600_123 });
+  });
+  afterAll(async () => {
+    await app.close();
+    await handle.cleanup();
+  });
+
+  it('describes the datafeed', async () => {
+    const { body, headers } = await get('/udf/config');
+    expect(body).toMatchObject({
+      supports_search: true,
+      supports_group_request: false,
+      supports_time: true,
+      supported_resolutions: ['1S', '1', '5', '15', '30', '60', '240', '1D', '1W', '1M'],
+    });
+    expect(headers['access-control-allow-origin']).toBe('*');
+    expect(await get('/udf/time')).toMatchObject({ status: 200, body: '1763769600' });
+  });
+
+  it('answers CORS preflight', async () => {
+    const res = await app.inject({ method: 'OPTIONS', url: '/udf/history', headers: { origin: 'https://example.com', 'access-control-request-method': 'GET' } });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+  });
+
+  it('resolves symbols with the price scale seen on the feed, or the market convention before any tick', async () => {
+    expect((await get('/udf/symbols?symbol=EURUSD')).body).toMatchObject({
+      name: 'EURUSD',
+      ticker: 'EURUSD',
+      type: 'forex',
+      description: 'Euro / US Dollar',
+      pricescale: 100_000,
+      timezone: 'Etc/UTC',
+      has_seconds: true,
+    });
+    expect((await get('/udf/symbols?symbol=MT5:XAUUSD')).body).toMatchObject({ name: 'XAUUSD', type: 'metal', pricescale: 100 });
+    expect(await get('/udf/symbols?symbol=NOPE')).toMatchObject({ status: 200, body: { s: 'error', errmsg: 'unknown symbol: NOPE' } });
+  });
+
+  it('searches by name or description, type and exchange, up to a limit', async () => {
+    expect((await get('/udf/search?query=usd&limit=2')).body).toHaveLength(2);
+    expect((await get('/udf/search?query=gold')).body).toEqual([
+      { symbol: 'XAUUSD', full_name: 'MT5:XAUUSD', description: 'Gold / US Dollar', exchange: 'MT5', ticker: 'XAUUSD', type: 'metal' },
+    ]);
+    expect((await get('/udf/search?query=&type=crypto&exchange=MT5')).body.map((s: { symbol: string }) => s.symbol)).toEqual(['BTCUSD']);
+    expect((await get('/udf/search?query=&exchange=NYSE')).body).toEqual([]);
+  });
+
+  it('returns the bars of [from, to) in UTC seconds', async () => {
+    const from = T0 / 1000;
+    expect((await get(`/udf/history?symbol=EURUSD&resolution=1&from=${from}&to=${from + 300}`)).body).toEqual({
+      s: 'ok',
+      t: [from, from + 60, from + 120],
+      o: [1.1, 1.2, 1.3],
+      h: [1.12345, 1.2, 1.3],
+      l: [1.1, 1.2, 1.3],
+      c: [1.12345, 1.2, 1.3],
+      v: [2, 1, 1],
+    });
+    expect((await get(`/udf/history?symbol=MT5:EURUSD&resolution=D&from=${from}&to=${from + 86_401}`)).body).toMatchObject({
+      s: 'ok',
+      t: [from, from + 86_400],
+      v: [5, 1],
+    });
+  });
+
+  it('lets countback win over from', async () => {
+    const from = T0 / 1000;
+    expect((await get(`/udf/history?symbol=EURUSD&resolution=1&from=${from + 120}&to=${from + 301}&countback=3`)).body).toMatchObject({
+      s: 'ok',
+      t: [from + 60, from + 120, from + 300],
+    });
+  });
+
+  it('says no_data, with nextTime when older bars exist', async () => {
+    const from = T0 / 1000;
+    expect((await get(`/udf/history?symbol=EURUSD&resolution=1&from=${from + 360}&to=${from + 3600}`)).body).toEqual({ s: 'no_data', nextTime: from + 300 });
+    expect((await get(`/udf/history?symbol=EURUSD&resolution=1&from=${from - 3600}&to=${from}`)).body).toEqual({ s: 'no_data' });
+    expect((await get(`/udf/history?symbol=XAUUSD&resolution=1&from=0&to=${from}&countback=10`)).body).toEqual({ s: 'no_data' });
+  });
+
+  it('answers unknown symbols and resolutions in UDF terms', async () => {
+    expect((await get('/udf/history?symbol=NOPE&resolution=1&from=0&to=100')).body).toEqual({ s: 'error', errmsg: 'unknown symbol: NOPE' });
+    expect((await get('/udf/history?symbol=EURUSD&resolution=7&from=0&to=100')).body).toMatchObject({ s: 'error', errmsg: expect.stringContaining('unknown resolution') });
+  });
+
+  it.each([
+    ['/udf/history?symbol=EURUSD&resolution=1&from=abc&to=100', 'from must be a time in UTC seconds'],
+    ['/udf/history?symbol=EURUSD&resolution=1&from=0', 'to is required'],
+    ['/udf/history?symbol=EURUSD&resolution=1&to=100', 'from or countback is required'],
+    ['/udf/history?symbol=EURUSD&resolution=1&from=200&to=100', 'from must not be after to'],
+    ['/udf/history?symbol=EURUSD&resolution=1&to=100&countback=0', 'countback must be between 1 and 20000'],
+    ['/udf/history?symbol=EURUSD&resolution=1&to=100&countback=1e9', 'countback must be a whole number'],
+    ['/udf/history?symbol=EURUSD&symbol=GBPUSD&resolution=1&from=0&to=100', 'symbol'],
+    ['/udf/history?resolution=1&from=0&to=100', 'symbol is required'],
+    ['/udf/symbols', 'symbol is required'],
+    ['/udf/search?limit=-1', 'limit must be a whole number'],
+    ['/udf/quotes', 'symbols is required'],
+    ['/udf/quotes?symbols=,,', 'symbols must name 1 to 50 symbols'],
+  ])('refuses nonsense with 400 and a message: %s', async (url, message) => {
+    const { status, body } = await get(url);
+    expect(status).toBe(400);
+    expect(body).toMatchObject({ s: 'error', errmsg: expect.stringContaining(message) });
+  });
+
+  it('quotes known symbols from the daily bars and the newest tick, and flags unknown ones', async () => {
+    const { body } = await get('/udf/quotes?symbols=EURUSD,NOPE');
+    expect(body.s).toBe('ok');
+    expect(body.d[0]).toMatchObject({
+      s: 'ok',
+      n: 'EURUSD',
+      v: { lp: 1.5, prev_close_price: 1.4, bid: 1.5, ask: 1.5002, open_price: 1.5, volume: 1, short_name: 'EURUSD', exchange: 'MT5' },
+    });
+    expect(body.d[0].v.ch).toBeCloseTo(0.1, 10);
+    expect(body.d[1]).toEqual({ s: 'error', n: 'NOPE', v: {} });
+  });
+});

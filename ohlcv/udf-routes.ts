@@ -1,0 +1,186 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { z } from 'zod';
+import { RESOLUTIONS } from '../protocol/names.js';
+import type { CandleStore, SymbolRecord } from './store.js';
+import { describeSymbol, EXCHANGE, type SymbolType } from './symbols.js';
+import {
+  historyQuery,
+  MAX_BARS,
+  quotesQuery,
+  searchQuery,
+  symbolQuery,
+  type HistoryQuery,
+  type QuotesQuery,
+  type SearchQuery,
+  type SymbolQuery,
+} from './udf-query.js';
+
+export interface UdfDeps {
+  store: CandleStore;
+  /** Server time for `/udf/time`; injectable for tests. */
+  now?: () => number;
+}
+
+const SYMBOL_TYPES: readonly SymbolType[] = ['forex', 'metal', 'crypto', 'cfd'];
+
+/** TradingView's UDF datafeed (CONTRACT §5), answering from the candle store. */
+export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now = Date.now }) => {
+  // Encapsulated: zod validates this plugin's query strings, and errors are answered in UDF shape.
+  app.setValidatorCompiler(({ schema }) => (data) => {
+    const parsed = (schema as z.ZodType).safeParse(data);
+    return parsed.success ? { value: parsed.data } : { error: new Error(parsed.error.issues.map((i) => i.message).join('; ')) };
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err, url: req.url }, 'udf request failed');
+    return reply.status(status).send({ s: 'error', errmsg: status === 500 ? 'internal error' : err.message });
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('access-control-allow-origin', '*');
+  });
+  app.options('/*', async (_req, reply) =>
+    reply
+      .status(204)
+      .header('access-control-allow-methods', 'GET, OPTIONS')
+      .header('access-control-allow-headers', '*')
+      .header('access-control-max-age', '86400')
+      .send(),
+  );
+
+  app.get('/config', async () => ({
+    supports_search: true,
+    supports_group_request: false,
+    supports_marks: false,
+    supports_timescale_marks: false,
+    supports_time: true,
+    supported_resolutions: RESOLUTIONS,
+    exchanges: [
+      { value: '', name: 'All exchanges', desc: '' },
+      { value: EXCHANGE, name: EXCHANGE, desc: 'MetaTrader 5 feed' },
+    ],
+    symbols_types: [{ name: 'All types', value: '' }, ...SYMBOL_TYPES.map((t) => ({ name: t, value: t }))],
+  }));
+
+  app.get('/time', async (_req, reply) => reply.type('text/plain').send(String(Math.floor(now() / 1000))));
+
+  app.get<{ Querystring: SymbolQuery }>('/symbols', { schema: { querystring: symbolQuery } }, async (req) => {
+    const record = await store.symbol(req.query.symbol);
+    return record ? symbolInfo(record) : unknownSymbol(req.query.symbol);
+  });
+
+  app.get<{ Querystring: SearchQuery }>('/search', { schema: { querystring: searchQuery } }, async (req) => {
+    const { query, type, exchange, limit } = req.query;
+    const needle = query.toUpperCase();
+    return (await store.symbols())
+      .map((r) => describeSymbol(r.symbol, r.digits))
+      .filter(
+        (s) =>
+          (needle === '' || s.symbol.toUpperCase().includes(needle) || s.description.toUpperCase().includes(needle)) &&
+          (type === '' || s.type === type) &&
+          (exchange === '' || s.exchange === exchange),
+      )
+      .slice(0, limit)
+      .map((s) => ({
+        symbol: s.symbol,
+        full_name: `${s.exchange}:${s.symbol}`,
+        description: s.description,
+        exchange: s.exchange,
+        ticker: s.symbol,
+        type: s.type,
+      }));
+  });
+
+  app.get<{ Querystring: HistoryQuery }>('/history', { schema: { querystring: historyQuery } }, async (req) => {
+    const { symbol, resolution, from, to, countback } = req.query;
+    if (resolution === null) return { s: 'error', errmsg: `unknown resolution: use one of ${RESOLUTIONS.join(', ')}` };
+    // countback wins over from: the newest `countback` bars before `to`.
+    const range = countback !== undefined ? { to: to * 1000, limit: countback } : { from: from! * 1000, to: to * 1000, limit: MAX_BARS };
+    const bars = await store.bars(symbol, resolution, range);
+    if (bars.time.length === 0) {
+      // Only an empty answer needs to know whether the symbol exists: the hot path is one query.
+      if (!(await store.symbol(symbol))) return unknownSymbol(symbol);
+      const next = await store.newestBarTimeBefore(symbol, resolution, range.from ?? range.to);
+      return next === undefined ? { s: 'no_data' } : { s: 'no_data', nextTime: next / 1000 };
+    }
+    return {
+      s: 'ok',
+      t: bars.time.map((ms) => ms / 1000),
+      o: bars.open,
+      h: bars.high,
+      l: bars.low,
+      c: bars.close,
+      v: bars.volume,
+    };
+  });
+
+  app.get<{ Querystring: QuotesQuery }>('/quotes', { schema: { querystring: quotesQuery } }, async (req) => ({
+    s: 'ok',
+    d: await Promise.all(req.query.symbols.map((name) => quote(store, name))),
+  }));
+};
+
+/** Registers the UDF routes under `/udf` on the process's HTTP server (the web role calls this). */
+export async function registerUdfRoutes(app: FastifyInstance, deps: UdfDeps): Promise<void> {
+  await app.register(udfRoutes, { prefix: '/udf', ...deps });
+}
+
+function unknownSymbol(symbol: string) {
+  return { s: 'error', errmsg: `unknown symbol: ${symbol}` };
+}
+
+function symbolInfo(record: SymbolRecord) {
+  const info = describeSymbol(record.symbol, record.digits);
+  return {
+    name: info.symbol,
+    ticker: info.symbol,
+    full_name: `${info.exchange}:${info.symbol}`,
+    description: info.description,
+    type: info.type,
+    exchange: info.exchange,
+    listed_exchange: info.exchange,
+    session: '24x7',
+    timezone: 'Etc/UTC',
+    format: 'price',
+    minmov: 1,
+    pricescale: 10 ** info.digits,
+    has_intraday: true,
+    has_seconds: true,
+    seconds_multipliers: ['1'],
+    intraday_multipliers: ['1', '5', '15', '30', '60', '240'],
+    has_daily: true,
+    has_weekly_and_monthly: true,
+    supported_resolutions: RESOLUTIONS,
+    volume_precision: 2,
+    data_status: 'streaming',
+  };
+}
+
+async function quote(store: CandleStore, name: string) {
+  const record = await store.symbol(name);
+  if (!record) return { s: 'error', n: name, v: {} };
+  const info = describeSymbol(record.symbol, record.digits);
+  const days = await store.bars(name, '1D', { to: Number.MAX_SAFE_INTEGER, limit: 2 });
+  const last = days.time.length - 1;
+  const lp = last >= 0 ? days.close[last]! : record.bid;
+  const prevClose = last >= 1 ? days.close[last - 1]! : undefined;
+  const ch = lp !== null && prevClose !== undefined ? lp - prevClose : 0;
+  return {
+    s: 'ok',
+    n: name,
+    v: {
+      ch,
+      chp: prevClose ? (ch / prevClose) * 100 : 0,
+      short_name: info.symbol,
+      exchange: info.exchange,
+      description: info.description,
+      lp,
+      ask: record.ask,
+      bid: record.bid,
+      open_price: last >= 0 ? days.open[last] : null,
+      high_price: last >= 0 ? days.high[last] : null,
+      low_price: last >= 0 ? days.low[last] : null,
+      prev_close_price: prevClose ?? null,
+      volume: last >= 0 ? days.volume[last] : 0,
+    },
+  };
+}
