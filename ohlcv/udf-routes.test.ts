@@ -23,7 +23,7 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
   let app: FastifyInstance;
   const get = async (url: string) => {
     const res = await app.inject({ method: 'GET', url });
-    return { status: res.statusCode, body: res.headers['content-type']?.startsWith('application/json') ? res.json() : res.body, headers: res.headers };
+    return { status: res.statusCode, body: String(res.headers['content-type']).startsWith('application/json') ? res.json() : res.body, headers: res.headers };
   };
 
   beforeAll(async () => {
