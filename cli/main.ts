@@ -2,8 +2,9 @@ import { ConfigError } from '../protocol/config.js';
 import { UsageError, type Command } from './args.js';
 import { command as serve } from './commands/serve.js';
 import { command as token } from './commands/token.js';
+import { command as config } from './commands/config.js';
 
-const commands: Command[] = [serve, token];
+const commands: Command[] = [serve, token, config];
 
 function help(): string {
   return [
