@@ -2,6 +2,7 @@ import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
+import { Redis } from 'ioredis';
 import type { Config } from '../protocol/config.js';
 import type { Principal } from '../protocol/identity.js';
 import { topicFamily, topics, type TopicFamily } from '../protocol/topics.js';
@@ -60,6 +61,8 @@ export class BrokerNode {
     readonly ticks: TickFastPath,
     private readonly opts: BrokerNodeOptions,
     private readonly closeBackends: () => Promise<void>,
+    /** Cluster link state (always true for a single in-memory node). */
+    readonly clusterConnected: () => boolean,
   ) {
     this.id = aedes.id;
     const { metrics } = opts;
@@ -95,9 +98,15 @@ export class BrokerNode {
       mayPublishTicks: (client) => node?.may(client, 'publish', TICK_PERMISSION_PROBE) ?? false,
       cluster: redisUrl ? { redisUrl } : undefined,
     });
-    node = new BrokerNode(aedes, ticks, opts, async () => {
-      await backends?.close();
-    });
+    node = new BrokerNode(
+      aedes,
+      ticks,
+      opts,
+      async () => {
+        await backends?.close();
+      },
+      backends?.connected ?? (() => true),
+    );
     return node;
   }
 
@@ -287,20 +296,29 @@ function swallowDropped(mq: { emit: (packet: { topic: string }, cb?: (err?: Erro
 function clusterBackends(url: string) {
   const mqemitterRedis = require('mqemitter-redis') as (opts: object) => {
     emit: (p: { topic: string }, cb?: (err?: Error) => void) => unknown;
-    close: (cb: () => void) => void;
   };
   const persistenceRedis = require('aedes-persistence-redis') as (opts: object) => {
-    destroy?: (cb?: () => void) => void;
+    /** Without a callback it returns the promise (the callback form waits for an event Aedes 1.x never emits). */
+    destroy(): Promise<void>;
   };
-  const mq = mqemitterRedis({ connectionString: url });
+  // Our own connections: mqemitter-redis quits them with a bare promise that rejects if the socket
+  // closes before the QUIT reply, which would surface as an unhandled rejection at shutdown.
+  const connection = () => {
+    const conn = new Redis(url, { enableAutoPipelining: true });
+    const quit = conn.quit.bind(conn);
+    conn.quit = (() => quit().catch(() => 'OK')) as typeof conn.quit;
+    conn.on('error', () => {});
+    return conn;
+  };
+  const conns = [connection(), connection()];
+  const mq = mqemitterRedis({ pubConn: conns[0], subConn: conns[1] });
   const persistence = persistenceRedis({ ...redisOptions(url), maxSessionDelivery: 10_000 });
   return {
     mq,
     persistence,
-    close: async () => {
-      await new Promise<void>((resolve) => mq.close(() => resolve()));
-      await new Promise<void>((resolve) => (persistence.destroy ? persistence.destroy(() => resolve()) : resolve()));
-    },
+    connected: () => conns.every((c) => c.status === 'ready'),
+    // Aedes closes the emitter itself; the persistence is ours to release.
+    close: () => persistence.destroy(),
   };
 }
 

@@ -67,6 +67,7 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
   // Every process joins the MQTT cluster (roles without listeners publish through it);
   // only the broker role accepts client connections.
   const node = await BrokerNode.start({ config, log: log.child({ component: 'broker' }), metrics, auth, operatorAcl });
+  if (config.REDIS_URL) health.addCheck('redis', () => node.clusterConnected());
   shutdown.add('http', () => http.close());
   shutdown.add('broker', () => node.close());
   const mqtt = new BrokerPublisher(node);

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { nextMessage, startTestApp, type TestApp } from '../test/support/app.js';
+
+/**
+ * Two broker nodes sharing the local Redis (mqemitter-redis + aedes-persistence-redis), as in
+ * cluster mode. A Redis database of its own keeps this suite's sessions apart from other suites.
+ */
+const db = 10 + (process.pid % 5);
+const REDIS_URL = `redis://127.0.0.1:6379/${db}`;
+const run = randomBytes(4).toString('hex');
+
+describe('cluster over Redis', () => {
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    a = await startTestApp({ REDIS_URL, NODE_ID: `a-${run}` });
+    b = await startTestApp({ REDIS_URL, NODE_ID: `b-${run}` });
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    const redis = new Redis(REDIS_URL);
+    await redis.flushdb();
+    redis.disconnect();
+  });
+
+  it('delivers QoS 0 and QoS 1 publishes made on node B to a subscriber on node A', async () => {
+    const topic = `chat/rooms/cluster-${run}`;
+    const token = await a.token('alice');
+    const onA = await a.connect({ password: token });
+    await onA.subscribeAsync({ [`ticks/CL${run}`]: { qos: 0 }, [topic]: { qos: 1 } });
+    await new Promise((r) => setTimeout(r, 200)); // subscription propagates through Redis
+
+    const tick = nextMessage(onA, `ticks/CL${run}`);
+    b.ctx.mqtt.publishTicks([{ symbol: `CL${run}`, time_msc: 5, bid: 1, ask: 1.1, last: 0, volume: 0, flags: 6 }]);
+    expect(JSON.parse((await tick).payload.toString()).bid).toBe(1);
+
+    const chat = nextMessage(onA, topic);
+    await b.ctx.mqtt.publish(topic, '{"type":"message","text":"from b"}', { qos: 1, retain: false });
+    expect(JSON.parse((await chat).payload.toString()).text).toBe('from b');
+  });
+
+  it('resumes a persistent session made on node A on node B, with QoS 1 messages queued meanwhile', async () => {
+    const topic = `chat/rooms/offline-${run}`;
+    const clientId = `persistent-${run}`;
+    const token = await a.token('bob');
+    const first = await a.connect({ clientId, clean: false, password: token });
+    await first.subscribeAsync(topic, { qos: 1 });
+    await first.endAsync();
+
+    for (let i = 1; i <= 5; i++) await a.ctx.mqtt.publish(topic, JSON.stringify({ n: i }), { qos: 1, retain: false });
+
+    const received: number[] = [];
+    const second = await b.connect({ clientId, clean: false, password: token, manualConnect: false });
+    second.on('message', (t, payload) => {
+      if (t === topic) received.push(JSON.parse(payload.toString()).n);
+    });
+    await expect.poll(() => received, { timeout: 5000 }).toEqual([1, 2, 3, 4, 5]);
+  });
+});
