@@ -12,8 +12,11 @@ export class FeedPublisher {
   failed = 0;
   /** Set when RabbitMQ closes the connection or channel under us; the tool should stop. */
   lost: Error | undefined;
+  /** Resolves when `lost` is set. */
+  readonly whenLost: Promise<Error>;
   private inFlight = 0;
   private waiters: (() => void)[] = [];
+  private closing = false;
 
   private constructor(
     private readonly connection: ChannelModel,
@@ -21,8 +24,14 @@ export class FeedPublisher {
     private readonly exchange: string,
     private readonly window: number,
   ) {
+    let resolveLost: (err: Error) => void = () => {};
+    this.whenLost = new Promise((resolve) => {
+      resolveLost = resolve;
+    });
     const lose = (err?: Error) => {
-      this.lost ??= err ?? new Error('connection to RabbitMQ closed');
+      if (this.closing || this.lost) return;
+      this.lost = err ?? new Error('connection to RabbitMQ closed');
+      resolveLost(this.lost);
       for (const wake of this.waiters.splice(0)) wake();
     };
     connection.on('error', lose);
@@ -55,17 +64,24 @@ export class FeedPublisher {
 
   publish(msg: FeedMessage): void {
     this.inFlight++;
-    this.channel.publish(this.exchange, msg.routingKey, msg.body, { contentType: msg.contentType }, (err) => {
+    const settled = (err: unknown) => {
       this.inFlight--;
       if (err) this.failed++;
       else this.confirmed++;
       if (!this.full) for (const wake of this.waiters.splice(0)) wake();
-    });
+    };
+    try {
+      this.channel.publish(this.exchange, msg.routingKey, msg.body, { contentType: msg.contentType }, settled);
+    } catch (err) {
+      // The channel closed before its close event reached us.
+      settled(err);
+    }
   }
 
   /** Waits for every outstanding confirm, then closes the connection. */
   async close(): Promise<void> {
     await this.channel.waitForConfirms().catch(() => {});
+    this.closing = true;
     await this.connection.close().catch(() => {});
   }
 }

@@ -1,0 +1,147 @@
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { encodeFeedMessage } from '../../bridges/feed-encoding.js';
+import { FeedProgress } from '../../bridges/feed-progress.js';
+import { isKnownTimeZone, wallClockToUtc } from '../../bridges/feed-time.js';
+import { amqpUrlArg, feedNameArg, interrupted, openFeedPublisher, redactUrl } from '../../bridges/feed-tool.js';
+import { Mt5ExportParser, textLines } from '../../bridges/mt5-export.js';
+import { loadConfig } from '../../protocol/config.js';
+import { SYMBOL_PATTERN } from '../../protocol/names.js';
+import type { Tick } from '../../protocol/tick.js';
+import { parseCommandArgs, UsageError, type Command } from '../args.js';
+
+const zone = (flag: string) => z.string().refine(isKnownTimeZone, { message: `${flag} must be an IANA time zone such as UTC or Europe/Athens` });
+
+const argsSchema = z.object({
+  amqp: amqpUrlArg,
+  file: z.string({ error: 'FILE is required: an MT5 tick export' }).min(1),
+  tz: zone('--tz'),
+  speed: z.coerce.number({ error: '--speed must be a number' }).positive('--speed must be positive').optional(),
+  symbol: z.string({ error: '--symbol is required when the file name does not start with one' }).regex(SYMBOL_PATTERN, '--symbol must match [A-Za-z0-9._-]{1,32}'),
+  feed: feedNameArg,
+});
+
+/** Rows reported individually before the rest are only counted. */
+const MAX_REPORTED_ERRORS = 5;
+
+/**
+ * `ticktalk replay`: an MT5 tick export published to `mt.ticks`, one tick per message with
+ * publisher confirms, as fast as RabbitMQ confirms or paced by the file's timestamps (`--speed`).
+ * Times are read in `--tz` (the export's server zone, default FEED_TIMEZONE) and written in
+ * FEED_TIMEZONE, the zone the bridge reads feeds in. Exit 0 when every row was published and
+ * confirmed, 1 when RabbitMQ failed or rows were unreadable, 2 for bad arguments.
+ */
+export const command: Command = {
+  name: 'replay',
+  summary: 'publish a MetaTrader 5 tick export into RabbitMQ (mt.ticks)',
+  usage: 'ticktalk replay --amqp URL FILE [--tz ZONE] [--speed X] [--symbol S] [--feed NAME]',
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(
+      argv,
+      {
+        amqp: { type: 'string' },
+        tz: { type: 'string' },
+        speed: { type: 'string' },
+        symbol: { type: 'string' },
+        feed: { type: 'string', default: 'replay' },
+      },
+      true,
+    );
+    if (positionals.length > 1) throw new UsageError(`one FILE expected, got ${positionals.length}`);
+    const config = loadConfig(process.env);
+    const file = positionals[0];
+    const parsed = argsSchema.safeParse({
+      ...values,
+      file,
+      amqp: values.amqp ?? config.AMQP_URL,
+      tz: values.tz ?? config.FEED_TIMEZONE,
+      symbol: values.symbol ?? (file ? symbolFromFileName(file) : undefined),
+    });
+    if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? 'invalid arguments');
+    const args = parsed.data;
+
+    const publisher = await openFeedPublisher(args.amqp, 'replay', process.stderr);
+    if (!publisher) return 1;
+    process.stderr.write(
+      `replaying ${args.file} as ${args.symbol} (times in ${args.tz}) to ${redactUrl(args.amqp)} routing key ${args.feed}.${args.symbol}, ` +
+        `${args.speed ? `at ${args.speed}x` : 'as fast as possible'}\n`,
+    );
+
+    const progress = new FeedProgress(process.stderr);
+    const signal = interrupted();
+    let stop = false;
+    void signal.promise.then(() => (stop = true));
+    const counts = { rows: 0, bad: 0, skipped: 0 };
+    let failure: string | undefined;
+
+    progress.start();
+    try {
+      let parser: Mt5ExportParser | undefined;
+      let lineNo = 0;
+      let clock: { fileStart: number; wallStart: number } | undefined;
+      for await (const line of textLines(createReadStream(args.file))) {
+        lineNo++;
+        if (stop || publisher.lost) break;
+        if (line.trim() === '') continue;
+        if (!parser) {
+          parser = new Mt5ExportParser(line);
+          continue;
+        }
+        counts.rows++;
+        const result = parser.row(line);
+        if ('error' in result) {
+          if (++counts.bad <= MAX_REPORTED_ERRORS) process.stderr.write(`${args.file}:${lineNo}: ${result.error}\n`);
+          continue;
+        }
+        if ('skipped' in result) {
+          counts.skipped++;
+          continue;
+        }
+        const { row } = result;
+        const tick: Tick = {
+          symbol: args.symbol,
+          time_msc: wallClockToUtc(row.wallMs, args.tz),
+          bid: row.bid,
+          ask: row.ask,
+          last: row.last,
+          volume: row.volume,
+          flags: row.flags,
+        };
+        if (args.speed) {
+          clock ??= { fileStart: tick.time_msc, wallStart: Date.now() };
+          const due = clock.wallStart + (tick.time_msc - clock.fileStart) / args.speed;
+          if (due > Date.now()) await Promise.race([sleep(due - Date.now()), signal.promise]);
+          if (stop) break;
+        }
+        await publisher.writable();
+        if (publisher.lost) break;
+        publisher.publish(encodeFeedMessage(tick, { feed: args.feed, format: 'json', timeZone: config.FEED_TIMEZONE }));
+        progress.sent++;
+      }
+      if (!parser && !failure) failure = `${args.file} is empty`;
+    } catch (err) {
+      failure = `${args.file}: ${(err as Error).message}`;
+    } finally {
+      signal.dispose();
+      progress.stop();
+      await publisher.close();
+    }
+
+    if (failure) process.stderr.write(`ticktalk replay: ${failure}\n`);
+    if (publisher.lost) process.stderr.write(`ticktalk replay: lost RabbitMQ: ${publisher.lost.message}\n`);
+    if (counts.bad > MAX_REPORTED_ERRORS) process.stderr.write(`… and ${counts.bad - MAX_REPORTED_ERRORS} more bad rows\n`);
+    process.stdout.write(
+      `${progress.summary({ confirmed: publisher.confirmed, failed: publisher.failed, rows: counts.rows, 'bad rows': counts.bad, 'rows before first quote': counts.skipped })}\n`,
+    );
+    const complete = !failure && !stop && !publisher.lost && counts.bad === 0 && publisher.failed === 0 && publisher.confirmed === progress.sent;
+    return complete ? 0 : 1;
+  },
+};
+
+/** MT5 names exports after the symbol: `EURUSD_202501020000_202501030000.csv`, `EURUSD-ticks.tsv`. */
+function symbolFromFileName(file: string): string | undefined {
+  const match = /^([A-Za-z0-9.]+?)(?:[_-]|\.[A-Za-z]+$)/.exec(basename(file));
+  return match?.[1];
+}
