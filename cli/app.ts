@@ -15,6 +15,12 @@ import { BrokerNode } from '../broker/core.js';
 import { BrokerPublisher } from '../broker/market-publisher.js';
 import { TcpListener, registerWebSocketListener } from '../broker/listeners.js';
 import { drainGradually } from '../broker/drain.js';
+import type { TickSource } from '../platform/tick-hub.js';
+import { Simulator } from '../bridges/simulator.js';
+import { TickBridge } from '../bridges/tick-bridge.js';
+import { startOhlcvRole } from '../ohlcv/role.js';
+import { registerUdfRoutes } from '../ohlcv/udf-routes.js';
+import { openCandleStore } from '../ohlcv/store.js';
 
 export const ROLE_NAMES = ['broker', 'bridge', 'ohlcv', 'web'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
@@ -88,6 +94,11 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
     await registerWebSocketListener(http, listenerOpts);
   }
 
+  if (roles.includes('ohlcv')) await startOhlcvRole(ctx);
+  if (roles.includes('web')) {
+    await registerUdfRoutes(http, { store: await openCandleStore(await database()) });
+  }
+
   const ports: { mqtt?: number; http: number } = { http: 0 };
   if (tcp) {
     const listener = tcp;
@@ -101,6 +112,14 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
     });
   }
   await http.listen({ port: config.HTTP_PORT, host: config.HOST });
+
+  // Tick sources start last, once every sink (MQTT, aggregator) is listening on the hub.
+  if (roles.includes('bridge')) {
+    for (const source of tickSources(config, ctx)) {
+      await source.start(ticks);
+      shutdown.add('tick-source', () => source.stop());
+    }
+  }
   ports.http = (http.server.address() as { port: number }).port;
   log.info({ roles, ports, cluster: Boolean(config.REDIS_URL) }, 'ticktalk started');
 
@@ -113,6 +132,26 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
       await shutdown.run();
     },
   };
+}
+
+function tickSources(config: Config, ctx: RoleContext): TickSource[] {
+  const sources: TickSource[] = [];
+  if (config.FEED_SIM) {
+    sources.push(new Simulator({ symbols: config.SYMBOLS, ratePerSymbol: config.FEED_SIM_RATE, log: ctx.log.child({ component: 'simulator' }) }));
+  }
+  if (config.AMQP_URL) {
+    sources.push(
+      new TickBridge({
+        url: config.AMQP_URL,
+        timeZone: config.FEED_TIMEZONE,
+        log: ctx.log.child({ component: 'tick-bridge' }),
+        metrics: ctx.metrics,
+        health: ctx.health,
+        connectionName: `ticktalk-bridge-${config.NODE_ID}`,
+      }),
+    );
+  }
+  return sources;
 }
 
 export function parseRoles(text: string | undefined): RoleName[] {
