@@ -41,8 +41,8 @@ export class FeedProgress {
 
   summary(extra: Record<string, number | string>): string {
     const seconds = this.elapsedSeconds();
-    const parts = [`sent ${this.sent}`, ...Object.entries(extra).map(([k, v]) => `${k} ${v}`)];
-    parts.push(`in ${seconds.toFixed(1)}s`, `(${seconds > 0 ? Math.round(this.sent / seconds) : this.sent}/s)`);
-    return parts.join(', ');
+    const counts = [`sent ${this.sent}`, ...Object.entries(extra).map(([k, v]) => `${k} ${v}`)].join(', ');
+    const rate = seconds > 0 ? Math.round(this.sent / seconds) : this.sent;
+    return `${counts} in ${seconds.toFixed(1)}s (${rate}/s)`;
   }
 }
