@@ -3,8 +3,10 @@ import { UsageError, type Command } from './args.js';
 import { command as serve } from './commands/serve.js';
 import { command as token } from './commands/token.js';
 import { command as config } from './commands/config.js';
+import { command as feedSim } from './commands/feed-sim.js';
+import { command as replay } from './commands/replay.js';
 
-const commands: Command[] = [serve, token, config];
+const commands: Command[] = [serve, token, feedSim, replay, config];
 
 function help(): string {
   return [
