@@ -1,0 +1,128 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { TokenIssuer, TokenVerifier } from '../broker/auth.js';
+import type { Identity } from '../protocol/identity.js';
+import { dmConversation, roomConversation, type Conversation } from './conversation.js';
+import { ChatError } from './errors.js';
+import { roomNameSchema, textSchema, userIdSchema } from './input.js';
+import type { ChatService } from './service.js';
+
+export interface ChatRoutesDeps {
+  chat: ChatService;
+  auth: TokenVerifier & TokenIssuer;
+  /** `POST /api/session` issues guest tokens (AUTH_GUEST). */
+  guest: boolean;
+  maxLength: number;
+  guestTtlSeconds?: number;
+}
+
+const HISTORY_LIMIT_MAX = 200;
+const seqNumber = z.coerce.number({ error: 'must be a number' }).int('must be an integer').positive('must be positive');
+
+const historyQuery = z
+  .object({
+    before: seqNumber.optional(),
+    after: z.coerce.number({ error: 'must be a number' }).int('must be an integer').nonnegative('must not be negative').optional(),
+    limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1).max(HISTORY_LIMIT_MAX).default(50),
+  })
+  .refine((q) => q.before === undefined || q.after === undefined || q.after < q.before, { message: 'after must be below before' });
+
+const roomParams = z.object({ room: roomNameSchema });
+const messageParams = z.object({ room: roomNameSchema, seq: seqNumber });
+const dmParams = z.object({ other: userIdSchema });
+const sessionBody = z.object({ name: z.string().trim().min(1, 'name must not be empty').max(64, 'name must be at most 64 characters') });
+/** `until`: Unix milliseconds or an ISO 8601 time. */
+const muteBody = z.object({
+  user: userIdSchema,
+  until: z.union([z.number().int().positive(), z.iso.datetime({ offset: true }).transform((t) => Date.parse(t))]),
+});
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    identity?: Identity;
+  }
+}
+
+/** The chat HTTP API of CONTRACT §5: history, rooms, moderation, presence and guest sign-in. */
+export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) => {
+  const { chat, auth } = deps;
+  const editBody = z.object({ text: textSchema(deps.maxLength) });
+
+  // Encapsulated: zod validates this plugin's input; errors carry a code and a message.
+  app.setValidatorCompiler(({ schema }) => (data) => {
+    const parsed = (schema as z.ZodType).safeParse(data);
+    if (parsed.success) return { value: parsed.data };
+    const issue = parsed.error.issues[0];
+    return { error: new Error(`${issue?.path.length ? `${issue.path.join('.')}: ` : ''}${issue?.message ?? 'invalid input'}`) };
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
+    if (err instanceof ChatError) return reply.status(err.statusCode).send({ error: err.message, code: err.code });
+    if (err.validation) return reply.status(400).send({ error: err.message, code: 'invalid_payload' });
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err, url: req.url }, 'chat request failed');
+    return reply.status(status).send({ error: status === 500 ? 'internal error' : err.message });
+  });
+
+  const signedIn = async (req: FastifyRequest): Promise<void> => {
+    const header = req.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    if (!token) throw Object.assign(new Error('sign in: Authorization: Bearer <token> required'), { statusCode: 401 });
+    try {
+      req.identity = await auth.verify(token);
+    } catch (err) {
+      throw Object.assign(new Error(`not authorized: ${(err as Error).message}`), { statusCode: 401 });
+    }
+  };
+  const who = (req: FastifyRequest): Identity => req.identity!;
+  const room = (name: string): Conversation => roomConversation(name)!;
+
+  if (deps.guest) {
+    app.post('/api/session', { schema: { body: sessionBody } }, async (req) => {
+      const { name } = req.body as z.output<typeof sessionBody>;
+      const user = { sub: `guest-${randomBytes(8).toString('hex')}`, name, roles: ['trader'] as const };
+      const token = await auth.issue(user, deps.guestTtlSeconds ?? 12 * 3600);
+      return { token, user };
+    });
+  }
+
+  app.register(async (api) => {
+    api.addHook('preHandler', signedIn);
+
+    api.get('/api/rooms', async () => ({ rooms: await chat.rooms() }));
+
+    api.get('/api/rooms/:room/messages', { schema: { params: roomParams, querystring: historyQuery } }, async (req) => {
+      const { room: name } = req.params as z.output<typeof roomParams>;
+      return chat.history(room(name), req.query as z.output<typeof historyQuery>);
+    });
+
+    api.get('/api/dm/:other/messages', { schema: { params: dmParams, querystring: historyQuery } }, async (req) => {
+      const { other } = req.params as z.output<typeof dmParams>;
+      // The pair is built from the caller's own id, so nobody can read someone else's DMs.
+      const conversation = dmConversation(who(req).sub, other);
+      if (!conversation) throw new ChatError('invalid_payload', 'a DM needs another user');
+      return chat.history(conversation, req.query as z.output<typeof historyQuery>);
+    });
+
+    api.patch('/api/rooms/:room/messages/:seq', { schema: { params: messageParams, body: editBody } }, async (req) => {
+      const { room: name, seq } = req.params as z.output<typeof messageParams>;
+      return chat.edit(who(req), room(name), seq, (req.body as { text: string }).text);
+    });
+
+    api.delete('/api/rooms/:room/messages/:seq', { schema: { params: messageParams } }, async (req) => {
+      const { room: name, seq } = req.params as z.output<typeof messageParams>;
+      return chat.delete(who(req), room(name), seq);
+    });
+
+    api.post('/api/rooms/:room/mutes', { schema: { params: roomParams, body: muteBody } }, async (req, reply) => {
+      const { room: name } = req.params as z.output<typeof roomParams>;
+      const { user, until } = req.body as z.output<typeof muteBody>;
+      return reply.status(201).send(await chat.mute(who(req), room(name), user, until));
+    });
+
+    api.get('/api/rooms/:room/presence', { schema: { params: roomParams } }, async (req) => {
+      const { room: name } = req.params as z.output<typeof roomParams>;
+      return { room: name, members: await chat.members(name) };
+    });
+  });
+};

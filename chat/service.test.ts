@@ -1,0 +1,236 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { Hs256Auth } from '../broker/auth.js';
+import type { ClientInfo } from '../broker/extensions.js';
+import { PgliteDatabase } from '../platform/database.js';
+import { Metrics } from '../platform/metrics.js';
+import type { Identity } from '../protocol/identity.js';
+import { chatRoutes } from './http-routes.js';
+import { MemoryPresenceStore } from './presence-store.js';
+import { Presence } from './presence.js';
+import { MemoryRateLimiter } from './rate-limiter.js';
+import { ChatService } from './service.js';
+import { SqlChatStore } from './sql-store.js';
+
+/** The chat service through the two surfaces the broker and the web role use, on PGlite. */
+describe('ChatService', () => {
+  let db: PgliteDatabase;
+  let chat: ChatService;
+  let app: FastifyInstance;
+  let now = 1_763_769_600_000;
+  const published: { topic: string; payload: unknown; qos: number }[] = [];
+  const auth = new Hs256Auth('service-test-secret-0123456789');
+  const log = pino({ level: 'silent' });
+
+  const alice: Identity = { sub: 'alice', name: 'Alice', roles: ['trader'] };
+  const bob: Identity = { sub: 'bob', name: 'Bob', roles: ['trader'] };
+  const mia: Identity = { sub: 'mia', name: 'Mia', roles: ['trader', 'moderator'] };
+  const client = (who: Identity, id = `${who.sub}-1`): ClientInfo => ({ id, who, node: 'n1' });
+  const send = async (who: Identity, topic: string, body: unknown) => {
+    const payload = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const out = await chat.onClientPublish(client(who), { topic, payload, qos: 1, retain: false });
+    return out && JSON.parse(out.toString());
+  };
+  const errorsOf = (sub: string) => published.filter((p) => p.topic === `users/${sub}/errors`).map((p) => p.payload);
+  const tokenOf = (who: Identity) => auth.issue({ sub: who.sub, name: who.name, roles: who.roles }, 600);
+  const api = async (who: Identity | null, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
+    const headers = who ? { authorization: `Bearer ${await tokenOf(who)}` } : {};
+    const res = await app.inject({ method, url, headers, ...(payload ? { payload } : {}) });
+    return { status: res.statusCode, body: res.json() };
+  };
+
+  beforeAll(async () => {
+    db = await PgliteDatabase.open();
+    const publish = async (topic: string, payload: string, qos: 0 | 1) => void published.push({ topic, payload: JSON.parse(payload), qos });
+    const presence = new Presence(new MemoryPresenceStore(), publish, { node: 'n1', heartbeatMs: 60_000 }, log);
+    await presence.start();
+    chat = new ChatService({
+      store: await SqlChatStore.open(db, { outbox: false }),
+      limiter: new MemoryRateLimiter({ ratePerS: 1, burst: 200 }, () => now),
+      presence,
+      publish,
+      maxLength: 20,
+      editWindowMs: 60_000,
+      log,
+      metrics: new Metrics(false),
+      now: () => now,
+    });
+    app = Fastify();
+    await app.register(chatRoutes, { chat, auth, guest: true, maxLength: 20 });
+  });
+  afterAll(async () => {
+    await app.close();
+    await db.close();
+  });
+
+  describe('publish path', () => {
+    it('stamps who speaks from the connection, whatever the payload claims', async () => {
+      const out = await send(alice, 'chat/rooms/stamp', { text: 'hi', ref: 'c-1', user: 'mallory', name: 'M', seq: 99, ts: 1, id: 'x' });
+      expect(out).toEqual({ type: 'message', id: expect.any(String), room: 'stamp', seq: 1, user: 'alice', name: 'Alice', text: 'hi', ts: now, ref: 'c-1' });
+      expect(await send(bob, 'chat/rooms/stamp', { text: 'yo' })).toMatchObject({ seq: 2, user: 'bob' });
+    });
+
+    it('acks a retried ref without forwarding it again, and stores it once', async () => {
+      expect(await send(alice, 'chat/rooms/retry', { text: 'once', ref: 'r-9' })).toMatchObject({ seq: 1 });
+      expect(await send(alice, 'chat/rooms/retry', { text: 'once', ref: 'r-9' })).toBeNull();
+      expect(errorsOf('alice')).toEqual([]);
+      expect((await chat.history({ kind: 'room', key: 'retry', room: 'retry' }, { limit: 10 })).messages).toHaveLength(1);
+    });
+
+    it('answers bad input on users/{sub}/errors and stores nothing', async () => {
+      const bad: [unknown, string][] = [
+        ['not json', 'payload must be JSON'],
+        [{ ref: 'b-1' }, 'text'],
+        [{ text: '   ', ref: 'b-2' }, 'text must not be empty'],
+        [{ text: 'x'.repeat(21), ref: 'b-3' }, 'at most 20 characters'],
+        [{ text: 'ok', ref: 'r'.repeat(65) }, 'ref must be at most 64'],
+        [[1, 2], 'expected object'],
+      ];
+      for (const [body] of bad) expect(await send(bob, 'chat/rooms/bad', body)).toBeNull();
+      const errors = errorsOf('bob') as { ref: string | null; code: string; message: string }[];
+      expect(errors.map((e) => e.code)).toEqual(Array(bad.length).fill('invalid_payload'));
+      bad.forEach(([, message], i) => expect(errors[i]!.message).toContain(message));
+      expect(errors.map((e) => e.ref)).toEqual([null, 'b-1', 'b-2', 'b-3', null, null]);
+      expect((await chat.history({ kind: 'room', key: 'bad', room: 'bad' }, { limit: 10 })).messages).toEqual([]);
+    });
+
+    it('keeps DMs to their two users and numbers them per pair', async () => {
+      expect(await send(alice, 'chat/dm/alice/bob', { text: 'psst' })).toMatchObject({ room: 'dm:alice:bob', seq: 1, user: 'alice' });
+      expect(await send(bob, 'chat/dm/alice/bob', { text: 'yes?' })).toMatchObject({ room: 'dm:alice:bob', seq: 2, user: 'bob' });
+      expect(await send(mia, 'chat/dm/alice/bob', { text: 'hi', ref: 'snoop' })).toBeNull();
+      expect(errorsOf('mia').at(-1)).toEqual({ ref: 'snoop', code: 'forbidden', message: 'not your conversation' });
+      expect(await send(alice, 'chat/rooms/Bad Room', { text: 'x' })).toBeNull();
+      expect(errorsOf('alice').at(-1)).toMatchObject({ code: 'invalid_topic' });
+    });
+
+    it('re-stamps typing signals and never stores them', async () => {
+      expect(await send(alice, 'chat/typing/lobby', { user: 'mallory' })).toEqual({ user: 'alice', name: 'Alice' });
+      expect((await chat.rooms()).find((r) => r.room === 'lobby')).toEqual({ room: 'lobby', last_seq: 0 });
+    });
+
+    it('refuses a user over the rate limit, and a muted user, with a code', async () => {
+      const carol: Identity = { sub: 'carol', name: 'Carol', roles: ['trader'] };
+      const results = [];
+      for (let i = 0; i < 202; i++) results.push(await send(carol, 'chat/rooms/flood', { text: `m${i}` }));
+      expect(results.filter((r) => r === null)).toHaveLength(2);
+      expect(errorsOf('carol').at(-1)).toMatchObject({ code: 'rate_limited' });
+      now += 5_000;
+      await chat.mute(mia, { kind: 'room', key: 'flood', room: 'flood' }, 'carol', now + 60_000);
+      expect(await send(carol, 'chat/rooms/flood', { text: 'let me speak', ref: 'm-1' })).toBeNull();
+      expect(errorsOf('carol').at(-1)).toMatchObject({ ref: 'm-1', code: 'muted' });
+      expect(published.find((p) => p.topic === 'chat/rooms/flood' && (p.payload as { type: string }).type === 'mute')).toMatchObject({
+        qos: 1,
+        payload: { type: 'mute', room: 'flood', user: 'carol', until: now + 60_000, by: 'mia' },
+      });
+    });
+
+    it('announces presence as members subscribe and drop', async () => {
+      chat.onSubscribe(client(bob), ['chat/rooms/pres', 'chat/presence/pres', 'ticks/+']);
+      expect((await api(alice, 'GET', '/api/rooms/pres/presence')).body).toEqual({ room: 'pres', members: [{ user: 'bob', name: 'Bob' }] });
+      chat.onDisconnect(client(bob));
+      expect((await api(alice, 'GET', '/api/rooms/pres/presence')).body).toEqual({ room: 'pres', members: [] });
+      expect(published.filter((p) => p.topic === 'chat/presence/pres').map((p) => p.payload)).toEqual([
+        { user: 'bob', name: 'Bob', state: 'online' },
+        { user: 'bob', name: 'Bob', state: 'offline' },
+      ]);
+    });
+
+    it('stores and delivers bot messages as bot:{user}', async () => {
+      const { message } = await chat.postAsBot('lobby', { user: 'news', name: 'News' }, { text: 'NFP beat', ref: 'n-1' });
+      expect(message).toMatchObject({ room: 'lobby', user: 'bot:news', name: 'News', text: 'NFP beat' });
+      expect(published.at(-1)).toMatchObject({ topic: 'chat/rooms/lobby', qos: 1, payload: message });
+    });
+  });
+
+  describe('HTTP API', () => {
+    it('refuses requests without a valid token', async () => {
+      expect(await api(null, 'GET', '/api/rooms')).toMatchObject({ status: 401 });
+      const res = await app.inject({ method: 'GET', url: '/api/rooms', headers: { authorization: 'Bearer nonsense' } });
+      expect(res.statusCode).toBe(401);
+    });
+
+    it('pages history and recovers a gap by seq', async () => {
+      for (let i = 1; i <= 50; i++) await send(alice, 'chat/rooms/hist', { text: `m${i}` });
+      expect((await api(bob, 'GET', '/api/rooms')).body.rooms).toContainEqual({ room: 'hist', last_seq: 50 });
+      const gap = await api(bob, 'GET', '/api/rooms/hist/messages?after=41&before=45');
+      expect(gap.status).toBe(200);
+      expect(gap.body.messages.map((m: { seq: number }) => m.seq)).toEqual([42, 43, 44]);
+      expect(gap.body.has_more).toBe(false);
+      const latest = await api(bob, 'GET', '/api/rooms/hist/messages?limit=5');
+      expect(latest.body).toMatchObject({ has_more: true });
+      expect(latest.body.messages.map((m: { text: string }) => m.text)).toEqual(['m46', 'm47', 'm48', 'm49', 'm50']);
+    });
+
+    it('answers nonsense parameters with 400 and a message', async () => {
+      for (const url of [
+        '/api/rooms/hist/messages?limit=500',
+        '/api/rooms/hist/messages?before=abc',
+        '/api/rooms/hist/messages?after=-1',
+        '/api/rooms/hist/messages?after=9&before=3',
+        '/api/rooms/NOT_A_ROOM/messages',
+        '/api/dm/bad%20user/messages',
+        '/api/dm/alice/messages',
+      ]) {
+        const res = await api(alice, 'GET', url);
+        expect(res.status, url).toBe(400);
+        expect(res.body.error, url).toEqual(expect.any(String));
+      }
+    });
+
+    it('shows a DM only to its two users', async () => {
+      const mine = await api(bob, 'GET', '/api/dm/alice/messages');
+      expect(mine.body.messages.map((m: { text: string }) => m.text)).toEqual(['psst', 'yes?']);
+      expect((await api(mia, 'GET', '/api/dm/alice/messages')).body.messages).toEqual([]);
+    });
+
+    it('lets the author edit within the window, and broadcasts the edit', async () => {
+      const seq = (await send(alice, 'chat/rooms/edits', { text: 'tpyo' })).seq;
+      expect((await api(bob, 'PATCH', `/api/rooms/edits/messages/${seq}`, { text: 'mine now' })).status).toBe(403);
+      expect((await api(alice, 'PATCH', `/api/rooms/edits/messages/${seq}`, { text: '' })).status).toBe(400);
+      const edited = await api(alice, 'PATCH', `/api/rooms/edits/messages/${seq}`, { text: 'typo' });
+      expect(edited).toEqual({ status: 200, body: { type: 'edit', room: 'edits', seq, text: 'typo', edited_ts: now } });
+      expect(published.at(-1)).toEqual({ topic: 'chat/rooms/edits', qos: 1, payload: edited.body });
+      now += 61_000;
+      expect(await api(alice, 'PATCH', `/api/rooms/edits/messages/${seq}`, { text: 'late' })).toMatchObject({
+        status: 403,
+        body: { code: 'edit_window_closed' },
+      });
+      expect((await api(alice, 'PATCH', '/api/rooms/edits/messages/999', { text: 'x' })).status).toBe(404);
+    });
+
+    it('lets the author or a moderator delete, leaving a tombstone in history', async () => {
+      const seq = (await send(bob, 'chat/rooms/dels', { text: 'oops' })).seq;
+      const other = (await send(bob, 'chat/rooms/dels', { text: 'rude' })).seq;
+      expect((await api(alice, 'DELETE', `/api/rooms/dels/messages/${seq}`)).status).toBe(403);
+      expect((await api(bob, 'DELETE', `/api/rooms/dels/messages/${seq}`)).body).toEqual({ type: 'delete', room: 'dels', seq, by: 'bob' });
+      expect((await api(mia, 'DELETE', `/api/rooms/dels/messages/${other}`)).body).toMatchObject({ by: 'mia' });
+      expect((await api(mia, 'DELETE', `/api/rooms/dels/messages/${other}`)).status).toBe(409);
+      const { messages } = (await api(alice, 'GET', '/api/rooms/dels/messages')).body;
+      expect(messages).toMatchObject([
+        { seq, text: '', deleted: true, deleted_by: 'bob' },
+        { seq: other, text: '', deleted: true, deleted_by: 'mia' },
+      ]);
+    });
+
+    it('lets only moderators mute, with a time in the future', async () => {
+      const until = new Date(now + 3_600_000).toISOString();
+      expect((await api(alice, 'POST', '/api/rooms/lobby/mutes', { user: 'bob', until })).status).toBe(403);
+      expect((await api(mia, 'POST', '/api/rooms/lobby/mutes', { user: 'bob', until: now - 1 })).status).toBe(400);
+      expect((await api(mia, 'POST', '/api/rooms/lobby/mutes', { user: 'no such user!', until })).status).toBe(400);
+      expect(await api(mia, 'POST', '/api/rooms/lobby/mutes', { user: 'bob', until })).toEqual({
+        status: 201,
+        body: { type: 'mute', room: 'lobby', user: 'bob', until: Date.parse(until), by: 'mia' },
+      });
+    });
+
+    it('signs in guests with a token the API accepts', async () => {
+      const res = await app.inject({ method: 'POST', url: '/api/session', payload: { name: 'Guest Gus' } });
+      expect(res.statusCode).toBe(200);
+      const { token, user } = res.json();
+      expect(user).toEqual({ sub: expect.stringMatching(/^guest-[0-9a-f]{16}$/), name: 'Guest Gus', roles: ['trader'] });
+      expect(await auth.verify(token)).toEqual(user);
+      expect((await app.inject({ method: 'POST', url: '/api/session', payload: { name: '' } })).statusCode).toBe(400);
+    });
+  });
+});

@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import type { BrokerExtension, ClientInfo, ClientPublish } from '../broker/extensions.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { Identity } from '../protocol/identity.js';
+import { topics } from '../protocol/topics.js';
+import { conversationTopic, isMember, parseChatTopic, presenceRoomOfFilter, roomConversation, type Conversation } from './conversation.js';
+import { ChatError } from './errors.js';
+import { encodeEvent, type ChatEvent, type DeleteEvent, type EditEvent, type MessageEvent, type MuteEvent } from './events.js';
+import { GroupCommit } from './group-commit.js';
+import { parseChatPayload, refOfRejected, type ChatInput } from './input.js';
+import { assertMayMute, mayDelete, mayEdit } from './moderation.js';
+import type { Presence, PublishFn } from './presence.js';
+import type { PresenceMember } from './presence-store.js';
+import type { Clock, RateLimiter } from './rate-limiter.js';
+import type { AppendOutcome, ChatStore, HistoryPage, HistoryQuery, NewMessage } from './store.js';
+
+export interface ChatServiceDeps {
+  store: ChatStore;
+  limiter: RateLimiter;
+  presence: Presence;
+  /** Server-originated publishes into the MQTT cluster (events, bot messages, errors). */
+  publish: PublishFn;
+  maxLength: number;
+  editWindowMs: number;
+  log: Logger;
+  metrics: Metrics;
+  now?: Clock;
+}
+
+/** Who speaks: always from a verified identity (or the bot bridge), never from a payload. */
+export interface Speaker {
+  sub: string;
+  name: string;
+}
+
+export interface Posted {
+  message: MessageEvent;
+  /** The same ref was stored before: this is the original, already delivered. */
+  duplicate: boolean;
+}
+
+/**
+ * The chat feature: the broker's publish path for `chat/…` (validate, rate-limit, stamp, store,
+ * then let the broker ack and forward), presence from subscriptions, and the operations the HTTP
+ * routes and the bot bridge use.
+ */
+export class ChatService implements BrokerExtension {
+  readonly publishPrefixes = ['chat/'] as const;
+  private readonly commit: GroupCommit<NewMessage, AppendOutcome>;
+  private readonly now: Clock;
+  private readonly outcomes;
+  private readonly appendSeconds;
+
+  constructor(private readonly deps: ChatServiceDeps) {
+    this.now = deps.now ?? Date.now;
+    this.commit = new GroupCommit((batch) => deps.store.append(batch));
+    this.outcomes = deps.metrics.counter('chat_publishes_total', 'Chat publishes by outcome', ['outcome']);
+    this.appendSeconds = deps.metrics.histogram('chat_append_seconds', 'Time from publish to stored', [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3]);
+  }
+
+  async onClientPublish(client: ClientInfo, packet: ClientPublish): Promise<Buffer | null> {
+    const who = client.who;
+    const target = parseChatTopic(packet.topic);
+    if (who === null || target === null) {
+      if (who) this.reportError(who.sub, null, new ChatError('invalid_topic', `cannot publish on ${packet.topic}`));
+      return null;
+    }
+    if (target.kind === 'typing') return Buffer.from(JSON.stringify({ user: who.sub, name: who.name }));
+    if (!isMember(target.conversation, who.sub)) {
+      this.reportError(who.sub, refOfRejected(packet.payload), new ChatError('forbidden', 'not your conversation'));
+      return null;
+    }
+    try {
+      const input = parseChatPayload(packet.payload, this.deps.maxLength);
+      const { message, duplicate } = await this.post(who, target.conversation, input, { rateLimited: true });
+      return duplicate ? null : encodeEvent(message);
+    } catch (err) {
+      this.reportError(who.sub, refOfRejected(packet.payload), err);
+      return null;
+    }
+  }
+
+  onSubscribe(client: ClientInfo, filters: readonly string[]): void {
+    if (!client.who) return;
+    for (const f of filters) {
+      const room = presenceRoomOfFilter(f);
+      if (room) void this.deps.presence.join(client.id, client.who, room);
+    }
+  }
+
+  onUnsubscribe(client: ClientInfo, filters: readonly string[]): void {
+    for (const f of filters) {
+      const room = presenceRoomOfFilter(f);
+      if (room) void this.deps.presence.leave(client.id, room);
+    }
+  }
+
+  onDisconnect(client: ClientInfo): void {
+    void this.deps.presence.disconnect(client.id);
+  }
+
+  /**
+   * Stamps and stores one message. Rate limiting applies to people; the bot bridge is bounded by
+   * its queue instead. Throws ChatError when refused.
+   */
+  async post(speaker: Speaker, conversation: Conversation, input: ChatInput, opts: { rateLimited: boolean }): Promise<Posted> {
+    const started = performance.now();
+    if (opts.rateLimited) {
+      const { allowed, retryAfterMs } = await this.deps.limiter.take(speaker.sub);
+      if (!allowed) throw new ChatError('rate_limited', `too many messages: retry in ${retryAfterMs} ms`);
+    }
+    const outcome = await this.commit.submit({
+      room: conversation.key,
+      id: randomUUID(),
+      user: speaker.sub,
+      name: speaker.name,
+      text: input.text,
+      ts: this.now(),
+      ...(input.ref === undefined ? {} : { ref: input.ref }),
+    });
+    this.appendSeconds.observe((performance.now() - started) / 1000);
+    if (outcome.status === 'muted') throw new ChatError('muted', `you are muted here until ${new Date(outcome.until).toISOString()}`);
+    this.outcomes.labels(outcome.status).inc();
+    return { message: outcome.message, duplicate: outcome.status === 'duplicate' };
+  }
+
+  /** A bot message from RabbitMQ `chat.inbound`: stored, then delivered like any other. */
+  async postAsBot(room: string, bot: { user: string; name?: string }, input: ChatInput): Promise<Posted> {
+    const conversation = roomConversation(room);
+    if (!conversation) throw new ChatError('invalid_topic', `bad room ${room}`);
+    const posted = await this.post({ sub: `bot:${bot.user}`, name: bot.name ?? bot.user }, conversation, input, { rateLimited: false });
+    if (!posted.duplicate) await this.broadcast(conversation, posted.message);
+    return posted;
+  }
+
+  async edit(actor: Identity, room: Conversation, seq: number, text: string): Promise<EditEvent> {
+    const now = this.now();
+    const event = await this.deps.store.edit(room.key, seq, mayEdit(actor, now, this.deps.editWindowMs), text, now);
+    await this.broadcast(room, event);
+    return event;
+  }
+
+  async delete(actor: Identity, room: Conversation, seq: number): Promise<DeleteEvent> {
+    const event = await this.deps.store.delete(room.key, seq, mayDelete(actor), actor.sub, this.now());
+    await this.broadcast(room, event);
+    return event;
+  }
+
+  async mute(actor: Identity, room: Conversation, user: string, until: number): Promise<MuteEvent> {
+    assertMayMute(actor, until, this.now());
+    const event = await this.deps.store.mute(room.key, user, until, actor.sub);
+    await this.broadcast(room, event);
+    return event;
+  }
+
+  history(conversation: Conversation, query: HistoryQuery): Promise<HistoryPage> {
+    return this.deps.store.history(conversation.key, query);
+  }
+
+  rooms(): Promise<{ room: string; last_seq: number }[]> {
+    return this.deps.store.rooms();
+  }
+
+  members(room: string): Promise<PresenceMember[]> {
+    return this.deps.presence.members(room);
+  }
+
+  /** Waits for appends in flight (shutdown: every acked message is stored). */
+  settled(): Promise<void> {
+    return this.commit.settled();
+  }
+
+  private async broadcast(conversation: Conversation, event: ChatEvent): Promise<void> {
+    try {
+      await this.deps.publish(conversationTopic(conversation), encodeEvent(event).toString(), 1);
+    } catch (err) {
+      // Stored already: history and the chat.events mirror still carry it.
+      this.deps.log.warn({ err, room: conversation.key, type: event.type }, 'chat event stored but not broadcast');
+    }
+  }
+
+  private reportError(sub: string, ref: string | null, err: unknown): void {
+    const chatError =
+      err instanceof ChatError ? err : new ChatError('unavailable', 'message not stored: chat storage unavailable, send it again');
+    if (!(err instanceof ChatError)) this.deps.log.error({ err, user: sub }, 'chat publish failed');
+    this.outcomes.labels(chatError.code).inc();
+    const body = JSON.stringify({ ref, code: chatError.code, message: chatError.message });
+    this.deps.publish(topics.userErrors(sub), body, 0).catch((e: unknown) => this.deps.log.warn({ err: e }, 'could not report chat error'));
+  }
+}
