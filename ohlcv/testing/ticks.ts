@@ -32,7 +32,8 @@ export function tickArb(symbols: readonly string[] = ['EURUSD', 'XAUUSD']): fc.A
     })
     .map(({ symbol, base, offset, bid, spread, last, volume, real }) => ({
       symbol,
-      time_msc: Math.max(0, base + offset),
+      // Feeds cannot send time 0 (the parser refuses it), so the earliest tick is 1 ms after the epoch.
+      time_msc: Math.max(1, base + offset),
       bid,
       ask: bid + spread,
       last,
