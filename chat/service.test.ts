@@ -1,27 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { Hs256Auth } from '../broker/auth.js';
 import type { ClientInfo } from '../broker/extensions.js';
-import { PgliteDatabase } from '../platform/database.js';
-import { Metrics } from '../platform/metrics.js';
 import type { Identity } from '../protocol/identity.js';
 import { chatRoutes } from './http-routes.js';
-import { MemoryPresenceStore } from './presence-store.js';
-import { Presence } from './presence.js';
-import { MemoryRateLimiter } from './rate-limiter.js';
-import { ChatService } from './service.js';
-import { SqlChatStore } from './sql-store.js';
+import type { ChatService } from './service.js';
+import { chatServiceOnPglite, type Published } from './test-support/service.js';
 
 /** The chat service through the two surfaces the broker and the web role use, on PGlite. */
 describe('ChatService', () => {
-  let db: PgliteDatabase;
   let chat: ChatService;
+  let close: () => Promise<void>;
+  let published: Published[];
   let app: FastifyInstance;
   let now = 1_763_769_600_000;
-  const published: { topic: string; payload: unknown; qos: number }[] = [];
   const auth = new Hs256Auth('service-test-secret-0123456789');
-  const log = pino({ level: 'silent' });
 
   const alice: Identity = { sub: 'alice', name: 'Alice', roles: ['trader'] };
   const bob: Identity = { sub: 'bob', name: 'Bob', roles: ['trader'] };
@@ -41,27 +34,14 @@ describe('ChatService', () => {
   };
 
   beforeAll(async () => {
-    db = await PgliteDatabase.open();
-    const publish = async (topic: string, payload: string, qos: 0 | 1) => void published.push({ topic, payload: JSON.parse(payload), qos });
-    const presence = new Presence(new MemoryPresenceStore(), publish, { node: 'n1', heartbeatMs: 60_000 }, log);
-    await presence.start();
-    chat = new ChatService({
-      store: await SqlChatStore.open(db, { outbox: false }),
-      limiter: new MemoryRateLimiter({ ratePerS: 1, burst: 200 }, () => now),
-      presence,
-      publish,
-      maxLength: 20,
-      editWindowMs: 60_000,
-      log,
-      metrics: new Metrics(false),
-      now: () => now,
-    });
+    const built = await chatServiceOnPglite({ outbox: false, burst: 200, maxLength: 20, now: () => now });
+    ({ service: chat, published, close } = built);
     app = Fastify();
     await app.register(chatRoutes, { chat, auth, guest: true, maxLength: 20 });
   });
   afterAll(async () => {
     await app.close();
-    await db.close();
+    await close();
   });
 
   describe('publish path', () => {

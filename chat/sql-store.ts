@@ -40,7 +40,16 @@ const MIGRATIONS = [
      routing_key text NOT NULL,
      body text NOT NULL);
    INSERT INTO chat_rooms (room) VALUES ('lobby')`,
+  // One relay at a time across the cluster, without holding a transaction open while RabbitMQ
+  // confirms (on PGlite that would stall every other query): a lease that lapses if its holder dies.
+  `CREATE TABLE chat_outbox_lease (
+     name text PRIMARY KEY,
+     holder text NOT NULL,
+     until timestamptz NOT NULL);
+   INSERT INTO chat_outbox_lease (name, holder, until) VALUES ('relay', '', now())`,
 ];
+
+const LEASE_SECONDS = 30;
 
 const MESSAGE_COLUMNS = 'room, seq, id, user_id, name, text, ts, ref, edited_ts, deleted_by';
 
@@ -264,20 +273,23 @@ export class SqlChatStore implements ChatStore {
     return event;
   }
 
-  async relayOutbox(limit: number, send: (rows: readonly OutboxRow[]) => Promise<void>): Promise<number> {
-    return this.db.transaction(async (tx) => {
-      const lock = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock(hashtext('ticktalk.chat.outbox')) AS locked");
-      if (!lock.rows[0]?.locked) return 0;
-      const { rows } = await tx.query<{ id: number | string; routing_key: string; body: string }>(
-        'SELECT id, routing_key, body FROM chat_outbox ORDER BY id LIMIT $1',
-        [limit],
-      );
-      if (rows.length === 0) return 0;
-      const batch = rows.map((r) => ({ id: Number(r.id), routingKey: r.routing_key, body: r.body }));
-      await send(batch);
-      await tx.query('DELETE FROM chat_outbox WHERE id = ANY($1::bigint[])', [batch.map((r) => r.id)]);
-      return batch.length;
-    });
+  async relayOutbox(holder: string, limit: number, send: (rows: readonly OutboxRow[]) => Promise<void>): Promise<number> {
+    const lease = await this.db.query(
+      `UPDATE chat_outbox_lease SET holder = $1, until = now() + make_interval(secs => $2)
+        WHERE name = 'relay' AND (holder = $1 OR until < now()) RETURNING holder`,
+      [holder, LEASE_SECONDS],
+    );
+    if (lease.rows.length === 0) return 0;
+    const { rows } = await this.db.query<{ id: number | string; routing_key: string; body: string }>(
+      'SELECT id, routing_key, body FROM chat_outbox ORDER BY id LIMIT $1',
+      [limit],
+    );
+    if (rows.length === 0) return 0;
+    const batch = rows.map((r) => ({ id: Number(r.id), routingKey: r.routing_key, body: r.body }));
+    await send(batch);
+    // Deleted by id, not up to the highest: a row whose transaction committed late keeps its turn.
+    await this.db.query('DELETE FROM chat_outbox WHERE id = ANY($1::bigint[])', [batch.map((r) => r.id)]);
+    return batch.length;
   }
 
   private async queueOutbox(tx: Sql, events: readonly ChatEvent[]): Promise<void> {

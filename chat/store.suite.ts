@@ -113,15 +113,17 @@ export function describeChatStore(engine: string, open: () => Promise<{ store: C
 
     it('queues every stored event in the outbox, relays in order and deletes what was sent', async () => {
       let drained = 0;
-      while ((await store.relayOutbox(1000, async () => {})) > 0) drained++;
+      while ((await store.relayOutbox('relay-a', 1000, async () => {})) > 0) drained++;
       expect(drained).toBeGreaterThan(0);
       await store.append([msg('outbox', 'alice', 'hi'), msg('dm:alice:bob', 'bob', 'yo')]);
       await store.edit('outbox', 1, () => {}, 'hello', 1);
       await store.delete('outbox', 1, () => {}, 'alice', 2);
       await store.mute('outbox', 'bob', clock + 10, 'mia');
       const sent: OutboxRow[] = [];
-      await expect(store.relayOutbox(100, async () => Promise.reject(new Error('broker down')))).rejects.toThrow('broker down');
-      expect(await store.relayOutbox(100, async (rows) => void sent.push(...rows))).toBe(5);
+      await expect(store.relayOutbox('relay-a', 100, async () => Promise.reject(new Error('broker down')))).rejects.toThrow('broker down');
+      expect(await store.relayOutbox('relay-b', 100, async (rows) => void sent.push(...rows))).toBe(0);
+      expect(sent).toEqual([]);
+      expect(await store.relayOutbox('relay-a', 100, async (rows) => void sent.push(...rows))).toBe(5);
       expect(sent.map((r) => r.routingKey)).toEqual([
         'room.outbox.message',
         'dm.alice.bob.message',
@@ -130,7 +132,7 @@ export function describeChatStore(engine: string, open: () => Promise<{ store: C
         'room.outbox.mute',
       ]);
       expect(JSON.parse(sent[0]!.body)).toMatchObject({ type: 'message', room: 'outbox', seq: 1, text: 'hi' });
-      expect(await store.relayOutbox(100, async () => {})).toBe(0);
+      expect(await store.relayOutbox('relay-a', 100, async () => {})).toBe(0);
     });
   });
 }

@@ -55,10 +55,11 @@ export interface ChatStore {
   mute(room: string, user: string, until: number, by: string): Promise<MuteEvent>;
   /**
    * Relays the oldest outbox rows: `send` must resolve only once they are safely handed on
-   * (publisher confirms); then they are deleted. One relay at a time across the cluster; returns
-   * how many rows were relayed (0 when none, or when another relay holds the lock).
+   * (publisher confirms); then they are deleted (at least once: a crash between the confirm and the
+   * delete sends them again). One `holder` at a time across the cluster, by a lease that lapses if
+   * it stops relaying; returns how many rows were relayed (0 when none, or when another holds it).
    */
-  relayOutbox(limit: number, send: (rows: readonly OutboxRow[]) => Promise<void>): Promise<number>;
+  relayOutbox(holder: string, limit: number, send: (rows: readonly OutboxRow[]) => Promise<void>): Promise<number>;
   /** Called after a commit that queued outbox rows in this process (wakes the relay early). */
   onOutboxQueued(listener: () => void): () => void;
 }
