@@ -51,9 +51,12 @@ export class TcpListener {
     return this.server.listening;
   }
 
-  /** Stop accepting; existing connections are left to the broker's drain. */
-  stopAccepting(): Promise<void> {
-    return new Promise((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
+  /**
+   * Stop accepting at once. Existing connections are left to the broker's gradual drain: Node's
+   * close callback would wait for them, so it is not awaited here.
+   */
+  stopAccepting(): void {
+    if (this.server.listening) this.server.close();
   }
 }
 

@@ -105,7 +105,7 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
     ports.mqtt = await listener.listen(config.MQTT_PORT, config.HOST);
     health.addCheck('mqtt', () => listener.listening);
     shutdown.add('mqtt-drain', async () => {
-      await listener.stopAccepting();
+      listener.stopAccepting();
       const clients = node.clients();
       log.info({ clients: clients.length, seconds: config.SHUTDOWN_DRAIN_S }, 'draining MQTT clients');
       await drainGradually(clients, config.SHUTDOWN_DRAIN_S * 1000);
