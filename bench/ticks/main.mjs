@@ -142,5 +142,10 @@ if (opt.cluster) {
     log(`cluster fan-out, 1 topic: ${fmt(r.deliveriesPerSec)} deliveries/s = ${(r.deliveriesPerSec / single).toFixed(2)}x the single node`);
   } finally {
     await Promise.all([a.stop(), b.stop()]);
+    // The retained copies of the bench's symbols live in the shared persistence: take them out.
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(opt.redis);
+    await redis.hdel('retained', ...symbols1000.map((s) => `ticks/${s}`));
+    await redis.quit();
   }
 }

@@ -8,18 +8,25 @@ export interface ClusterBatcherOptions {
   nodeId: string;
   /** How often a node publishes what it gathered (one Redis publish per interval at most). */
   intervalMs: number;
+  /** Bytes of ticks one batch carries in full; past it the interval keeps the latest per topic. */
+  maxBatchBytes: number;
   log: Logger;
   /** Frames another node published: back-to-back QoS 0 PUBLISH frames, retain bit clear. */
   onRemoteFrames(frames: Buffer): void;
 }
 
 /**
- * Carries ticks between broker nodes: each node gathers the latest frame per topic and publishes
- * them as one Redis message per interval (ticks are latest-wins, so the intermediate ones within an
- * interval may go). Message: 1 byte id length, node id, then the frames.
+ * Carries ticks between broker nodes: each node gathers the frames of an interval and publishes them
+ * as one Redis message. Every tick travels while the interval's batch stays under `maxBatchBytes`;
+ * past that the batch keeps only the latest frame per topic (ticks are latest-wins), so a burst
+ * never grows a message without bound. Message: 1 byte id length, node id, then the frames.
  */
 export class ClusterBatcher {
-  private pending = new Map<string, Buffer>();
+  private frames: Buffer[] = [];
+  private topics: string[] = [];
+  private bytes = 0;
+  /** Set once the interval's batch is over budget: from then on, latest frame per topic. */
+  private latest: Map<string, Buffer> | null = null;
   private readonly timer: NodeJS.Timeout;
   private readonly self: Buffer;
   batches = 0;
@@ -45,13 +52,28 @@ export class ClusterBatcher {
   }
 
   add(topic: string, frame: Buffer): void {
-    this.pending.set(topic, frame);
+    if (this.latest !== null) {
+      this.latest.set(topic, frame);
+      return;
+    }
+    this.frames.push(frame);
+    this.topics.push(topic);
+    this.bytes += frame.length;
+    if (this.bytes > this.opts.maxBatchBytes) {
+      this.latest = new Map();
+      for (let i = 0; i < this.frames.length; i++) this.latest.set(this.topics[i]!, this.frames[i]!);
+      this.frames = [];
+      this.topics = [];
+    }
   }
 
   flush(): void {
-    if (this.pending.size === 0) return;
-    const frames = [...this.pending.values()];
-    this.pending = new Map();
+    const frames = this.latest !== null ? [...this.latest.values()] : this.frames;
+    if (frames.length === 0) return;
+    this.frames = [];
+    this.topics = [];
+    this.bytes = 0;
+    this.latest = null;
     const head = Buffer.allocUnsafe(1 + this.self.length);
     head[0] = this.self.length;
     this.self.copy(head, 1);

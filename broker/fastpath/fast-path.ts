@@ -5,7 +5,7 @@ import { topics } from '../../protocol/topics.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import { FastPathConnection, type ConnectionHost } from './connection.js';
-import { publishFrame, readQos0Publish, bodyOffset } from './mqtt-frame.js';
+import { frameLength, publishFrame, readQos0Publish } from './mqtt-frame.js';
 import { RouteTable } from './route-table.js';
 import { RetainedTicks, type RetainedStore } from './retained-ticks.js';
 import { ClusterBatcher } from './cluster-batcher.js';
@@ -41,7 +41,7 @@ export interface TickFastPathOptions {
   /** Asked once per client, right after it is authenticated: may it publish ticks? */
   mayPublishTicks(client: Client): boolean;
   /** Cluster mode: ticks travel between nodes in batches over this Redis. */
-  cluster?: { redisUrl: string; channel?: string; intervalMs?: number };
+  cluster?: { redisUrl: string; channel?: string; intervalMs?: number; maxBatchBytes?: number };
   limits?: Partial<FastPathLimits>;
 }
 
@@ -111,6 +111,7 @@ export class TickFastPath implements ConnectionHost {
           redisUrl: opts.cluster.redisUrl,
           channel: opts.cluster.channel ?? defaultChannel(opts.cluster.redisUrl),
           intervalMs: opts.cluster.intervalMs ?? 5,
+          maxBatchBytes: opts.cluster.maxBatchBytes ?? 1024 * 1024,
           nodeId: opts.nodeId,
           log: opts.log,
           onRemoteFrames: (frames) => fastPath?.acceptRemoteFrames(frames),
@@ -180,13 +181,10 @@ export class TickFastPath implements ConnectionHost {
   private acceptRemoteFrames(frames: Buffer): void {
     let at = 0;
     while (at < frames.length) {
-      const rest = frames.subarray(at);
-      const body = bodyOffset(rest);
-      if (body < 0) break;
-      let remaining = 0;
-      for (let k = body - 1; k >= 1; k--) remaining = remaining * 128 + (rest[k]! & 0x7f);
-      const frame = Buffer.from(rest.subarray(0, body + remaining));
-      at += body + remaining;
+      const length = frameLength(frames.subarray(at));
+      if (length < 0) break;
+      const frame = Buffer.from(frames.subarray(at, at + length));
+      at += length;
       const publish = readQos0Publish(frame);
       if (publish === null) break;
       this.enqueue(publish.topic, frame);

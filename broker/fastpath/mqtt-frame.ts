@@ -43,6 +43,15 @@ export function bodyOffset(frame: Buffer): number {
   return -1;
 }
 
+/** Total length of the complete frame at the start of `bytes`, or -1 when it is cut short. */
+export function frameLength(bytes: Buffer): number {
+  const body = bodyOffset(bytes);
+  if (body < 0) return -1;
+  let remaining = 0;
+  for (let k = body - 1; k >= 1; k--) remaining = remaining * 128 + (bytes[k]! & 0x7f);
+  return body + remaining <= bytes.length ? body + remaining : -1;
+}
+
 export interface PublishView {
   topic: string;
   payload: Buffer;
