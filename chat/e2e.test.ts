@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
+
+/** Independent MQTT clients (mqtt.js) over real sockets against one broker node with chat (PGlite). */
+describe('chat over MQTT', () => {
+  let app: ChatTestApp;
+  const connect = async (sub: string, name: string, roles = ['trader']) => app.connect({ password: await app.token(sub, roles, name) });
+
+  beforeAll(async () => {
+    app = await startChatTestApp({ CHAT_MAX_LENGTH: '100' });
+  });
+  afterAll(() => app?.stop());
+
+  it('stores, stamps and forwards room messages; a retried ref is delivered once', async () => {
+    const alice = await connect('alice', 'Alice');
+    const bob = await connect('bob', 'Bob');
+    const seen = collect(bob, 'chat/rooms/e2e');
+    await bob.subscribeAsync('chat/rooms/e2e', { qos: 1 });
+
+    await alice.publishAsync('chat/rooms/e2e', JSON.stringify({ text: 'hello', ref: 'c-1', user: 'bob', name: 'Not Alice' }), { qos: 1 });
+    await alice.publishAsync('chat/rooms/e2e', JSON.stringify({ text: 'hello', ref: 'c-1' }), { qos: 1 });
+    await alice.publishAsync('chat/rooms/e2e', JSON.stringify({ text: 'again' }), { qos: 1 });
+    await expect.poll(() => seen.length).toBe(2);
+    expect(seen[0]).toEqual({ type: 'message', id: expect.any(String), room: 'e2e', seq: 1, user: 'alice', name: 'Alice', text: 'hello', ts: expect.any(Number), ref: 'c-1' });
+    expect(seen[1]).toMatchObject({ seq: 2, text: 'again' });
+
+    const history = await app.api.inject({ url: '/api/rooms/e2e/messages', headers: { authorization: `Bearer ${await app.token('carol')}` } });
+    expect(history.json()).toEqual({ messages: seen, has_more: false });
+  });
+
+  it('answers a rejected publish on users/{sub}/errors and forwards nothing', async () => {
+    const alice = await connect('alice', 'Alice');
+    const bob = await connect('bob', 'Bob');
+    const errors = collect(alice, 'users/alice/errors');
+    const seen = collect(bob, 'chat/rooms/bad');
+    await alice.subscribeAsync('users/alice/errors');
+    await bob.subscribeAsync('chat/rooms/bad', { qos: 1 });
+    await alice.publishAsync('chat/rooms/bad', 'not json', { qos: 1 });
+    await alice.publishAsync('chat/rooms/bad', JSON.stringify({ text: 'x'.repeat(101), ref: 'long' }), { qos: 1 });
+    await alice.publishAsync('chat/rooms/bad', JSON.stringify({ text: 'fine' }), { qos: 1 });
+    await expect.poll(() => errors.length).toBe(2);
+    expect(errors).toEqual([
+      { ref: null, code: 'invalid_payload', message: expect.stringContaining('JSON') },
+      { ref: 'long', code: 'invalid_payload', message: 'text: text must be at most 100 characters' },
+    ]);
+    await expect.poll(() => seen.length).toBe(1);
+    expect(seen[0]).toMatchObject({ seq: 1, text: 'fine' });
+  });
+
+  it('keeps DMs between their two users', async () => {
+    const alice = await connect('alice', 'Alice');
+    const bob = await connect('bob', 'Bob');
+    const mallory = await connect('mallory', 'Mallory');
+    const seen = collect(bob, 'chat/dm/alice/bob');
+    await bob.subscribeAsync('chat/dm/alice/bob', { qos: 1 });
+    await mallory.publishAsync('chat/dm/alice/bob', JSON.stringify({ text: 'it is me, alice' }), { qos: 1 });
+    await alice.publishAsync('chat/dm/alice/bob', JSON.stringify({ text: 'psst' }), { qos: 1 });
+    await expect.poll(() => seen.length).toBe(1);
+    expect(seen[0]).toMatchObject({ room: 'dm:alice:bob', seq: 1, user: 'alice', text: 'psst' });
+    const asMallory = await app.api.inject({ url: '/api/dm/alice/messages', headers: { authorization: `Bearer ${await app.token('mallory')}` } });
+    expect(asMallory.json()).toEqual({ messages: [], has_more: false });
+  });
+
+  it('stamps typing, announces presence, and broadcasts moderation events', async () => {
+    const watcher = await connect('mia', 'Mia', ['trader', 'moderator']);
+    const typing = collect(watcher, 'chat/typing/pres');
+    const presence = collect(watcher, 'chat/presence/pres');
+    const room = collect(watcher, 'chat/rooms/pres');
+    await watcher.subscribeAsync(['chat/typing/pres', 'chat/presence/pres', 'chat/rooms/pres'], { qos: 1 });
+
+    const dave = await connect('dave', 'Dave');
+    await dave.subscribeAsync('chat/rooms/pres', { qos: 1 });
+    await dave.publishAsync('chat/typing/pres', JSON.stringify({ user: 'mia' }));
+    await dave.publishAsync('chat/rooms/pres', JSON.stringify({ text: 'tpyo' }), { qos: 1 });
+    await expect.poll(() => typing).toEqual([{ user: 'dave', name: 'Dave' }]);
+    await expect.poll(() => room.length).toBe(1);
+
+    const auth = { authorization: `Bearer ${await app.token('dave', ['trader'], 'Dave')}` };
+    expect((await app.api.inject({ method: 'PATCH', url: '/api/rooms/pres/messages/1', headers: auth, payload: { text: 'typo' } })).statusCode).toBe(200);
+    await expect.poll(() => room.length).toBe(2);
+    expect(room[1]).toEqual({ type: 'edit', room: 'pres', seq: 1, text: 'typo', edited_ts: expect.any(Number) });
+
+    await dave.endAsync();
+    await expect.poll(() => presence).toEqual([
+      { user: 'mia', name: 'Mia', state: 'online' },
+      { user: 'dave', name: 'Dave', state: 'online' },
+      { user: 'dave', name: 'Dave', state: 'offline' },
+    ]);
+    expect((await app.api.inject({ url: '/api/rooms/pres/presence', headers: auth })).json()).toEqual({ room: 'pres', members: [{ user: 'mia', name: 'Mia' }] });
+  });
+});
