@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { freshDatabase } from '../test/support/postgres.js';
+import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
+
+/**
+ * Two broker nodes with chat, sharing the real Redis (subscriptions, sessions, rate limits,
+ * presence) and one PostgreSQL database, as in cluster mode. A Redis database of its own keeps
+ * this suite's sessions apart from other suites.
+ */
+const REDIS_URL = `redis://127.0.0.1:6379/${5 + (process.pid % 4)}`;
+const run = randomBytes(4).toString('hex');
+
+describe('chat across two broker nodes', () => {
+  let pg: Awaited<ReturnType<typeof freshDatabase>>;
+  let a: ChatTestApp;
+  let b: ChatTestApp;
+
+  beforeAll(async () => {
+    pg = await freshDatabase('chat_cluster');
+    const env = { REDIS_URL, DATABASE_URL: pg.url, CHAT_BURST: '100' };
+    a = await startChatTestApp({ ...env, NODE_ID: `chat-a-${run}` });
+    b = await startChatTestApp({ ...env, NODE_ID: `chat-b-${run}` });
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    const redis = new Redis(REDIS_URL);
+    await redis.flushdb();
+    redis.disconnect();
+    await pg?.drop();
+  });
+
+  const connect = async (node: ChatTestApp, sub: string, opts: Record<string, unknown> = {}) =>
+    node.connect({ password: await node.token(sub, ['trader'], sub.toUpperCase()), ...opts });
+
+  it('numbers a room without gaps while both nodes take publishes at once', async () => {
+    const room = `busy-${run}`;
+    const watcher = await connect(a, 'watcher');
+    const seen = collect(watcher, `chat/rooms/${room}`);
+    await watcher.subscribeAsync(`chat/rooms/${room}`, { qos: 1 });
+    await new Promise((r) => setTimeout(r, 200)); // the subscription propagates through Redis
+    const onA = await connect(a, 'alice');
+    const onB = await connect(b, 'bob');
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => [
+        onA.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: `a${i}` }), { qos: 1 }),
+        onB.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: `b${i}` }), { qos: 1 }),
+      ]).flat(),
+    );
+    await expect.poll(() => seen.length, { timeout: 5_000 }).toBe(40);
+    expect(seen.map((m) => m.seq).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it('shares the rate limit of a user across nodes', async () => {
+    const errors: unknown[] = [];
+    const onA = await connect(a, 'flooder');
+    const onB = await connect(b, 'flooder');
+    for (const c of [onA, onB]) {
+      c.on('message', (t, p) => t === 'users/flooder/errors' && errors.push(JSON.parse(p.toString())));
+      await c.subscribeAsync('users/flooder/errors');
+    }
+    for (let i = 0; i < 60; i++) await onA.publishAsync(`chat/rooms/flood-${run}`, JSON.stringify({ text: `a${i}` }), { qos: 1 });
+    for (let i = 0; i < 60; i++) await onB.publishAsync(`chat/rooms/flood-${run}`, JSON.stringify({ text: `b${i}` }), { qos: 1 });
+    // Burst 100 refilled at 5/s: either node alone would take its 60; together they exceed the bucket.
+    await expect.poll(() => errors.length, { timeout: 5_000 }).toBeGreaterThan(0);
+    expect(errors.length).toBeLessThan(60);
+    expect(errors[0]).toMatchObject({ code: 'rate_limited' });
+  });
+
+  it('delivers to a persistent session, after its node stopped, on the other node, everything in order', async () => {
+    const room = `offline-${run}`;
+    const clientId = `member-${run}`;
+    const member = await connect(a, 'member', { clientId, clean: false });
+    await member.subscribeAsync(`chat/rooms/${room}`, { qos: 1 });
+    const observer = await connect(b, 'observer');
+    const presence = collect(observer, `chat/presence/${room}`);
+    await observer.subscribeAsync(`chat/presence/${room}`);
+    await expect.poll(async () => (await b.api.inject({ url: `/api/rooms/${room}/presence`, headers: { authorization: `Bearer ${await b.token('x')}` } })).json().members).toEqual([
+      { user: 'member', name: 'MEMBER' },
+    ]);
+
+    await a.stop(); // the member's node goes away; its members go offline
+    await expect.poll(() => presence.at(-1), { timeout: 5_000 }).toEqual({ user: 'member', name: 'MEMBER', state: 'offline' });
+
+    const sender = await connect(b, 'sender');
+    for (let i = 1; i <= 10; i++) await sender.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: `m${i}`, ref: `r${i}` }), { qos: 1 });
+
+    const received: Record<string, unknown>[] = [];
+    const back = await b.connect({ clientId, clean: false, password: await b.token('member', ['trader'], 'MEMBER'), manualConnect: false });
+    back.on('message', (t, p) => t === `chat/rooms/${room}` && received.push(JSON.parse(p.toString())));
+    await expect.poll(() => received.length, { timeout: 5_000 }).toBe(10);
+    expect(received.map((m) => [m.seq, m.text, m.user])).toEqual(Array.from({ length: 10 }, (_, i) => [i + 1, `m${i + 1}`, 'sender']));
+  });
+});
