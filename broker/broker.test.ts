@@ -18,7 +18,7 @@ function rawClient(port: number) {
     packets,
     closed,
     send: (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p)),
-    waitFor: async (cmd: string, ms = 3000) => {
+    waitFor: async (cmd: string, ms = 10_000) => {
       const deadline = Date.now() + ms;
       while (Date.now() < deadline) {
         const found = packets.find((p) => p.cmd === cmd);
@@ -132,13 +132,36 @@ describe('broker over real sockets', () => {
     const malformed = rawClient(app.ports.mqtt!);
     malformed.socket.write(Buffer.from([0x10, 0x06, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54])); // CONNECT cut after protocol name
 
-    expect(await isClosedWithin(garbage.closed, 3000)).toBe(true);
-    expect(await isClosedWithin(oversized.closed, 3000)).toBe(true);
-    expect(await isClosedWithin(malformed.closed, 3000)).toBe(true);
+    expect(await isClosedWithin(garbage.closed, 10_000)).toBe(true);
+    expect(await isClosedWithin(oversized.closed, 10_000)).toBe(true);
+    expect(await isClosedWithin(malformed.closed, 10_000)).toBe(true);
 
     const got = nextMessage(bystander, 'ticks/USDJPY');
     app.ctx.mqtt.publishTicks([{ symbol: 'USDJPY', time_msc: 2, bid: 150.1, ask: 150.2, last: 0, volume: 0, flags: 6 }]);
     expect(JSON.parse((await got).payload.toString()).bid).toBe(150.1);
+  });
+
+  const CONNECT = [0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 30, 0, 0];
+  it.each([
+    ['MQTT-3.1.0-1: a first packet that is not CONNECT', [[0xc0, 0]]],
+    ['MQTT-3.1.0-2: a second CONNECT', [CONNECT, CONNECT]],
+    ['MQTT-3.1.2-3: the reserved CONNECT flag set', [[0x10, 12, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x03, 0, 30, 0, 0]]],
+    ['MQTT-3.1.2-14: a will QoS of 3', [[0x10, 18, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x1e, 0, 30, 0, 0, 0, 1, 0x74, 0, 1, 0x6d]]],
+    ['MQTT-3.3.1-4: a PUBLISH with QoS 3', [CONNECT, [0x36, 5, 0, 1, 0x61, 0, 1]]],
+    ['MQTT-3.3.2-2: a PUBLISH topic with a wildcard', [CONNECT, [0x30, 5, 0, 1, 0x23, 0x68, 0x69]]],
+    ['MQTT-4.7.3-2: a topic name with U+0000', [CONNECT, [0x30, 6, 0, 2, 0x61, 0x00, 0x68, 0x69]]],
+    ['MQTT-3.8.1-1: SUBSCRIBE with wrong fixed-header flags', [CONNECT, [0x80, 8, 0, 1, 0, 3, 0x61, 0x2f, 0x62, 0]]],
+    ['MQTT-3.8.3-3: SUBSCRIBE without a topic filter', [CONNECT, [0x82, 2, 0, 1]]],
+    ['MQTT-3.8.3-4: SUBSCRIBE asking for QoS 3', [CONNECT, [0x82, 8, 0, 1, 0, 3, 0x61, 0x2f, 0x62, 3]]],
+    ['MQTT-3.10.3-2: UNSUBSCRIBE without a topic filter', [CONNECT, [0xa2, 2, 0, 1]]],
+    ['MQTT-2.2.2-2: PINGREQ with flags', [CONNECT, [0xc1, 0]]],
+  ])('closes the connection on %s', async (_name, chunks) => {
+    const c = rawClient(app.ports.mqtt!);
+    for (const chunk of chunks as number[][]) {
+      c.socket.write(Buffer.from(chunk));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(await isClosedWithin(c.closed, 10_000)).toBe(true);
   });
 
   it('holds a client asking for no keepalive to the server limit', async () => {
@@ -146,7 +169,7 @@ describe('broker over real sockets', () => {
     idle.send(connect({ keepalive: 0 }));
     await idle.waitFor('connack');
     // Limit 1 s: the broker reaps a silent client after 1.5 keepalive periods.
-    expect(await isClosedWithin(idle.closed, 4000)).toBe(true);
+    expect(await isClosedWithin(idle.closed, 10_000)).toBe(true);
   });
 
   it('serves health, readiness and metrics', async () => {

@@ -180,6 +180,8 @@ export class BrokerNode {
     metrics.gauge('mqtt_connections', 'Connected MQTT clients', [], (g) => g.set(aedes.connectedClients));
 
     aedes.preConnect = (client, packet, done) => {
+      // MQTT-3.1.2-14: a will QoS of 3 is a protocol violation (the parser lets it through).
+      if (packet.will && (packet.will.qos as number) > 2) return done(new Error('will QoS 3'), false);
       this.state.set(client, { who: null, refuseIdentifier: packet.clientId === '' && packet.clean === false });
       // MQTT 3.1.1 has no server keepalive: a client asking for none or more than the limit is held
       // to the limit, so an idle or half-open connection is always reaped.
@@ -212,6 +214,8 @@ export class BrokerNode {
     };
 
     aedes.authorizeSubscribe = (client, sub: Subscription, done) => {
+      // MQTT-4.7.3-2: a topic filter with U+0000 is malformed; the connection is closed.
+      if (sub.topic.includes('\u0000')) return done(new Error('topic filter contains U+0000'));
       const st = this.state.get(client);
       const held = Object.keys((client as unknown as { subscriptions: Record<string, unknown> }).subscriptions ?? {}).length;
       const ok = st !== undefined && held < config.MQTT_MAX_SUBSCRIPTIONS && isAllowed(st.who, 'subscribe', sub.topic, this.aclContext(client));
@@ -224,6 +228,7 @@ export class BrokerNode {
 
     aedes.authorizePublish = (client, packet, done) => {
       if (!client) return done(null);
+      if (packet.topic.includes('\u0000')) return done(new Error('topic name contains U+0000'));
       const st = this.state.get(client);
       if (!st || !isAllowed(st.who, 'publish', packet.topic, this.aclContext(client))) {
         // Acknowledge and drop, as Mosquitto does for MQTT 3.1.1: the client cannot tell what exists.

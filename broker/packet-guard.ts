@@ -17,6 +17,7 @@ export class PacketTooLargeError extends Error {
  */
 export class FrameScanner {
   private skip = 0;
+  private type = 0;
   private headerBytes = 0;
   private length = 0;
   private multiplier = 1;
@@ -37,6 +38,8 @@ export class FrameScanner {
         // Packet type 0 and 15 are reserved in MQTT 3.1.1.
         const type = byte >> 4;
         if (type === 0 || type === 15) throw new Error(`malformed packet: reserved type ${type}`);
+        checkFlags(type, byte & 0x0f);
+        this.type = type;
         this.headerBytes = 1;
         this.length = 0;
         this.multiplier = 1;
@@ -49,10 +52,31 @@ export class FrameScanner {
       if (byte & 0x80) continue;
       const total = this.headerBytes + this.length;
       if (total > this.maxPacket) throw new PacketTooLargeError(total, this.maxPacket);
+      checkLength(this.type, this.length);
       this.skip = this.length;
       this.headerBytes = 0;
     }
   }
+}
+
+/** MQTT-2.2.2-1/2: fixed-header flags are fixed for every type but PUBLISH (whose QoS 3 is MQTT-3.3.1-4). */
+function checkFlags(type: number, flags: number): void {
+  if (type === 3) {
+    if ((flags & 0x06) === 0x06) throw new Error('malformed packet: PUBLISH with QoS 3');
+    return;
+  }
+  const expected = type === 6 || type === 8 || type === 10 ? 0x02 : 0x00;
+  if (flags !== expected) throw new Error(`malformed packet: type ${type} with flags ${flags}`);
+}
+
+/**
+ * Lengths fixed by the spec: PINGREQ/PINGRESP/DISCONNECT carry nothing; acks carry a packet id;
+ * SUBSCRIBE and UNSUBSCRIBE need at least one topic filter (MQTT-3.8.3-3, MQTT-3.10.3-2).
+ */
+function checkLength(type: number, length: number): void {
+  if ((type === 12 || type === 13 || type === 14) && length !== 0) throw new Error(`malformed packet: type ${type} with a body`);
+  if (type >= 4 && type <= 7 && length !== 2) throw new Error(`malformed packet: ack of ${length} bytes`);
+  if ((type === 8 || type === 10) && length <= 2) throw new Error('malformed packet: SUBSCRIBE/UNSUBSCRIBE without a topic filter');
 }
 
 /**
