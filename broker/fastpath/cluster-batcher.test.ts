@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ClusterBatcher } from './cluster-batcher.js';
-import { frameLength, publishFrame, readQos0Publish } from './mqtt-frame.js';
+import { frameLength, publishFrame, readPublish } from './mqtt-frame.js';
 
 /** Pub/sub only (nothing is stored), on a channel of this run's own. */
 const channel = `ticktalk-test:ticks:${randomBytes(4).toString('hex')}`;
@@ -13,7 +13,7 @@ function split(frames: Buffer): string[] {
   let at = 0;
   while (at < frames.length) {
     const frame = frames.subarray(at, at + frameLength(frames.subarray(at)));
-    out.push(readQos0Publish(frame)!.payload.toString());
+    out.push(readPublish(frame)!.payload.toString());
     at += frame.length;
   }
   return out;

@@ -30,26 +30,32 @@ async function counter(app: TestApp, name: string, labels: Record<string, string
   return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
 }
 
-/** A client on a plain socket that connects, subscribes, and then never reads again. */
-async function frozenClient(port: number, token: string, filters: string[]) {
+/** An MQTT client on a plain socket, past its CONNACK. */
+async function rawClient(port: number, opts: { clientId: string; keepalive: number; password: string }) {
   const socket = net.connect(port, '127.0.0.1');
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const parser = mqttPacket.parser({ protocolVersion: 4 });
-  const subacked = new Promise<void>((resolve) => parser.on('packet', (p) => p.cmd === 'suback' && resolve()));
+  const packets: mqttPacket.Packet[] = [];
+  parser.on('packet', (p) => packets.push(p));
   const onData = (d: Buffer) => parser.parse(d);
   socket.on('data', onData);
-  socket.write(
-    mqttPacket.generate({
-      cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'frozen', keepalive: 60,
-      username: 'jwt', password: Buffer.from(token),
-    }),
-  );
-  socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: filters.map((topic) => ({ topic, qos: 1 })) }));
-  await subacked;
-  socket.off('data', onData);
-  socket.pause();
-  return { socket, closed };
+  const send = (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p));
+  send({
+    cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: opts.clientId, keepalive: opts.keepalive,
+    username: 'jwt', password: Buffer.from(opts.password),
+  });
+  await eventually(() => packets.some((p) => p.cmd === 'connack'), 'CONNACK');
+  return { socket, closed, packets, send, stopReading: () => (socket.off('data', onData), socket.pause()) };
+}
+
+/** A client that connects, subscribes, and then never reads again. */
+async function frozenClient(port: number, token: string, filters: string[]) {
+  const client = await rawClient(port, { clientId: 'frozen', keepalive: 60, password: token });
+  client.send({ cmd: 'subscribe', messageId: 1, subscriptions: filters.map((topic) => ({ topic, qos: 1 })) });
+  await eventually(() => client.packets.some((p) => p.cmd === 'suback'), 'SUBACK');
+  client.stopReading();
+  return client;
 }
 
 describe('tick fast path over real sockets', () => {
@@ -109,6 +115,26 @@ describe('tick fast path over real sockets', () => {
     } finally {
       await ws.endAsync(true);
     }
+  });
+
+  it('acknowledges QoS 1 tick publishes itself and keeps a busy feed alive without PINGREQ', async () => {
+    const sub = await app.connect();
+    await sub.subscribeAsync('ticks/NZDUSD');
+    const seen: number[] = [];
+    sub.on('message', (t, p) => t === 'ticks/NZDUSD' && seen.push(JSON.parse(p.toString()).time_msc));
+    // A raw feed with keepalive 1 s (Aedes gives up after 1.5 s without a packet it sees) that only publishes.
+    const feed = await rawClient(app.ports.mqtt!, { clientId: 'busy-feed', keepalive: 1, password: await app.token('feed-3', ['feed']) });
+    const tickJson = (i: number) => JSON.stringify({ symbol: 'NZDUSD', time_msc: i, bid: 0.6, ask: 0.61 });
+    feed.send({ cmd: 'publish', topic: 'ticks/NZDUSD', payload: tickJson(1), qos: 1, messageId: 7, retain: false, dup: false });
+    await eventually(() => feed.packets.some((p) => p.cmd === 'puback' && p.messageId === 7), 'PUBACK');
+    for (let i = 2; i <= 15; i++) {
+      feed.send({ cmd: 'publish', topic: 'ticks/NZDUSD', payload: tickJson(i), qos: 0, retain: false, dup: false });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await eventually(() => seen.length === 15, '15 ticks');
+    expect(seen).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(feed.socket.destroyed).toBe(false);
+    feed.socket.destroy();
   });
 
   it('keeps ticks and QoS 1 messages flowing to others while a client stops reading, conflates its ticks and cuts it off past the bound', async () => {

@@ -5,7 +5,7 @@ import { topics } from '../../protocol/topics.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import { FastPathConnection, type ConnectionHost } from './connection.js';
-import { frameLength, publishFrame, readQos0Publish } from './mqtt-frame.js';
+import { frameLength, pubackFrame, publishFrame, readPublish } from './mqtt-frame.js';
 import { RouteTable } from './route-table.js';
 import { RetainedTicks, type RetainedStore } from './retained-ticks.js';
 import { ClusterBatcher } from './cluster-batcher.js';
@@ -142,7 +142,19 @@ export class TickFastPath implements ConnectionHost {
   }
 
   onTickFrame(conn: FastPathConnection, frame: Buffer): void {
-    const result = readFeedTick(frame);
+    const publish = readPublish(frame);
+    if (publish === null) {
+      this.counters.rejected.labels('frame').inc();
+      this.logRejection(conn, 'malformed publish');
+      conn.destroy(new Error('malformed PUBLISH'));
+      return;
+    }
+    // QoS 1 is acknowledged whether or not the tick is valid, as the broker does for refused publishes.
+    if (publish.messageId !== undefined) {
+      conn.writer.addControl(pubackFrame(publish.messageId));
+      this.markDirty(conn.writer);
+    }
+    const result = readFeedTick(publish);
     if (result.ok) return this.accept(result.tick, 'feed');
     this.counters.rejected.labels(result.reason).inc();
     this.logRejection(conn, result.message);
@@ -185,7 +197,7 @@ export class TickFastPath implements ConnectionHost {
       if (length < 0) break;
       const frame = Buffer.from(frames.subarray(at, at + length));
       at += length;
-      const publish = readQos0Publish(frame);
+      const publish = readPublish(frame);
       if (publish === null) break;
       this.enqueue(publish.topic, frame);
       this.incoming.cluster++;

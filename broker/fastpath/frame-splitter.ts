@@ -1,9 +1,9 @@
-import { CONNECT_TYPE, PUBLISH_TYPE, publishTopicStartsWith } from './mqtt-frame.js';
+import { CONNECT_TYPE, PUBLISH_TYPE, publishQos, publishTopicStartsWith } from './mqtt-frame.js';
 
 export interface SplitterSink {
   /** Bytes for Aedes, in wire order. Often a view into the chunk being fed. */
   passthrough(bytes: Buffer): void;
-  /** A complete QoS 0 PUBLISH frame on the captured topic prefix. A view: valid during the call only. */
+  /** A complete QoS 0 or 1 PUBLISH frame on the captured topic prefix. A view: valid during the call only. */
   captured(frame: Buffer): void;
 }
 
@@ -15,7 +15,7 @@ export class HeldBytesOverflowError extends Error {
 }
 
 export interface SplitterOptions {
-  /** Topic prefix whose QoS 0 publishes are captured, e.g. `ticks/`. */
+  /** Topic prefix whose QoS 0 and 1 publishes are captured, e.g. `ticks/`. */
   prefix: string;
   /** Largest frame captured; anything bigger goes to Aedes (and its packet-size guard). */
   captureLimit: number;
@@ -123,7 +123,7 @@ export class FrameSplitter {
       this.headerLength = 0;
       this.carried = 0;
       const capture =
-        this.mode === 'scan' && first >> 4 === PUBLISH_TYPE && (first & 0x06) === 0 && total <= this.opts.captureLimit;
+        this.mode === 'scan' && first >> 4 === PUBLISH_TYPE && publishQos(first) <= 1 && total <= this.opts.captureLimit;
       if (!capture) {
         // Header bytes from earlier chunks were held back; this chunk's part is in the pass range.
         if (carried > 0) this.sink.passthrough(Buffer.from(this.header.subarray(0, carried)));

@@ -54,21 +54,38 @@ export function frameLength(bytes: Buffer): number {
 
 export interface PublishView {
   topic: string;
+  /** A view into the frame, not a copy. */
   payload: Buffer;
+  qos: 0 | 1;
+  /** Present for QoS 1. */
+  messageId?: number;
 }
 
-/**
- * Topic and payload of a complete QoS 0 PUBLISH frame (views into `frame`, not copies), or null
- * when the frame is not one.
- */
-export function readQos0Publish(frame: Buffer): PublishView | null {
-  if (frame[0]! >> 4 !== PUBLISH_TYPE || (frame[0]! & 0x06) !== 0) return null;
+/** QoS of a PUBLISH frame's first byte (3 is malformed). */
+export function publishQos(firstByte: number): number {
+  return (firstByte & 0x06) >> 1;
+}
+
+/** Topic, payload and QoS of a complete QoS 0 or 1 PUBLISH frame, or null when it is not one. */
+export function readPublish(frame: Buffer): PublishView | null {
+  if (frame[0]! >> 4 !== PUBLISH_TYPE) return null;
+  const qos = publishQos(frame[0]!);
+  if (qos > 1) return null;
   const body = bodyOffset(frame);
   if (body < 0 || body + 2 > frame.length) return null;
-  const topicLength = frame.readUInt16BE(body);
-  const topicEnd = body + 2 + topicLength;
-  if (topicEnd > frame.length) return null;
-  return { topic: frame.toString('utf8', body + 2, topicEnd), payload: frame.subarray(topicEnd) };
+  const topicEnd = body + 2 + frame.readUInt16BE(body);
+  const payloadStart = topicEnd + (qos === 1 ? 2 : 0);
+  if (payloadStart > frame.length) return null;
+  const topic = frame.toString('utf8', body + 2, topicEnd);
+  const payload = frame.subarray(payloadStart);
+  return qos === 1 ? { topic, payload, qos: 1, messageId: frame.readUInt16BE(topicEnd) } : { topic, payload, qos: 0 };
+}
+
+/** PUBACK for a QoS 1 publish. */
+export function pubackFrame(messageId: number): Buffer {
+  const frame = Buffer.from([0x40, 0x02, 0, 0]);
+  frame.writeUInt16BE(messageId, 2);
+  return frame;
 }
 
 /** True when the frame is a PUBLISH whose topic starts with `prefix` (ASCII), without decoding it. */

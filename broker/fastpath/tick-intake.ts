@@ -1,5 +1,5 @@
 import { tickPayloadSchema, type Tick } from '../../protocol/tick.js';
-import { readQos0Publish } from './mqtt-frame.js';
+import type { PublishView } from './mqtt-frame.js';
 
 export type TickRejection = 'frame' | 'json' | 'schema' | 'symbol-mismatch';
 
@@ -11,11 +11,8 @@ const TOPIC_ROOT = 'ticks/';
  * Validates a tick a `feed` client published on `ticks/{SYMBOL}` (pure). The cost is paid once per
  * incoming tick, on the publisher's side of the fan-out, never per subscriber.
  */
-export function readFeedTick(frame: Buffer): IntakeResult {
-  const publish = readQos0Publish(frame);
-  if (publish === null || !publish.topic.startsWith(TOPIC_ROOT)) {
-    return { ok: false, reason: 'frame', message: 'not a QoS 0 publish on ticks/' };
-  }
+export function readFeedTick(publish: PublishView): IntakeResult {
+  if (!publish.topic.startsWith(TOPIC_ROOT)) return { ok: false, reason: 'frame', message: 'not a publish on ticks/' };
   let body: unknown;
   try {
     body = JSON.parse(publish.payload.toString('utf8'));
