@@ -46,7 +46,7 @@ const isClosedWithin = (closed: Promise<void>, ms: number) =>
 describe('broker over real sockets', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await startTestApp({ MQTT_MAX_SUBSCRIPTIONS: '5', MQTT_MAX_PACKET: '4096', MQTT_MAX_KEEPALIVE_S: '1' });
+    app = await startTestApp({ MQTT_MAX_SUBSCRIPTIONS: '5', MQTT_MAX_PACKET: '4096' });
   });
   afterAll(() => app.stop());
 
@@ -164,14 +164,6 @@ describe('broker over real sockets', () => {
     expect(await isClosedWithin(c.closed, 10_000)).toBe(true);
   });
 
-  it('holds a client asking for no keepalive to the server limit', async () => {
-    const idle = rawClient(app.ports.mqtt!);
-    idle.send(connect({ keepalive: 0 }));
-    await idle.waitFor('connack');
-    // Limit 1 s: the broker reaps a silent client after 1.5 keepalive periods.
-    expect(await isClosedWithin(idle.closed, 10_000)).toBe(true);
-  });
-
   it('serves health, readiness and metrics', async () => {
     expect((await fetch(`${app.httpUrl}/healthz`)).status).toBe(200);
     const ready = await fetch(`${app.httpUrl}/readyz`);
@@ -180,6 +172,23 @@ describe('broker over real sockets', () => {
     expect(metrics).toMatch(/ticktalk_mqtt_connections \d+/);
     expect(metrics).toMatch(/ticktalk_mqtt_auth_refusals_total\{reason="bad token"\} [1-9]/);
   });
+});
+
+describe('keepalive limit', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ MQTT_MAX_KEEPALIVE_S: '1' });
+  });
+  afterAll(() => app.stop());
+
+  it('holds a client asking for no keepalive to the server limit', async () => {
+    const idle = rawClient(app.ports.mqtt!);
+    idle.send(connect({ keepalive: 0 }));
+    await idle.waitFor('connack');
+    // Limit 1 s: the broker reaps a silent client after 1.5 keepalive periods.
+    expect(await isClosedWithin(idle.closed, 10_000)).toBe(true);
+  });
+
 });
 
 describe('connect flood', () => {
