@@ -239,15 +239,18 @@ export class TickFastPath implements ConnectionHost {
 
   /** Counters move once per turn, not once per tick. */
   private report(): void {
-    const r = this.reported;
     const { counters, stats, incoming } = this;
-    if (stats.routed !== r.routed) counters.routed.inc(stats.routed - r.routed), (r.routed = stats.routed);
-    if (stats.conflated !== r.conflated) counters.conflated.inc(stats.conflated - r.conflated), (r.conflated = stats.conflated);
-    for (const source of ['feed', 'local', 'cluster'] as const) {
-      if (incoming[source] !== r[source]) counters.incoming.labels(source).inc(incoming[source] - r[source]), (r[source] = incoming[source]);
-    }
-    const batches = this.cluster?.batches ?? 0;
-    if (batches !== r.batches) counters.batches.inc(batches - r.batches), (r.batches = batches);
+    this.bump('routed', stats.routed, counters.routed);
+    this.bump('conflated', stats.conflated, counters.conflated);
+    for (const source of ['feed', 'local', 'cluster'] as const) this.bump(source, incoming[source], counters.incoming.labels(source));
+    this.bump('batches', this.cluster?.batches ?? 0, counters.batches);
+  }
+
+  private bump(key: keyof TickFastPath['reported'], now: number, counter: { inc(by: number): void }): void {
+    const before = this.reported[key];
+    if (now === before) return;
+    counter.inc(now - before);
+    this.reported[key] = now;
   }
 
   private wireAedes(aedes: Aedes): void {
