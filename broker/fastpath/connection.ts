@@ -45,7 +45,7 @@ export class FastPathConnection extends Duplex {
     opts: ConnectionOptions,
   ) {
     // The writable side never applies backpressure to Aedes: the writer enforces the bound instead.
-    super({ writableHighWaterMark: opts.writer.maxControlBytes + 1, allowHalfOpen: false });
+    super({ writableHighWaterMark: opts.writer.maxQueuedBytes + 1, allowHalfOpen: false });
     this.writer = new SubscriberWriter(transport, opts.writer, opts.stats, () => host.onSlowConsumer(this));
     this.splitter = new FrameSplitter(
       {

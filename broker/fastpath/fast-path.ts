@@ -15,8 +15,8 @@ import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
 export interface FastPathLimits {
   /** Bytes a client's transport may buffer before its ticks conflate. */
   backlogBytes: number;
-  /** Non-tick bytes (chat, acks) queued for a backed-up client before it is disconnected. */
-  maxControlBytes: number;
+  /** Bytes queued for a backed-up client (chat, acks, one tick per topic) before it is disconnected. */
+  maxQueuedBytes: number;
   /** Topics whose subscriber list is cached. */
   maxCachedTopics: number;
   /** Interval of retained-tick stores into the persistence. */
@@ -27,7 +27,7 @@ export interface FastPathLimits {
 
 export const DEFAULT_LIMITS: FastPathLimits = {
   backlogBytes: 256 * 1024,
-  maxControlBytes: 4 * 1024 * 1024,
+  maxQueuedBytes: 4 * 1024 * 1024,
   maxCachedTopics: 10_000,
   retainFlushMs: 50,
   maxTickFrame: 4096,
@@ -125,7 +125,7 @@ export class TickFastPath implements ConnectionHost {
   wrap(transport: Duplex): FastPathConnection {
     return new FastPathConnection(transport, this, {
       splitter: { prefix: `${TICK_ROOT}/`, captureLimit: this.limits.maxTickFrame, maxHeldBytes: MAX_HELD_BYTES },
-      writer: { backlogBytes: this.limits.backlogBytes, maxControlBytes: this.limits.maxControlBytes },
+      writer: { backlogBytes: this.limits.backlogBytes, maxQueuedBytes: this.limits.maxQueuedBytes },
       stats: this.stats,
     });
   }

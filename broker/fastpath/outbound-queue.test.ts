@@ -21,7 +21,6 @@ describe('OutboundQueue', () => {
     expect(q.addTicks('ticks/A', b('a3a4a5'), b('a5'), 3, true)).toBe(3);
     q.addControl(b('chat2'));
     expect(q.bytes).toBe(2 + 5 + 2 + 5);
-    expect(q.controlBytes).toBe(10);
     expect(q.take().map(String)).toEqual(['a5', 'chat1', 'b1', 'chat2']);
   });
 

@@ -9,14 +9,9 @@ export class OutboundQueue {
   private framesInPart: number[] = [];
   private slotOf = new Map<string, number>();
   private _bytes = 0;
-  private _controlBytes = 0;
 
   get bytes(): number {
     return this._bytes;
-  }
-
-  get controlBytes(): number {
-    return this._controlBytes;
   }
 
   get isEmpty(): boolean {
@@ -27,7 +22,6 @@ export class OutboundQueue {
     this.parts.push(bytes);
     this.framesInPart.push(0);
     this._bytes += bytes.length;
-    this._controlBytes += bytes.length;
   }
 
   /**
@@ -59,7 +53,6 @@ export class OutboundQueue {
     this.framesInPart = [];
     this.slotOf.clear();
     this._bytes = 0;
-    this._controlBytes = 0;
     return parts;
   }
 

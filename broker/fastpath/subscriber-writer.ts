@@ -4,8 +4,11 @@ import { OutboundQueue } from './outbound-queue.js';
 export interface WriterLimits {
   /** Bytes the transport may buffer before the subscriber counts as backed up (ticks conflate). */
   backlogBytes: number;
-  /** Control bytes (chat, acks) that may wait behind a backed-up transport before it is cut off. */
-  maxControlBytes: number;
+  /**
+   * Bytes that may wait behind a backed-up transport before it is cut off: control bytes (chat,
+   * acks) are never dropped, and even conflated ticks add up when a feed has very many symbols.
+   */
+  maxQueuedBytes: number;
 }
 
 export interface WriterStats {
@@ -18,8 +21,8 @@ export interface WriterStats {
 /**
  * The only thing that writes to a client's transport. Everything queued in one turn of the event
  * loop leaves in one write (or one corked writev), which is what makes fan-out cheap; a transport
- * that stops draining never makes anyone wait: its ticks conflate, and once its queued control
- * bytes pass the limit it is disconnected (`onOverflow`).
+ * that stops draining never makes anyone wait: its ticks conflate, and once what waits for it
+ * passes the limit it is disconnected (`onOverflow`).
  */
 export class SubscriberWriter {
   private readonly queue = new OutboundQueue();
@@ -49,12 +52,18 @@ export class SubscriberWriter {
     if (this.closed) return;
     this.stats.routed += frames;
     this.stats.conflated += this.queue.addTicks(topic, batch, latest, frames, this.backedUp);
+    this.checkBound();
   }
 
   addControl(bytes: Buffer): void {
     if (this.closed) return;
     this.queue.addControl(bytes);
-    if (this.queue.controlBytes > this.limits.maxControlBytes) this.onOverflow();
+    this.checkBound();
+  }
+
+  /** Only a backed-up client is held to the bound: a reading one gets the whole turn in one write. */
+  private checkBound(): void {
+    if (this.backedUp && this.queue.bytes > this.limits.maxQueuedBytes) this.onOverflow();
   }
 
   /** Write what is queued unless the transport is backed up (then 'drain' flushes). */
