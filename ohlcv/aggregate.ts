@@ -65,6 +65,7 @@ const ROLLUPS: readonly (readonly [Resolution, Resolution])[] = [
  * `aggregate(a ++ b)`.
  */
 export function aggregate(ticks: readonly Tick[], mode: CandleMode): Aggregation {
+  // 1S bars per symbol, keyed by epoch second: a small integer key keeps the map cheap.
   const seconds = new Map<string, Map<number, Bar>>();
   let skipped = 0;
   let symbol = '';
@@ -84,13 +85,13 @@ export function aggregate(ticks: readonly Tick[], mode: CandleMode): Aggregation
       current = undefined;
     }
     const time = t.time_msc;
-    const start = time - (time % 1000);
+    const second = Math.floor(time / 1000);
     const volume = countTicks ? 1 : (t.volume_real ?? t.volume);
-    if (current === undefined || current.time !== start) {
-      current = series.get(start);
+    if (current === undefined || current.time !== second * 1000) {
+      current = series.get(second);
       if (current === undefined) {
-        current = { time: start, open: price, high: price, low: price, close: price, volume, openTime: time, closeTime: time };
-        series.set(start, current);
+        current = { time: second * 1000, open: price, high: price, low: price, close: price, volume, openTime: time, closeTime: time };
+        series.set(second, current);
         continue;
       }
     }
@@ -109,32 +110,39 @@ export function aggregate(ticks: readonly Tick[], mode: CandleMode): Aggregation
 
   const bars: SeriesBar[] = [];
   for (const [sym, secondBars] of seconds) {
-    const byResolution = new Map<Resolution, Map<number, Bar>>([['1S', secondBars]]);
+    // Sorted once, every coarser resolution is a single pass: a bucket, once left, is never revisited.
+    const byResolution = new Map<Resolution, Bar[]>([['1S', [...secondBars.values()].sort((a, b) => a.time - b.time)]]);
     for (const [res, from] of ROLLUPS) byResolution.set(res, rollUp(byResolution.get(from)!, res));
     for (const [resolution, resBars] of byResolution) {
-      for (const bar of resBars.values()) bars.push({ symbol: sym, resolution, bar });
+      for (const bar of resBars) bars.push({ symbol: sym, resolution, bar });
     }
   }
   return { bars, skipped };
 }
 
-function rollUp(from: Map<number, Bar>, res: Resolution): Map<number, Bar> {
-  const out = new Map<number, Bar>();
-  // Calendar buckets are costly to compute; consecutive bars usually share one.
-  let rangeStart = 1;
-  let rangeEnd = 0;
+/** Merges time-ordered bars into the buckets of `res`, returning them in time order. */
+function rollUp(from: readonly Bar[], res: Resolution): Bar[] {
+  const out: Bar[] = [];
+  let end = -Infinity;
   let target: Bar | undefined;
-  for (const bar of from.values()) {
-    if (bar.time < rangeStart || bar.time >= rangeEnd) {
-      rangeStart = bucketStart(bar.time, res);
-      rangeEnd = bucketEnd(rangeStart, res);
-      target = out.get(rangeStart);
-      if (target === undefined) {
-        out.set(rangeStart, (target = { ...bar, time: rangeStart }));
-        continue;
-      }
+  for (const bar of from) {
+    if (bar.time >= end) {
+      const start = bucketStart(bar.time, res);
+      end = bucketEnd(start, res);
+      target = {
+        time: start,
+        open: bar.open,
+        high: bar.high,
+        low: bar.low,
+        close: bar.close,
+        volume: bar.volume,
+        openTime: bar.openTime,
+        closeTime: bar.closeTime,
+      };
+      out.push(target);
+    } else {
+      absorbLater(target!, bar);
     }
-    absorbLater(target!, bar);
   }
   return out;
 }

@@ -1,0 +1,196 @@
+/**
+ * `npm run bench:ohlcv`: the figures of issue 4.
+ *   1. pure aggregation, ticks/s on one core (target >= 2M), live-like and shuffled-history ticks;
+ *   2. end to end RabbitMQ stream -> aggregator -> PostgreSQL, ticks/s;
+ *   3. `/udf/history` for 5,000 bars over HTTP, p50/p99 (target p99 <= 10 ms), PostgreSQL and PGlite.
+ * Needs the local PostgreSQL and RabbitMQ (like the tests); uses throwaway databases and queues.
+ * Sizes: BENCH_AGG_TICKS, BENCH_E2E_TICKS, BENCH_UDF_REQUESTS; BENCH_PARTS=agg,e2e,udf picks sections.
+ */
+import { pino } from 'pino';
+import amqp from 'amqplib';
+import Fastify from 'fastify';
+import { PgliteDatabase, PostgresDatabase, type Database } from '../../platform/database.js';
+import { Metrics } from '../../platform/metrics.js';
+import type { Tick } from '../../protocol/tick.js';
+import { seededRandom, TickGenerator } from '../../bridges/tick-generator.js';
+import { aggregate, type CandleMode } from '../../ohlcv/aggregate.js';
+import { CandleAggregator } from '../../ohlcv/aggregator.js';
+import { openCandleStore } from '../../ohlcv/store.js';
+import { symbolSightings } from '../../ohlcv/symbols.js';
+import { declareOhlcvStream, TickStream } from '../../ohlcv/tick-stream.js';
+import { registerUdfRoutes } from '../../ohlcv/udf-routes.js';
+import { freshDatabase } from '../../test/support/postgres.js';
+
+const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const AGG_TICKS = Number(process.env.BENCH_AGG_TICKS ?? 4_000_000);
+const E2E_TICKS = Number(process.env.BENCH_E2E_TICKS ?? 200_000);
+const UDF_REQUESTS = Number(process.env.BENCH_UDF_REQUESTS ?? 1_000);
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'agg,e2e,udf').split(','));
+const SYMBOLS = ['EURUSD', 'GBPUSD', 'USDJPY', 'XAUUSD', 'BTCUSD'];
+const MODE: CandleMode = { price: 'bid', volume: 'ticks' };
+const START = Date.UTC(2025, 0, 6);
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** A feed as MT sends it: 5 symbols, each ticking every ~20 ms on average, times ascending. */
+function liveTicks(count: number): Tick[] {
+  const random = seededRandom(1);
+  const gen = new TickGenerator(random);
+  const out: Tick[] = new Array(count);
+  let time = START;
+  for (let i = 0; i < count; i++) {
+    time += random() * 8;
+    out[i] = gen.next(SYMBOLS[i % SYMBOLS.length]!, time);
+  }
+  return out;
+}
+
+/** History replayed out of order: the same ticks spread over a year and shuffled. */
+function shuffledHistory(ticks: readonly Tick[]): Tick[] {
+  const random = seededRandom(2);
+  const out = ticks.map((t) => ({ ...t, time_msc: START + Math.floor(random() * 365 * 86_400_000) }));
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+function benchAggregation(): void {
+  say(`\n== 1. pure aggregation: all 10 resolutions per tick, batches of 5,000, one core`);
+  say(`generating ${fmt(AGG_TICKS)} ticks...`);
+  const live = liveTicks(AGG_TICKS);
+  const history = shuffledHistory(live.slice(0, Math.min(AGG_TICKS, 1_000_000)));
+  for (const [name, ticks] of [
+    ['live feed (time-ordered)', live],
+    ['shuffled history (a year, random order)', history],
+  ] as const) {
+    // One warm-up pass so the figure is the JIT-compiled steady state.
+    for (let i = 0; i < Math.min(ticks.length, 500_000); i += 5000) aggregate(ticks.slice(i, i + 5000), MODE);
+    const started = performance.now();
+    let bars = 0;
+    for (let i = 0; i < ticks.length; i += 5000) {
+      bars += aggregate(ticks.slice(i, i + 5000), MODE).bars.length;
+      if (i % 1_000_000 === 0 && i > 0) say(`  ${name}: ${fmt(i)} ticks...`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    say(`  ${name}: ${fmt(ticks.length / seconds)} ticks/s (${fmt(ticks.length)} ticks -> ${fmt(bars)} bar updates in ${seconds.toFixed(2)} s)`);
+  }
+}
+
+async function benchEndToEnd(): Promise<void> {
+  say(`\n== 2. end to end: RabbitMQ stream -> aggregator -> PostgreSQL`);
+  const pg = await freshDatabase('tt_bench_ohlcv');
+  const db = new PostgresDatabase(pg.url);
+  const id = Date.now().toString(36);
+  const names = { exchange: `tt.bench.${id}.ticks`, stream: `tt.bench.${id}.ohlcv` };
+  const connection = await amqp.connect(AMQP_URL);
+  const channel = await connection.createConfirmChannel();
+  try {
+    await declareOhlcvStream(channel, names);
+    const store = await openCandleStore(db);
+    const ticks = liveTicks(E2E_TICKS);
+    for (const perMessage of [1, 50]) {
+      const stream = `${names.stream}.${perMessage}`;
+      await declareOhlcvStream(channel, { exchange: names.exchange, stream });
+      say(`publishing ${fmt(ticks.length)} ticks, ${perMessage} per message, into ${stream}...`);
+      let messages = 0;
+      const pubStart = performance.now();
+      for (let i = 0; i < ticks.length; i += perMessage) {
+        const slice = ticks.slice(i, i + perMessage);
+        const body = JSON.stringify(perMessage === 1 ? slice[0] : slice);
+        if (!channel.sendToQueue(stream, Buffer.from(body), { contentType: 'application/json' })) await new Promise((r) => channel.once('drain', r));
+        messages++;
+        if (messages % 20_000 === 0) await channel.waitForConfirms();
+      }
+      await channel.waitForConfirms();
+      say(`  published in ${((performance.now() - pubStart) / 1000).toFixed(1)} s; consuming...`);
+
+      const aggregator = new CandleAggregator({ store, mode: MODE, timeZone: 'UTC', log: pino({ level: 'silent' }), metrics: new Metrics(false), onStored: () => {} });
+      let done!: () => void;
+      const finished = new Promise<void>((r) => (done = r));
+      let lastReport = performance.now();
+      const consumer = new TickStream({
+        url: AMQP_URL,
+        names: { exchange: names.exchange, stream },
+        log: pino({ level: 'silent' }),
+        committedOffset: () => store.committedOffset(stream),
+        handle: async (batch) => {
+          await aggregator.applyStreamBatch(stream, batch);
+          const last = batch[batch.length - 1]!.offset;
+          if (performance.now() - lastReport > 1000) {
+            lastReport = performance.now();
+            say(`  ... ${fmt((last + 1) * perMessage)} ticks committed`);
+          }
+          if (last === messages - 1) done();
+        },
+      });
+      const started = performance.now();
+      await consumer.start();
+      await finished;
+      const seconds = (performance.now() - started) / 1000;
+      await consumer.stop();
+      await channel.deleteQueue(stream);
+      say(`  ${perMessage} tick(s)/message: ${fmt(ticks.length / seconds)} ticks/s (${fmt(messages)} messages in ${seconds.toFixed(2)} s, batches of up to 2,000 messages per transaction)`);
+    }
+  } finally {
+    await channel.deleteQueue(names.stream).catch(() => {});
+    await channel.deleteExchange(names.exchange).catch(() => {});
+    await connection.close();
+    await db.close();
+    await pg.drop();
+  }
+}
+
+async function benchUdf(name: string, db: Database): Promise<void> {
+  const store = await openCandleStore(db);
+  // One tick a minute for 6,000 minutes: 6,000 one-minute bars, of which 5,000 are asked for.
+  const gen = new TickGenerator(seededRandom(3));
+  const ticks = Array.from({ length: 6000 }, (_, i) => gen.next('EURUSD', START + i * 60_000 + 1234));
+  await store.commit(() => ({ bars: aggregate(ticks, MODE).bars, symbols: symbolSightings(ticks) }));
+  const app = Fastify();
+  await registerUdfRoutes(app, { store });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
+  const to = (START + 6000 * 60_000) / 1000;
+  const url = `http://127.0.0.1:${port}/udf/history?symbol=EURUSD&resolution=1&from=${to - 5000 * 60}&to=${to}&countback=5000`;
+  const check = (await (await fetch(url)).json()) as { t: number[] };
+  if (check.t.length !== 5000) throw new Error(`expected 5000 bars, got ${check.t.length}`);
+  for (let i = 0; i < 50; i++) await (await fetch(url)).arrayBuffer();
+  const times: number[] = [];
+  for (let i = 0; i < UDF_REQUESTS; i++) {
+    const started = performance.now();
+    await (await fetch(url)).arrayBuffer();
+    times.push(performance.now() - started);
+    if ((i + 1) % 250 === 0) say(`  ${name}: ${i + 1}/${UDF_REQUESTS} requests...`);
+  }
+  times.sort((a, b) => a - b);
+  const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!.toFixed(2);
+  say(`  ${name}: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${times.at(-1)!.toFixed(2)} ms (${UDF_REQUESTS} sequential requests, 5,000 bars each)`);
+  await app.close();
+}
+
+async function main(): Promise<void> {
+  say(`ohlcv benchmark on Node ${process.version}`);
+  if (PARTS.has('agg')) benchAggregation();
+  if (PARTS.has('e2e')) await benchEndToEnd();
+  if (!PARTS.has('udf')) return;
+  say(`\n== 3. /udf/history, 5,000 one-minute bars, over HTTP on 127.0.0.1`);
+  const pg = await freshDatabase('tt_bench_udf');
+  const postgres = new PostgresDatabase(pg.url);
+  try {
+    await benchUdf('PostgreSQL', postgres);
+  } finally {
+    await postgres.close();
+    await pg.drop();
+  }
+  const pglite = await PgliteDatabase.open();
+  try {
+    await benchUdf('PGlite', pglite);
+  } finally {
+    await pglite.close();
+  }
+}
+
+await main();
