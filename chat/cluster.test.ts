@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { freshDatabase } from '../test/support/postgres.js';
+import { deleteKeys } from './test-support/redis.js';
 import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
 
 /**
@@ -27,14 +28,18 @@ describe('chat across two broker nodes', () => {
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
+    // Only this run's keys (every user, room, node and client id here carries the run id): other
+    // suites, or another checkout's run, may share the database.
     const redis = new Redis(REDIS_URL);
-    await redis.flushdb();
+    await deleteKeys(redis, `*${run}*`);
     redis.disconnect();
     await pg?.drop();
   });
 
-  const connect = async (node: ChatTestApp, sub: string, opts: Record<string, unknown> = {}) =>
-    node.connect({ password: await node.token(sub, ['trader'], sub.toUpperCase()), ...opts });
+  /** Users are per run, so rate limits and sessions never meet another run's. */
+  const user = (name: string) => `${name}-${run}`;
+  const connect = async (node: ChatTestApp, name: string, opts: Record<string, unknown> = {}) =>
+    node.connect({ password: await node.token(user(name), ['trader'], name.toUpperCase()), ...opts });
 
   it('numbers a room without gaps while both nodes take publishes at once', async () => {
     const room = `busy-${run}`;
@@ -59,8 +64,8 @@ describe('chat across two broker nodes', () => {
   it('shares the rate limit of a user across nodes', async () => {
     const onA = await connect(a, 'flooder');
     const onB = await connect(b, 'flooder');
-    const errors = collect(onA, 'users/flooder/errors');
-    await onA.subscribeAsync('users/flooder/errors');
+    const errors = collect(onA, `users/${user('flooder')}/errors`);
+    await onA.subscribeAsync(`users/${user('flooder')}/errors`);
     for (let i = 0; i < 60; i++) await onA.publishAsync(`chat/rooms/flood-${run}`, JSON.stringify({ text: `a${i}` }), { qos: 1 });
     for (let i = 0; i < 60; i++) await onB.publishAsync(`chat/rooms/flood-${run}`, JSON.stringify({ text: `b${i}` }), { qos: 1 });
     // Either node alone would take its 60; together they draw 120 from one bucket of 100.
@@ -77,19 +82,24 @@ describe('chat across two broker nodes', () => {
     const presence = collect(observer, `chat/presence/${room}`);
     await observer.subscribeAsync(`chat/presence/${room}`);
     await expect.poll(async () => (await b.api.inject({ url: `/api/rooms/${room}/presence`, headers: { authorization: `Bearer ${await b.token('x')}` } })).json().members).toEqual([
-      { user: 'member', name: 'MEMBER' },
+      { user: user('member'), name: 'MEMBER' },
     ]);
 
+    // Node B queues for an offline session only once the subscription broadcast from node A has
+    // reached its copy of the subscription table (Aedes cluster behaviour; history covers the window).
+    const persistence = (b.node.aedes as unknown as { persistence: { subscriptionsByTopic(t: string): Promise<{ clientId: string }[]> } }).persistence;
+    await expect.poll(async () => (await persistence.subscriptionsByTopic(`chat/rooms/${room}`)).map((s) => s.clientId)).toContain(clientId);
+
     await a.stop(); // the member's node goes away; its members go offline
-    await expect.poll(() => presence.at(-1), { timeout: 5_000 }).toEqual({ user: 'member', name: 'MEMBER', state: 'offline' });
+    await expect.poll(() => presence.at(-1), { timeout: 5_000 }).toEqual({ user: user('member'), name: 'MEMBER', state: 'offline' });
 
     const sender = await connect(b, 'sender');
     for (let i = 1; i <= 10; i++) await sender.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: `m${i}`, ref: `r${i}` }), { qos: 1 });
 
     const received: Record<string, unknown>[] = [];
-    const back = await b.connect({ clientId, clean: false, password: await b.token('member', ['trader'], 'MEMBER'), manualConnect: false });
+    const back = await b.connect({ clientId, clean: false, password: await b.token(user('member'), ['trader'], 'MEMBER'), manualConnect: false });
     back.on('message', (t, p) => t === `chat/rooms/${room}` && received.push(JSON.parse(p.toString())));
     await expect.poll(() => received.map((m) => m.seq), { timeout: 5_000 }).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    expect(received.map((m) => [m.seq, m.text, m.user])).toEqual(Array.from({ length: 10 }, (_, i) => [i + 1, `m${i + 1}`, 'sender']));
+    expect(received.map((m) => [m.seq, m.text, m.user])).toEqual(Array.from({ length: 10 }, (_, i) => [i + 1, `m${i + 1}`, user('sender')]));
   });
 });

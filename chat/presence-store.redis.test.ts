@@ -45,6 +45,6 @@ describe('Presence across Redis nodes', () => {
 });
 
 afterAll(async () => {
-  for (const p of prefixes) await deleteKeys(redis, p);
+  for (const p of prefixes) await deleteKeys(redis, `${p}*`);
   redis.disconnect();
 });

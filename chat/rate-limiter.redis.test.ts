@@ -11,6 +11,6 @@ const prefix = `tt-test:${randomBytes(6).toString('hex')}:`;
 describeRateLimiter('Redis', (limits, clock) => new RedisRateLimiter(redis, limits, prefix, clock));
 
 afterAll(async () => {
-  await deleteKeys(redis, prefix);
+  await deleteKeys(redis, `${prefix}*`);
   redis.disconnect();
 });
