@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Resolution } from '../../protocol/names.js';
 
 /** One OHLCV bar as the server speaks it: `time` is the bar's open in UTC seconds (CONTRACT §3, §5). */
@@ -11,16 +11,14 @@ export interface Bar {
   volume: number;
 }
 
-const price = z.number().finite();
-
 /** Payload of `candles/{SYMBOL}/{RES}`: the forming bar, re-sent as it changes. */
 export const candlePayloadSchema = z.object({
-  time: z.number().int().nonnegative(),
-  open: price,
-  high: price,
-  low: price,
-  close: price,
-  volume: z.number().finite().nonnegative(),
+  time: z.int().check(z.nonnegative()),
+  open: z.number(),
+  high: z.number(),
+  low: z.number(),
+  close: z.number(),
+  volume: z.number().check(z.nonnegative()),
 });
 
 const RESOLUTION_SECONDS: Record<Resolution, number> = {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { RESOLUTIONS, type Resolution } from '../../protocol/names.js';
 import type { Bar } from './bars.js';
 
@@ -18,14 +18,14 @@ export class UdfError extends Error {
 }
 
 const configSchema = z.object({
-  supported_resolutions: z.array(z.string()).default([...RESOLUTIONS]),
-  supports_search: z.boolean().default(true),
-  supports_group_request: z.boolean().default(false),
-  supports_time: z.boolean().default(false),
-  supports_marks: z.boolean().default(false),
-  supports_timescale_marks: z.boolean().default(false),
-  exchanges: z.array(z.object({ value: z.string(), name: z.string(), desc: z.string() })).optional(),
-  symbols_types: z.array(z.object({ name: z.string(), value: z.string() })).optional(),
+  supported_resolutions: z._default(z.array(z.string()), [...RESOLUTIONS]),
+  supports_search: z._default(z.boolean(), true),
+  supports_group_request: z._default(z.boolean(), false),
+  supports_time: z._default(z.boolean(), false),
+  supports_marks: z._default(z.boolean(), false),
+  supports_timescale_marks: z._default(z.boolean(), false),
+  exchanges: z.optional(z.array(z.object({ value: z.string(), name: z.string(), desc: z.string() }))),
+  symbols_types: z.optional(z.array(z.object({ name: z.string(), value: z.string() }))),
 });
 export type UdfConfig = z.infer<typeof configSchema>;
 
@@ -34,11 +34,11 @@ export const DEFAULT_UDF_CONFIG: UdfConfig = configSchema.parse({ supports_time:
 
 const searchItemSchema = z.object({
   symbol: z.string(),
-  full_name: z.string().optional(),
-  description: z.string().default(''),
-  exchange: z.string().default(''),
-  ticker: z.string().optional(),
-  type: z.string().default(''),
+  full_name: z.optional(z.string()),
+  description: z._default(z.string(), ''),
+  exchange: z._default(z.string(), ''),
+  ticker: z.optional(z.string()),
+  type: z._default(z.string(), ''),
 });
 export type UdfSearchItem = z.infer<typeof searchItemSchema>;
 
@@ -46,29 +46,29 @@ const errorSchema = z.object({ s: z.literal('error'), errmsg: z.string() });
 
 const symbolInfoSchema = z.object({
   name: z.string(),
-  ticker: z.string().optional(),
-  description: z.string().default(''),
-  type: z.string().default(''),
-  session: z.string().default('24x7'),
-  exchange: z.string().default(''),
-  listed_exchange: z.string().optional(),
-  timezone: z.string().default('Etc/UTC'),
-  minmov: z.number().default(1),
-  pricescale: z.number().positive().default(100_000),
-  has_intraday: z.boolean().default(true),
-  has_seconds: z.boolean().optional(),
-  has_daily: z.boolean().default(true),
-  has_weekly_and_monthly: z.boolean().default(true),
-  supported_resolutions: z.array(z.string()).default([...RESOLUTIONS]),
-  volume_precision: z.number().int().nonnegative().default(0),
-  data_status: z.enum(['streaming', 'endofday', 'delayed_streaming']).default('streaming'),
+  ticker: z.optional(z.string()),
+  description: z._default(z.string(), ''),
+  type: z._default(z.string(), ''),
+  session: z._default(z.string(), '24x7'),
+  exchange: z._default(z.string(), ''),
+  listed_exchange: z.optional(z.string()),
+  timezone: z._default(z.string(), 'Etc/UTC'),
+  minmov: z._default(z.number(), 1),
+  pricescale: z._default(z.number().check(z.positive()), 100_000),
+  has_intraday: z._default(z.boolean(), true),
+  has_seconds: z.optional(z.boolean()),
+  has_daily: z._default(z.boolean(), true),
+  has_weekly_and_monthly: z._default(z.boolean(), true),
+  supported_resolutions: z._default(z.array(z.string()), [...RESOLUTIONS]),
+  volume_precision: z._default(z.int().check(z.nonnegative()), 0),
+  data_status: z._default(z.enum(['streaming', 'endofday', 'delayed_streaming']), 'streaming'),
 });
 export type UdfSymbolInfo = z.infer<typeof symbolInfoSchema>;
 
-const numbers = z.array(z.number().finite());
+const numbers = z.array(z.number());
 const historySchema = z.discriminatedUnion('s', [
-  z.object({ s: z.literal('ok'), t: numbers, o: numbers, h: numbers, l: numbers, c: numbers, v: numbers.optional() }),
-  z.object({ s: z.literal('no_data'), nextTime: z.number().nullish() }),
+  z.object({ s: z.literal('ok'), t: numbers, o: numbers, h: numbers, l: numbers, c: numbers, v: z.optional(numbers) }),
+  z.object({ s: z.literal('no_data'), nextTime: z.nullish(z.number()) }),
   errorSchema,
 ]);
 
@@ -135,7 +135,7 @@ export class UdfClient {
 
   /** Server time in UTC seconds (`/udf/time` answers a bare number). */
   async time(): Promise<number> {
-    return z.coerce.number().int().positive().parse(await this.get('time', {}));
+    return z.coerce.number().check(z.int(), z.positive()).parse(await this.get('time', {}));
   }
 
   private async get(route: string, params: Record<string, string>): Promise<unknown> {
@@ -156,7 +156,7 @@ export class UdfClient {
   }
 }
 
-function parseOrThrow<T>(schema: z.ZodType<T>, body: unknown, route: string): T {
+function parseOrThrow<T>(schema: z.ZodMiniType<T>, body: unknown, route: string): T {
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw new UdfError(`${route}: unexpected answer: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   return parsed.data;

@@ -1,0 +1,208 @@
+import {
+  CandlestickSeries,
+  ColorType,
+  CrosshairMode,
+  HistogramSeries,
+  createChart,
+  type IChartApi,
+  type ISeriesApi,
+  type LogicalRange,
+  type UTCTimestamp,
+} from 'lightweight-charts';
+import type { Resolution } from '../../protocol/names.js';
+import { topics } from '../../protocol/topics.js';
+import { candlePayloadSchema, classifyLiveBar, mergeBars, resolutionSeconds, type Bar } from './bars.js';
+import type { TopicSubscriber } from './datafeed.js';
+import { parsePayload } from './payload.js';
+import type { UdfClient } from './udf.js';
+
+/**
+ * The candlestick chart with volume: history from UDF, older bars fetched as the user scrolls
+ * back, the forming bar live from `candles/{SYMBOL}/{RES}`. Only the last bar is ever updated or
+ * appended; a re-published older bar (a late tick corrected history) reloads the affected range.
+ */
+
+const PAGE_BARS = 300;
+/** Fetch older bars when fewer than this many are left of the visible range. */
+const LOAD_OLDER_MARGIN = 40;
+const UP = '#26a69a';
+const DOWN = '#ef5350';
+
+export interface ChartSelection {
+  symbol: string;
+  resolution: Resolution;
+  /** Decimals of the symbol's price (from its UDF `pricescale`). */
+  precision: number;
+}
+
+export class ChartView {
+  private readonly chart: IChartApi;
+  private readonly candles: ISeriesApi<'Candlestick'>;
+  private readonly volume: ISeriesApi<'Histogram'>;
+  private bars: Bar[] = [];
+  private selection: ChartSelection | undefined;
+  /** Bumped on every selection change so answers for an earlier one are dropped. */
+  private generation = 0;
+  private unsubscribe: (() => void) | undefined;
+  private hasOlder = false;
+  private loadingOlder = false;
+  private pendingCorrectionFrom: number | undefined;
+  private correcting = false;
+
+  constructor(
+    container: HTMLElement,
+    private readonly deps: { udf: UdfClient; subscriber: TopicSubscriber; onError: (message: string) => void },
+  ) {
+    this.chart = createChart(container, {
+      autoSize: true,
+      layout: {
+        background: { type: ColorType.Solid, color: 'transparent' },
+        textColor: '#8b96a8',
+        fontFamily: 'Inter, system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+        fontSize: 11,
+        attributionLogo: false,
+      },
+      grid: { vertLines: { color: 'rgba(139,150,168,0.06)' }, horzLines: { color: 'rgba(139,150,168,0.06)' } },
+      crosshair: { mode: CrosshairMode.Normal },
+      rightPriceScale: { borderColor: 'rgba(139,150,168,0.15)' },
+      timeScale: { borderColor: 'rgba(139,150,168,0.15)', timeVisible: true, rightOffset: 4 },
+    });
+    this.candles = this.chart.addSeries(CandlestickSeries, {
+      upColor: UP,
+      downColor: DOWN,
+      wickUpColor: UP,
+      wickDownColor: DOWN,
+      borderVisible: false,
+    });
+    this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.24 } });
+    this.volume = this.chart.addSeries(HistogramSeries, { priceFormat: { type: 'volume' }, priceScaleId: '', lastValueVisible: false, priceLineVisible: false });
+    this.volume.priceScale().applyOptions({ scaleMargins: { top: 0.82, bottom: 0 } });
+    this.chart.timeScale().subscribeVisibleLogicalRangeChange((range) => this.onScroll(range));
+  }
+
+  /** Shows a symbol at a resolution: history first, then live bars. */
+  async show(selection: ChartSelection): Promise<void> {
+    const generation = ++this.generation;
+    this.unsubscribe?.();
+    this.selection = selection;
+    this.bars = [];
+    this.hasOlder = false;
+    this.pendingCorrectionFrom = undefined;
+    const minMove = 10 ** -selection.precision;
+    this.candles.applyOptions({ priceFormat: { type: 'price', precision: selection.precision, minMove } });
+    this.chart.applyOptions({ timeScale: { secondsVisible: selection.resolution === '1S' } });
+    this.setData();
+
+    // Subscribe before asking for history so no bar falls between the two; live bars that arrive
+    // first wait for the history they extend.
+    const early: Bar[] = [];
+    let historyLoaded = false;
+    this.unsubscribe = this.deps.subscriber.subscribe(topics.candle(selection.symbol, selection.resolution), (payload) => {
+      const bar = parsePayload(candlePayloadSchema, payload);
+      if (!bar || generation !== this.generation) return;
+      if (historyLoaded) this.onLiveBar(bar);
+      else early.push(bar);
+    });
+
+    try {
+      const step = resolutionSeconds(selection.resolution);
+      const history = await this.deps.udf.history({
+        symbol: selection.symbol,
+        resolution: selection.resolution,
+        from: 0,
+        to: Math.floor(Date.now() / 1000) + step,
+        countback: PAGE_BARS,
+      });
+      if (generation !== this.generation) return;
+      this.bars = history.bars;
+      this.hasOlder = history.bars.length >= PAGE_BARS;
+      this.setData();
+      this.chart.timeScale().scrollToRealTime();
+    } catch (err) {
+      if (generation === this.generation) this.deps.onError(`history: ${(err as Error).message}`);
+    }
+    historyLoaded = true;
+    for (const bar of early) this.onLiveBar(bar);
+  }
+
+  private onLiveBar(bar: Bar): void {
+    const action = classifyLiveBar(this.bars.at(-1)?.time, bar);
+    if (action === 'correction') {
+      this.reloadFrom(bar.time);
+      return;
+    }
+    if (action === 'append') this.bars.push(bar);
+    else this.bars[this.bars.length - 1] = bar;
+    this.candles.update(toCandle(bar));
+    this.volume.update(toVolume(bar));
+  }
+
+  /** History changed at `from` or later: fetch that range again and redraw. */
+  private reloadFrom(from: number): void {
+    this.pendingCorrectionFrom = Math.min(this.pendingCorrectionFrom ?? from, from);
+    if (this.correcting) return;
+    this.correcting = true;
+    void (async () => {
+      while (this.pendingCorrectionFrom !== undefined && this.selection) {
+        const start = this.pendingCorrectionFrom;
+        this.pendingCorrectionFrom = undefined;
+        const { symbol, resolution } = this.selection;
+        const generation = this.generation;
+        try {
+          const last = this.bars.at(-1)?.time ?? start;
+          const history = await this.deps.udf.history({ symbol, resolution, from: start, to: last + resolutionSeconds(resolution) });
+          if (generation !== this.generation) continue;
+          // The live bar is fresher than any history answer; everything before it is replaced.
+          const live = this.bars.at(-1)?.time ?? Infinity;
+          this.bars = mergeBars(this.bars, history.bars.filter((b) => b.time < live));
+          this.setData();
+        } catch (err) {
+          this.deps.onError(`history: ${(err as Error).message}`);
+        }
+      }
+      this.correcting = false;
+    })();
+  }
+
+  private onScroll(range: LogicalRange | null): void {
+    if (!range || range.from > LOAD_OLDER_MARGIN || !this.hasOlder || this.loadingOlder || !this.selection) return;
+    const oldest = this.bars[0];
+    if (!oldest) return;
+    this.loadingOlder = true;
+    const { symbol, resolution } = this.selection;
+    const generation = this.generation;
+    void this.deps.udf
+      .history({ symbol, resolution, from: 0, to: oldest.time, countback: PAGE_BARS })
+      .then(
+        (history) => {
+          if (generation !== this.generation) return;
+          this.hasOlder = history.bars.length >= PAGE_BARS;
+          if (history.bars.length === 0) return;
+          this.bars = mergeBars(history.bars, this.bars);
+          this.setData();
+        },
+        (err: Error) => this.deps.onError(`history: ${err.message}`),
+      )
+      .finally(() => {
+        this.loadingOlder = false;
+      });
+  }
+
+  private setData(): void {
+    this.candles.setData(this.bars.map(toCandle));
+    this.volume.setData(this.bars.map(toVolume));
+  }
+
+  /** Bars drawn right now (for the page's status line). */
+  barCount(): number {
+    return this.bars.length;
+  }
+}
+
+function toCandle(bar: Bar) {
+  return { time: bar.time as UTCTimestamp, open: bar.open, high: bar.high, low: bar.low, close: bar.close };
+}
+
+function toVolume(bar: Bar) {
+  return { time: bar.time as UTCTimestamp, value: bar.volume, color: bar.close >= bar.open ? 'rgba(38,166,154,0.35)' : 'rgba(239,83,80,0.35)' };
+}

@@ -1,0 +1,185 @@
+import mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import type { TopicSubscriber } from './datafeed.js';
+
+/**
+ * The page's one MQTT-over-WebSocket connection. Chart, prices and chat all subscribe through it;
+ * it keeps the list of wanted topics so a fresh connection (after sign-in) subscribes them again.
+ * Switching identity closes the old socket completely before opening the new one, so the page
+ * never holds two WebSockets.
+ */
+
+export type ConnectionState = 'connecting' | 'online' | 'offline' | 'refused';
+
+export interface Credentials {
+  clientId: string;
+  username: string;
+  /** The JWT, sent as the CONNECT password (CONTRACT §2). */
+  token: string;
+}
+
+type Handler = (payload: Uint8Array) => void;
+
+interface Wanted {
+  qos: 0 | 1;
+  handlers: Set<Handler>;
+}
+
+export interface ConnectionEvents {
+  state(state: ConnectionState, detail?: string): void;
+  /** Every CONNACK, first and after each reconnect: the moment to fetch what was missed. */
+  connected(sessionPresent: boolean): void;
+  /** A subscription the broker refused (SUBACK 0x80). */
+  denied(topic: string): void;
+}
+
+/** CONNACK return codes meaning "these credentials will never work": stop retrying. */
+const REFUSED_CODES = new Set([4, 5, 134, 135]);
+const SOCKET_CLOSE_WAIT_MS = 3_000;
+
+export class MqttConnection implements TopicSubscriber {
+  private client: MqttClient | undefined;
+  private socket: WebSocket | undefined;
+  private readonly wanted = new Map<string, Wanted>();
+  /** Topics the broker has confirmed on the current connection's session. */
+  private readonly active = new Set<string>();
+
+  constructor(
+    private readonly url: string,
+    private readonly events: ConnectionEvents,
+  ) {}
+
+  /** Opens the connection, anonymous or with a token, replacing the current one. */
+  async open(credentials?: Credentials): Promise<void> {
+    await this.close();
+    const options: IClientOptions = {
+      protocolVersion: 4,
+      keepalive: 30,
+      reconnectPeriod: 2_000,
+      connectTimeout: 10_000,
+      // Signed in: a persistent session under a stable id, so QoS 1 chat sent while the socket was
+      // down is delivered on reconnect. Anonymous market data needs no session.
+      clean: credentials === undefined,
+      clientId: credentials?.clientId ?? `web-anon-${randomId()}`,
+      // Subscriptions are restored by subscribeMissing, which knows what the broker confirmed.
+      resubscribe: false,
+      createWebsocket: (url: string, protocols: string[]) => {
+        const socket = new WebSocket(url, protocols);
+        this.socket = socket;
+        return socket;
+      },
+      ...(credentials ? { username: credentials.username, password: credentials.token } : {}),
+    };
+    this.events.state('connecting');
+    const client = mqtt.connect(this.url, options);
+    this.client = client;
+    this.active.clear();
+
+    client.on('connect', (connack) => {
+      if (this.client !== client) return;
+      // Without a stored session the broker has forgotten every subscription: send them all.
+      if (!connack.sessionPresent) this.active.clear();
+      this.subscribeMissing(client);
+      this.events.state('online');
+      this.events.connected(connack.sessionPresent);
+    });
+    client.on('message', (topic, payload) => this.route(client, topic, payload));
+    client.on('offline', () => this.client === client && this.events.state('offline'));
+    client.on('error', (err: Error & { code?: number }) => {
+      if (this.client !== client) return;
+      if (typeof err.code === 'number' && REFUSED_CODES.has(err.code)) {
+        this.events.state('refused', err.message);
+        void this.close();
+      }
+    });
+  }
+
+  /** Closes the connection and waits until its WebSocket is really gone. */
+  async close(): Promise<void> {
+    const client = this.client;
+    const socket = this.socket;
+    this.client = undefined;
+    this.socket = undefined;
+    if (!client) return;
+    client.removeAllListeners('connect');
+    client.end(true);
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, SOCKET_CLOSE_WAIT_MS);
+        socket.addEventListener('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  subscribe(topic: string, onMessage: (payload: Uint8Array) => void, qos: 0 | 1 = 0): () => void {
+    let entry = this.wanted.get(topic);
+    if (!entry) {
+      entry = { qos, handlers: new Set() };
+      this.wanted.set(topic, entry);
+      if (this.client) this.subscribeMissing(this.client);
+    }
+    const handler: Handler = (payload) => onMessage(payload);
+    entry.handlers.add(handler);
+    const current = entry;
+    return () => {
+      current.handlers.delete(handler);
+      if (current.handlers.size > 0 || this.wanted.get(topic) !== current) return;
+      this.wanted.delete(topic);
+      this.active.delete(topic);
+      if (this.client?.connected) this.client.unsubscribe(topic);
+    };
+  }
+
+  /** Publishes; with QoS 1 it resolves once the broker has stored and acknowledged it. */
+  publish(topic: string, body: unknown, qos: 0 | 1): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error('not connected'));
+    return new Promise((resolve, reject) => {
+      client.publish(topic, JSON.stringify(body), { qos }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Subscribes every wanted topic the broker has not confirmed yet (sent only while connected). */
+  private subscribeMissing(client: MqttClient): void {
+    if (!client.connected) return;
+    const map: Record<string, { qos: 0 | 1 }> = {};
+    for (const [topic, { qos }] of this.wanted) if (!this.active.has(topic)) map[topic] = { qos };
+    if (Object.keys(map).length === 0) return;
+    for (const topic of Object.keys(map)) this.active.add(topic);
+    client.subscribe(map, (err, granted) => {
+      if (client !== this.client) return;
+      if (err) {
+        // Lost with the connection: the next CONNACK sends them again.
+        for (const topic of Object.keys(map)) this.active.delete(topic);
+        return;
+      }
+      for (const g of granted ?? []) {
+        // Left in `active`: a refusal is an answer, asked again only on a new connection.
+        if (g.qos === 128) this.events.denied(g.topic);
+      }
+    });
+  }
+
+  private route(client: MqttClient, topic: string, payload: Uint8Array): void {
+    const entry = this.wanted.get(topic);
+    if (!entry) {
+      // A resumed session may still carry a subscription this page no longer wants.
+      if (client === this.client) client.unsubscribe(topic);
+      return;
+    }
+    for (const handler of entry.handlers) handler(payload);
+  }
+}
+
+export function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return [...bytes].map((b) => b.toString(36).padStart(2, '0')).join('').slice(0, 12);
+}
+
+/** `ws(s)://<this host>/mqtt`: the broker listens on the page's own origin. */
+export function brokerUrl(location: Location): string {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/mqtt`;
+}
