@@ -46,7 +46,9 @@ export type RejectCode =
   | 'ask_below_bid'
   | 'invalid_symbol'
   | 'invalid_time'
-  | 'invalid_field';
+  | 'invalid_field'
+  /** Not produced by the parser: the bridge's label for a message it failed to process. */
+  | 'internal';
 
 export interface TickReject {
   /** Position of the tick in the batch (DWX: line), or -1 when the message as a whole is rejected. */

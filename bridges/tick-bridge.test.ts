@@ -156,6 +156,23 @@ describe('TickBridge (RabbitMQ, private vhost)', () => {
     expect(a.ticks.map((t) => t.bid)).toEqual([1.1, 1.2, 1.3]);
   });
 
+  it('dead-letters a message it fails to process instead of dying (here: an unknown zone reaches the parser)', async () => {
+    const names = { exchange: 'iso.ticks', bridgeQueue: 'iso.bridge', deadExchange: 'iso.ticks.dead', deadQueue: 'iso.dead' };
+    const hub = new TickHub();
+    const health = new Health();
+    const bridge = new TickBridge({ url: vhost.url, timeZone: 'Not/AZone', log, metrics: new Metrics(false), health, names });
+    started.push(bridge);
+    await bridge.start(hub);
+    await expect.poll(async () => (await health.readiness()).ready).toBe(true);
+    channel.publish(names.exchange, 'mt5.EURUSD', Buffer.from('{"time_msc":1735776000351,"bid":1.1,"ask":1.2}'));
+    await channel.waitForConfirms();
+    let dead: amqp.GetMessage | false = false;
+    await expect.poll(async () => (dead = await channel.get(names.deadQueue, { noAck: true }))).toBeTruthy();
+    expect(String((dead as unknown as amqp.GetMessage).properties.headers?.['x-ticktalk-error'])).toMatch(/^message rejected: internal error: .*time zone/i);
+    await expect.poll(async () => (await channel.checkQueue(names.bridgeQueue)).messageCount).toBe(0);
+    expect((await health.readiness()).ready).toBe(true);
+  });
+
   async function collectDeadLetters(count: number): Promise<amqp.GetMessage[]> {
     const out: amqp.GetMessage[] = [];
     await expect

@@ -126,9 +126,21 @@ export class TickBridge implements TickSource {
     const channels = { consumer, deadLetters };
     const { consumerTag } = await consumer.consume(this.names.bridgeQueue, (msg) => {
       if (msg === null) restart('consumer cancelled by RabbitMQ');
-      else this.handle(msg, hub, channels);
+      else this.handleSafely(msg, hub, channels);
     });
     this.session = { ...channels, consumerTag };
+  }
+
+  /** A bug in parsing must not kill the consumer: the message is dead-lettered with the error instead. */
+  private handleSafely(msg: ConsumeMessage, hub: TickHub, channels: { consumer: Channel; deadLetters: ConfirmChannel }): void {
+    try {
+      this.handle(msg, hub, channels);
+    } catch (err) {
+      this.opts.log.error({ err, routingKey: msg.fields.routingKey }, 'tick bridge failed on a message');
+      const result: ParsedTickMessage = { ticks: [], rejects: [{ index: -1, code: 'internal', reason: `internal error: ${(err as Error).message}` }] };
+      this.instruments.rejected.inc({ reason: 'internal' });
+      this.deadLetter(msg, result, channels);
+    }
   }
 
   private handle(msg: ConsumeMessage, hub: TickHub, session: { consumer: Channel; deadLetters: ConfirmChannel }): void {
