@@ -6,7 +6,8 @@ import { symbolProfile } from '../bridges/tick-generator.js';
  * decimals its prices carry. Pure; the store keeps what was seen.
  */
 
-export type SymbolType = 'forex' | 'metal' | 'crypto' | 'cfd';
+/** TradingView's symbol types (UDF `type`); metals are `commodity` there. */
+export type SymbolType = 'forex' | 'commodity' | 'crypto' | 'cfd';
 
 export interface SymbolInfo {
   symbol: string;
@@ -43,7 +44,7 @@ export function describeSymbol(symbol: string, digitsSeen: number | null): Symbo
     type = 'forex';
     description = `${CURRENCIES[base]} / ${quoteName}`;
   } else if (quoteName && METALS[base]) {
-    type = 'metal';
+    type = 'commodity';
     description = `${METALS[base]} / ${quoteName}`;
   } else if (quoteName && COINS[base]) {
     type = 'crypto';

@@ -60,8 +60,9 @@ export interface TickStreamOptions {
   url: string;
   names?: StreamNames;
   log: Logger;
-  /** Messages per batch at most, and the longest a partial batch waits. */
+  /** Messages per batch at most (and body bytes at most), and the longest a partial batch waits. */
   batchSize?: number;
+  batchBytes?: number;
   batchDelayMs?: number;
   /** The last offset already stored; consumption resumes right after it. */
   committedOffset: () => Promise<number>;
@@ -74,14 +75,17 @@ interface Session {
   model: ChannelModel;
   channel: Channel;
   consumerTag: string;
-  pending: ConsumeMessage[];
+  /** Delivered, not yet handed over; `raw` is kept to acknowledge. */
+  pending: { raw: ConsumeMessage; message: StreamMessage }[];
+  pendingBytes: number;
   timer: NodeJS.Timeout | undefined;
   working: Promise<void> | undefined;
 }
 
 /**
  * Consumes the stream in batches, one batch in flight at a time, with automatic reconnection.
- * Prefetch is two batches so the next one fills while the current one commits.
+ * Prefetch is two batches so the next one fills while the current one commits; it also bounds memory
+ * to that many messages (RabbitMQ's credit counts messages, not bytes).
  */
 export class TickStream {
   private connection: RecoveringChannelModel | undefined;
@@ -89,11 +93,13 @@ export class TickStream {
   private stopping = false;
   private readonly names: StreamNames;
   private readonly batchSize: number;
+  private readonly batchBytes: number;
   private readonly batchDelayMs: number;
 
   constructor(private readonly opts: TickStreamOptions) {
     this.names = opts.names ?? DEFAULT_STREAM_NAMES;
     this.batchSize = opts.batchSize ?? 2000;
+    this.batchBytes = opts.batchBytes ?? 8 * 1024 * 1024;
     this.batchDelayMs = opts.batchDelayMs ?? 50;
   }
 
@@ -149,12 +155,13 @@ export class TickStream {
     channel.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'ohlcv aggregator channel error'));
 
     const resumeAt = (await this.opts.committedOffset()) + 1;
-    const session: Session = { model, channel, consumerTag: '', pending: [], timer: undefined, working: undefined };
+    const session: Session = { model, channel, consumerTag: '', pending: [], pendingBytes: 0, timer: undefined, working: undefined };
     const { consumerTag } = await channel.consume(
       this.names.stream,
       (msg) => {
         if (msg === null) return restart('consumer cancelled by RabbitMQ');
-        session.pending.push(msg);
+        session.pending.push({ raw: msg, message: toStreamMessage(msg, Date.now()) });
+        session.pendingBytes += msg.content.length;
         this.schedule(session, restart);
       },
       { noAck: false, arguments: { 'x-stream-offset': resumeAt } },
@@ -166,7 +173,7 @@ export class TickStream {
 
   private schedule(session: Session, restart: (why: string) => void): void {
     if (session.working) return;
-    if (session.pending.length >= this.batchSize) {
+    if (session.pending.length >= this.batchSize || session.pendingBytes >= this.batchBytes) {
       clearTimeout(session.timer);
       session.timer = undefined;
       session.working = this.process(session, restart);
@@ -179,18 +186,16 @@ export class TickStream {
   }
 
   private async process(session: Session, restart: (why: string) => void): Promise<void> {
-    const msgs = session.pending.splice(0, this.batchSize);
+    let count = 0;
+    let bytes = 0;
+    while (count < session.pending.length && count < this.batchSize && (count === 0 || bytes < this.batchBytes)) {
+      bytes += session.pending[count]!.raw.content.length;
+      count++;
+    }
+    const batch = session.pending.splice(0, count);
+    session.pendingBytes -= bytes;
     try {
-      const now = Date.now();
-      await this.opts.handle(
-        msgs.map((m) => ({
-          offset: Number(m.properties.headers?.['x-stream-offset']),
-          body: m.content,
-          contentType: m.properties.contentType as string | undefined,
-          routingKey: m.fields.routingKey,
-          receivedAt: receiptTime(m, now),
-        })),
-      );
+      await this.opts.handle(batch.map((d) => d.message));
     } catch (err) {
       // Nothing of this batch is stored (the commit is one transaction): read it again after reconnecting.
       this.opts.log.error({ err }, 'ohlcv batch failed; reconnecting to re-read it');
@@ -200,11 +205,21 @@ export class TickStream {
     }
     try {
       // In a stream an ack only returns credit: the stored offset, not the ack, is the position.
-      session.channel.ack(msgs[msgs.length - 1]!, true);
+      session.channel.ack(batch[batch.length - 1]!.raw, true);
     } catch {
       // The channel went away after the commit; the next session resumes after the stored offset.
     }
     session.working = undefined;
     if (session.pending.length > 0 && this.session === session) this.schedule(session, restart);
   }
+}
+
+function toStreamMessage(msg: ConsumeMessage, now: number): StreamMessage {
+  return {
+    offset: Number(msg.properties.headers?.['x-stream-offset']),
+    body: msg.content,
+    contentType: msg.properties.contentType as string | undefined,
+    routingKey: msg.fields.routingKey,
+    receivedAt: receiptTime(msg, now),
+  };
 }

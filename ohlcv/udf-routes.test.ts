@@ -69,14 +69,14 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
       timezone: 'Etc/UTC',
       has_seconds: true,
     });
-    expect((await get('/udf/symbols?symbol=MT5:XAUUSD')).body).toMatchObject({ name: 'XAUUSD', type: 'metal', pricescale: 100 });
+    expect((await get('/udf/symbols?symbol=MT5:XAUUSD')).body).toMatchObject({ name: 'XAUUSD', type: 'commodity', pricescale: 100 });
     expect(await get('/udf/symbols?symbol=NOPE')).toMatchObject({ status: 200, body: { s: 'error', errmsg: 'unknown symbol: NOPE' } });
   });
 
   it('searches by name or description, type and exchange, up to a limit', async () => {
     expect((await get('/udf/search?query=usd&limit=2')).body).toHaveLength(2);
     expect((await get('/udf/search?query=gold')).body).toEqual([
-      { symbol: 'XAUUSD', full_name: 'MT5:XAUUSD', description: 'Gold / US Dollar', exchange: 'MT5', ticker: 'XAUUSD', type: 'metal' },
+      { symbol: 'XAUUSD', full_name: 'MT5:XAUUSD', description: 'Gold / US Dollar', exchange: 'MT5', ticker: 'XAUUSD', type: 'commodity' },
     ]);
     expect((await get('/udf/search?query=&type=crypto&exchange=MT5')).body.map((s: { symbol: string }) => s.symbol)).toEqual(['BTCUSD']);
     expect((await get('/udf/search?query=&exchange=NYSE')).body).toEqual([]);

@@ -21,7 +21,7 @@ export interface UdfDeps {
   now?: () => number;
 }
 
-const SYMBOL_TYPES: readonly SymbolType[] = ['forex', 'metal', 'crypto', 'cfd'];
+const SYMBOL_TYPES: readonly SymbolType[] = ['forex', 'commodity', 'crypto', 'cfd'];
 
 /** TradingView's UDF datafeed (CONTRACT §5), answering from the candle store. */
 export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now = Date.now }) => {
