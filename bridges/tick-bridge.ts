@@ -60,6 +60,7 @@ export class TickBridge implements TickSource {
    */
   async start(hub: TickHub): Promise<void> {
     if (this.connection) throw new Error('tick bridge already started');
+    this.stopping = false;
     const { initialDelayMs = 250, maxDelayMs = 30_000 } = this.opts.reconnect ?? {};
     const random = Math.random;
     this.connection = await amqp.connect(withHeartbeat(this.opts.url), {
