@@ -46,7 +46,7 @@ async function openClient(port, { clientId, username, password, filters, onStamp
     const granted = await suback;
     if (granted.subarray(4).includes(0x80)) throw new Error(`${clientId}: subscription refused`);
   }
-  return { socket, reader };
+  return { socket, reader, port };
 }
 
 /** The canonical tick payload (the order ticktalk encodes), so both brokers carry the same bytes. */
@@ -68,8 +68,6 @@ async function openAll(ports, n, opts) {
 function closeAll(clients) {
   for (const c of clients) c.socket.destroy();
 }
-
-const received = (subs) => subs.reduce((sum, s) => sum + s.reader.publishes, 0);
 
 /**
  * Fan-out: the publisher writes batches of tick publishes as fast as the broker takes them;
@@ -103,16 +101,19 @@ export async function fanOut({ port, subscriberPorts = [port], token, runId, sub
   };
   pump();
   await sleep(warmupMs);
-  const c0 = received(subs);
+  const before = subs.map((s) => s.reader.publishes);
   const s0 = sent;
   const t0 = performance.now();
   await sleep(measureMs);
   const seconds = (performance.now() - t0) / 1000;
-  const c1 = received(subs);
+  const delta = subs.map((s, i) => s.reader.publishes - before[i]);
   const s1 = sent;
   running = false;
   closeAll([...subs, pub]);
-  return { deliveriesPerSec: (c1 - c0) / seconds, publishesPerSec: (s1 - s0) / seconds };
+  const byPort = {};
+  subs.forEach((s, i) => (byPort[s.port] = (byPort[s.port] ?? 0) + delta[i] / seconds));
+  const total = delta.reduce((a, b) => a + b, 0);
+  return { deliveriesPerSec: total / seconds, publishesPerSec: (s1 - s0) / seconds, byPort };
 }
 
 /**

@@ -140,6 +140,7 @@ if (opt.cluster) {
       measureMs,
     });
     log(`cluster fan-out, 1 topic: ${fmt(r.deliveriesPerSec)} deliveries/s = ${(r.deliveriesPerSec / single).toFixed(2)}x the single node`);
+    log(`  node A (publisher's node): ${fmt(r.byPort[a.ports.mqtt])}/s, node B (via Redis batches): ${fmt(r.byPort[b.ports.mqtt])}/s`);
   } finally {
     await Promise.all([a.stop(), b.stop()]);
     // The retained copies of the bench's symbols live in the shared persistence: take them out.

@@ -27,6 +27,7 @@ export class ClusterBatcher {
   private bytes = 0;
   /** Set once the interval's batch is over budget: from then on, latest frame per topic. */
   private latest: Map<string, Buffer> | null = null;
+  private lastFlush = performance.now();
   private readonly timer: NodeJS.Timeout;
   private readonly self: Buffer;
   batches = 0;
@@ -67,7 +68,16 @@ export class ClusterBatcher {
     }
   }
 
+  /**
+   * Called at the end of every turn: a node saturated with reads may run its timers late, so the
+   * interval is also honoured from the data path.
+   */
+  flushIfDue(): void {
+    if (performance.now() - this.lastFlush >= this.opts.intervalMs) this.flush();
+  }
+
   flush(): void {
+    this.lastFlush = performance.now();
     const frames = this.latest !== null ? [...this.latest.values()] : this.frames;
     if (frames.length === 0) return;
     this.frames = [];

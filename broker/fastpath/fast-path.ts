@@ -234,6 +234,7 @@ export class TickFastPath implements ConnectionHost {
     }
     for (const writer of this.dirty) writer.flush();
     this.dirty.clear();
+    this.cluster?.flushIfDue();
     this.report();
   }
 
