@@ -18,7 +18,7 @@ export interface TickBridgeOptions {
   connectionName?: string;
   /** Unacknowledged deliveries in flight. Ticks are small and parsed synchronously, so a deep window pays. */
   prefetch?: number;
-  /** Reconnect backoff: exponential from `initialDelayMs`, jittered ±50%, capped at `maxDelayMs`. */
+  /** Reconnect backoff: doubling from `initialDelayMs` (250), capped at `maxDelayMs` (30 s), each delay drawn from 50-100% of that. */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** Contract names unless a test isolates itself. */
   names?: TickTopologyNames;
@@ -62,14 +62,13 @@ export class TickBridge implements TickSource {
     if (this.connection) throw new Error('tick bridge already started');
     this.stopping = false;
     const { initialDelayMs = 250, maxDelayMs = 30_000 } = this.opts.reconnect ?? {};
-    const random = Math.random;
     this.connection = await amqp.connect(withHeartbeat(this.opts.url), {
       clientProperties: { connection_name: this.opts.connectionName ?? 'ticktalk tick bridge' },
       recovery: {
         waitForConnect: false,
         setup: (model: ChannelModel) => this.consume(model, hub),
-        // Full jitter around an exponential base, so a fleet of bridges does not reconnect in step.
-        calculateDelay: (attempt: number) => Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1)) * (0.5 + random() * 0.5),
+        // Exponential, capped, jittered over its upper half so a fleet of bridges does not reconnect in step.
+        calculateDelay: (attempt: number) => Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5),
       },
     });
     this.connection.on('connect', () => {
