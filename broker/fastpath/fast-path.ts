@@ -235,6 +235,7 @@ export class TickFastPath implements ConnectionHost {
     for (const writer of this.dirty) writer.flush();
     this.dirty.clear();
     this.cluster?.flushIfDue();
+    this.retained.flushIfDue();
     this.report();
   }
 

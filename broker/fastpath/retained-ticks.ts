@@ -16,15 +16,23 @@ export class RetainedTicks {
   private dirty = new Map<string, string>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly timer: NodeJS.Timeout;
+  private lastFlush = performance.now();
 
   constructor(
     private readonly store: () => RetainedStore,
-    intervalMs: number,
+    private readonly intervalMs: number,
     private readonly log: Logger,
   ) {
-    // A periodic store waits for the previous one, so a slow Redis never piles writes up.
-    this.timer = setInterval(() => this.inFlight.size === 0 && this.flush(), intervalMs);
+    this.timer = setInterval(() => this.flushIfDue(), intervalMs);
     this.timer.unref();
+  }
+
+  /**
+   * The periodic store, also called at the end of every turn (a saturated node runs its timers
+   * late). It waits for the previous store, so a slow Redis never piles writes up.
+   */
+  flushIfDue(): void {
+    if (this.inFlight.size === 0 && performance.now() - this.lastFlush >= this.intervalMs) this.flush();
   }
 
   set(topic: string, payload: string): void {
@@ -33,6 +41,7 @@ export class RetainedTicks {
 
   /** Issue the stores for everything pending now (one per topic). */
   flush(): void {
+    this.lastFlush = performance.now();
     if (this.dirty.size === 0) return;
     const batch = this.dirty;
     this.dirty = new Map();
