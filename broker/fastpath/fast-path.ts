@@ -69,6 +69,7 @@ export class TickFastPath implements ConnectionHost {
   private turn = new Map<string, Buffer[]>();
   private readonly dirty = new Set<SubscriberWriter>();
   private scheduled = false;
+  private closed = false;
   private readonly stats: WriterStats = { routed: 0, conflated: 0 };
   private readonly incoming: Record<TickSource, number> = { feed: 0, local: 0, cluster: 0 };
   private readonly reported = { routed: 0, conflated: 0, feed: 0, local: 0, cluster: 0, batches: 0 };
@@ -136,6 +137,8 @@ export class TickFastPath implements ConnectionHost {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     this.runTurn();
     await this.retained.close();
     await this.cluster?.close();
@@ -180,6 +183,8 @@ export class TickFastPath implements ConnectionHost {
   }
 
   private accept(tick: Tick, source: TickSource): void {
+    // Sources may still be stopping while the broker shuts down: their last ticks have nowhere to go.
+    if (this.closed) return;
     const topic = topics.tick(tick.symbol);
     const payload = encodeTick(tick);
     const frame = publishFrame(topic, payload, false);
