@@ -76,13 +76,16 @@ export interface SymbolSighting {
 export function symbolSightings(ticks: readonly Tick[]): SymbolSighting[] {
   const out = new Map<string, SymbolSighting>();
   for (const t of ticks) {
-    const digits = Math.max(decimalPlaces(t.bid), decimalPlaces(t.ask));
     const seen = out.get(t.symbol);
     if (!seen) {
+      const digits = Math.max(decimalPlaces(t.bid), decimalPlaces(t.ask));
       out.set(t.symbol, { symbol: t.symbol, digits, time: t.time_msc, bid: t.bid, ask: t.ask });
       continue;
     }
-    if (digits > seen.digits) seen.digits = digits;
+    // Formatting every price is the costly part; most ticks fit the decimals already seen.
+    if (!fitsDigits(t.bid, seen.digits) || !fitsDigits(t.ask, seen.digits)) {
+      seen.digits = Math.max(seen.digits, decimalPlaces(t.bid), decimalPlaces(t.ask));
+    }
     if (t.time_msc >= seen.time) {
       seen.time = t.time_msc;
       seen.bid = t.bid;
@@ -90,4 +93,12 @@ export function symbolSightings(ticks: readonly Tick[]): SymbolSighting[] {
     }
   }
   return [...out.values()];
+}
+
+const POWERS_OF_TEN = Array.from({ length: MAX_DIGITS + 1 }, (_, i) => 10 ** i);
+
+/** True when `x` has at most `digits` decimals (a fast, conservative check before decimalPlaces). */
+function fitsDigits(x: number, digits: number): boolean {
+  const scale = POWERS_OF_TEN[digits]!;
+  return Math.round(x * scale) / scale === x;
 }
