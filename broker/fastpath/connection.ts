@@ -21,7 +21,9 @@ export interface ConnectionOptions {
 /** After an orderly close, how long a peer gets to read our last bytes before the socket goes. */
 const LINGER_MS = 2_000;
 
+/** The parts of Aedes' client object the connection touches. */
 interface AedesClientLike {
+  id?: string;
   _keepaliveTimer?: { refresh(): void } | null;
 }
 

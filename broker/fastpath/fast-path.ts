@@ -176,7 +176,7 @@ export class TickFastPath implements ConnectionHost {
   onSlowConsumer(conn: FastPathConnection): void {
     this.counters.slow.inc();
     this.opts.log.warn(
-      { client: (conn.client as { id?: string } | undefined)?.id, queuedBytes: conn.writer.queuedBytes },
+      { client: conn.client?.id, queuedBytes: conn.writer.queuedBytes },
       'disconnecting a client that stopped reading',
     );
     conn.destroy(new Error('slow consumer: queued bytes over the limit'));
@@ -298,7 +298,7 @@ export class TickFastPath implements ConnectionHost {
       return;
     }
     this.opts.log.warn(
-      { client: (conn.client as { id?: string } | undefined)?.id, reason: message, alsoSuppressed: this.suppressedRejections },
+      { client: conn.client?.id, reason: message, alsoSuppressed: this.suppressedRejections },
       'tick publish refused',
     );
     this.lastRejectionLog = now;
