@@ -2,14 +2,17 @@
 // index.html that names them, and gzip/brotli copies the server sends to clients that accept them.
 // Run by `npm run build` (and so by `npm install` through `prepare`).
 import { build } from 'esbuild';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const src = join(root, 'web', 'src');
-const out = join(root, 'dist', 'web', 'public');
+const target = join(root, 'dist', 'web', 'public');
+// Built beside the target and swapped in at the end, so a server starting meanwhile never reads
+// half a build.
+const out = `${target}.next-${process.pid}`;
 const COMPRESSIBLE = /\.(js|css|html|map|svg|json)$/;
 
 await rm(out, { recursive: true, force: true });
@@ -52,4 +55,8 @@ for (const file of files) {
   await writeFile(`${file}.br`, br);
   if (!file.endsWith('.map')) sizes.push(`${relative(out, file)} ${(body.length / 1024).toFixed(0)} KiB (br ${(br.length / 1024).toFixed(0)} KiB)`);
 }
-console.log(`web page built into ${relative(root, out)}: ${sizes.join(', ')}`);
+const old = `${target}.old-${process.pid}`;
+await rename(target, old).catch(() => {});
+await rename(out, target);
+await rm(old, { recursive: true, force: true });
+console.log(`web page built into ${relative(root, target)}: ${sizes.join(', ')}`);

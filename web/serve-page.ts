@@ -44,6 +44,8 @@ const CONTENT_SECURITY_POLICY = [
   "connect-src 'self'",
   "img-src 'self' data:",
   "style-src 'self' 'unsafe-inline'",
+  // mqtt.js runs its keepalive timers in a worker made from a blob, so background tabs stay connected.
+  "worker-src 'self' blob:",
   "frame-ancestors 'none'",
   "base-uri 'none'",
   "form-action 'none'",

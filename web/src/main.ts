@@ -22,6 +22,7 @@ const RESOLUTION_BUTTONS: [Resolution, string][] = [
   ['1D', '1D'],
 ];
 const DEFAULT_RESOLUTION: Resolution = '1S';
+const DEFAULT_SYMBOL = 'EURUSD';
 const DEFAULT_ROOM = 'lobby';
 const PREFS = { symbol: 'ticktalk.symbol', resolution: 'ticktalk.resolution', room: 'ticktalk.room' };
 
@@ -130,7 +131,7 @@ async function showMarket(): Promise<void> {
 }
 
 async function loadSymbols(): Promise<void> {
-  const symbols = await udf.search('', { limit: 200 });
+  const symbols = await udf.search('', { limit: 100 });
   ui.symbol.replaceChildren(
     ...symbols.map((s) => {
       const option = new Option(s.symbol, s.symbol);
@@ -139,7 +140,8 @@ async function loadSymbols(): Promise<void> {
     }),
   );
   const saved = localStorage.getItem(PREFS.symbol);
-  if (saved && symbols.some((s) => s.symbol === saved)) ui.symbol.value = saved;
+  const preferred = [saved, DEFAULT_SYMBOL].find((s) => s && symbols.some((x) => x.symbol === s));
+  if (preferred) ui.symbol.value = preferred;
 }
 
 for (const [value, label] of RESOLUTION_BUTTONS) {
