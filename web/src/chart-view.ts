@@ -48,6 +48,9 @@ export class ChartView {
   private loadingOlder = false;
   private pendingCorrectionFrom: number | undefined;
   private correcting = false;
+  private readonly legend: HTMLElement;
+  /** The bar under the crosshair, while there is one; the legend shows the last bar otherwise. */
+  private hoveredTime: number | undefined;
 
   constructor(
     container: HTMLElement,
@@ -78,6 +81,13 @@ export class ChartView {
     this.volume = this.chart.addSeries(HistogramSeries, { priceFormat: { type: 'volume' }, priceScaleId: '', lastValueVisible: false, priceLineVisible: false });
     this.volume.priceScale().applyOptions({ scaleMargins: { top: 0.82, bottom: 0 } });
     this.chart.timeScale().subscribeVisibleLogicalRangeChange((range) => this.onScroll(range));
+    this.legend = document.createElement('div');
+    this.legend.className = 'legend';
+    container.append(this.legend);
+    this.chart.subscribeCrosshairMove((param) => {
+      this.hoveredTime = typeof param.time === 'number' ? param.time : undefined;
+      this.renderLegend();
+    });
   }
 
   /** Shows a symbol at a resolution: history first, then live bars. */
@@ -92,6 +102,7 @@ export class ChartView {
     this.candles.applyOptions({ priceFormat: { type: 'price', precision: selection.precision, minMove } });
     this.chart.applyOptions({ timeScale: { secondsVisible: selection.resolution === '1S' } });
     this.setData();
+    this.renderLegend();
 
     // Subscribe before asking for history so no bar falls between the two; live bars that arrive
     // first wait for the history they extend.
@@ -135,6 +146,7 @@ export class ChartView {
     else this.bars[this.bars.length - 1] = bar;
     this.candles.update(toCandle(bar));
     this.volume.update(toVolume(bar));
+    if (this.hoveredTime === undefined) this.renderLegend();
   }
 
   /** History changed at `from` or later: fetch that range again and redraw. */
@@ -191,12 +203,58 @@ export class ChartView {
   private setData(): void {
     this.candles.setData(this.bars.map(toCandle));
     this.volume.setData(this.bars.map(toVolume));
+    this.renderLegend();
+  }
+
+  /** Symbol, resolution and the OHLCV of the hovered (or last) bar, above the chart. */
+  private renderLegend(): void {
+    const selection = this.selection;
+    if (!selection) return;
+    const bar = this.hoveredTime === undefined ? this.bars.at(-1) : barAt(this.bars, this.hoveredTime);
+    const title = document.createElement('strong');
+    title.textContent = `${selection.symbol} · ${RESOLUTION_LABELS[selection.resolution]}`;
+    const parts: Node[] = [title];
+    if (bar) {
+      const p = (v: number) => v.toFixed(selection.precision);
+      const values = document.createElement('span');
+      values.className = bar.close >= bar.open ? 'up' : 'down';
+      values.textContent = `O ${p(bar.open)}  H ${p(bar.high)}  L ${p(bar.low)}  C ${p(bar.close)}  V ${bar.volume}`;
+      parts.push(values);
+    }
+    this.legend.replaceChildren(...parts);
   }
 
   /** Bars drawn right now (for the page's status line). */
   barCount(): number {
     return this.bars.length;
   }
+}
+
+export const RESOLUTION_LABELS: Record<Resolution, string> = {
+  '1S': '1s',
+  '1': '1m',
+  '5': '5m',
+  '15': '15m',
+  '30': '30m',
+  '60': '1H',
+  '240': '4H',
+  '1D': '1D',
+  '1W': '1W',
+  '1M': '1M',
+};
+
+/** The bar opening at `time` (bars ascending), by binary search. */
+function barAt(bars: readonly Bar[], time: number): Bar | undefined {
+  let lo = 0;
+  let hi = bars.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const t = bars[mid]!.time;
+    if (t === time) return bars[mid];
+    if (t < time) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
 }
 
 function toCandle(bar: Bar) {

@@ -88,8 +88,9 @@ export class MqttConnection implements TopicSubscriber {
     client.on('error', (err: Error & { code?: number }) => {
       if (this.client !== client) return;
       if (typeof err.code === 'number' && REFUSED_CODES.has(err.code)) {
-        this.events.state('refused', err.message);
+        // Closed first, so whatever the page does about the refusal starts from no connection.
         void this.close();
+        this.events.state('refused', err.message);
       }
     });
   }

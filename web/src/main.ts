@@ -2,7 +2,7 @@ import { ROOM_PATTERN, type Resolution } from '../../protocol/names.js';
 import { apiJson } from './api.js';
 import { roomsSchema } from './chat-events.js';
 import { ChatRoom } from './chat-room.js';
-import { ChartView } from './chart-view.js';
+import { ChartView, RESOLUTION_LABELS } from './chart-view.js';
 import { MqttConnection, brokerUrl, type ConnectionState, type Credentials } from './connection.js';
 import { PriceView } from './price-view.js';
 import { guestSignIn, savedSession, saveSession, sessionFromToken, type Session } from './session.js';
@@ -11,16 +11,8 @@ import { UdfClient } from './udf.js';
 
 /** The page: composes the one MQTT connection, the chart with its quote, and the chat room. */
 
-const RESOLUTION_BUTTONS: [Resolution, string][] = [
-  ['1S', '1s'],
-  ['1', '1m'],
-  ['5', '5m'],
-  ['15', '15m'],
-  ['30', '30m'],
-  ['60', '1H'],
-  ['240', '4H'],
-  ['1D', '1D'],
-];
+/** The resolution switch offers 1s to 1D; weeks and months stay with the TradingView datafeed. */
+const RESOLUTION_BUTTONS: Resolution[] = ['1S', '1', '5', '15', '30', '60', '240', '1D'];
 const DEFAULT_RESOLUTION: Resolution = '1S';
 const DEFAULT_SYMBOL = 'EURUSD';
 const DEFAULT_ROOM = 'lobby';
@@ -144,10 +136,10 @@ async function loadSymbols(): Promise<void> {
   if (preferred) ui.symbol.value = preferred;
 }
 
-for (const [value, label] of RESOLUTION_BUTTONS) {
+for (const value of RESOLUTION_BUTTONS) {
   const button = document.createElement('button');
   button.type = 'button';
-  button.textContent = label;
+  button.textContent = RESOLUTION_LABELS[value];
   button.dataset.resolution = value;
   button.addEventListener('click', () => {
     resolution = value;
@@ -155,7 +147,7 @@ for (const [value, label] of RESOLUTION_BUTTONS) {
   });
   ui.resolutions.append(button);
 }
-if (!RESOLUTION_BUTTONS.some(([value]) => value === resolution)) resolution = DEFAULT_RESOLUTION;
+if (!RESOLUTION_BUTTONS.includes(resolution)) resolution = DEFAULT_RESOLUTION;
 ui.symbol.addEventListener('change', () => void showMarket());
 
 // ---- identity ----
