@@ -77,7 +77,8 @@ export class ChartView {
       wickDownColor: DOWN,
       borderVisible: false,
     });
-    this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.24 } });
+    // Room at the top for the legend, at the bottom for the volume histogram.
+    this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.14, bottom: 0.24 } });
     this.volume = this.chart.addSeries(HistogramSeries, { priceFormat: { type: 'volume' }, priceScaleId: '', lastValueVisible: false, priceLineVisible: false });
     this.volume.priceScale().applyOptions({ scaleMargins: { top: 0.82, bottom: 0 } });
     this.chart.timeScale().subscribeVisibleLogicalRangeChange((range) => this.onScroll(range));
