@@ -4,6 +4,7 @@ import { expectedSeries } from './testing/compare.js';
 import { ENGINES, type ReopenableDatabase } from './testing/engines.js';
 import { publishFeed, waitFor } from './testing/feed.js';
 import { declareTestStream, seriesOverUdf, startPipeline, testStreamNames, type Pipeline } from './testing/pipeline.js';
+import { closeConnectionNamed } from '../bridges/testing/rabbitmq.js';
 import { sampleTicks, shuffled } from './testing/ticks.js';
 
 const MODE: CandleMode = { price: 'bid', volume: 'ticks' };
@@ -12,7 +13,8 @@ const SYMBOLS = ['EURUSD', 'XAUUSD'];
 /**
  * The issue's acceptance: shuffled historical ticks published through RabbitMQ in every body form
  * give, over UDF, exactly the reference bars at every resolution, before and after a restart, and
- * late ticks published after the restart still land exactly.
+ * late ticks published after the restart still land exactly, even when RabbitMQ has dropped the
+ * aggregator's connection in between.
  */
 describe.each(ENGINES)('RabbitMQ -> aggregator -> $name -> UDF', (engine) => {
   const names = testStreamNames();
@@ -38,10 +40,13 @@ describe.each(ENGINES)('RabbitMQ -> aggregator -> $name -> UDF', (engine) => {
     expect(await seriesOverUdf(pipeline.app, SYMBOLS)).toEqual(expectedSeries(first.expected, MODE));
 
     await pipeline.stop();
-    pipeline = await startPipeline(await handle.reopen(), names, MODE);
+    const connectionName = `ohlcv-test-${names.stream}`;
+    pipeline = await startPipeline(await handle.reopen(), names, MODE, 100, connectionName);
     expect(await seriesOverUdf(pipeline.app, SYMBOLS)).toEqual(expectedSeries(first.expected, MODE));
 
     // Late and out-of-order ticks for the same buckets after the restart.
+    // RabbitMQ drops the aggregator's connection; it must reconnect and resume after its offset.
+    await closeConnectionNamed(connectionName);
     const second = await publishFeed(rabbit.channel, names.exchange, shuffled(all.slice(1000), 2), 12);
     const total = first.messages + second.messages;
     await waitFor(async () => (await pipeline.store.committedOffset(names.stream)) === total - 1);

@@ -69,6 +69,8 @@ export interface TickStreamOptions {
   /** Stores a batch; once it resolves the batch is acknowledged. A throw reconnects and re-reads. */
   handle: (batch: StreamMessage[]) => Promise<void>;
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** Shown in the RabbitMQ management UI and `rabbitmqctl list_connections`. */
+  connectionName?: string;
 }
 
 interface Session {
@@ -111,7 +113,7 @@ export class TickStream {
   async start(): Promise<void> {
     const { initialDelayMs = 250, maxDelayMs = 30_000 } = this.opts.reconnect ?? {};
     this.connection = await amqp.connect(this.opts.url, {
-      clientProperties: { connection_name: 'ticktalk ohlcv aggregator' },
+      clientProperties: { connection_name: this.opts.connectionName ?? 'ticktalk ohlcv aggregator' },
       recovery: {
         waitForConnect: false,
         setup: (model: ChannelModel) => this.consume(model),

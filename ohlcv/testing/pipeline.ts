@@ -35,7 +35,7 @@ export async function declareTestStream(names: StreamNames) {
 }
 
 /** The aggregator as the role wires it (stream in, store out) with UDF on an unlistened fastify. */
-export async function startPipeline(db: Database, names: StreamNames, mode: CandleMode, batchSize = 100) {
+export async function startPipeline(db: Database, names: StreamNames, mode: CandleMode, batchSize = 100, connectionName?: string) {
   const log = pino({ level: 'silent' });
   const store = await openCandleStore(db);
   const aggregator = new CandleAggregator({ store, mode, timeZone: 'UTC', log, metrics: new Metrics(false), onStored: () => {} });
@@ -48,6 +48,7 @@ export async function startPipeline(db: Database, names: StreamNames, mode: Cand
     committedOffset: () => store.committedOffset(names.stream),
     handle: (batch) => aggregator.applyStreamBatch(names.stream, batch),
     reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
+    connectionName,
   });
   await stream.start();
   const app = Fastify();
