@@ -101,7 +101,8 @@ export class ChartView {
     this.pendingCorrectionFrom = undefined;
     const minMove = 10 ** -selection.precision;
     this.candles.applyOptions({ priceFormat: { type: 'price', precision: selection.precision, minMove } });
-    this.chart.applyOptions({ timeScale: { secondsVisible: selection.resolution === '1S' } });
+    const step = resolutionSeconds(selection.resolution);
+    this.chart.applyOptions({ timeScale: { timeVisible: step < 86_400, secondsVisible: step < 60 } });
     this.setData();
     this.renderLegend();
 
@@ -117,7 +118,6 @@ export class ChartView {
     });
 
     try {
-      const step = resolutionSeconds(selection.resolution);
       const history = await this.deps.udf.history({
         symbol: selection.symbol,
         resolution: selection.resolution,
