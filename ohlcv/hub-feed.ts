@@ -22,6 +22,8 @@ export class HubFeed {
   private timer: NodeJS.Timeout | undefined;
   private working: Promise<void> | undefined;
   private dropped = 0;
+  /** Failed commits in a row; logged when a streak starts and when it ends, not on every retry. */
+  private failures = 0;
   private readonly maxBuffered: number;
 
   constructor(private readonly opts: HubFeedOptions) {
@@ -51,9 +53,12 @@ export class HubFeed {
     const batch = this.buffer;
     this.buffer = [];
     this.working = this.opts.apply(batch).then(
-      () => undefined,
+      () => {
+        if (this.failures > 0) this.opts.log.info({ failures: this.failures }, 'ohlcv store writable again');
+        this.failures = 0;
+      },
       (err: unknown) => {
-        this.opts.log.error({ err, ticks: batch.length }, 'ohlcv batch failed; retrying');
+        if (this.failures++ === 0) this.opts.log.error({ err, ticks: batch.length }, 'ohlcv batch failed; retrying');
         this.buffer = batch.concat(this.buffer);
       },
     );
