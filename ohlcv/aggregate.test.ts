@@ -45,6 +45,18 @@ describe('aggregate', () => {
     );
   });
 
+  it('builds the reference bars from ticks in time order, and after a late tick breaks the order', () => {
+    fc.assert(
+      fc.property(ticksArb, fc.nat(), modeArb, (raw, pick, mode) => {
+        const ordered = [...raw].sort((a, b) => a.time_msc - b.time_msc);
+        expect(bySeries(aggregate(ordered, mode).bars)).toEqual(referenceBars(ordered, mode));
+        const late = [...ordered, ordered[pick % ordered.length]!, ...ordered];
+        expect(bySeries(aggregate(late, mode).bars)).toEqual(referenceBars(late, mode));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('gives the same bars when the ticks arrive in batches merged one after another', () => {
     fc.assert(
       fc.property(

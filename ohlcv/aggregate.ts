@@ -65,12 +65,9 @@ const ROLLUPS: readonly (readonly [Resolution, Resolution])[] = [
  * `aggregate(a ++ b)`.
  */
 export function aggregate(ticks: readonly Tick[], mode: CandleMode): Aggregation {
-  // 1S bars per symbol, keyed by epoch second: a small integer key keeps the map cheap.
-  const seconds = new Map<string, Map<number, Bar>>();
+  const seconds = new Map<string, SecondBars>();
   let skipped = 0;
-  let symbol = '';
-  let series: Map<number, Bar> | undefined;
-  let current: Bar | undefined;
+  let series: SecondBars | undefined;
   const countTicks = mode.volume === 'ticks';
   for (const t of ticks) {
     const price = tickPrice(t, mode.price);
@@ -78,46 +75,67 @@ export function aggregate(ticks: readonly Tick[], mode: CandleMode): Aggregation
       skipped++;
       continue;
     }
-    if (t.symbol !== symbol || series === undefined) {
-      symbol = t.symbol;
-      series = seconds.get(symbol);
-      if (series === undefined) seconds.set(symbol, (series = new Map()));
-      current = undefined;
+    if (series === undefined || t.symbol !== series.symbol) {
+      series = seconds.get(t.symbol);
+      if (series === undefined) seconds.set(t.symbol, (series = { symbol: t.symbol, ordered: [], bySecond: undefined, last: undefined }));
     }
     const time = t.time_msc;
     const second = Math.floor(time / 1000);
     const volume = countTicks ? 1 : (t.volume_real ?? t.volume);
-    if (current === undefined || current.time !== second * 1000) {
-      current = series.get(second);
-      if (current === undefined) {
-        current = { time: second * 1000, open: price, high: price, low: price, close: price, volume, openTime: time, closeTime: time };
-        series.set(second, current);
+    let bar = series.last;
+    if (bar === undefined || bar.time !== second * 1000) {
+      // Ticks of a symbol usually come in time order: append, and index by second only once they don't.
+      if (series.bySecond === undefined && (bar === undefined || second * 1000 > bar.time)) {
+        series.ordered.push((series.last = newBar(second * 1000, price, volume, time)));
         continue;
       }
+      series.bySecond ??= new Map(series.ordered.map((b) => [b.time / 1000, b]));
+      bar = series.bySecond.get(second);
+      if (bar === undefined) {
+        series.bySecond.set(second, (series.last = newBar(second * 1000, price, volume, time)));
+        continue;
+      }
+      series.last = bar;
     }
-    if (time < current.openTime) {
-      current.open = price;
-      current.openTime = time;
+    if (time < bar.openTime) {
+      bar.open = price;
+      bar.openTime = time;
     }
-    if (time >= current.closeTime) {
-      current.close = price;
-      current.closeTime = time;
+    if (time >= bar.closeTime) {
+      bar.close = price;
+      bar.closeTime = time;
     }
-    if (price > current.high) current.high = price;
-    if (price < current.low) current.low = price;
-    current.volume += volume;
+    if (price > bar.high) bar.high = price;
+    if (price < bar.low) bar.low = price;
+    bar.volume += volume;
   }
 
   const bars: SeriesBar[] = [];
-  for (const [sym, secondBars] of seconds) {
+  for (const { symbol, ordered, bySecond } of seconds.values()) {
     // Sorted once, every coarser resolution is a single pass: a bucket, once left, is never revisited.
-    const byResolution = new Map<Resolution, Bar[]>([['1S', [...secondBars.values()].sort((a, b) => a.time - b.time)]]);
+    const secondBars = bySecond ? [...bySecond.values()].sort((a, b) => a.time - b.time) : ordered;
+    const byResolution = new Map<Resolution, Bar[]>([['1S', secondBars]]);
     for (const [res, from] of ROLLUPS) byResolution.set(res, rollUp(byResolution.get(from)!, res));
     for (const [resolution, resBars] of byResolution) {
-      for (const bar of resBars) bars.push({ symbol: sym, resolution, bar });
+      for (const bar of resBars) bars.push({ symbol, resolution, bar });
     }
   }
   return { bars, skipped };
+}
+
+/** One symbol's 1S bars while a batch is aggregated. */
+interface SecondBars {
+  symbol: string;
+  /** Bars in time order, as long as the ticks came in time order. */
+  ordered: Bar[];
+  /** By epoch second (a small integer key), from the first tick that came out of order. */
+  bySecond: Map<number, Bar> | undefined;
+  /** The bar the previous tick of this symbol went into. */
+  last: Bar | undefined;
+}
+
+function newBar(time: number, price: number, volume: number, tickTime: number): Bar {
+  return { time, open: price, high: price, low: price, close: price, volume, openTime: tickTime, closeTime: tickTime };
 }
 
 /** Merges time-ordered bars into the buckets of `res`, returning them in time order. */
