@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Tick } from '../protocol/tick.js';
 import { aggregate, type CandleMode, type SeriesBar } from './aggregate.js';
-import { mergeLater, type Bar } from './bar.js';
+import { absorbLater, type Bar } from './bar.js';
 import { referenceBars, seriesKey, type ReferenceBar } from './testing/reference.js';
 import { modeArb, tickArb } from './testing/ticks.js';
 
@@ -27,7 +27,8 @@ function aggregateInBatches(batches: readonly Tick[][], mode: CandleMode): Serie
     for (const sb of aggregate(batch, mode).bars) {
       const k = `${seriesKey(sb.symbol, sb.resolution)}|${sb.bar.time}`;
       const prior = merged.get(k);
-      merged.set(k, prior ? { ...sb, bar: mergeLater(prior.bar, sb.bar) } : sb);
+      if (prior) absorbLater(prior.bar, sb.bar);
+      else merged.set(k, { ...sb, bar: { ...sb.bar } });
     }
   }
   return [...merged.values()];

@@ -61,7 +61,7 @@ const ROLLUPS: readonly (readonly [Resolution, Resolution])[] = [
 
 /**
  * Bars at every resolution for ticks given in arrival order. Pure: the same ticks in the same order
- * always give the same bars, and `mergeLater(aggregate(a), aggregate(b))` per bucket equals
+ * always give the same bars, and merging `aggregate(b)` into `aggregate(a)` per bucket (absorbLater) gives
  * `aggregate(a ++ b)`.
  */
 export function aggregate(ticks: readonly Tick[], mode: CandleMode): Aggregation {

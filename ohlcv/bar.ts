@@ -18,25 +18,11 @@ export interface Bar {
 }
 
 /**
- * Merge two bars of the same bucket where `later` holds ticks that arrived after all of `earlier`'s.
- * Ties on tick time go by arrival order: the earlier arrival keeps the open, the later arrival takes
- * the close. Because batches are applied in arrival order, this is all the sequencing a bar needs:
- * no per-tick sequence number has to be stored.
+ * Merges `later` into `into`, two bars of the same bucket where `later` holds ticks that arrived after
+ * all of `into`'s. Ties on tick time go by arrival order: the earlier arrival keeps the open, the later
+ * arrival takes the close. Because batches are applied in arrival order, this is all the sequencing a
+ * bar needs: no per-tick sequence number has to be stored. The store's upsert is this in SQL.
  */
-export function mergeLater(earlier: Bar, later: Bar): Bar {
-  return {
-    time: earlier.time,
-    open: later.openTime < earlier.openTime ? later.open : earlier.open,
-    high: later.high > earlier.high ? later.high : earlier.high,
-    low: later.low < earlier.low ? later.low : earlier.low,
-    close: later.closeTime >= earlier.closeTime ? later.close : earlier.close,
-    volume: earlier.volume + later.volume,
-    openTime: Math.min(earlier.openTime, later.openTime),
-    closeTime: Math.max(earlier.closeTime, later.closeTime),
-  };
-}
-
-/** In-place form of mergeLater for the aggregation hot path. */
 export function absorbLater(into: Bar, later: Bar): void {
   if (later.openTime < into.openTime) {
     into.open = later.open;

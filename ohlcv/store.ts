@@ -85,7 +85,7 @@ export async function openCandleStore(db: Database): Promise<CandleStore> {
 const BAR_COLUMNS = 'b.time::float8 AS time, b.open, b.high, b.low, b.close, b.volume';
 
 /**
- * The merge of bar.ts `mergeLater` in SQL: the stored bar arrived earlier than the incoming one, so
+ * The merge of bar.ts `absorbLater` in SQL: the stored bar arrived earlier than the incoming one, so
  * it keeps the open on equal tick times and yields the close. SET expressions see the old row.
  */
 const UPSERT_BARS = `
