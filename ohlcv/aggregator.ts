@@ -3,7 +3,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Tick } from '../protocol/tick.js';
 import { aggregate, type CandleMode, type SeriesBar } from './aggregate.js';
-import type { CandleBatch, CandleStore } from './store.js';
+import type { CandleBatch, CandleStore, StreamCheckpoint } from './store.js';
 import { symbolSightings } from './symbols.js';
 import type { StreamMessage } from './tick-stream.js';
 
@@ -61,7 +61,7 @@ export class CandleAggregator {
     return this.commit(() => ticks);
   }
 
-  private async commit(select: (committed: number) => readonly Tick[], checkpoint?: { stream: string; offset: number }): Promise<void> {
+  private async commit(select: (committed: number) => readonly Tick[], checkpoint?: StreamCheckpoint): Promise<void> {
     const started = performance.now();
     let counted = 0;
     let skipped = 0;

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { RESOLUTIONS } from '../../protocol/names.js';
 import type { CandleMode } from '../aggregate.js';
 import { CandleAggregator } from '../aggregator.js';
-import { openCandleStore, type CandleStore } from '../store.js';
+import { openCandleStore } from '../store.js';
 import { declareOhlcvStream, TickStream, type StreamNames } from '../tick-stream.js';
 import { registerUdfRoutes } from '../udf-routes.js';
 import type { ReferenceBar } from './reference.js';
@@ -83,4 +83,3 @@ export async function seriesOverUdf(app: FastifyInstance, symbols: Iterable<stri
 }
 
 export type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
-export type { CandleStore };
