@@ -38,6 +38,7 @@ export class CandleAggregator {
       skipped: m.counter('ohlcv_ticks_without_price_total', 'ticks without a price in the CANDLE_PRICE mode (no bar)'),
       rejects: m.counter('ohlcv_ticks_rejected_total', 'feed ticks rejected as invalid (the bridge dead-letters them)', ['code']),
       replayed: m.counter('ohlcv_messages_replayed_total', 'stream messages read again and skipped as already stored'),
+      offset: m.gauge('ohlcv_stream_committed_offset', 'last stream offset whose ticks are stored', ['stream']),
       commitSeconds: m.histogram('ohlcv_commit_seconds', 'time to merge one batch into the store', [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]),
     };
   }
@@ -55,6 +56,7 @@ export class CandleAggregator {
       { stream, offset: batch[batch.length - 1]!.offset },
     );
     this.instruments.replayed.inc(replayed);
+    this.instruments.offset.set({ stream }, batch[batch.length - 1]!.offset);
   }
 
   applyTicks(ticks: readonly Tick[]): Promise<void> {
