@@ -32,7 +32,7 @@ export async function declareChatInbound(ch: Channel, names: ChatInboundNames): 
 }
 
 /** Where a delivery's body and routing key say it goes, or why not (the dead-letter reason). */
-export function parseInbound(routingKey: string, body: Buffer, maxLength: number) {
+export function parseInbound(routingKey: string, body: Buffer, schema: ReturnType<typeof botInputSchema>) {
   const room = /^room\.(.+)$/.exec(routingKey)?.[1];
   if (room === undefined || !ROOM_PATTERN.test(room)) {
     throw new ChatError('invalid_topic', `routing key must be room.{room} with room matching [a-z0-9][a-z0-9_-]{0,63}, got "${routingKey}"`);
@@ -43,7 +43,7 @@ export function parseInbound(routingKey: string, body: Buffer, maxLength: number
   } catch {
     throw new ChatError('invalid_payload', 'body must be JSON: {"user","name","text","ref"}');
   }
-  return { room, ...parseOrThrow(botInputSchema(maxLength), json) };
+  return { room, ...parseOrThrow(schema, json) };
 }
 
 /** How long a message waits before redelivery when the chat store is unavailable. */
@@ -57,11 +57,13 @@ const RETRY_DELAY_MS = 1_000;
  */
 export class ChatInbound {
   private readonly delivered;
+  private readonly schema;
 
   constructor(
     private readonly chat: ChatService,
     private readonly opts: { names: ChatInboundNames; maxLength: number; log: Logger; metrics: Metrics },
   ) {
+    this.schema = botInputSchema(opts.maxLength);
     this.delivered = opts.metrics.counter('chat_inbound_messages_total', 'chat.inbound deliveries by outcome', ['outcome']);
   }
 
@@ -76,7 +78,7 @@ export class ChatInbound {
 
   private async handle(msg: ConsumeMessage, consumer: Channel, deadLetters: ConfirmChannel): Promise<void> {
     try {
-      const { room, user, name, text, ref } = parseInbound(msg.fields.routingKey, msg.content, this.opts.maxLength);
+      const { room, user, name, text, ref } = parseInbound(msg.fields.routingKey, msg.content, this.schema);
       await this.chat.postAsBot(room, { user, ...(name === undefined ? {} : { name }) }, { text, ...(ref === undefined ? {} : { ref }) });
       this.delivered.labels('stored').inc();
       consumer.ack(msg);

@@ -19,20 +19,21 @@ export function textSchema(maxLength: number) {
 
 export const refSchema = z.string().min(1, 'ref must not be empty').max(REF_MAX, `ref must be at most ${REF_MAX} characters`);
 
-export function chatInputSchema(maxLength: number) {
+/** Build once per limit and keep: constructing a zod schema costs far more than running it. */
+export function chatInputSchema(maxLength: number): z.ZodType<ChatInput> {
   // Unknown keys are dropped, so a client cannot smuggle `user`, `seq` or `ts` into a stamped message.
   return z.object({ text: textSchema(maxLength), ref: refSchema.optional() });
 }
 
 /** Parses a raw MQTT payload; throws ChatError('invalid_payload') saying what is wrong. */
-export function parseChatPayload(payload: Buffer, maxLength: number): ChatInput {
+export function parseChatPayload(payload: Buffer, schema: z.ZodType<ChatInput>): ChatInput {
   let json: unknown;
   try {
     json = JSON.parse(payload.toString('utf8'));
   } catch {
     throw new ChatError('invalid_payload', 'payload must be JSON: {"text":"...","ref":"..."}');
   }
-  return parseOrThrow(chatInputSchema(maxLength), json);
+  return parseOrThrow(schema, json);
 }
 
 /** Best effort `ref` of a payload that failed validation, so the error can name the message. */
@@ -45,7 +46,7 @@ export function refOfRejected(payload: Buffer): string | null {
   }
 }
 
-/** A bot message from RabbitMQ `chat.inbound` (CONTRACT §7). */
+/** A bot message from RabbitMQ `chat.inbound` (CONTRACT §7). Build once per limit, like chatInputSchema. */
 export function botInputSchema(maxLength: number) {
   return z.object({
     user: z.string().regex(USER_PATTERN, 'user must match [A-Za-z0-9_.-]{1,64}'),

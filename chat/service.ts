@@ -8,7 +8,7 @@ import { conversationTopic, isMember, parseChatTopic, presenceRoomOfFilter, room
 import { ChatError } from './errors.js';
 import { encodeEvent, type ChatEvent, type DeleteEvent, type EditEvent, type MessageEvent, type MuteEvent } from './events.js';
 import { GroupCommit } from './group-commit.js';
-import { parseChatPayload, refOfRejected, type ChatInput } from './input.js';
+import { chatInputSchema, parseChatPayload, refOfRejected, type ChatInput } from './input.js';
 import { assertMayMute, mayDelete, mayEdit } from './moderation.js';
 import type { Presence, PublishFn } from './presence.js';
 import type { PresenceMember } from './presence-store.js';
@@ -49,11 +49,13 @@ export class ChatService implements BrokerExtension {
   readonly publishPrefixes = ['chat/'] as const;
   private readonly commit: GroupCommit<NewMessage, AppendOutcome>;
   private readonly now: Clock;
+  private readonly inputSchema;
   private readonly outcomes;
   private readonly appendSeconds;
 
   constructor(private readonly deps: ChatServiceDeps) {
     this.now = deps.now ?? Date.now;
+    this.inputSchema = chatInputSchema(deps.maxLength);
     this.commit = new GroupCommit((batch) => deps.store.append(batch));
     this.outcomes = deps.metrics.counter('chat_publishes_total', 'Chat publishes by outcome', ['outcome']);
     this.appendSeconds = deps.metrics.histogram('chat_append_seconds', 'Time from publish to stored', [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3]);
@@ -72,7 +74,7 @@ export class ChatService implements BrokerExtension {
       return null;
     }
     try {
-      const input = parseChatPayload(packet.payload, this.deps.maxLength);
+      const input = parseChatPayload(packet.payload, this.inputSchema);
       const { message, duplicate } = await this.post(who, target.conversation, input, { rateLimited: true });
       return duplicate ? null : encodeEvent(message);
     } catch (err) {

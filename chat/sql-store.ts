@@ -83,8 +83,17 @@ function toMessage(r: MessageRow): MessageEvent {
   return m;
 }
 
-/** Deadlocks between two nodes' batches are resolved by PostgreSQL aborting one: retry it. */
-const RETRYABLE = new Set(['40P01', '40001']);
+/**
+ * Retried with a fresh snapshot: a deadlock or serialization failure, and a unique violation from
+ * a concurrent writer of the same ref on another node (see appendIn).
+ */
+const RETRYABLE = new Set(['40P01', '40001', '23505']);
+
+interface ReadState {
+  rooms: { room: string; last_seq: number | string }[];
+  mutes: { room: string; user: string; until: number | string }[];
+  refs: MessageRow[];
+}
 const RETRIES = 3;
 
 export interface SqlChatStoreOptions {
@@ -95,6 +104,8 @@ export interface SqlChatStoreOptions {
 /** The ChatStore on PostgreSQL or PGlite (same SQL). */
 export class SqlChatStore implements ChatStore {
   private readonly outboxListeners = new Set<() => void>();
+  /** Rooms known to have a counter row, so the insert-if-missing is skipped for them. */
+  private readonly knownRooms = new Set<string>();
 
   private constructor(
     private readonly db: Database,
@@ -119,34 +130,43 @@ export class SqlChatStore implements ChatStore {
     }
   }
 
+  /**
+   * Two statements per batch whatever its size: one locks the rooms and reads their last seq, the
+   * active mutes and the refs already stored; one writes messages, counters and outbox rows.
+   */
   private async appendIn(tx: Sql, batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
     const rooms = [...new Set(batch.map((m) => m.room))].sort();
-    await tx.query('INSERT INTO chat_rooms (room) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [rooms]);
-    // Sorted locking order, so two nodes' batches over the same rooms cannot deadlock.
-    const locked = await tx.query<{ room: string; last_seq: number | string }>(
-      'SELECT room, last_seq FROM chat_rooms WHERE room = ANY($1::text[]) ORDER BY room FOR UPDATE',
-      [rooms],
-    );
-    const lastSeq = new Map(locked.rows.map((r) => [r.room, Number(r.last_seq)]));
-
-    const now = Math.max(...batch.map((m) => m.ts));
-    const mutes = await tx.query<{ room: string; user_id: string; until_ts: number | string }>(
-      'SELECT room, user_id, until_ts FROM chat_mutes WHERE room = ANY($1::text[]) AND until_ts > $2',
-      [rooms, now],
-    );
-    const mutedUntil = new Map(mutes.rows.map((r) => [`${r.room}\n${r.user_id}`, Number(r.until_ts)]));
-
-    // Under the room lock nobody else can insert the same ref, so this check is race-free.
-    const withRef = batch.filter((m) => m.ref !== undefined);
-    const earlier = new Map<string, MessageEvent>();
-    if (withRef.length > 0) {
-      const found = await tx.query<MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages
-          WHERE (room, user_id, ref) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
-        [withRef.map((m) => m.room), withRef.map((m) => m.user), withRef.map((m) => m.ref)],
-      );
-      for (const r of found.rows) earlier.set(refKey(r.room, r.user_id, r.ref!), toMessage(r));
+    const unknown = rooms.filter((r) => !this.knownRooms.has(r));
+    if (unknown.length > 0) {
+      await tx.query('INSERT INTO chat_rooms (room) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [unknown]);
     }
+    const withRef = batch.filter((m) => m.ref !== undefined);
+    const now = Math.max(...batch.map((m) => m.ts));
+    // Sorted locking order, so two nodes' batches over the same rooms cannot deadlock. The row lock
+    // waits for a concurrent writer and then reads its committed last_seq; a ref that writer stored
+    // is not yet in this statement's snapshot, so it surfaces as a unique violation and a retry.
+    const { rows } = await tx.query<{ state: ReadState }>(
+      `WITH locked AS (SELECT room, last_seq FROM chat_rooms WHERE room = ANY($1::text[]) ORDER BY room FOR UPDATE)
+       SELECT json_build_object(
+         'rooms', (SELECT coalesce(json_agg(json_build_object('room', room, 'last_seq', last_seq)), '[]') FROM locked),
+         'mutes', (SELECT coalesce(json_agg(json_build_object('room', room, 'user', user_id, 'until', until_ts)), '[]')
+                     FROM chat_mutes WHERE room = ANY($1::text[]) AND until_ts > $2),
+         'refs', (SELECT coalesce(json_agg(row_to_json(m)), '[]') FROM (
+                    SELECT ${MESSAGE_COLUMNS} FROM chat_messages
+                     WHERE (room, user_id, ref) IN (SELECT * FROM unnest($3::text[], $4::text[], $5::text[]))) m)
+       ) AS state`,
+      [rooms, now, withRef.map((m) => m.room), withRef.map((m) => m.user), withRef.map((m) => m.ref)],
+    );
+    const state = rows[0]!.state;
+    if (state.rooms.length !== rooms.length) {
+      for (const r of rooms) this.knownRooms.delete(r);
+      throw Object.assign(new Error('room counter row missing; retrying with an insert'), { code: '40001' });
+    }
+    for (const r of rooms) this.knownRooms.add(r);
+    const lastSeq = new Map(state.rooms.map((r) => [r.room, Number(r.last_seq)]));
+    const mutedUntil = new Map(state.mutes.map((r) => [`${r.room}\n${r.user}`, Number(r.until)]));
+    const earlier = new Map<string, MessageEvent>();
+    for (const r of state.refs) earlier.set(refKey(r.room, r.user_id, r.ref!), toMessage(r));
 
     const outcomes: AppendOutcome[] = [];
     const stored: MessageEvent[] = [];
@@ -172,9 +192,17 @@ export class SqlChatStore implements ChatStore {
     }
     if (stored.length === 0) return outcomes;
 
+    const touched = [...new Set(stored.map((m) => m.room))];
+    const outbox = this.outboxColumns(stored);
     await tx.query(
-      `INSERT INTO chat_messages (room, seq, id, user_id, name, text, ts, ref)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])`,
+      `WITH messages AS (
+         INSERT INTO chat_messages (room, seq, id, user_id, name, text, ts, ref)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])),
+       counters AS (
+         UPDATE chat_rooms SET last_seq = v.seq FROM unnest($9::text[], $10::bigint[]) AS v(room, seq) WHERE chat_rooms.room = v.room),
+       outbox AS (
+         INSERT INTO chat_outbox (routing_key, body) SELECT * FROM unnest($11::text[], $12::text[]))
+       SELECT 1`,
       [
         stored.map((m) => m.room),
         stored.map((m) => m.seq),
@@ -184,15 +212,11 @@ export class SqlChatStore implements ChatStore {
         stored.map((m) => m.text),
         stored.map((m) => m.ts),
         stored.map((m) => m.ref ?? null),
+        touched,
+        touched.map((r) => lastSeq.get(r)),
+        ...outbox,
       ],
     );
-    const touched = [...new Set(stored.map((m) => m.room))];
-    await tx.query(
-      `UPDATE chat_rooms SET last_seq = v.seq FROM unnest($1::text[], $2::bigint[]) AS v(room, seq)
-        WHERE chat_rooms.room = v.room`,
-      [touched, touched.map((r) => lastSeq.get(r))],
-    );
-    await this.queueOutbox(tx, stored);
     return outcomes;
   }
 
@@ -294,10 +318,13 @@ export class SqlChatStore implements ChatStore {
 
   private async queueOutbox(tx: Sql, events: readonly ChatEvent[]): Promise<void> {
     if (!this.options.outbox || events.length === 0) return;
-    await tx.query('INSERT INTO chat_outbox (routing_key, body) SELECT * FROM unnest($1::text[], $2::text[])', [
-      events.map((e) => eventRoutingKey(conversationOfKey(e.room)!, e.type)),
-      events.map((e) => JSON.stringify(e)),
-    ]);
+    await tx.query('INSERT INTO chat_outbox (routing_key, body) SELECT * FROM unnest($1::text[], $2::text[])', this.outboxColumns(events));
+  }
+
+  /** Routing keys and bodies of the outbox rows for these events (none when the outbox is off). */
+  private outboxColumns(events: readonly ChatEvent[]): [string[], string[]] {
+    if (!this.options.outbox) return [[], []];
+    return [events.map((e) => eventRoutingKey(conversationOfKey(e.room)!, e.type)), events.map((e) => JSON.stringify(e))];
   }
 
   onOutboxQueued(listener: () => void): () => void {

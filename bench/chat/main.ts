@@ -1,0 +1,153 @@
+/**
+ * `npm run bench:chat`: issue 5's figures. The same QoS 1 chat workload against
+ *   - ticktalk (validate, rate-limit, stamp, store in PostgreSQL, then PUBACK and forward), and
+ *   - the local Mosquitto on 127.0.0.1:1883 (forwards, stores nothing),
+ * reporting acked messages/s and end-to-end latency (publish → subscriber) p50/p99, and the ratio
+ * (target >= 0.5x). Needs the local PostgreSQL (a throwaway database) unless BENCH_PGLITE=1.
+ * Sizes: BENCH_MESSAGES (total, default 20000), BENCH_PUBLISHERS (10), BENCH_WINDOW (QoS 1 publishes
+ * in flight per publisher, 20).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
+import { Hs256Auth } from '../../broker/auth.js';
+import { freshDatabase } from '../../test/support/postgres.js';
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? 10);
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 20);
+const WARMUP = 1_000;
+const MOSQUITTO_URL = process.env.BENCH_MOSQUITTO_URL ?? 'mqtt://127.0.0.1:1883';
+const PGLITE = process.env.BENCH_PGLITE === '1';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+interface Result {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  delivered: number;
+}
+
+function connect(url: string, password?: string): Promise<MqttClient> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 10_000, ...(password ? { username: 'jwt', password } : {}) });
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => resolve(client));
+    client.once('error', reject);
+    client.once('close', () => reject(new Error(`${url} closed the connection before CONNACK`)));
+  });
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+
+/**
+ * PUBLISHERS clients each keep WINDOW QoS 1 publishes in flight until `count` are acked; one
+ * subscriber times every message from its publish to its arrival (the send time rides in the text).
+ */
+async function workload(url: string, topic: string, count: number, tokens: (i: number) => Promise<string | undefined>): Promise<Result> {
+  const subscriber = await connect(url, await tokens(-1));
+  const latencies = new Float64Array(count);
+  let delivered = 0;
+  let allDelivered!: () => void;
+  const done = new Promise<void>((resolve) => (allDelivered = resolve));
+  subscriber.on('message', (_t, payload) => {
+    const sentAt = Number((JSON.parse(payload.toString()) as { text: string }).text);
+    if (delivered < count) latencies[delivered] = performance.now() - sentAt;
+    if (++delivered === count) allDelivered();
+  });
+  await subscriber.subscribeAsync(topic, { qos: 1 });
+  const publishers = await Promise.all(Array.from({ length: PUBLISHERS }, async (_, i) => connect(url, await tokens(i))));
+
+  let issued = 0;
+  const started = performance.now();
+  await Promise.all(
+    publishers.flatMap((client) =>
+      Array.from({ length: WINDOW }, async () => {
+        while (issued < count) {
+          issued++;
+          await client.publishAsync(topic, JSON.stringify({ text: String(performance.now()) }), { qos: 1 });
+        }
+      }),
+    ),
+  );
+  const ackedIn = (performance.now() - started) / 1000;
+  const timeout = setTimeout(allDelivered, 30_000);
+  await done;
+  clearTimeout(timeout);
+  await Promise.all([subscriber, ...publishers].map((c) => c.endAsync(true)));
+  const sorted = latencies.slice(0, Math.min(delivered, count)).sort();
+  return { perSecond: count / ackedIn, p50: percentile(sorted, 50), p99: percentile(sorted, 99), delivered };
+}
+
+async function startTicktalk(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const server = join(dirname(fileURLToPath(import.meta.url)), 'chat-server.mjs');
+  const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/chatprof'] : []), server], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`ticktalk exited with ${code} before listening`)));
+    lines.on('line', (line) => {
+      try {
+        const parsed = JSON.parse(line) as { mqttPort?: number };
+        if (parsed.mqttPort) resolve(parsed.mqttPort);
+      } catch {
+        // a log line
+      }
+    });
+  });
+  return { child, url: `mqtt://127.0.0.1:${port}` };
+}
+
+async function main(): Promise<void> {
+  const secret = randomBytes(24).toString('base64url');
+  const auth = new Hs256Auth(secret);
+  const pgDb = PGLITE ? undefined : await freshDatabase('bench_chat');
+  const { child, url } = await startTicktalk({
+    AUTH_JWT_SECRET: secret,
+    LOG_LEVEL: 'warn',
+    // The limit is not what is measured: every publisher may send as fast as it can.
+    CHAT_RATE_PER_S: '1000000',
+    CHAT_BURST: '1000000',
+    NODE_ID: 'bench-chat',
+    // One load generator opens every connection from 127.0.0.1.
+    MQTT_CONNECTS_PER_IP_PER_S: '10000',
+    ...(pgDb ? { DATABASE_URL: pgDb.url } : { DATA_DIR: join('node_modules', '.cache', 'ticktalk-bench', `pglite-${secret.slice(0, 8)}`) }),
+  });
+  const run = randomBytes(4).toString('hex');
+  const token = (i: number) => auth.issue({ sub: i < 0 ? `bench-reader-${run}` : `bench-${run}-${i}` }, 3600);
+  try {
+    say(`chat QoS 1: ${fmt(MESSAGES)} messages, ${PUBLISHERS} publishers x ${WINDOW} in flight, 1 subscriber; storage ${pgDb ? 'PostgreSQL' : 'PGlite'}`);
+    await workload(url, `chat/rooms/warmup-${run}`, WARMUP, token);
+    const ours = await workload(url, `chat/rooms/bench-${run}`, MESSAGES, token);
+    await workload(MOSQUITTO_URL, `bench/warmup-${run}`, WARMUP, async () => undefined);
+    const theirs = await workload(MOSQUITTO_URL, `chat/rooms/bench-${run}`, MESSAGES, async () => undefined);
+
+    let stored = 'n/a';
+    if (pgDb) {
+      const client = new pg.Client({ connectionString: pgDb.url });
+      await client.connect();
+      const { rows } = await client.query('SELECT last_seq FROM chat_rooms WHERE room = $1', [`bench-${run}`]);
+      await client.end();
+      stored = fmt(Number(rows[0]?.last_seq ?? 0));
+    }
+    say('');
+    say('| broker | acked msg/s | e2e p50 ms | e2e p99 ms | delivered | stored |');
+    say('| --- | ---: | ---: | ---: | ---: | ---: |');
+    say(`| ticktalk (stamp + store, then PUBACK) | ${fmt(ours.perSecond)} | ${ours.p50.toFixed(1)} | ${ours.p99.toFixed(1)} | ${fmt(ours.delivered)} | ${stored} |`);
+    say(`| Mosquitto 127.0.0.1:1883 | ${fmt(theirs.perSecond)} | ${theirs.p50.toFixed(1)} | ${theirs.p99.toFixed(1)} | ${fmt(theirs.delivered)} | - |`);
+    say('');
+    say(`ratio ticktalk / Mosquitto: ${(ours.perSecond / theirs.perSecond).toFixed(2)}x (target >= 0.5x)`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await pgDb?.drop();
+  }
+}
+
+await main();
