@@ -50,6 +50,7 @@ export class ChatEventsRelay {
     this.stopped = true;
     this.wake?.();
     await this.running;
+    await this.store.releaseOutbox(this.opts.holder).catch((err: Error) => this.opts.log.warn({ err: err.message }, 'outbox lease not released'));
   }
 
   private async loop(): Promise<void> {

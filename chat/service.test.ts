@@ -20,9 +20,9 @@ describe('ChatService', () => {
   const bob: Identity = { sub: 'bob', name: 'Bob', roles: ['trader'] };
   const mia: Identity = { sub: 'mia', name: 'Mia', roles: ['trader', 'moderator'] };
   const client = (who: Identity, id = `${who.sub}-1`): ClientInfo => ({ id, who, node: 'n1' });
-  const send = async (who: Identity, topic: string, body: unknown) => {
+  const send = async (who: Identity, topic: string, body: unknown, flags: { qos: 0 | 1; retain: boolean } = { qos: 1, retain: false }) => {
     const payload = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-    const out = await chat.onClientPublish(client(who), { topic, payload, qos: 1, retain: false });
+    const out = await chat.onClientPublish(client(who), { topic, payload, ...flags });
     return out && JSON.parse(out.toString());
   };
   const errorsOf = (sub: string) => published.filter((p) => p.topic === `users/${sub}/errors`).map((p) => p.payload);
@@ -73,6 +73,19 @@ describe('ChatService', () => {
       bad.forEach(([, message], i) => expect(errors[i]!.message).toContain(message));
       expect(errors.map((e) => e.ref)).toEqual([null, 'b-1', 'b-2', 'b-3', null, null]);
       expect((await chat.history({ kind: 'room', key: 'bad', room: 'bad' }, { limit: 10 })).messages).toEqual([]);
+    });
+
+    it('refuses retained and QoS 0 chat messages, which could not keep the delivery promise', async () => {
+      expect(await send(bob, 'chat/rooms/flags', { text: 'sticky', ref: 'f-1' }, { qos: 1, retain: true })).toBeNull();
+      expect(await send(bob, 'chat/rooms/flags', { text: 'lossy', ref: 'f-2' }, { qos: 0, retain: false })).toBeNull();
+      expect(await send(bob, 'chat/typing/flags', {}, { qos: 0, retain: true })).toBeNull();
+      expect(errorsOf('bob').slice(-3)).toEqual([
+        { ref: 'f-1', code: 'invalid_payload', message: 'chat publishes must not be retained' },
+        { ref: 'f-2', code: 'invalid_payload', message: 'publish chat messages with QoS 1' },
+        { ref: null, code: 'invalid_payload', message: 'chat publishes must not be retained' },
+      ]);
+      expect(await send(bob, 'chat/typing/flags', {}, { qos: 0, retain: false })).toEqual({ user: 'bob', name: 'Bob' });
+      expect((await chat.history({ kind: 'room', key: 'flags', room: 'flags' }, { limit: 10 })).messages).toEqual([]);
     });
 
     it('keeps DMs to their two users and numbers them per pair', async () => {

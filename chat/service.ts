@@ -68,7 +68,17 @@ export class ChatService implements BrokerExtension {
       if (who) this.reportError(who.sub, null, new ChatError('invalid_topic', `cannot publish on ${packet.topic}`));
       return null;
     }
+    if (packet.retain) {
+      // A retained chat message would be replayed to every later subscriber as if it were new.
+      this.reportError(who.sub, refOfRejected(packet.payload), new ChatError('invalid_payload', 'chat publishes must not be retained'));
+      return null;
+    }
     if (target.kind === 'typing') return Buffer.from(JSON.stringify({ user: who.sub, name: who.name }));
+    if (packet.qos === 0) {
+      // Forwarded at QoS 0 it would skip offline sessions: chat is only ever guaranteed.
+      this.reportError(who.sub, refOfRejected(packet.payload), new ChatError('invalid_payload', 'publish chat messages with QoS 1'));
+      return null;
+    }
     if (!isMember(target.conversation, who.sub)) {
       this.reportError(who.sub, refOfRejected(packet.payload), new ChatError('forbidden', 'not your conversation'));
       return null;

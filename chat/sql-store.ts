@@ -316,6 +316,10 @@ export class SqlChatStore implements ChatStore {
     return batch.length;
   }
 
+  async releaseOutbox(holder: string): Promise<void> {
+    await this.db.query("UPDATE chat_outbox_lease SET until = now() - interval '1 second' WHERE name = 'relay' AND holder = $1", [holder]);
+  }
+
   private async queueOutbox(tx: Sql, events: readonly ChatEvent[]): Promise<void> {
     if (!this.options.outbox || events.length === 0) return;
     await tx.query('INSERT INTO chat_outbox (routing_key, body) SELECT * FROM unnest($1::text[], $2::text[])', this.outboxColumns(events));

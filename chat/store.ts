@@ -60,6 +60,8 @@ export interface ChatStore {
    * it stops relaying; returns how many rows were relayed (0 when none, or when another holds it).
    */
   relayOutbox(holder: string, limit: number, send: (rows: readonly OutboxRow[]) => Promise<void>): Promise<number>;
+  /** Gives the relay lease up (graceful stop), so another node takes over at once. */
+  releaseOutbox(holder: string): Promise<void>;
   /** Called after a commit that queued outbox rows in this process (wakes the relay early). */
   onOutboxQueued(listener: () => void): () => void;
 }
