@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { describeRejects, MAX_TICK_BODY_BYTES, parseTickMessage, symbolFromRoutingKey, type TickMessageMeta } from './tick-body.js';
+import { describeRejects, MAX_TICK_BODY_BYTES, parseTickMessage, receiptTime, symbolFromRoutingKey, type TickMessageMeta } from './tick-body.js';
 
 const RECEIVED_AT = Date.UTC(2025, 0, 2, 10, 0, 0, 123);
 const json: TickMessageMeta = { contentType: 'application/json', routingKey: 'mt5.EURUSD', receivedAt: RECEIVED_AT };
@@ -281,5 +281,13 @@ describe('describeRejects', () => {
     const text = describeRejects(result);
     expect(text.length).toBe(2000);
     expect(text.startsWith('5000 of 5000 ticks rejected: #0 bid: must be positive; #1')).toBe(true);
+  });
+});
+
+describe('receiptTime', () => {
+  it('prefers the publisher timestamp so both consumers of mt.ticks stamp a DWX quote alike', () => {
+    expect(receiptTime({ properties: { headers: { timestamp_in_ms: 1_700_000_000_123 } } }, 5)).toBe(1_700_000_000_123);
+    expect(receiptTime({ properties: { headers: {}, timestamp: 1_700_000_000 } }, 5)).toBe(1_700_000_000_000);
+    expect(receiptTime({ properties: { headers: {} } }, 5)).toBe(5);
   });
 });

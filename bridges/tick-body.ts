@@ -69,6 +69,19 @@ export interface TickMessageMeta {
   receivedAt: number;
 }
 
+/**
+ * DWX quotes carry no time of their own. Both consumers of `mt.ticks` (the tick bridge and the
+ * aggregator) stamp them with this, so a quote has the same time on `ticks/…` and in its candle. A message timestamp set by the publisher (or by RabbitMQ's
+ * `timestamp_in_ms` interceptor) makes that time the same on every read; without one the first read
+ * that commits decides, which still counts the quote once because offsets, not times, deduplicate.
+ */
+export function receiptTime(msg: { properties: { headers?: Record<string, unknown>; timestamp?: unknown } }, now: number): number {
+  const inMs = msg.properties.headers?.['timestamp_in_ms'];
+  if (typeof inMs === 'number' && Number.isFinite(inMs)) return inMs;
+  const seconds = msg.properties.timestamp as unknown;
+  return typeof seconds === 'number' && Number.isFinite(seconds) ? seconds * 1000 : now;
+}
+
 export interface TickParseOptions {
   /** IANA zone of the feed's timestamps (FEED_TIMEZONE). */
   timeZone: string;

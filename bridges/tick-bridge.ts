@@ -3,7 +3,7 @@ import type { Health } from '../platform/health.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { TickHub, TickSource } from '../platform/tick-hub.js';
-import { describeRejects, parseTickMessage, type ParsedTickMessage } from './tick-body.js';
+import { describeRejects, parseTickMessage, receiptTime, type ParsedTickMessage } from './tick-body.js';
 import { declareTickTopology, TICK_TOPOLOGY, type TickTopologyNames } from './topology.js';
 
 export interface TickBridgeOptions {
@@ -148,7 +148,7 @@ export class TickBridge implements TickSource {
     instruments.messages.inc();
     const result = parseTickMessage(
       msg.content,
-      { contentType: msg.properties.contentType, routingKey: msg.fields.routingKey, receivedAt: this.now() },
+      { contentType: msg.properties.contentType, routingKey: msg.fields.routingKey, receivedAt: receiptTime(msg, this.now()) },
       { timeZone: this.opts.timeZone },
     );
     if (result.ticks.length > 0) {

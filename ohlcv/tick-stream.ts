@@ -1,5 +1,6 @@
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type RecoveringChannelModel } from 'amqplib';
 import { declareTickExchange, TICK_TOPOLOGY } from '../bridges/topology.js';
+import { receiptTime } from '../bridges/tick-body.js';
 import type { Logger } from '../platform/logger.js';
 
 /**
@@ -42,18 +43,6 @@ export interface StreamMessage {
   routingKey: string;
   /** The time DWX quotes are stamped with (see `receiptTime`). */
   receivedAt: number;
-}
-
-/**
- * DWX quotes carry no time of their own. A message timestamp set by the publisher (or by RabbitMQ's
- * `timestamp_in_ms` interceptor) makes that time the same on every read; without one the first read
- * that commits decides, which still counts the quote once because offsets, not times, deduplicate.
- */
-export function receiptTime(msg: Pick<ConsumeMessage, 'properties'>, now: number): number {
-  const inMs = msg.properties.headers?.['timestamp_in_ms'];
-  if (typeof inMs === 'number' && Number.isFinite(inMs)) return inMs;
-  const seconds = msg.properties.timestamp as unknown;
-  return typeof seconds === 'number' && Number.isFinite(seconds) ? seconds * 1000 : now;
 }
 
 export interface TickStreamOptions {
