@@ -5,7 +5,9 @@
  * reporting acked messages/s and end-to-end latency (publish → subscriber) p50/p99, and the ratio
  * (target >= 0.5x). Needs the local PostgreSQL (a throwaway database) unless BENCH_PGLITE=1.
  * Sizes: BENCH_MESSAGES (total, default 20000), BENCH_PUBLISHERS (10), BENCH_WINDOW (QoS 1 publishes
- * in flight per publisher, 20).
+ * in flight per publisher, 20). BENCH_PROF=1 writes a CPU profile of the ticktalk process to /tmp/chatprof.
+ * "delivered" counts what the subscriber got within 30 s of the last ack: Mosquitto drops QoS 1
+ * messages for a subscriber whose queue is full (max_queued_messages), ticktalk does not.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
