@@ -21,6 +21,8 @@ import { TickBridge } from '../bridges/tick-bridge.js';
 import { startOhlcvRole } from '../ohlcv/role.js';
 import { registerUdfRoutes } from '../ohlcv/udf-routes.js';
 import { openCandleStore } from '../ohlcv/store.js';
+import { createChatService, registerChatRoutes } from '../chat/role.js';
+import { registerWebPage } from '../web/serve-page.js';
 
 export const ROLE_NAMES = ['broker', 'bridge', 'ohlcv', 'web'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
@@ -92,11 +94,15 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
     };
     tcp = new TcpListener(listenerOpts);
     await registerWebSocketListener(http, listenerOpts);
+    // Chat is stamped and stored inside the broker's publish path, before PUBACK.
+    node.addExtension(await createChatService(ctx));
   }
 
   if (roles.includes('ohlcv')) await startOhlcvRole(ctx);
   if (roles.includes('web')) {
     await registerUdfRoutes(http, { store: await openCandleStore(await database()) });
+    await registerChatRoutes(ctx);
+    await registerWebPage(http);
   }
 
   const ports: { mqtt?: number; http: number } = { http: 0 };
