@@ -49,8 +49,8 @@ describe('chat.inbound (RabbitMQ, private vhost)', () => {
     await post('room.lobby', { user: 'news', name: 'News Bot', text: 'CPI 3.1%', ref: 'cpi-1' });
     await post('room.fx', { user: 'alerts', text: 'EURUSD > 1.10' });
     const lobby = roomConversation('lobby')!;
-    await expect.poll(async () => (await chat.service.history(lobby, { limit: 10 })).messages.length, { timeout: 5_000 }).toBe(1);
-    await expect.poll(() => chat.published.length, { timeout: 5_000 }).toBe(2);
+    await expect.poll(async () => (await chat.service.history(lobby, { limit: 10 })).messages.length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => chat.published.length, { timeout: 10_000 }).toBe(2);
     const [message] = (await chat.service.history(lobby, { limit: 10 })).messages;
     expect(message).toMatchObject({ room: 'lobby', seq: 1, user: 'bot:news', name: 'News Bot', text: 'CPI 3.1%', ref: 'cpi-1' });
     expect(chat.published).toContainEqual({ topic: 'chat/rooms/lobby', qos: 1, payload: message });

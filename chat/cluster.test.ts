@@ -5,6 +5,9 @@ import { freshDatabase } from '../test/support/postgres.js';
 import { deleteKeys } from './test-support/redis.js';
 import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
 
+/** A loaded CI machine can take a while to route a message: poll generously (never a speed assertion). */
+const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });
+
 /**
  * Two broker nodes with chat, sharing the real Redis (subscriptions, sessions, rate limits,
  * presence) and one PostgreSQL database, as in cluster mode. A Redis database of its own keeps
@@ -50,14 +53,14 @@ describe('chat across two broker nodes', () => {
     const onA = await connect(a, 'alice');
     const onB = await connect(b, 'bob');
     // Routed across the cluster once a typing signal from node B arrives on node A.
-    await expect.poll(async () => (await onB.publishAsync(`chat/typing/${room}`, '{}'), typing.length), { timeout: 5_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => (await onB.publishAsync(`chat/typing/${room}`, '{}'), typing.length), { timeout: 10_000 }).toBeGreaterThan(0);
     await Promise.all(
       Array.from({ length: 20 }, (_, i) => [
         onA.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: `a${i}` }), { qos: 1 }),
         onB.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: `b${i}` }), { qos: 1 }),
       ]).flat(),
     );
-    await expect.poll(() => seen.length, { timeout: 5_000 }).toBe(40);
+    await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(40);
     expect(seen.map((m) => m.seq).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   });
 
@@ -69,7 +72,7 @@ describe('chat across two broker nodes', () => {
     for (let i = 0; i < 60; i++) await onA.publishAsync(`chat/rooms/flood-${run}`, JSON.stringify({ text: `a${i}` }), { qos: 1 });
     for (let i = 0; i < 60; i++) await onB.publishAsync(`chat/rooms/flood-${run}`, JSON.stringify({ text: `b${i}` }), { qos: 1 });
     // Either node alone would take its 60; together they draw 120 from one bucket of 100.
-    await expect.poll(() => errors.length, { timeout: 5_000 }).toBe(20);
+    await expect.poll(() => errors.length, { timeout: 10_000 }).toBe(20);
     expect(errors[0]).toMatchObject({ code: 'rate_limited' });
   });
 
@@ -81,17 +84,17 @@ describe('chat across two broker nodes', () => {
     const observer = await connect(b, 'observer');
     const presence = collect(observer, `chat/presence/${room}`);
     await observer.subscribeAsync(`chat/presence/${room}`);
-    await expect.poll(async () => (await b.api.inject({ url: `/api/rooms/${room}/presence`, headers: { authorization: `Bearer ${await b.token('x')}` } })).json().members).toEqual([
+    await eventually(async () => (await b.api.inject({ url: `/api/rooms/${room}/presence`, headers: { authorization: `Bearer ${await b.token('x')}` } })).json().members).toEqual([
       { user: user('member'), name: 'MEMBER' },
     ]);
 
     // Node B queues for an offline session only once the subscription broadcast from node A has
     // reached its copy of the subscription table (Aedes cluster behaviour; history covers the window).
     const persistence = (b.node.aedes as unknown as { persistence: { subscriptionsByTopic(t: string): Promise<{ clientId: string }[]> } }).persistence;
-    await expect.poll(async () => (await persistence.subscriptionsByTopic(`chat/rooms/${room}`)).map((s) => s.clientId)).toContain(clientId);
+    await eventually(async () => (await persistence.subscriptionsByTopic(`chat/rooms/${room}`)).map((s) => s.clientId)).toContain(clientId);
 
     await a.stop(); // the member's node goes away; its members go offline
-    await expect.poll(() => presence.at(-1), { timeout: 5_000 }).toEqual({ user: user('member'), name: 'MEMBER', state: 'offline' });
+    await expect.poll(() => presence.at(-1), { timeout: 10_000 }).toEqual({ user: user('member'), name: 'MEMBER', state: 'offline' });
 
     const sender = await connect(b, 'sender');
     for (let i = 1; i <= 10; i++) await sender.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: `m${i}`, ref: `r${i}` }), { qos: 1 });
@@ -99,7 +102,7 @@ describe('chat across two broker nodes', () => {
     const received: Record<string, unknown>[] = [];
     const back = await b.connect({ clientId, clean: false, password: await b.token(user('member'), ['trader'], 'MEMBER'), manualConnect: false });
     back.on('message', (t, p) => t === `chat/rooms/${room}` && received.push(JSON.parse(p.toString())));
-    await expect.poll(() => received.map((m) => m.seq), { timeout: 5_000 }).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await expect.poll(() => received.map((m) => m.seq), { timeout: 10_000 }).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(received.map((m) => [m.seq, m.text, m.user])).toEqual(Array.from({ length: 10 }, (_, i) => [i + 1, `m${i + 1}`, user('sender')]));
   });
 });

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
 
+/** A loaded CI machine can take a while to route a message: poll generously (never a speed assertion). */
+const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });
+
 /** Independent MQTT clients (mqtt.js) over real sockets against one broker node with chat (PGlite). */
 describe('chat over MQTT', () => {
   let app: ChatTestApp;
@@ -20,7 +23,7 @@ describe('chat over MQTT', () => {
     await alice.publishAsync('chat/rooms/e2e', JSON.stringify({ text: 'hello', ref: 'c-1', user: 'bob', name: 'Not Alice' }), { qos: 1 });
     await alice.publishAsync('chat/rooms/e2e', JSON.stringify({ text: 'hello', ref: 'c-1' }), { qos: 1 });
     await alice.publishAsync('chat/rooms/e2e', JSON.stringify({ text: 'again' }), { qos: 1 });
-    await expect.poll(() => seen.length).toBe(2);
+    await eventually(() => seen.length).toBe(2);
     expect(seen[0]).toEqual({ type: 'message', id: expect.any(String), room: 'e2e', seq: 1, user: 'alice', name: 'Alice', text: 'hello', ts: expect.any(Number), ref: 'c-1' });
     expect(seen[1]).toMatchObject({ seq: 2, text: 'again' });
 
@@ -38,12 +41,12 @@ describe('chat over MQTT', () => {
     await alice.publishAsync('chat/rooms/bad', 'not json', { qos: 1 });
     await alice.publishAsync('chat/rooms/bad', JSON.stringify({ text: 'x'.repeat(101), ref: 'long' }), { qos: 1 });
     await alice.publishAsync('chat/rooms/bad', JSON.stringify({ text: 'fine' }), { qos: 1 });
-    await expect.poll(() => errors.length).toBe(2);
+    await eventually(() => errors.length).toBe(2);
     expect(errors).toEqual([
       { ref: null, code: 'invalid_payload', message: expect.stringContaining('JSON') },
       { ref: 'long', code: 'invalid_payload', message: 'text: text must be at most 100 characters' },
     ]);
-    await expect.poll(() => seen.length).toBe(1);
+    await eventually(() => seen.length).toBe(1);
     expect(seen[0]).toMatchObject({ seq: 1, text: 'fine' });
   });
 
@@ -55,7 +58,7 @@ describe('chat over MQTT', () => {
     await bob.subscribeAsync('chat/dm/alice/bob', { qos: 1 });
     await mallory.publishAsync('chat/dm/alice/bob', JSON.stringify({ text: 'it is me, alice' }), { qos: 1 });
     await alice.publishAsync('chat/dm/alice/bob', JSON.stringify({ text: 'psst' }), { qos: 1 });
-    await expect.poll(() => seen.length).toBe(1);
+    await eventually(() => seen.length).toBe(1);
     expect(seen[0]).toMatchObject({ room: 'dm:alice:bob', seq: 1, user: 'alice', text: 'psst' });
     const asMallory = await app.api.inject({ url: '/api/dm/alice/messages', headers: { authorization: `Bearer ${await app.token('mallory')}` } });
     expect(asMallory.json()).toEqual({ messages: [], has_more: false });
@@ -72,16 +75,16 @@ describe('chat over MQTT', () => {
     await dave.subscribeAsync('chat/rooms/pres', { qos: 1 });
     await dave.publishAsync('chat/typing/pres', JSON.stringify({ user: 'mia' }));
     await dave.publishAsync('chat/rooms/pres', JSON.stringify({ text: 'tpyo' }), { qos: 1 });
-    await expect.poll(() => typing).toEqual([{ user: 'dave', name: 'Dave' }]);
-    await expect.poll(() => room.length).toBe(1);
+    await eventually(() => typing).toEqual([{ user: 'dave', name: 'Dave' }]);
+    await eventually(() => room.length).toBe(1);
 
     const auth = { authorization: `Bearer ${await app.token('dave', ['trader'], 'Dave')}` };
     expect((await app.api.inject({ method: 'PATCH', url: '/api/rooms/pres/messages/1', headers: auth, payload: { text: 'typo' } })).statusCode).toBe(200);
-    await expect.poll(() => room.length).toBe(2);
+    await eventually(() => room.length).toBe(2);
     expect(room[1]).toEqual({ type: 'edit', room: 'pres', seq: 1, text: 'typo', edited_ts: expect.any(Number) });
 
     await dave.endAsync();
-    await expect.poll(() => presence).toEqual([
+    await eventually(() => presence).toEqual([
       { user: 'mia', name: 'Mia', state: 'online' },
       { user: 'dave', name: 'Dave', state: 'online' },
       { user: 'dave', name: 'Dave', state: 'offline' },

@@ -88,18 +88,24 @@ async function workload(url: string, topic: string, count: number, tokens: (i: n
   return { perSecond: count / ackedIn, p50: percentile(sorted, 50), p99: percentile(sorted, 99), delivered };
 }
 
+/** `ticktalk serve --roles broker` from the build, in a process of its own; its start log names the port. */
 async function startTicktalk(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const server = join(dirname(fileURLToPath(import.meta.url)), 'chat-server.mjs');
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/chatprof'] : []), server], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'ticktalk.js');
+  const profile = process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/chatprof'] : [];
+  const child = spawn(process.execPath, [...profile, cli, 'serve', '--roles', 'broker'], {
+    env: { ...process.env, HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', FEED_SIM: 'off', SHUTDOWN_DRAIN_S: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`ticktalk exited with ${code} before listening`)));
     lines.on('line', (line) => {
       try {
-        const parsed = JSON.parse(line) as { mqttPort?: number };
-        if (parsed.mqttPort) resolve(parsed.mqttPort);
+        const event = JSON.parse(line) as { msg?: string; ports?: { mqtt?: number }; level?: number };
+        if (event.msg === 'ticktalk started' && event.ports?.mqtt) resolve(event.ports.mqtt);
+        else if ((event.level ?? 0) >= 40) process.stderr.write(`${line}\n`);
       } catch {
-        // a log line
+        process.stderr.write(`${line}\n`);
       }
     });
   });
@@ -112,7 +118,6 @@ async function main(): Promise<void> {
   const pgDb = PGLITE ? undefined : await freshDatabase('bench_chat');
   const { child, url } = await startTicktalk({
     AUTH_JWT_SECRET: secret,
-    LOG_LEVEL: 'warn',
     // The limit is not what is measured: every publisher may send as fast as it can.
     CHAT_RATE_PER_S: '1000000',
     CHAT_BURST: '1000000',

@@ -1,30 +1,16 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { MqttClient } from 'mqtt';
 import { startTestApp, type TestApp } from '../../test/support/app.js';
-import { createChatService, registerChatRoutes } from '../role.js';
 
 export interface ChatTestApp extends TestApp {
-  /** The chat HTTP API on a server of its own, for inject(). */
+  /** The process's HTTP server (chat API included), for inject(). */
   api: FastifyInstance;
 }
 
-/**
- * A real broker node with chat wired in the way the composition root does it: the service as a
- * broker extension, the routes on an HTTP server.
- */
+/** A real process with the broker and web roles: chat in the publish path, the chat API on HTTP. */
 export async function startChatTestApp(env: Record<string, string> = {}): Promise<ChatTestApp> {
-  const app = await startTestApp(env, ['broker']);
-  app.node.addExtension(await createChatService(app.ctx));
-  const api = Fastify();
-  await registerChatRoutes(app.ctx, api);
-  return {
-    ...app,
-    api,
-    stop: async () => {
-      await api.close();
-      await app.stop();
-    },
-  };
+  const app = await startTestApp(env, ['broker', 'web']);
+  return { ...app, api: app.ctx.http };
 }
 
 /** Collects every message a client receives on one topic, parsed. */
