@@ -65,6 +65,9 @@ describe('ChatLog', () => {
     log.addPending('c-2', 'spam', 'Alice', 1);
     log.fail('c-2', 'rate limited');
     expect(log.entries()[0]).toMatchObject({ status: 'failed', error: 'rate limited' });
+    expect(log.retry('c-2')).toBe('spam');
+    expect(log.entries()[0]).toMatchObject({ status: 'pending', ref: 'c-2' });
+    expect(log.retry('c-2')).toBeUndefined();
   });
 
   it('applies edits and deletes, and shows tombstones from history', () => {

@@ -13,6 +13,8 @@ export interface ChatEntry {
   /** Stable for the life of the entry (a pending message keeps its key once confirmed). */
   key: string;
   seq?: number;
+  /** Our own message's client id, while the server has not confirmed it. */
+  ref?: string;
   user: string;
   name: string;
   text: string;
@@ -93,7 +95,16 @@ export class ChatLog {
 
   /** Shows a message of ours at once; the server's copy (same `ref`) confirms it later. */
   addPending(ref: string, text: string, name: string, ts: number): void {
-    this.pending.set(ref, { key: `ref:${ref}`, user: this.self, name, text, ts, status: 'pending', edited: false, deleted: false });
+    this.pending.set(ref, { key: `ref:${ref}`, ref, user: this.self, name, text, ts, status: 'pending', edited: false, deleted: false });
+  }
+
+  /** A failed message sent again (same `ref`, so the server stores it at most once); its text, or undefined. */
+  retry(ref: string): string | undefined {
+    const entry = this.pending.get(ref);
+    if (!entry || entry.status !== 'failed') return undefined;
+    entry.status = 'pending';
+    delete entry.error;
+    return entry.text;
   }
 
   /** The broker refused our message (`users/{sub}/errors`) or the publish failed. */

@@ -65,6 +65,10 @@ export class ChatRoom {
   ) {
     this.view = new ChatLogView(el.log, el.scroller, () => this.session?.user.sub);
     el.loadOlder.addEventListener('click', () => void this.loadOlder());
+    el.log.addEventListener('click', (e) => {
+      const ref = (e.target as HTMLElement).closest<HTMLElement>('[data-retry]')?.dataset.retry;
+      if (ref) this.retry(ref);
+    });
   }
 
   get room(): string | undefined {
@@ -147,7 +151,19 @@ export class ChatRoom {
     const ref = `c-${randomId()}`;
     joined.log.addPending(ref, trimmed, session.user.name, Date.now());
     this.render({ stickToBottom: true });
-    this.connection.publish(topics.room(joined.room), { text: trimmed, ref }, 1).catch((err: Error) => {
+    this.publish(joined, trimmed, ref);
+  }
+
+  private retry(ref: string): void {
+    const joined = this.joined;
+    const text = joined?.log.retry(ref);
+    if (!joined || text === undefined) return;
+    this.render();
+    this.publish(joined, text, ref);
+  }
+
+  private publish(joined: Joined, text: string, ref: string): void {
+    this.connection.publish(topics.room(joined.room), { text, ref }, 1).catch((err: Error) => {
       joined.log.fail(ref, err.message);
       if (this.joined === joined) this.render();
     });

@@ -71,7 +71,14 @@ function fillRow(row: HTMLLIElement, entry: ChatEntry, previous: ChatEntry | und
   if (entry.edited && !entry.deleted) body.append(el('span', 'edited', ' (edited)'));
   const parts: Node[] = [header, body];
   if (entry.status === 'pending') parts.push(el('div', 'note', 'sending…'));
-  if (entry.status === 'failed') parts.push(el('div', 'note error', `not sent: ${entry.error ?? 'refused'}`));
+  if (entry.status === 'failed') {
+    const note = el('div', 'note error', `not sent: ${entry.error ?? 'refused'} `);
+    const retry = el('button', 'retry', 'Retry');
+    retry.type = 'button';
+    retry.dataset.retry = entry.ref ?? '';
+    note.append(retry);
+    parts.push(note);
+  }
   row.replaceChildren(...parts);
   row.title = new Date(entry.ts).toLocaleString();
 }
