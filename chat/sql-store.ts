@@ -85,14 +85,16 @@ function toMessage(r: MessageRow): MessageEvent {
 
 /**
  * Retried with a fresh snapshot: a deadlock or serialization failure, and a unique violation from
- * a concurrent writer of the same ref on another node (see appendIn).
+ * a concurrent writer of the same ref on another node (see appendOnce).
  */
 const RETRYABLE = new Set(['40P01', '40001', '23505']);
 
-interface ReadState {
-  rooms: { room: string; last_seq: number | string }[];
-  mutes: { room: string; user: string; until: number | string }[];
-  refs: MessageRow[];
+/** One row per input message: its fate, and the stored original when it was a duplicate. */
+interface AppendRow extends Partial<MessageRow> {
+  ord: number | string;
+  muted_until: number | string | null;
+  first_ord: number | string | null;
+  new_seq: number | string | null;
 }
 const RETRIES = 3;
 
@@ -104,8 +106,6 @@ export interface SqlChatStoreOptions {
 /** The ChatStore on PostgreSQL or PGlite (same SQL). */
 export class SqlChatStore implements ChatStore {
   private readonly outboxListeners = new Set<() => void>();
-  /** Rooms known to have a counter row, so the insert-if-missing is skipped for them. */
-  private readonly knownRooms = new Set<string>();
 
   private constructor(
     private readonly db: Database,
@@ -121,7 +121,7 @@ export class SqlChatStore implements ChatStore {
     if (batch.length === 0) return [];
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await this.db.transaction((tx) => this.appendIn(tx, batch));
+        const out = await this.appendOnce(batch);
         this.notifyOutbox(out.some((o) => o.status === 'stored'));
         return out;
       } catch (err) {
@@ -131,92 +131,79 @@ export class SqlChatStore implements ChatStore {
   }
 
   /**
-   * Two statements per batch whatever its size: one locks the rooms and reads their last seq, the
-   * active mutes and the refs already stored; one writes messages, counters and outbox rows.
+   * One statement per batch, committed on its own: a single round trip to the database however
+   * many messages the batch holds. It drops muted senders and refs already stored (or repeated in
+   * the batch), then bumps each room's counter with an upsert that locks the row (waiting for a
+   * concurrent writer and continuing from its committed value), and numbers the accepted messages
+   * from there. A ref that a concurrent writer stored after this statement's snapshot surfaces as a
+   * unique violation, and the batch is retried.
    */
-  private async appendIn(tx: Sql, batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
-    const rooms = [...new Set(batch.map((m) => m.room))].sort();
-    const unknown = rooms.filter((r) => !this.knownRooms.has(r));
-    if (unknown.length > 0) {
-      await tx.query('INSERT INTO chat_rooms (room) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [unknown]);
-    }
-    const withRef = batch.filter((m) => m.ref !== undefined);
-    const now = Math.max(...batch.map((m) => m.ts));
-    // Sorted locking order, so two nodes' batches over the same rooms cannot deadlock. The row lock
-    // waits for a concurrent writer and then reads its committed last_seq; a ref that writer stored
-    // is not yet in this statement's snapshot, so it surfaces as a unique violation and a retry.
-    const { rows } = await tx.query<{ state: ReadState }>(
-      `WITH locked AS (SELECT room, last_seq FROM chat_rooms WHERE room = ANY($1::text[]) ORDER BY room FOR UPDATE)
-       SELECT json_build_object(
-         'rooms', (SELECT coalesce(json_agg(json_build_object('room', room, 'last_seq', last_seq)), '[]') FROM locked),
-         'mutes', (SELECT coalesce(json_agg(json_build_object('room', room, 'user', user_id, 'until', until_ts)), '[]')
-                     FROM chat_mutes WHERE room = ANY($1::text[]) AND until_ts > $2),
-         'refs', (SELECT coalesce(json_agg(row_to_json(m)), '[]') FROM (
-                    SELECT ${MESSAGE_COLUMNS} FROM chat_messages
-                     WHERE (room, user_id, ref) IN (SELECT * FROM unnest($3::text[], $4::text[], $5::text[]))) m)
-       ) AS state`,
-      [rooms, now, withRef.map((m) => m.room), withRef.map((m) => m.user), withRef.map((m) => m.ref)],
-    );
-    const state = rows[0]!.state;
-    if (state.rooms.length !== rooms.length) {
-      for (const r of rooms) this.knownRooms.delete(r);
-      throw Object.assign(new Error('room counter row missing; retrying with an insert'), { code: '40001' });
-    }
-    for (const r of rooms) this.knownRooms.add(r);
-    const lastSeq = new Map(state.rooms.map((r) => [r.room, Number(r.last_seq)]));
-    const mutedUntil = new Map(state.mutes.map((r) => [`${r.room}\n${r.user}`, Number(r.until)]));
-    const earlier = new Map<string, MessageEvent>();
-    for (const r of state.refs) earlier.set(refKey(r.room, r.user_id, r.ref!), toMessage(r));
-
-    const outcomes: AppendOutcome[] = [];
-    const stored: MessageEvent[] = [];
-    for (const m of batch) {
-      const until = mutedUntil.get(`${m.room}\n${m.user}`);
-      if (until !== undefined && until > m.ts) {
-        outcomes.push({ status: 'muted', until });
-        continue;
-      }
-      const key = m.ref === undefined ? null : refKey(m.room, m.user, m.ref);
-      const original = key === null ? undefined : earlier.get(key);
-      if (original) {
-        outcomes.push({ status: 'duplicate', message: original });
-        continue;
-      }
-      const seq = lastSeq.get(m.room)! + 1;
-      lastSeq.set(m.room, seq);
-      const message: MessageEvent = { type: 'message', id: m.id, room: m.room, seq, user: m.user, name: m.name, text: m.text, ts: m.ts };
-      if (m.ref !== undefined) message.ref = m.ref;
-      if (key !== null) earlier.set(key, message);
-      stored.push(message);
-      outcomes.push({ status: 'stored', message });
-    }
-    if (stored.length === 0) return outcomes;
-
-    const touched = [...new Set(stored.map((m) => m.room))];
-    const outbox = this.outboxColumns(stored);
-    await tx.query(
-      `WITH messages AS (
-         INSERT INTO chat_messages (room, seq, id, user_id, name, text, ts, ref)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])),
+  private async appendOnce(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    const { rows } = await this.db.query<AppendRow>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+           WITH ORDINALITY AS i(room, id, user_id, name, text, ts, ref, routing_key, ord)),
+       judged AS (
+         SELECT i.*,
+           (SELECT max(m.until_ts) FROM chat_mutes m WHERE m.room = i.room AND m.user_id = i.user_id AND m.until_ts > i.ts) AS muted_until,
+           (SELECT m.seq FROM chat_messages m WHERE i.ref IS NOT NULL AND m.room = i.room AND m.user_id = i.user_id AND m.ref = i.ref) AS stored_seq,
+           CASE WHEN i.ref IS NULL THEN NULL
+                ELSE first_value(i.ord) OVER (PARTITION BY i.room, i.user_id, i.ref ORDER BY i.ord) END AS first_ord
+         FROM input i),
+       accepted AS (
+         SELECT j.*, row_number() OVER (PARTITION BY j.room ORDER BY j.ord) AS pos
+         FROM judged j
+         WHERE j.muted_until IS NULL AND j.stored_seq IS NULL AND (j.first_ord IS NULL OR j.first_ord = j.ord)),
+       counts AS (SELECT room, count(*) AS n FROM accepted GROUP BY room),
        counters AS (
-         UPDATE chat_rooms SET last_seq = v.seq FROM unnest($9::text[], $10::bigint[]) AS v(room, seq) WHERE chat_rooms.room = v.room),
+         INSERT INTO chat_rooms AS r (room, last_seq) SELECT room, n FROM counts ORDER BY room
+         ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + EXCLUDED.last_seq
+         RETURNING r.room, r.last_seq),
+       numbered AS (
+         SELECT a.*, c.last_seq - n.n + a.pos AS seq
+         FROM accepted a JOIN counters c ON c.room = a.room JOIN counts n ON n.room = a.room),
+       messages AS (
+         INSERT INTO chat_messages (room, seq, id, user_id, name, text, ts, ref)
+         SELECT room, seq, id, user_id, name, text, ts, ref FROM numbered),
        outbox AS (
-         INSERT INTO chat_outbox (routing_key, body) SELECT * FROM unnest($11::text[], $12::text[]))
-       SELECT 1`,
+         INSERT INTO chat_outbox (routing_key, body)
+         SELECT routing_key, json_strip_nulls(json_build_object('type', 'message', 'id', id, 'room', room, 'seq', seq,
+                  'user', user_id, 'name', name, 'text', text, 'ts', ts, 'ref', ref))::text
+         FROM numbered WHERE $9::boolean ORDER BY ord)
+       SELECT j.ord, j.muted_until, j.first_ord, n.seq AS new_seq, o.*
+       FROM judged j
+       LEFT JOIN numbered n ON n.ord = j.ord
+       LEFT JOIN chat_messages o ON j.stored_seq IS NOT NULL AND o.room = j.room AND o.seq = j.stored_seq
+       ORDER BY j.ord`,
       [
-        stored.map((m) => m.room),
-        stored.map((m) => m.seq),
-        stored.map((m) => m.id),
-        stored.map((m) => m.user),
-        stored.map((m) => m.name),
-        stored.map((m) => m.text),
-        stored.map((m) => m.ts),
-        stored.map((m) => m.ref ?? null),
-        touched,
-        touched.map((r) => lastSeq.get(r)),
-        ...outbox,
+        batch.map((m) => m.room),
+        batch.map((m) => m.id),
+        batch.map((m) => m.user),
+        batch.map((m) => m.name),
+        batch.map((m) => m.text),
+        batch.map((m) => m.ts),
+        batch.map((m) => m.ref ?? null),
+        batch.map((m) => eventRoutingKey(conversationOfKey(m.room)!, 'message')),
+        this.options.outbox,
       ],
     );
+    const outcomes: AppendOutcome[] = [];
+    for (const [i, r] of rows.entries()) {
+      const m = batch[i]!;
+      if (r.muted_until !== null) {
+        outcomes.push({ status: 'muted', until: Number(r.muted_until) });
+      } else if (r.new_seq !== null) {
+        const message: MessageEvent = { type: 'message', id: m.id, room: m.room, seq: Number(r.new_seq), user: m.user, name: m.name, text: m.text, ts: m.ts };
+        if (m.ref !== undefined) message.ref = m.ref;
+        outcomes.push({ status: 'stored', message });
+      } else if (r.seq !== null) {
+        outcomes.push({ status: 'duplicate', message: toMessage(r as MessageRow) });
+      } else {
+        // Repeated within this batch: the first occurrence is the original.
+        const first = outcomes[Number(r.first_ord) - 1]!;
+        outcomes.push(first.status === 'stored' ? { status: 'duplicate', message: first.message } : first);
+      }
+    }
     return outcomes;
   }
 
@@ -340,8 +327,4 @@ export class SqlChatStore implements ChatStore {
     if (!queued || !this.options.outbox) return;
     for (const listener of this.outboxListeners) listener();
   }
-}
-
-function refKey(room: string, user: string, ref: string): string {
-  return `${room}\n${user}\n${ref}`;
 }
