@@ -114,11 +114,6 @@ export class BrokerNode {
     this.extensions.push(ext);
   }
 
-  /** Who a connected client is (null: anonymous). Undefined before authentication. */
-  identityOf(client: Client): Principal | undefined {
-    return this.state.get(client)?.who;
-  }
-
   /** ACL decision for an authenticated client, for paths that bypass Aedes (the tick fast path). */
   may(client: Client, access: Access, topic: string): boolean {
     const st = this.state.get(client);
@@ -141,10 +136,6 @@ export class BrokerNode {
     return new Promise((resolve, reject) => {
       this.aedes.publish({ cmd: 'publish', dup: false, ...packet } as PublishPacket, (err) => (err ? reject(err) : resolve()));
     });
-  }
-
-  get connectedClients(): number {
-    return this.aedes.connectedClients;
   }
 
   /** Every connected client, for a gradual drain on shutdown. */
