@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import { UnsecuredJWT } from 'jose';
 import { nextMessage, startTestApp, type TestApp } from '../test/support/app.js';
@@ -206,5 +209,43 @@ describe('connect flood', () => {
     await new Promise((r) => setTimeout(r, 1100));
     const ok = await app.connect();
     expect(ok.connected).toBe(true);
+  });
+});
+
+describe('extensions in the publish path', () => {
+  let app: TestApp;
+  let failNext = true;
+  beforeAll(async () => {
+    // Operator rules open an area of the operator's own to anonymous clients.
+    const aclFile = join(mkdtempSync(join(tmpdir(), 'ticktalk-acl-')), 'acl');
+    writeFileSync(aclFile, 'topic readwrite ext/#\n');
+    app = await startTestApp({ ACL_FILE: aclFile });
+    app.node.addExtension({
+      publishPrefixes: ['ext/'],
+      onClientPublish: async (_client, packet) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('storage unavailable');
+        }
+        return Buffer.from(`stamped:${packet.payload.toString()}`);
+      },
+    });
+  });
+  afterAll(() => app.stop());
+
+  it('closes without PUBACK when the extension fails, and acks the retransmission once it succeeds', async () => {
+    const c = rawClient(app.ports.mqtt!);
+    c.send(connect());
+    await c.waitFor('connack');
+    c.send({ cmd: 'publish', topic: 'ext/a', payload: Buffer.from('m1'), qos: 1, messageId: 7, retain: false, dup: false });
+    expect(await isClosedWithin(c.closed, 10_000)).toBe(true);
+    expect(c.packets.some((p) => p.cmd === 'puback')).toBe(false);
+
+    const retry = rawClient(app.ports.mqtt!);
+    retry.send(connect());
+    await retry.waitFor('connack');
+    retry.send({ cmd: 'publish', topic: 'ext/a', payload: Buffer.from('m1'), qos: 1, messageId: 7, retain: false, dup: true });
+    expect(((await retry.waitFor('puback')) as mqttPacket.IPubackPacket).messageId).toBe(7);
+    retry.socket.destroy();
   });
 });

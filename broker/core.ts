@@ -242,8 +242,10 @@ export class BrokerNode {
             done(null);
           },
           (err: Error) => {
-            log.error({ err, topic: packet.topic }, 'publish extension failed');
-            done(drop(packet));
+            // PUBACK means stored: when the extension could not do its work, no ack is sent and
+            // the connection closes, so the client retransmits instead of believing it delivered.
+            log.error({ err, topic: packet.topic, client: client.id }, 'publish extension failed; closing without PUBACK');
+            done(err);
           },
         );
     };

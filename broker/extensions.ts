@@ -28,7 +28,8 @@ export interface BrokerExtension {
   /**
    * Runs before the broker acknowledges the publish (PUBACK is sent only once this resolves).
    * Resolve with the payload to forward (possibly rewritten, e.g. stamped), or `null` to
-   * acknowledge without forwarding (a rejected message). A throw is treated as `null` and logged.
+   * acknowledge without forwarding (a rejected message). A throw means "not handled, try again":
+   * the connection is closed without PUBACK, so the client retransmits after reconnecting.
    */
   onClientPublish(client: ClientInfo, packet: ClientPublish): Promise<Buffer | null>;
   onSubscribe?(client: ClientInfo, topics: readonly string[]): void;

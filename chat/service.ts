@@ -89,6 +89,9 @@ export class ChatService implements BrokerExtension {
       return duplicate ? null : encodeEvent(message);
     } catch (err) {
       this.reportError(who.sub, refOfRejected(packet.payload), err);
+      // Storage failed: throwing makes the broker close the connection without PUBACK, so the
+      // client sends the message again (its `ref` keeps the retry from being stored twice).
+      if (!(err instanceof ChatError)) throw err;
       return null;
     }
   }

@@ -46,4 +46,27 @@ describe('all roles with RabbitMQ', () => {
       .poll(async () => (await fetch(`${app.httpUrl}/udf/history?symbol=EURUSD&resolution=1&from=${from}&to=${from + 60}`)).json(), { timeout: 15_000 })
       .toEqual({ s: 'ok', t: [from], o: [1.17312], h: [1.17312], l: [1.17312], c: [1.17312], v: [1] });
   });
+
+  it('a bot message on chat.inbound is stored, delivered as bot:{user} and mirrored to chat.events', async () => {
+    const alice = await app.connect({ password: await app.token('alice') });
+    await alice.subscribeAsync('chat/rooms/desk', { qos: 1 });
+    const delivered = nextMessage(alice, 'chat/rooms/desk', 15_000);
+
+    const conn = await amqp.connect(vhost.url);
+    const ch = await conn.createConfirmChannel();
+    const mirror = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(mirror.queue, 'chat.events', 'room.desk.#');
+    const mirrored = new Promise<{ key: string; body: Record<string, unknown> }>((resolve) => {
+      void ch.consume(mirror.queue, (m) => m && resolve({ key: m.fields.routingKey, body: JSON.parse(m.content.toString()) }), { noAck: true });
+    });
+    ch.publish('chat.inbound', 'room.desk', Buffer.from(JSON.stringify({ user: 'news', name: 'Newsbot', text: 'ECB holds rates', ref: 'n-1' })));
+    await ch.waitForConfirms();
+
+    const msg = JSON.parse((await delivered).payload.toString());
+    expect(msg).toMatchObject({ type: 'message', room: 'desk', seq: 1, user: 'bot:news', name: 'Newsbot', text: 'ECB holds rates', ref: 'n-1' });
+    const event = await mirrored;
+    expect(event.key).toBe('room.desk.message');
+    expect(event.body).toMatchObject({ id: msg.id, seq: 1, user: 'bot:news' });
+    await conn.close();
+  });
 });

@@ -23,6 +23,7 @@ import { registerUdfRoutes } from '../ohlcv/udf-routes.js';
 import { openCandleStore } from '../ohlcv/store.js';
 import { createChatService, registerChatRoutes } from '../chat/role.js';
 import { registerWebPage } from '../web/serve-page.js';
+import { startChatBridges } from '../bridges/chat-events.js';
 
 export const ROLE_NAMES = ['broker', 'bridge', 'ohlcv', 'web'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
@@ -121,6 +122,8 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
 
   // Tick sources start last, once every sink (MQTT, aggregator) is listening on the hub.
   if (roles.includes('bridge')) {
+    // chat.events relays the chat outbox, chat.inbound takes bot messages.
+    if (config.AMQP_URL) await startChatBridges(ctx);
     for (const source of tickSources(config, ctx)) {
       await source.start(ticks);
       shutdown.add('tick-source', () => source.stop());
