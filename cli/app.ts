@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Config } from '../protocol/config.js';
+import { ConfigError, type Config } from '../protocol/config.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { Metrics } from '../platform/metrics.js';
 import { Health } from '../platform/health.js';
@@ -109,7 +109,7 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
   const ports: { mqtt?: number; http: number } = { http: 0 };
   if (tcp) {
     const listener = tcp;
-    ports.mqtt = await listener.listen(config.MQTT_PORT, config.HOST);
+    ports.mqtt = await bind('MQTT_PORT', config.MQTT_PORT, config.HOST, () => listener.listen(config.MQTT_PORT, config.HOST));
     health.addCheck('mqtt', () => listener.listening);
     shutdown.add('mqtt-drain', async () => {
       listener.stopAccepting();
@@ -118,7 +118,7 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
       await drainGradually(clients, config.SHUTDOWN_DRAIN_S * 1000);
     });
   }
-  await http.listen({ port: config.HTTP_PORT, host: config.HOST });
+  await bind('HTTP_PORT', config.HTTP_PORT, config.HOST, () => http.listen({ port: config.HTTP_PORT, host: config.HOST }));
 
   // Tick sources start last, once every sink (MQTT, aggregator) is listening on the hub.
   if (roles.includes('bridge')) {
@@ -141,6 +141,18 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
       await shutdown.run();
     },
   };
+}
+
+/** A port already taken is a configuration problem: say which variable to change. */
+async function bind<T>(variable: string, port: number, host: string, listen: () => Promise<T>): Promise<T> {
+  try {
+    return await listen();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new ConfigError(variable, `port ${port} on ${host} is already in use (another broker or server?); choose another`);
+    }
+    throw err;
+  }
 }
 
 function tickSources(config: Config, ctx: RoleContext): TickSource[] {

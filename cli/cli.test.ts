@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,19 @@ describe('ticktalk CLI', () => {
     const p = run(['serve'], { MQTT_PORT: 'eighteen' });
     expect(await p.exited).toBe(2);
     expect(p.err()).toMatch(/invalid configuration: MQTT_PORT/);
+  });
+
+  it('a port already in use stops serve with a message naming the variable', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const p = run(['serve', '--roles', 'broker'], { HOST: '127.0.0.1', MQTT_PORT: String(port), HTTP_PORT: '0' });
+      expect(await p.exited).toBe(2);
+      expect(p.err()).toMatch(new RegExp(`invalid configuration: MQTT_PORT: port ${port} on 127.0.0.1 is already in use`));
+    } finally {
+      taken.close();
+    }
   });
 
   it('serve runs until SIGTERM, disconnects its clients and exits 0', async () => {

@@ -47,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
+    // A failed start may leave timers and pools open: do not wait for them.
+    if (code !== 0) process.exit(code);
     process.exitCode = code;
   },
   (err) => {
