@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Hs256Auth } from '../../broker/auth.js';
+
+/** CONTRACT.md §1, through the built CLI as an operator runs it (`npm test` builds first). */
+
+const BIN = fileURLToPath(new URL('../../bin/ticktalk.js', import.meta.url));
+const SECRET = 'contract-cli-secret-0123456789';
+
+async function ticktalk(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', ...env },
+      timeout: 15_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('contract §1 CLI', () => {
+  it('token --sub --name --roles --ttl prints a JWT signed with AUTH_JWT_SECRET', async () => {
+    const run = await ticktalk(['token', '--sub', 'alice', '--name', 'Alice', '--roles', 'trader,moderator', '--ttl', '1h'], { AUTH_JWT_SECRET: SECRET });
+    expect(run.code).toBe(0);
+    await expect(new Hs256Auth(SECRET).verify(run.stdout.trim())).resolves.toEqual({ sub: 'alice', name: 'Alice', roles: ['trader', 'moderator'] });
+  });
+
+  it.each([
+    ['MQTT_PORT', 'abc'],
+    ['HTTP_PORT', '99999'],
+    ['CANDLE_PRICE', 'close'],
+    ['FEED_TIMEZONE', 'Mars/Olympus'],
+    ['AMQP_URL', 'http://127.0.0.1'],
+    ['SYMBOLS', 'EUR/USD'],
+  ])('serve with a bad %s stops with a message naming the variable', async (name, value) => {
+    const run = await ticktalk(['serve'], { MQTT_PORT: '0', HTTP_PORT: '0', DATA_DIR: '/nonexistent-contract-dir', [name]: value });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(name);
+  });
+});
