@@ -28,4 +28,16 @@ export const OHLCV_MIGRATIONS: readonly string[] = [
     stream text PRIMARY KEY,
     committed bigint NOT NULL
   );`,
+  // A revision per series, taken from one sequence in the transaction that changes any of its bars:
+  // equal revisions mean equal bars, so a cached copy of a series can be proven current with one
+  // point read (udf history). A sequence never hands out a value twice, even if a row is re-created.
+  `CREATE SEQUENCE ohlcv_revision;
+  CREATE TABLE ohlcv_series (
+    symbol text NOT NULL,
+    resolution text NOT NULL,
+    revision bigint NOT NULL,
+    PRIMARY KEY (symbol, resolution)
+  );
+  INSERT INTO ohlcv_series (symbol, resolution, revision)
+    SELECT symbol, resolution, nextval('ohlcv_revision') FROM (SELECT DISTINCT symbol, resolution FROM ohlcv_bars) existing;`,
 ];

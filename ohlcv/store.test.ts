@@ -111,6 +111,31 @@ describe.each(ENGINES)('candle store on $name', (engine) => {
     expect(await store.newestBarTimeBefore('WIN', '1', t0)).toBeUndefined();
   });
 
+  it('gives each commit that touches a series a new revision, and the newest bars as text in the same snapshot', async () => {
+    const tick = (symbol: string, s: number, bid: number): Tick => ({ symbol, time_msc: Date.UTC(2025, 0, 2) + s * 1000, bid, ask: bid, last: 0, volume: 0, flags: 6 });
+    expect(await store.seriesRevision('REV', '1')).toBeUndefined();
+    await store.commit(() => batchOf([tick('REV', 0, 1.5), tick('REV', 60, 0.00001), tick('OTHER', 0, 2)], bidTicks));
+    const first = await store.seriesRevision('REV', '1');
+    const other = await store.seriesRevision('OTHER', '1');
+    expect(first).toBeTypeOf('number');
+    // A late tick: the series changes, so does its revision; the untouched one keeps its own.
+    await store.commit(() => batchOf([tick('REV', 30, 1.25)], bidTicks));
+    const second = await store.seriesRevision('REV', '1');
+    expect(second).toBeGreaterThan(first!);
+    expect(await store.seriesRevision('OTHER', '1')).toBe(other);
+
+    const text = await store.newestBarsText('REV', '1', 5);
+    expect(text).toMatchObject({ revision: second, count: 2, o: '1.5,1e-05', l: '1.25,1e-05', v: '2,1' });
+    const t0 = Date.UTC(2025, 0, 2) / 1000;
+    expect(text.t).toBe(`${t0},${t0 + 60}`);
+    const bars = await store.bars('REV', '1', { to: END_OF_TIME_MS, limit: 5 });
+    for (const key of ['o', 'h', 'l', 'c', 'v'] as const) {
+      expect(text[key].split(',').map(Number)).toEqual(bars[({ o: 'open', h: 'high', l: 'low', c: 'close', v: 'volume' } as const)[key]]);
+    }
+    expect((await store.newestBarsText('REV', '1', 1)).t).toBe(`${t0 + 60}`);
+    expect(await store.newestBarsText('NONE', '1', 5)).toEqual({ revision: undefined, count: 0, t: '', o: '', h: '', l: '', c: '', v: '' });
+  });
+
   it('keeps symbols: configured ones, most decimals seen, newest quote by tick time', async () => {
     await store.registerSymbols(['CFG1', 'SYM']);
     const tick = (time_msc: number, bid: number): Tick => ({ symbol: 'SYM', time_msc, bid, ask: bid + 0.001, last: 0, volume: 0, flags: 6 });

@@ -27,6 +27,22 @@ export interface BarColumns {
   volume: number[];
 }
 
+/**
+ * Bars as the database writes their numbers (the same text `json_agg` gives): each column one
+ * comma-separated list, times in UTC seconds, ascending; empty strings when `count` is 0.
+ */
+export interface BarsText {
+  /** The series' revision in the same snapshot; undefined when the series has no bars yet. */
+  revision: number | undefined;
+  count: number;
+  t: string;
+  o: string;
+  h: string;
+  l: string;
+  c: string;
+  v: string;
+}
+
 /** UTC ms; `from` inclusive, `to` exclusive. */
 export interface BarRange {
   from?: number;
@@ -67,6 +83,10 @@ export interface CandleStore {
    */
   barsJson(symbol: string, res: Resolution, range: BarRange): Promise<string | undefined>;
   newestBarTimeBefore(symbol: string, res: Resolution, toMs: number): Promise<number | undefined>;
+  /** The series' current revision (changes with every commit that touches it), undefined before its first bar. */
+  seriesRevision(symbol: string, res: Resolution): Promise<number | undefined>;
+  /** The `limit` newest bars of the series as text, read in one snapshot with the revision they are at. */
+  newestBarsText(symbol: string, res: Resolution, limit: number): Promise<BarsText>;
   /** The newest bar of every series (what live publishing starts from after a restart). */
   newestBars(): Promise<SeriesBar[]>;
   symbols(): Promise<SymbolRecord[]>;
@@ -89,18 +109,29 @@ const BAR_COLUMNS = 'b.time::float8 AS time, b.open, b.high, b.low, b.close, b.v
  * it keeps the open on equal tick times and yields the close. SET expressions see the old row.
  */
 const UPSERT_BARS = `
-  INSERT INTO ohlcv_bars AS b (symbol, resolution, time, open, high, low, close, volume, open_time, close_time)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[],
-                       $7::float8[], $8::float8[], $9::bigint[], $10::bigint[])
-  ON CONFLICT (symbol, resolution, time) DO UPDATE SET
-    open = CASE WHEN EXCLUDED.open_time < b.open_time THEN EXCLUDED.open ELSE b.open END,
-    open_time = LEAST(b.open_time, EXCLUDED.open_time),
-    high = GREATEST(b.high, EXCLUDED.high),
-    low = LEAST(b.low, EXCLUDED.low),
-    close = CASE WHEN EXCLUDED.close_time >= b.close_time THEN EXCLUDED.close ELSE b.close END,
-    close_time = GREATEST(b.close_time, EXCLUDED.close_time),
-    volume = b.volume + EXCLUDED.volume
-  RETURNING symbol, resolution, ${BAR_COLUMNS}, open_time::float8 AS open_time, close_time::float8 AS close_time`;
+  WITH stored AS (
+    INSERT INTO ohlcv_bars AS b (symbol, resolution, time, open, high, low, close, volume, open_time, close_time)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[],
+                         $7::float8[], $8::float8[], $9::bigint[], $10::bigint[])
+    ON CONFLICT (symbol, resolution, time) DO UPDATE SET
+      open = CASE WHEN EXCLUDED.open_time < b.open_time THEN EXCLUDED.open ELSE b.open END,
+      open_time = LEAST(b.open_time, EXCLUDED.open_time),
+      high = GREATEST(b.high, EXCLUDED.high),
+      low = LEAST(b.low, EXCLUDED.low),
+      close = CASE WHEN EXCLUDED.close_time >= b.close_time THEN EXCLUDED.close ELSE b.close END,
+      close_time = GREATEST(b.close_time, EXCLUDED.close_time),
+      volume = b.volume + EXCLUDED.volume
+    RETURNING symbol, resolution, ${BAR_COLUMNS}, open_time::float8 AS open_time, close_time::float8 AS close_time
+  ),
+  -- Same statement, so no extra round trip: every series this batch touched gets a new revision
+  -- (rows locked in key order, like any two batches would lock them).
+  bumped AS (
+    INSERT INTO ohlcv_series AS s (symbol, resolution, revision)
+    SELECT symbol, resolution, nextval('ohlcv_revision')
+    FROM (SELECT DISTINCT symbol, resolution FROM stored ORDER BY symbol, resolution) touched
+    ON CONFLICT (symbol, resolution) DO UPDATE SET revision = EXCLUDED.revision
+  )
+  SELECT * FROM stored`;
 
 const UPSERT_SYMBOLS = `
   INSERT INTO ohlcv_symbols AS s (symbol, digits, quote_time, bid, ask)
@@ -186,6 +217,31 @@ class SqlCandleStore implements CandleStore {
       [symbol, res, toMs],
     );
     return rows[0]?.time;
+  }
+
+  async seriesRevision(symbol: string, res: Resolution): Promise<number | undefined> {
+    const { rows } = await this.db.query<{ revision: number }>(
+      'SELECT revision::float8 AS revision FROM ohlcv_series WHERE symbol = $1 AND resolution = $2',
+      [symbol, res],
+    );
+    return rows[0]?.revision;
+  }
+
+  async newestBarsText(symbol: string, res: Resolution, limit: number): Promise<BarsText> {
+    // One statement, one snapshot: the revision names exactly these bars. string_agg reads the
+    // re-sorted subquery in order (see barsJson).
+    const { rows } = await this.db.query<{ revision: number | null; count: number } & Record<'t' | 'o' | 'h' | 'l' | 'c' | 'v', string | null>>(
+      `SELECT (SELECT revision::float8 FROM ohlcv_series WHERE symbol = $1 AND resolution = $2) AS revision,
+              count(*)::int AS count, string_agg((time / 1000)::text, ',') AS t, string_agg(open::text, ',') AS o,
+              string_agg(high::text, ',') AS h, string_agg(low::text, ',') AS l, string_agg(close::text, ',') AS c,
+              string_agg(volume::text, ',') AS v
+       FROM (SELECT * FROM (SELECT b.time, b.open, b.high, b.low, b.close, b.volume FROM ohlcv_bars b
+                            WHERE symbol = $1 AND resolution = $2 ORDER BY b.time DESC LIMIT $3) newest
+             ORDER BY time) ascending`,
+      [symbol, res, limit],
+    );
+    const r = rows[0]!;
+    return { revision: r.revision ?? undefined, count: r.count, t: r.t ?? '', o: r.o ?? '', h: r.h ?? '', l: r.l ?? '', c: r.c ?? '', v: r.v ?? '' };
   }
 
   async newestBars(): Promise<SeriesBar[]> {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Tick } from '../protocol/tick.js';
 import { aggregate } from './aggregate.js';
-import { openCandleStore } from './store.js';
+import { openCandleStore, type CandleStore } from './store.js';
 import { symbolSightings } from './symbols.js';
 import { ENGINES, type ReopenableDatabase } from './testing/engines.js';
 import { registerUdfRoutes } from './udf-routes.js';
@@ -20,15 +20,16 @@ const tick = (symbol: string, offsetS: number, bid: number): Tick => ({
 
 describe.each(ENGINES)('UDF routes on $name', (engine) => {
   let handle: ReopenableDatabase;
+  let store: CandleStore;
   let app: FastifyInstance;
-  const get = async (url: string) => {
-    const res = await app.inject({ method: 'GET', url });
+  const get = async (url: string, on = app) => {
+    const res = await on.inject({ method: 'GET', url });
     return { status: res.statusCode, body: String(res.headers['content-type']).startsWith('application/json') ? res.json() : res.body, headers: res.headers };
   };
 
   beforeAll(async () => {
     handle = await engine.create();
-    const store = await openCandleStore(handle.db);
+    store = await openCandleStore(handle.db);
     await store.registerSymbols(['EURUSD', 'XAUUSD', 'BTCUSD']);
     // EURUSD bars at minutes 0, 1, 2, 5 (two ticks in minute 0), one day later another bar.
     const ticks = [tick('EURUSD', 0, 1.1), tick('EURUSD', 30, 1.12345), tick('EURUSD', 60, 1.2), tick('EURUSD', 120, 1.3), tick('EURUSD', 300, 1.4), tick('EURUSD', 86_400, 1.5)];
@@ -149,5 +150,45 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
     });
     expect(body.d[0].v.ch).toBeCloseTo(0.1, 10);
     expect(body.d[1]).toEqual({ s: 'error', n: 'NOPE', v: {} });
+  });
+
+  it('serves a late correction and a new bar as soon as they are committed, whoever commits them', async () => {
+    const from = T0 / 1000;
+    const url = `/udf/history?symbol=GBPUSD&resolution=1&from=${from}&to=${from + 600}`;
+    const commit = (ticks: Tick[], by: CandleStore) =>
+      by.commit(() => ({ bars: aggregate(ticks, { price: 'bid', volume: 'ticks' }).bars, symbols: symbolSightings(ticks) }));
+    await commit([tick('GBPUSD', 0, 1.3), tick('GBPUSD', 30, 1.31), tick('GBPUSD', 60, 1.32)], store);
+    expect((await get(url)).body).toEqual({ s: 'ok', t: [from, from + 60], o: [1.3, 1.32], h: [1.31, 1.32], l: [1.3, 1.32], c: [1.31, 1.32], v: [2, 1] });
+    expect((await get(`/udf/history?symbol=GBPUSD&resolution=1&to=${from + 600}&countback=1`)).body).toMatchObject({ t: [from + 60], c: [1.32] });
+
+    // Another store over the same database stands for an aggregator in another process.
+    const elsewhere = await openCandleStore(handle.db);
+    await commit([tick('GBPUSD', 10, 1.25)], elsewhere);
+    expect((await get(url)).body).toEqual({ s: 'ok', t: [from, from + 60], o: [1.3, 1.32], h: [1.31, 1.32], l: [1.25, 1.32], c: [1.31, 1.32], v: [3, 1] });
+    await commit([tick('GBPUSD', 400, 1.4)], elsewhere);
+    expect((await get(url)).body).toMatchObject({ t: [from, from + 60, from + 360], c: [1.31, 1.32, 1.4], v: [3, 1, 1] });
+    expect((await get(`/udf/history?symbol=GBPUSD&resolution=1&to=${from + 600}&countback=1`)).body).toMatchObject({ t: [from + 360], c: [1.4] });
+  });
+
+  it('answers alike when the cached window is too short for the range (it reads the range instead)', async () => {
+    const small = Fastify();
+    await registerUdfRoutes(small, { store, historyCache: { windowBars: 2, maxSeries: 1 } });
+    try {
+      const from = T0 / 1000;
+      const urls = [
+        `/udf/history?symbol=EURUSD&resolution=1&from=${from}&to=${from + 90_000}`,
+        `/udf/history?symbol=EURUSD&resolution=1&to=${from + 90_000}&countback=2`,
+        `/udf/history?symbol=EURUSD&resolution=1&to=${from + 90_000}&countback=4`,
+        `/udf/history?symbol=EURUSD&resolution=1&from=${from + 100}&to=${from + 200}`,
+        `/udf/history?symbol=EURUSD&resolution=1&from=${from + 360}&to=${from + 3600}`,
+        `/udf/history?symbol=XAUUSD&resolution=1&from=${from}&to=${from + 600}`,
+        `/udf/history?symbol=EURUSD&resolution=1D&from=${from}&to=${from + 90_000}`,
+        `/udf/history?symbol=EURUSD&resolution=1&from=${from}&to=${from + 90_000}`,
+      ];
+      for (const url of urls) expect((await get(url, small)).body).toEqual((await get(url)).body);
+      expect((await get(urls[0]!, small)).body.t).toHaveLength(5);
+    } finally {
+      await small.close();
+    }
   });
 });

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
-import { RESOLUTIONS } from '../protocol/names.js';
-import type { CandleStore, SymbolRecord } from './store.js';
+import { RESOLUTIONS, type Resolution } from '../protocol/names.js';
+import { CachedSeries, HistoryCache } from './history-cache.js';
+import type { BarRange, CandleStore, SymbolRecord } from './store.js';
 import { describeSymbol, EXCHANGE, type SymbolType } from './symbols.js';
 import {
   historyQuery,
@@ -17,6 +18,8 @@ import {
 
 export interface UdfDeps {
   store: CandleStore;
+  /** Newest bars kept per series and how many series (least recently asked dropped); tests shrink it. */
+  historyCache?: { windowBars: number; maxSeries: number };
   /** Server time for `/udf/time`; injectable for tests. */
   now?: () => number;
 }
@@ -24,7 +27,8 @@ export interface UdfDeps {
 const SYMBOL_TYPES: readonly SymbolType[] = ['forex', 'commodity', 'crypto', 'cfd'];
 
 /** TradingView's UDF datafeed (CONTRACT §5), answering from the candle store. */
-export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now = Date.now }) => {
+export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now = Date.now, historyCache = HISTORY_CACHE }) => {
+  const cache = new HistoryCache(historyCache.maxSeries, historyCache.windowBars);
   // Encapsulated: zod validates this plugin's query strings, and errors are answered in UDF shape.
   app.setValidatorCompiler(({ schema }) => (data) => {
     const parsed = (schema as z.ZodType).safeParse(data);
@@ -95,14 +99,14 @@ export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now =
     if (resolution === null) return { s: 'error', errmsg: `unknown resolution: use one of ${RESOLUTIONS.join(', ')}` };
     // countback wins over from: the newest `countback` bars before `to`.
     const range = countback !== undefined ? { to: to * 1000, limit: countback } : { from: from! * 1000, to: to * 1000, limit: MAX_BARS };
-    const bars = await store.barsJson(symbol, resolution, range);
+    const bars = await historyBody(store, cache, symbol, resolution, range);
     if (bars === undefined) {
       // Only an empty answer needs to know whether the symbol exists: the hot path is one query.
       if (!(await store.symbol(symbol))) return unknownSymbol(symbol);
       const next = await store.newestBarTimeBefore(symbol, resolution, range.from ?? range.to);
       return next === undefined ? { s: 'no_data' } : { s: 'no_data', nextTime: next / 1000 };
     }
-    return reply.type('application/json').send(`{"s":"ok",${bars.slice(bars.indexOf('{') + 1)}`);
+    return reply.type('application/json').send(bars);
   });
 
   app.get<{ Querystring: QuotesQuery }>('/quotes', { schema: { querystring: quotesQuery } }, async (req) => ({
@@ -110,6 +114,49 @@ export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now =
     d: await Promise.all(req.query.symbols.map((name) => quote(store, name))),
   }));
 };
+
+/**
+ * 5,000 newest bars (TradingView's first screens and then some) of 32 series: about 400 KB each,
+ * a bounded ~13 MB in all.
+ */
+const HISTORY_CACHE = { windowBars: 5_000, maxSeries: 32 };
+
+/**
+ * The history body `{"s":"ok",…}`, or undefined when no bar is in range. Served from the cache only
+ * when the series' revision, read now, is the one the cached copy was read at: the copy is then
+ * exactly what the database holds, whichever process committed the bars (late corrections bump
+ * the revision too). Otherwise the newest bars are read again with their revision in one snapshot.
+ */
+async function historyBody(
+  store: CandleStore,
+  cache: HistoryCache,
+  symbol: string,
+  res: Resolution,
+  range: BarRange,
+): Promise<Buffer | string | undefined> {
+  const revision = await store.seriesRevision(symbol, res);
+  if (revision === undefined) return undefined;
+  let entry = cache.get(symbol, res);
+  if (entry !== undefined && entry.revision !== revision) {
+    // A stale copy still says whether the window reaches this range; if not (paging far back),
+    // a fresh one would not either: read just the range.
+    if (entry.answer(range) === undefined) return directBody(store, symbol, res, range);
+    entry = undefined;
+  }
+  if (entry === undefined) {
+    const text = await store.newestBarsText(symbol, res, cache.windowBars);
+    if (text.revision === undefined) return undefined;
+    entry = new CachedSeries(text.revision, text, cache.windowBars);
+    cache.set(symbol, res, entry);
+  }
+  const body = entry.answer(range);
+  return body === undefined ? directBody(store, symbol, res, range) : (body ?? undefined);
+}
+
+async function directBody(store: CandleStore, symbol: string, res: Resolution, range: BarRange): Promise<string | undefined> {
+  const bars = await store.barsJson(symbol, res, range);
+  return bars === undefined ? undefined : `{"s":"ok",${bars.slice(bars.indexOf('{') + 1)}`;
+}
 
 /** Registers the UDF routes under `/udf` on the process's HTTP server (the web role calls this). */
 export async function registerUdfRoutes(app: FastifyInstance, deps: UdfDeps): Promise<void> {
