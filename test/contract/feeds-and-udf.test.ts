@@ -211,6 +211,29 @@ describe('contract §5 UDF datafeed', () => {
   });
 });
 
+describe('contract §6 candles', () => {
+  it('a late tick lands in its own bucket, however old; the corrected bar is re-published on candles/…', async () => {
+    const t1 = Date.UTC(2025, 2, 3, 9, 0, 0) / 1000; // a Monday: the 1W bar opens at 00:00 that day
+    await publish('mt.ticks', 'feed.QLATE', { time_msc: t1 * 1000 + 10_000, bid: 1.5, ask: 1.6 });
+    await publish('mt.ticks', 'feed.QLATE', { time_msc: (t1 + 3600) * 1000, bid: 1.7, ask: 1.8 });
+    const history = (res: string) => udf(`history?symbol=QLATE&resolution=${res}&from=${t1 - 40 * 86400}&to=${t1 + 86400}`);
+    await expect.poll(async () => (await history('1')).t, { timeout: 15_000 }).toEqual([t1, t1 + 3600]);
+
+    const sub = await app.connect();
+    await sub.subscribeAsync('candles/QLATE/1', { qos: 0 });
+    const republished: Record<string, unknown>[] = [];
+    sub.on('message', (_topic, payload, packet) => !packet.retain && republished.push(JSON.parse(payload.toString())));
+    // Earlier than the bucket's first tick (new open and low), then later than its last (new close and high).
+    await publish('mt.ticks', 'feed.QLATE', [{ time_msc: t1 * 1000 + 5_000, bid: 1.4, ask: 1.45 }, { time_msc: t1 * 1000 + 50_000, bid: 1.9, ask: 1.95 }]);
+
+    await expect.poll(async () => history('1'), { timeout: 15_000 }).toEqual({ s: 'ok', t: [t1, t1 + 3600], o: [1.4, 1.7], h: [1.9, 1.7], l: [1.4, 1.7], c: [1.9, 1.7], v: [3, 1] });
+    await expect.poll(() => republished, { timeout: 15_000 }).toContainEqual({ time: t1, open: 1.4, high: 1.9, low: 1.4, close: 1.9, volume: 3 });
+    const monday = Date.UTC(2025, 2, 3) / 1000;
+    expect(await history('1W')).toEqual({ s: 'ok', t: [monday], o: [1.4], h: [1.9], l: [1.4], c: [1.7], v: [4] });
+    expect((await history('1M')).t).toEqual([Date.UTC(2025, 2, 1) / 1000]);
+  });
+});
+
 describe('contract §5 operations endpoints', () => {
   it('/metrics is Prometheus text with ticktalk_ metrics; /healthz and /readyz answer 200 when connected', async () => {
     const metrics = await fetch(`${app.httpUrl}/metrics`);
