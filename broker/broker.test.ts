@@ -249,3 +249,34 @@ describe('extensions in the publish path', () => {
     retry.socket.destroy();
   });
 });
+
+describe('persistent sessions belong to their user', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app.stop());
+
+  it("reusing someone else's client id resumes nothing of theirs, and their queued messages wait for them", async () => {
+    const clientId = 'shared-device-id';
+    const perryToken = await app.token('perry');
+    const perry = await app.connect({ clientId, clean: false, password: perryToken });
+    await perry.subscribeAsync('chat/dm/perry/zoe', { qos: 1 });
+    await perry.endAsync();
+    await app.ctx.mqtt.publish('chat/dm/perry/zoe', '{"text":"queued secret"}', { qos: 1, retain: false });
+
+    for (const password of [await app.token('mallory'), undefined]) {
+      const got: string[] = [];
+      const intruder = await app.connect({ clientId, clean: false, ...(password ? { password } : {}) });
+      intruder.on('message', (_t, p) => got.push(p.toString()));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(got).toEqual([]);
+      await intruder.endAsync();
+    }
+
+    const received: string[] = [];
+    const back = await app.connect({ clientId, clean: false, password: perryToken });
+    back.on('message', (_t, p) => received.push(p.toString()));
+    await expect.poll(() => received).toEqual(['{"text":"queued secret"}']);
+  });
+});

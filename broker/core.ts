@@ -189,12 +189,14 @@ export class BrokerNode {
       };
       if (!st || st.refuseIdentifier) return refuse(2, 'identifier rejected');
       if (!password || password.length === 0) {
-        if (config.ALLOW_ANONYMOUS_MARKET_DATA || opts.operatorAcl) return done(null, true);
-        return refuse(5, 'anonymous');
+        if (!config.ALLOW_ANONYMOUS_MARKET_DATA && !opts.operatorAcl) return refuse(5, 'anonymous');
+        client.id = ownedClientId(null, client.id);
+        return done(null, true);
       }
       opts.auth.verify(password.toString('utf8')).then(
         (who) => {
           st.who = who;
+          client.id = ownedClientId(who, client.id);
           done(null, true);
         },
         (err: Error) => {
@@ -271,6 +273,17 @@ export class BrokerNode {
     aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'client error'));
     aedes.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'connection error'));
   }
+}
+
+/**
+ * Sessions belong to whoever made them: the client id Aedes keys sessions (and takeovers) by is
+ * qualified with the authenticated user, so reusing someone else's client id with clean session
+ * false resumes nothing of theirs, receives none of their queued messages and cannot kick them off.
+ * Set in the authenticate step, before Aedes looks the session up.
+ */
+export function ownedClientId(who: Principal, requested: string): string {
+  // `~` cannot start a user id (USER_PATTERN), so anonymous sessions never meet a user's.
+  return `${who === null ? '~anonymous' : who.sub}:${requested}`;
 }
 
 /** Returns null (proceed) after renaming the packet so it is acked but never forwarded or retained. */

@@ -91,7 +91,7 @@ describe('chat across two broker nodes', () => {
     // Node B queues for an offline session only once the subscription broadcast from node A has
     // reached its copy of the subscription table (Aedes cluster behaviour; history covers the window).
     const persistence = (b.node.aedes as unknown as { persistence: { subscriptionsByTopic(t: string): Promise<{ clientId: string }[]> } }).persistence;
-    await eventually(async () => (await persistence.subscriptionsByTopic(`chat/rooms/${room}`)).map((s) => s.clientId)).toContain(clientId);
+    await eventually(async () => (await persistence.subscriptionsByTopic(`chat/rooms/${room}`)).map((s) => s.clientId)).toContain(`${user('member')}:${clientId}`); // keyed by user and client id
 
     await a.stop(); // the member's node goes away; its members go offline
     await expect.poll(() => presence.at(-1), { timeout: 10_000 }).toEqual({ user: user('member'), name: 'MEMBER', state: 'offline' });

@@ -63,7 +63,7 @@ describe('a broker node killed under a persistent chat session', () => {
     const persistence = (b.node.aedes as unknown as { persistence: { subscriptionsByTopic(t: string): Promise<{ clientId: string }[]> } }).persistence;
     await expect
       .poll(async () => (await persistence.subscriptionsByTopic(`chat/rooms/${room}`)).map((s) => s.clientId), { timeout: 10_000 })
-      .toContain(member.clientId);
+      .toContain(`${member.sub}:${member.clientId}`); // sessions are keyed by user and client id
 
     const lost = new Promise<void>((resolve) => onA.once('close', () => resolve()));
     nodeA.kill('SIGKILL');
