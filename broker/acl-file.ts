@@ -22,7 +22,7 @@ interface Rule {
 
 export class AclFileError extends Error {
   constructor(line: number, message: string) {
-    super(`ACL_FILE line ${line}: ${message}`);
+    super(`line ${line}: ${message}`);
     this.name = 'AclFileError';
   }
 }

@@ -68,7 +68,7 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
     if (db) await (await db).close();
   });
 
-  const operatorAcl = config.ACL_FILE ? OperatorAcl.parse(readFileSync(config.ACL_FILE, 'utf8')) : undefined;
+  const operatorAcl = config.ACL_FILE ? loadOperatorAcl(config.ACL_FILE) : undefined;
   if (!config.REDIS_URL && roles.length < ROLE_NAMES.length) {
     log.warn({ roles }, 'REDIS_URL unset: MQTT traffic stays inside this process; split roles need a cluster');
   }
@@ -141,6 +141,21 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
       await shutdown.run();
     },
   };
+}
+
+/** An unreadable or invalid ACL file stops start-up with a message naming ACL_FILE. */
+function loadOperatorAcl(path: string): OperatorAcl {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('ACL_FILE', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    return OperatorAcl.parse(text);
+  } catch (err) {
+    throw new ConfigError('ACL_FILE', (err as Error).message);
+  }
 }
 
 /** A port already taken is a configuration problem: say which variable to change. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,21 @@ describe('ticktalk CLI', () => {
     const p = run(['serve'], { MQTT_PORT: 'eighteen' });
     expect(await p.exited).toBe(2);
     expect(p.err()).toMatch(/invalid configuration: MQTT_PORT/);
+  });
+
+  it('an unreadable or widening ACL_FILE stops serve with a message naming it', async () => {
+    const missing = run(['serve', '--roles', 'broker'], { HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', ACL_FILE: '/nonexistent/acl' });
+    expect(await missing.exited).toBe(2);
+    expect(missing.err()).toMatch(/invalid configuration: ACL_FILE: cannot read \/nonexistent\/acl: ENOENT/);
+    const dir = mkdtempSync(join(tmpdir(), 'ticktalk-acl-'));
+    try {
+      writeFileSync(join(dir, 'acl'), 'user alice\ntopic readwrite chat/#\n');
+      const widening = run(['serve', '--roles', 'broker'], { HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', ACL_FILE: join(dir, 'acl') });
+      expect(await widening.exited).toBe(2);
+      expect(widening.err()).toMatch(/invalid configuration: ACL_FILE: line 2: "chat\/#" touches a built-in topic family/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a port already in use stops serve with a message naming the variable', async () => {
