@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CachedSeries, HistoryCache } from './history-cache.js';
+import type { Bar } from './bar.js';
 import type { BarRange, BarsText } from './store.js';
 
 interface PlainBar {
@@ -52,7 +53,7 @@ describe('cached series', () => {
   it('answers exactly what the store would, or says it cannot', () => {
     fc.assert(
       fc.property(barsArb, fc.integer({ min: 1, max: 35 }), rangeArb, (all, window, range) => {
-        const answer = new CachedSeries(1, textOf(all, window), window).answer(range);
+        const answer = CachedSeries.fromText(1, textOf(all, window), window).answer(range);
         if (answer === undefined) {
           // Only a copy without the oldest bars may decline, and only for a range reaching past them.
           expect(all.length).toBeGreaterThanOrEqual(window);
@@ -66,9 +67,9 @@ describe('cached series', () => {
 
   it('answers from a copy that holds the whole series and from a window that covers the range', () => {
     const all = Array.from({ length: 10 }, (_, i) => ({ time: i * 60_000, value: i }));
-    const whole = new CachedSeries(1, textOf(all, 20), 20);
+    const whole = CachedSeries.fromText(1, textOf(all, 20), 20);
     expect(whole.answer({ to: 3 * 60_000, limit: 100 })).not.toBeUndefined();
-    const newest = new CachedSeries(1, textOf(all, 4), 4);
+    const newest = CachedSeries.fromText(1, textOf(all, 4), 4);
     expect(newest.answer({ from: 6 * 60_000, to: 1e9, limit: 100 })).not.toBeUndefined();
     expect(newest.answer({ from: 5 * 60_000, to: 1e9, limit: 100 })).toBeUndefined();
     expect(newest.answer({ to: 1e9, limit: 4 })).not.toBeUndefined();
@@ -76,14 +77,69 @@ describe('cached series', () => {
   });
 
   it('refuses text that does not hold the bars it claims', () => {
-    expect(() => new CachedSeries(1, { ...textOf([{ time: 0, value: 1 }], 5), count: 2 }, 5)).toThrow(/fewer than 2/);
+    expect(() => CachedSeries.fromText(1, { ...textOf([{ time: 0, value: 1 }], 5), count: 2 }, 5)).toThrow(/fewer than 2/);
+  });
+});
+
+/** A commit's bar as the store returns it, with the same values per column as `textOf` writes. */
+const asBar = (b: PlainBar): Bar => ({
+  time: b.time,
+  open: b.value,
+  high: b.value + 1,
+  low: b.value - 1,
+  close: b.value * 2,
+  volume: 1.5,
+  openTime: b.time,
+  closeTime: b.time,
+});
+
+const commitArb = fc.uniqueArray(
+  fc.record({ time: fc.integer({ min: -60, max: 60 }).map((m) => m * 60_000), value: fc.double({ min: 0.0001, max: 1e6, noNaN: true }) }),
+  { minLength: 1, maxLength: 4, selector: (b) => b.time },
+);
+
+describe('cached series after commits', () => {
+  it('answers like a fresh read of the merged bars, and always holds the newest window', () => {
+    fc.assert(
+      fc.property(barsArb, fc.integer({ min: 1, max: 35 }), fc.array(commitArb, { maxLength: 5 }), rangeArb, (all, window, commits, range) => {
+        let copy = CachedSeries.fromText(1, textOf(all, window), window);
+        const merged = new Map(all.map((b) => [b.time, b]));
+        commits.forEach((bars, i) => {
+          copy = copy.withCommit(i + 2, bars.map(asBar));
+          for (const b of bars) merged.set(b.time, b);
+        });
+        const now = [...merged.values()].sort((a, b) => a.time - b.time);
+        expect(copy.revision).toBe(commits.length + 1);
+        const answer = copy.answer(range);
+        if (answer !== undefined) expect(answer === null ? null : JSON.parse(answer.toString())).toEqual(expected(now, range));
+        const newest = { to: Number.MAX_SAFE_INTEGER, limit: Math.min(window, now.length) };
+        if (now.length > 0) expect(JSON.parse(copy.answer(newest)!.toString())).toEqual(expected(now, newest));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
 describe('history cache', () => {
+  it('takes a commit that follows its copy and drops the copy on a commit it cannot place', () => {
+    const cache = new HistoryCache(4, 10);
+    cache.set('A', '1', CachedSeries.fromText(5, textOf([{ time: 0, value: 1 }], 10), 10));
+    cache.set('B', '1', CachedSeries.fromText(5, textOf([{ time: 0, value: 1 }], 10), 10));
+    const bar = asBar({ time: 60_000, value: 2 });
+    cache.applyCommitted([
+      { symbol: 'A', resolution: '1', previous: 5, revision: 9, bars: [bar] },
+      { symbol: 'B', resolution: '1', previous: 7, revision: 9, bars: [bar] },
+      { symbol: 'C', resolution: '1', previous: undefined, revision: 9, bars: [bar] },
+    ]);
+    expect(cache.get('A', '1')?.revision).toBe(9);
+    expect(JSON.parse(cache.get('A', '1')!.answer({ to: 1e9, limit: 5 })!.toString()).c).toEqual([2, 4]);
+    expect(cache.get('B', '1')).toBeUndefined();
+    expect(cache.get('C', '1')).toBeUndefined();
+  });
+
   it('keeps the most recently used series up to its bound', () => {
     const cache = new HistoryCache(2, 10);
-    const entry = (revision: number) => new CachedSeries(revision, textOf([], 10), 10);
+    const entry = (revision: number) => CachedSeries.fromText(revision, textOf([], 10), 10);
     cache.set('A', '1', entry(1));
     cache.set('B', '1', entry(2));
     expect(cache.get('A', '1')?.revision).toBe(1);

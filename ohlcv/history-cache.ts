@@ -1,5 +1,6 @@
 import type { Resolution } from '../protocol/names.js';
-import type { BarRange, BarsText } from './store.js';
+import type { Bar } from './bar.js';
+import type { BarRange, BarsText, SeriesChange } from './store.js';
 
 /** The response keys of UDF history, in order, and the `BarsText` column each one is. */
 const COLUMNS = ['t', 'o', 'h', 'l', 'c', 'v'] as const;
@@ -10,30 +11,91 @@ const COLUMNS = ['t', 'o', 'h', 'l', 'c', 'v'] as const;
  * the time of building the JSON in the database).
  */
 export class CachedSeries {
-  /** Bar times in UTC ms, ascending. */
-  private readonly times: Float64Array;
-  /** Per column, where each bar's text starts; one more entry, one past the end (as if a comma followed). */
-  private readonly starts: Int32Array[];
-  /** Holds every bar of the series, not only the newest `window`. */
-  private readonly complete: boolean;
   /** The last answer, encoded: clients of one chart ask for the same bars again and again. */
   private last: { start: number; end: number; body: Buffer } | undefined;
+
+  private constructor(
+    readonly revision: number,
+    /** Per column (COLUMNS order) the bars' numbers as text, comma-separated, ascending by time. */
+    private readonly columns: readonly string[],
+    /** Per column, where each bar's text starts; one more entry, one past the end (as if a comma followed). */
+    private readonly starts: readonly Int32Array[],
+    /** Bar times in UTC ms, ascending. */
+    private readonly times: Float64Array,
+    /** Holds every bar of the series, not only the newest `window`. */
+    private readonly complete: boolean,
+    /** The most bars this copy keeps (the oldest go first). */
+    private readonly window: number,
+  ) {}
 
   /**
    * @param text the newest bars of the series as one snapshot read them
    * @param window how many bars that read asked for: fewer back means the series has no older bars
    */
-  constructor(
-    readonly revision: number,
-    private readonly text: BarsText,
-    window: number,
-  ) {
-    this.complete = text.count < window;
-    this.starts = COLUMNS.map((key) => elementStarts(text[key], text.count));
-    const t = text.t;
-    const tStarts = this.starts[0]!;
-    this.times = new Float64Array(text.count);
-    for (let i = 0; i < text.count; i++) this.times[i] = Number(t.slice(tStarts[i], tStarts[i + 1]! - 1)) * 1000;
+  static fromText(revision: number, text: BarsText, window: number): CachedSeries {
+    const columns = COLUMNS.map((key) => text[key]);
+    const starts = columns.map((list) => elementStarts(list, text.count));
+    const times = new Float64Array(text.count);
+    for (let i = 0; i < text.count; i++) times[i] = Number(columns[0]!.slice(starts[0]![i], starts[0]![i + 1]! - 1)) * 1000;
+    return new CachedSeries(revision, columns, starts, times, text.count < window, window);
+  }
+
+  /**
+   * This copy with one commit's bars of the series (as stored after the merge) at the commit's
+   * revision: the caller has made sure this copy is at the revision that commit replaced. Only the
+   * bars from the oldest changed one on are written again (usually just the newest).
+   */
+  withCommit(revision: number, bars: readonly Bar[]): CachedSeries {
+    const n = this.times.length;
+    const oldest = n > 0 ? this.times[0]! : Infinity;
+    // Bars older than an incomplete copy are not in it and change nothing in it.
+    const changed = bars.filter((b) => this.complete || b.time >= oldest).sort((a, b) => a.time - b.time);
+    if (changed.length === 0) return new CachedSeries(revision, this.columns, this.starts, this.times, this.complete, this.window);
+    const from = firstAtOrAfter(this.times, changed[0]!.time);
+    const tailTimes: number[] = [];
+    const tails: string[][] = COLUMNS.map(() => []);
+    let i = from;
+    for (const bar of changed) {
+      for (; i < n && this.times[i]! < bar.time; i++) {
+        tailTimes.push(this.times[i]!);
+        for (let k = 0; k < COLUMNS.length; k++) tails[k]!.push(this.element(k, i));
+      }
+      if (i < n && this.times[i] === bar.time) i++;
+      tailTimes.push(bar.time);
+      const texts = [String(bar.time / 1000), String(bar.open), String(bar.high), String(bar.low), String(bar.close), String(bar.volume)];
+      for (let k = 0; k < COLUMNS.length; k++) tails[k]!.push(texts[k]!);
+    }
+    for (; i < n; i++) {
+      tailTimes.push(this.times[i]!);
+      for (let k = 0; k < COLUMNS.length; k++) tails[k]!.push(this.element(k, i));
+    }
+
+    const count = from + tailTimes.length;
+    const drop = Math.max(0, count - this.window);
+    const kept = count - drop;
+    const times = new Float64Array(kept);
+    for (let j = drop; j < count; j++) times[j - drop] = j < from ? this.times[j]! : tailTimes[j - from]!;
+    const columns: string[] = [];
+    const starts: Int32Array[] = [];
+    for (let k = 0; k < COLUMNS.length; k++) {
+      const old = this.starts[k]!;
+      // Bars drop..from-1 are kept as they are; dropped ones can be in the tail too when a commit
+      // adds more bars than the window holds.
+      const prefix = from > drop ? this.columns[k]!.slice(old[drop], old[from]! - 1) : '';
+      const tail = tails[k]!;
+      const at = new Int32Array(kept + 1);
+      for (let j = drop; j < from; j++) at[j - drop] = old[j]! - old[drop]!;
+      let position = prefix === '' ? 0 : prefix.length + 1;
+      for (let j = Math.max(drop, from); j < count; j++) {
+        at[j - drop] = position;
+        position += tail[j - from]!.length + 1;
+      }
+      at[kept] = position;
+      const tailText = tail.slice(Math.max(0, drop - from)).join(',');
+      columns.push(prefix === '' ? tailText : `${prefix},${tailText}`);
+      starts.push(at);
+    }
+    return new CachedSeries(revision, columns, starts, times, this.complete && drop === 0, this.window);
   }
 
   /**
@@ -59,11 +121,15 @@ export class CachedSeries {
     return this.last.body;
   }
 
+  private element(k: number, i: number): string {
+    return this.columns[k]!.slice(this.starts[k]![i], this.starts[k]![i + 1]! - 1);
+  }
+
   private encode(start: number, end: number): Buffer {
     let body = '{"s":"ok"';
     for (let k = 0; k < COLUMNS.length; k++) {
       const starts = this.starts[k]!;
-      body += `,"${COLUMNS[k]}":[${this.text[COLUMNS[k]!].slice(starts[start], starts[end]! - 1)}]`;
+      body += `,"${COLUMNS[k]}":[${this.columns[k]!.slice(starts[start], starts[end]! - 1)}]`;
     }
     return Buffer.from(`${body}}`);
   }
@@ -87,6 +153,20 @@ export class HistoryCache {
       this.series.set(key, entry);
     }
     return entry;
+  }
+
+  /**
+   * Brings copies up to date with a commit made in this process, or drops them when the commit did
+   * not directly follow the revision they are at (another process committed in between).
+   */
+  applyCommitted(changes: readonly SeriesChange[]): void {
+    for (const change of changes) {
+      const key = keyOf(change.symbol, change.resolution);
+      const entry = this.series.get(key);
+      if (entry === undefined) continue;
+      if (entry.revision === change.previous) this.series.set(key, entry.withCommit(change.revision, change.bars));
+      else this.series.delete(key);
+    }
   }
 
   set(symbol: string, res: Resolution, entry: CachedSeries): void {

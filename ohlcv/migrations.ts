@@ -40,4 +40,7 @@ export const OHLCV_MIGRATIONS: readonly string[] = [
   );
   INSERT INTO ohlcv_series (symbol, resolution, revision)
     SELECT symbol, resolution, nextval('ohlcv_revision') FROM (SELECT DISTINCT symbol, resolution FROM ohlcv_bars) existing;`,
+  // The revision a commit replaced: a cached copy at exactly that revision can take the commit's
+  // bars instead of reading the series again.
+  `ALTER TABLE ohlcv_series ADD COLUMN previous bigint;`,
 ];

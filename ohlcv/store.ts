@@ -58,6 +58,25 @@ export interface SymbolRecord {
   ask: number | null;
 }
 
+/** What one commit changed in one series: its bars as stored after the merge, and its revisions. */
+export interface SeriesChange {
+  symbol: string;
+  resolution: Resolution;
+  /** The revision the commit replaced; undefined when the series is new. */
+  previous: number | undefined;
+  revision: number;
+  bars: Bar[];
+}
+
+export type CommitListener = (changes: readonly SeriesChange[]) => void;
+
+/**
+ * Listeners per database, not per store: the roles of one process each open their own store over
+ * the process's one Database, and a web role's cache hears the ohlcv role's commits this way.
+ * Commits by other processes are not heard (revisions tell those apart).
+ */
+const committedListeners = new WeakMap<Database, Set<CommitListener>>();
+
 /** Nothing was committed on this stream yet. */
 export const NO_OFFSET = -1;
 
@@ -74,6 +93,11 @@ export interface CandleStore {
    * advance the offset. Returns the bars as stored after the merge (for live publishing).
    */
   commit(build: (committedOffset: number) => CandleBatch, checkpoint?: StreamCheckpoint): Promise<SeriesBar[]>;
+  /**
+   * `listener` hears, right after each commit through any store over this store's Database in this
+   * process, what it changed per series; it must not throw. Returns the unsubscribe function.
+   */
+  onCommitted(listener: CommitListener): () => void;
   committedOffset(stream: string): Promise<number>;
   /** The `limit` newest bars with `from <= time < to` (no lower bound without `from`), ascending. */
   bars(symbol: string, res: Resolution, range: BarRange): Promise<BarColumns>;
@@ -129,9 +153,11 @@ const UPSERT_BARS = `
     INSERT INTO ohlcv_series AS s (symbol, resolution, revision)
     SELECT symbol, resolution, nextval('ohlcv_revision')
     FROM (SELECT DISTINCT symbol, resolution FROM stored ORDER BY symbol, resolution) touched
-    ON CONFLICT (symbol, resolution) DO UPDATE SET revision = EXCLUDED.revision
+    ON CONFLICT (symbol, resolution) DO UPDATE SET previous = s.revision, revision = EXCLUDED.revision
+    RETURNING symbol, resolution, previous, revision
   )
-  SELECT * FROM stored`;
+  SELECT stored.*, bumped.previous::float8 AS previous, bumped.revision::float8 AS revision
+  FROM stored JOIN bumped USING (symbol, resolution)`;
 
 const UPSERT_SYMBOLS = `
   INSERT INTO ohlcv_symbols AS s (symbol, digits, quote_time, bid, ask)
@@ -141,6 +167,11 @@ const UPSERT_SYMBOLS = `
     bid = CASE WHEN s.quote_time IS NULL OR EXCLUDED.quote_time >= s.quote_time THEN EXCLUDED.bid ELSE s.bid END,
     ask = CASE WHEN s.quote_time IS NULL OR EXCLUDED.quote_time >= s.quote_time THEN EXCLUDED.ask ELSE s.ask END,
     quote_time = GREATEST(s.quote_time, EXCLUDED.quote_time)`;
+
+interface UpsertedRow extends BarRow {
+  previous: number | null;
+  revision: number;
+}
 
 interface BarRow extends Record<string, unknown> {
   symbol: string;
@@ -162,18 +193,30 @@ class SqlCandleStore implements CandleStore {
     await this.db.query('INSERT INTO ohlcv_symbols (symbol) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [symbols]);
   }
 
-  commit(build: (committedOffset: number) => CandleBatch, checkpoint?: StreamCheckpoint): Promise<SeriesBar[]> {
-    return this.db.transaction(async (tx) => {
+  async commit(build: (committedOffset: number) => CandleBatch, checkpoint?: StreamCheckpoint): Promise<SeriesBar[]> {
+    const rows = await this.db.transaction(async (tx) => {
       const committed = checkpoint ? await lockOffset(tx, checkpoint.stream) : NO_OFFSET;
       if (checkpoint && checkpoint.offset <= committed) return [];
       const batch = build(committed);
-      const stored = await upsertBars(tx, batch.bars);
+      const upserted = await upsertBars(tx, batch.bars);
       if (batch.symbols.length > 0) await upsertSymbols(tx, batch.symbols);
       if (checkpoint) {
         await tx.query('UPDATE ohlcv_stream_offsets SET committed = $2 WHERE stream = $1', [checkpoint.stream, checkpoint.offset]);
       }
-      return stored;
+      return upserted;
     });
+    if (rows.length > 0) {
+      const changes = seriesChanges(rows);
+      for (const listener of committedListeners.get(this.db) ?? []) listener(changes);
+    }
+    return rows.map(toSeriesBar);
+  }
+
+  onCommitted(listener: CommitListener): () => void {
+    let listeners = committedListeners.get(this.db);
+    if (!listeners) committedListeners.set(this.db, (listeners = new Set()));
+    listeners.add(listener);
+    return () => listeners.delete(listener);
   }
 
   async committedOffset(stream: string): Promise<number> {
@@ -280,7 +323,7 @@ async function lockOffset(tx: Sql, stream: string): Promise<number> {
   return rows[0]!.committed;
 }
 
-async function upsertBars(tx: Sql, bars: readonly SeriesBar[]): Promise<SeriesBar[]> {
+async function upsertBars(tx: Sql, bars: readonly SeriesBar[]): Promise<UpsertedRow[]> {
   if (bars.length === 0) return [];
   const n = bars.length;
   const cols = Array.from({ length: 10 }, () => new Array<unknown>(n));
@@ -297,8 +340,22 @@ async function upsertBars(tx: Sql, bars: readonly SeriesBar[]): Promise<SeriesBa
     cols[8]![i] = bar.openTime;
     cols[9]![i] = bar.closeTime;
   }
-  const { rows } = await tx.query<BarRow>(UPSERT_BARS, cols);
-  return rows.map(toSeriesBar);
+  const { rows } = await tx.query<UpsertedRow>(UPSERT_BARS, cols);
+  return rows;
+}
+
+function seriesChanges(rows: readonly UpsertedRow[]): SeriesChange[] {
+  const bySeries = new Map<string, SeriesChange>();
+  for (const r of rows) {
+    const key = `${r.resolution} ${r.symbol}`;
+    let change = bySeries.get(key);
+    if (!change) {
+      change = { symbol: r.symbol, resolution: r.resolution, previous: r.previous ?? undefined, revision: r.revision, bars: [] };
+      bySeries.set(key, change);
+    }
+    change.bars.push(toSeriesBar(r).bar);
+  }
+  return [...bySeries.values()];
 }
 
 async function upsertSymbols(tx: Sql, symbols: readonly SymbolSighting[]): Promise<void> {

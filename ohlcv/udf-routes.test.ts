@@ -152,22 +152,49 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
     expect(body.d[1]).toEqual({ s: 'error', n: 'NOPE', v: {} });
   });
 
-  it('serves a late correction and a new bar as soon as they are committed, whoever commits them', async () => {
-    const from = T0 / 1000;
-    const url = `/udf/history?symbol=GBPUSD&resolution=1&from=${from}&to=${from + 600}`;
+  it('serves a late correction and a new bar as soon as they are committed, in this process or another', async () => {
+    // Counts how often the route re-reads a series from the database.
+    let reads = 0;
+    const counted = Object.create(store) as CandleStore;
+    counted.newestBarsText = (...args) => {
+      reads++;
+      return store.newestBarsText(...args);
+    };
+    const own = Fastify();
+    await registerUdfRoutes(own, { store: counted });
+    // Another process: the same tables through another Database object, whose commits this one never hears of.
+    const db = handle.db;
+    const otherProcess = await openCandleStore({ kind: db.kind, query: (t, p) => db.query(t, p), transaction: (fn) => db.transaction(fn), ping: () => db.ping(), close: async () => {} });
     const commit = (ticks: Tick[], by: CandleStore) =>
       by.commit(() => ({ bars: aggregate(ticks, { price: 'bid', volume: 'ticks' }).bars, symbols: symbolSightings(ticks) }));
-    await commit([tick('GBPUSD', 0, 1.3), tick('GBPUSD', 30, 1.31), tick('GBPUSD', 60, 1.32)], store);
-    expect((await get(url)).body).toEqual({ s: 'ok', t: [from, from + 60], o: [1.3, 1.32], h: [1.31, 1.32], l: [1.3, 1.32], c: [1.31, 1.32], v: [2, 1] });
-    expect((await get(`/udf/history?symbol=GBPUSD&resolution=1&to=${from + 600}&countback=1`)).body).toMatchObject({ t: [from + 60], c: [1.32] });
+    const from = T0 / 1000;
+    const url = `/udf/history?symbol=GBPUSD&resolution=1&from=${from}&to=${from + 600}`;
+    const newest = `/udf/history?symbol=GBPUSD&resolution=1&to=${from + 600}&countback=1`;
+    try {
+      await commit([tick('GBPUSD', 0, 1.3), tick('GBPUSD', 30, 1.31), tick('GBPUSD', 60, 1.32)], store);
+      expect((await get(url, own)).body).toEqual({ s: 'ok', t: [from, from + 60], o: [1.3, 1.32], h: [1.31, 1.32], l: [1.3, 1.32], c: [1.31, 1.32], v: [2, 1] });
+      expect((await get(newest, own)).body).toMatchObject({ t: [from + 60], c: [1.32] });
+      expect(reads).toBe(1);
 
-    // Another store over the same database stands for an aggregator in another process.
-    const elsewhere = await openCandleStore(handle.db);
-    await commit([tick('GBPUSD', 10, 1.25)], elsewhere);
-    expect((await get(url)).body).toEqual({ s: 'ok', t: [from, from + 60], o: [1.3, 1.32], h: [1.31, 1.32], l: [1.25, 1.32], c: [1.31, 1.32], v: [3, 1] });
-    await commit([tick('GBPUSD', 400, 1.4)], elsewhere);
-    expect((await get(url)).body).toMatchObject({ t: [from, from + 60, from + 360], c: [1.31, 1.32, 1.4], v: [3, 1, 1] });
-    expect((await get(`/udf/history?symbol=GBPUSD&resolution=1&to=${from + 600}&countback=1`)).body).toMatchObject({ t: [from + 360], c: [1.4] });
+      await commit([tick('GBPUSD', 10, 1.25)], otherProcess);
+      expect((await get(url, own)).body).toEqual({ s: 'ok', t: [from, from + 60], o: [1.3, 1.32], h: [1.31, 1.32], l: [1.25, 1.32], c: [1.31, 1.32], v: [3, 1] });
+      expect(reads).toBe(2);
+
+      // Commits of this process update the cached copy in place: no re-read.
+      await commit([tick('GBPUSD', 400, 1.4)], store);
+      await commit([tick('GBPUSD', 5, 1.2), tick('GBPUSD', 401, 1.41)], store);
+      expect((await get(url, own)).body).toEqual({ s: 'ok', t: [from, from + 60, from + 360], o: [1.3, 1.32, 1.4], h: [1.31, 1.32, 1.41], l: [1.2, 1.32, 1.4], c: [1.31, 1.32, 1.41], v: [4, 1, 2] });
+      expect((await get(newest, own)).body).toMatchObject({ t: [from + 360], c: [1.41] });
+      expect(reads).toBe(2);
+
+      // A commit elsewhere in between: the next one of this process cannot be placed, the series is read again.
+      await commit([tick('GBPUSD', 20, 1.5)], otherProcess);
+      await commit([tick('GBPUSD', 410, 1.39)], store);
+      expect((await get(url, own)).body).toMatchObject({ h: [1.5, 1.32, 1.41], l: [1.2, 1.32, 1.39], v: [5, 1, 3] });
+      expect(reads).toBe(3);
+    } finally {
+      await own.close();
+    }
   });
 
   it('answers alike when the cached window is too short for the range (it reads the range instead)', async () => {

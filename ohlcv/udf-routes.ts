@@ -29,6 +29,9 @@ const SYMBOL_TYPES: readonly SymbolType[] = ['forex', 'commodity', 'crypto', 'cf
 /** TradingView's UDF datafeed (CONTRACT §5), answering from the candle store. */
 export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now = Date.now, historyCache = HISTORY_CACHE }) => {
   const cache = new HistoryCache(historyCache.maxSeries, historyCache.windowBars);
+  // Commits of this process (the ohlcv role) keep cached series current without a re-read.
+  const unsubscribe = store.onCommitted((changes) => cache.applyCommitted(changes));
+  app.addHook('onClose', async () => unsubscribe());
   // Encapsulated: zod validates this plugin's query strings, and errors are answered in UDF shape.
   app.setValidatorCompiler(({ schema }) => (data) => {
     const parsed = (schema as z.ZodType).safeParse(data);
@@ -146,7 +149,7 @@ async function historyBody(
   if (entry === undefined) {
     const text = await store.newestBarsText(symbol, res, cache.windowBars);
     if (text.revision === undefined) return undefined;
-    entry = new CachedSeries(text.revision, text, cache.windowBars);
+    entry = CachedSeries.fromText(text.revision, text, cache.windowBars);
     cache.set(symbol, res, entry);
   }
   const body = entry.answer(range);

@@ -2,10 +2,12 @@
  * `npm run bench:ohlcv`: the figures of issue 4.
  *   1. pure aggregation, ticks/s on one core (target >= 2M), live-like and shuffled-history ticks;
  *   2. end to end RabbitMQ stream -> aggregator -> PostgreSQL, ticks/s;
- *   3. `/udf/history` for 5,000 bars over HTTP, p50/p99 (target p99 <= 10 ms), PostgreSQL and PGlite.
+ *   3. `/udf/history` for 5,000 bars over HTTP, p50/p99 (target p99 <= 10 ms), PostgreSQL and PGlite:
+ *      a series that does not change, and one committed to before every request.
  * Needs the local PostgreSQL and RabbitMQ (like the tests); uses throwaway databases and queues.
  * Sizes: BENCH_AGG_TICKS, BENCH_E2E_TICKS, BENCH_UDF_REQUESTS; BENCH_PARTS=agg,e2e,udf picks sections.
  */
+import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import amqp from 'amqplib';
 import Fastify from 'fastify';
@@ -15,7 +17,7 @@ import type { Tick } from '../../protocol/tick.js';
 import { seededRandom, TickGenerator } from '../../bridges/tick-generator.js';
 import { aggregate, type CandleMode } from '../../ohlcv/aggregate.js';
 import { CandleAggregator } from '../../ohlcv/aggregator.js';
-import { openCandleStore } from '../../ohlcv/store.js';
+import { openCandleStore, type CandleStore } from '../../ohlcv/store.js';
 import { symbolSightings } from '../../ohlcv/symbols.js';
 import { declareOhlcvStream, TickStream } from '../../ohlcv/tick-stream.js';
 import { registerUdfRoutes } from '../../ohlcv/udf-routes.js';
@@ -150,7 +152,8 @@ async function benchEndToEnd(): Promise<void> {
   }
 }
 
-async function benchUdf(name: string, db: Database): Promise<void> {
+/** `elsewhere`: the same database opened again, standing for an aggregator in another process. */
+async function benchUdf(name: string, db: Database, elsewhere?: Database): Promise<void> {
   const store = await openCandleStore(db);
   // One tick a minute for 6,000 minutes: 6,000 one-minute bars, of which 5,000 are asked for.
   const gen = new TickGenerator(seededRandom(3));
@@ -169,23 +172,40 @@ async function benchUdf(name: string, db: Database): Promise<void> {
   const url = `http://127.0.0.1:${port}/udf/history?symbol=EURUSD&resolution=1&from=${to - 5000 * 60}&to=${to}&countback=5000`;
   const check = (await (await fetch(url)).json()) as { t: number[] };
   if (check.t.length !== 5000) throw new Error(`expected 5000 bars, got ${check.t.length}`);
+  // The served answer means exactly what the database builds for the same range.
+  const built = await store.barsJson('EURUSD', '1', { to: to * 1000, limit: 5000 });
+  assert.deepStrictEqual(check, JSON.parse(`{"s":"ok",${built!.slice(1)}`));
   for (let i = 0; i < 50; i++) await (await fetch(url)).arrayBuffer();
-  const times: number[] = [];
-  serverTimes.length = 0;
-  for (let i = 0; i < UDF_REQUESTS; i++) {
-    const started = performance.now();
-    await (await fetch(url)).arrayBuffer();
-    times.push(performance.now() - started);
-    if ((i + 1) % 250 === 0) say(`  ${name}: ${i + 1}/${UDF_REQUESTS} requests...`);
-  }
   const q = (list: number[], p: number) => {
     const sorted = [...list].sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2);
   };
-  say(
-    `  ${name}: round trip p50 ${q(times, 0.5)} ms, p99 ${q(times, 0.99)} ms, max ${q(times, 1)} ms; ` +
-      `in the server p50 ${q(serverTimes, 0.5)} ms, p99 ${q(serverTimes, 0.99)} ms (${UDF_REQUESTS} sequential requests, 5,000 bars each)`,
-  );
+  const measure = async (label: string, beforeEach: (i: number) => Promise<unknown>) => {
+    const times: number[] = [];
+    serverTimes.length = 0;
+    for (let i = 0; i < UDF_REQUESTS; i++) {
+      await beforeEach(i);
+      const started = performance.now();
+      await (await fetch(url)).arrayBuffer();
+      times.push(performance.now() - started);
+      if ((i + 1) % 250 === 0) say(`  ${label}: ${i + 1}/${UDF_REQUESTS} requests...`);
+    }
+    say(
+      `  ${label}: round trip p50 ${q(times, 0.5)} ms, p99 ${q(times, 0.99)} ms, max ${q(times, 1)} ms; ` +
+        `in the server p50 ${q(serverTimes, 0.5)} ms, p99 ${q(serverTimes, 0.99)} ms (${UDF_REQUESTS} sequential requests, 5,000 bars each)`,
+    );
+  };
+  await measure(`${name}, series unchanged`, async () => {});
+  // A live series: a tick lands in the newest bar before every request (outside the timing). The
+  // aggregator of this process updates the cached copy; one in another process makes every answer
+  // re-read the series.
+  const live = new TickGenerator(seededRandom(4));
+  const tickInto = (by: CandleStore) => (i: number) => {
+    const late = [live.next('EURUSD', START + 5999 * 60_000 + 2000 + i)];
+    return by.commit(() => ({ bars: aggregate(late, MODE).bars, symbols: symbolSightings(late) }));
+  };
+  await measure(`${name}, a commit in this process before each request`, tickInto(store));
+  if (elsewhere) await measure(`${name}, a commit in another process before each request`, tickInto(await openCandleStore(elsewhere)));
   await app.close();
 }
 
@@ -197,10 +217,12 @@ async function main(): Promise<void> {
   say(`\n== 3. /udf/history, 5,000 one-minute bars, over HTTP on 127.0.0.1`);
   const pg = await freshDatabase('tt_bench_udf');
   const postgres = new PostgresDatabase(pg.url);
+  const postgresElsewhere = new PostgresDatabase(pg.url);
   try {
-    await benchUdf('PostgreSQL', postgres);
+    await benchUdf('PostgreSQL', postgres, postgresElsewhere);
   } finally {
     await postgres.close();
+    await postgresElsewhere.close();
     await pg.drop();
   }
   const pglite = await PgliteDatabase.open();
