@@ -8,9 +8,12 @@
  * in flight per publisher, 20). BENCH_PROF=1 writes a CPU profile of the ticktalk process to /tmp/chatprof.
  * "delivered" counts what the subscriber got within 30 s of the last ack: Mosquitto drops QoS 1
  * messages for a subscriber whose queue is full (max_queued_messages), ticktalk does not.
+ * The machine is shared, so msg/s moves with its load; the CPU time per message that the ticktalk
+ * process and its PostgreSQL backends spent in the measured run (from /proc) moves far less.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +91,29 @@ async function workload(url: string, topic: string, count: number, tokens: (i: n
   return { perSecond: count / ackedIn, p50: percentile(sorted, 50), p99: percentile(sorted, 99), delivered };
 }
 
+/** CPU seconds (user + system, every thread) a process has used so far; 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Backend processes serving a database: their pids come from pg_stat_activity. */
+async function backendPids(url: string): Promise<number[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    return rows.map((r) => r.pid);
+  } finally {
+    await client.end();
+  }
+}
+
 /** `ticktalk serve --roles broker` from the build, in a process of its own; its start log names the port. */
 async function startTicktalk(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'ticktalk.js');
@@ -131,7 +157,12 @@ async function main(): Promise<void> {
   try {
     say(`chat QoS 1: ${fmt(MESSAGES)} messages, ${PUBLISHERS} publishers x ${WINDOW} in flight, 1 subscriber; storage ${pgDb ? 'PostgreSQL' : 'PGlite'}`);
     await workload(url, `chat/rooms/warmup-${run}`, WARMUP, token);
+    // The warmup opened the pool's connections; the measured run uses the same backends.
+    const backends = pgDb ? await backendPids(pgDb.url) : [];
+    const cpu = () => ({ ticktalk: cpuSeconds(child.pid!), pg: backends.reduce((sum, pid) => sum + cpuSeconds(pid), 0) });
+    const cpuBefore = cpu();
     const ours = await workload(url, `chat/rooms/bench-${run}`, MESSAGES, token);
+    const cpuAfter = cpu();
     await workload(MOSQUITTO_URL, `bench/warmup-${run}`, WARMUP, async () => undefined);
     const theirs = await workload(MOSQUITTO_URL, `chat/rooms/bench-${run}`, MESSAGES, async () => undefined);
 
@@ -150,6 +181,11 @@ async function main(): Promise<void> {
     say(`| Mosquitto 127.0.0.1:1883 | ${fmt(theirs.perSecond)} | ${theirs.p50.toFixed(1)} | ${theirs.p99.toFixed(1)} | ${fmt(theirs.delivered)} | - |`);
     say('');
     say(`ratio ticktalk / Mosquitto: ${(ours.perSecond / theirs.perSecond).toFixed(2)}x (target >= 0.5x)`);
+    const perMessage = (seconds: number) => ((seconds * 1e6) / MESSAGES).toFixed(0);
+    say(
+      `CPU per message in the measured run: ticktalk process ${perMessage(cpuAfter.ticktalk - cpuBefore.ticktalk)} µs` +
+        (pgDb ? `, its PostgreSQL backends ${perMessage(cpuAfter.pg - cpuBefore.pg)} µs` : ''),
+    );
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));

@@ -216,10 +216,15 @@ export class TickFastPath implements ConnectionHost {
     this.schedule();
   }
 
+  /**
+   * Flush in the check phase, after the socket reads and timers of this loop iteration: a microtask
+   * would run after every single setImmediate callback, and Aedes delivers each QoS 1 message in one,
+   * so a burst of chat messages left as one write syscall per message instead of one per client.
+   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    queueMicrotask(this.flushTurn);
+    setImmediate(this.flushTurn);
   }
 
   /** End of a turn: each topic's frames are joined once, then every touched client gets one write. */
