@@ -267,16 +267,14 @@ describe('persistent sessions belong to their user', () => {
 
     for (const password of [await app.token('mallory'), undefined]) {
       const got: string[] = [];
-      const intruder = await app.connect({ clientId, clean: false, ...(password ? { password } : {}) });
-      intruder.on('message', (_t, p) => got.push(p.toString()));
+      const intruder = await app.connect({ clientId, clean: false, ...(password ? { password } : {}) }, (_t, p) => got.push(p.toString()));
       await new Promise((r) => setTimeout(r, 300));
       expect(got).toEqual([]);
       await intruder.endAsync();
     }
 
     const received: string[] = [];
-    const back = await app.connect({ clientId, clean: false, password: perryToken });
-    back.on('message', (_t, p) => received.push(p.toString()));
+    await app.connect({ clientId, clean: false, password: perryToken }, (_t, p) => received.push(p.toString()));
     await expect.poll(() => received).toEqual(['{"text":"queued secret"}']);
   });
 });

@@ -53,8 +53,7 @@ describe('cluster over Redis', () => {
     for (let i = 1; i <= 5; i++) await a.ctx.mqtt.publish(topic, JSON.stringify({ n: i }), { qos: 1, retain: false });
 
     const received: number[] = [];
-    const second = await b.connect({ clientId, clean: false, password: token, manualConnect: false });
-    second.on('message', (t, payload) => {
+    await b.connect({ clientId, clean: false, password: token }, (t, payload) => {
       if (t === topic) received.push(JSON.parse(payload.toString()).n);
     });
     await expect.poll(() => received, { timeout: 5000 }).toEqual([1, 2, 3, 4, 5]);

@@ -223,20 +223,22 @@ export class BrokerNode {
       if (!client) return done(null);
       if (packet.topic.includes('\u0000')) return done(new Error('topic name contains U+0000'));
       const st = this.state.get(client);
+      const ext = this.extensions.find((e) => e.publishPrefixes.some((p) => packet.topic.startsWith(p)));
+      const publish = () => ({
+        topic: packet.topic,
+        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+        qos: packet.qos,
+        retain: packet.retain,
+      });
       if (!st || !isAllowed(st.who, 'publish', packet.topic, this.aclContext(client))) {
-        // Acknowledge and drop, as Mosquitto does for MQTT 3.1.1: the client cannot tell what exists.
+        // Acknowledge and drop, as Mosquitto does for MQTT 3.1.1; the owning extension may explain.
         denied.labels('publish').inc();
+        if (st?.who) ext?.onDeniedPublish?.(this.info(client), publish());
         return done(drop(packet));
       }
-      const ext = this.extensions.find((e) => e.publishPrefixes.some((p) => packet.topic.startsWith(p)));
       if (!ext) return done(null);
       ext
-        .onClientPublish(this.info(client), {
-          topic: packet.topic,
-          payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-          qos: packet.qos,
-          retain: packet.retain,
-        })
+        .onClientPublish(this.info(client), publish())
         .then(
           (payload) => {
             if (payload === null) return done(drop(packet));

@@ -32,6 +32,11 @@ export interface BrokerExtension {
    * the connection is closed without PUBACK, so the client retransmits after reconnecting.
    */
   onClientPublish(client: ClientInfo, packet: ClientPublish): Promise<Buffer | null>;
+  /**
+   * The ACL refused an authenticated client's publish on one of this extension's prefixes (it is
+   * acked and dropped either way); the extension may tell the client why.
+   */
+  onDeniedPublish?(client: ClientInfo, packet: ClientPublish): void;
   onSubscribe?(client: ClientInfo, topics: readonly string[]): void;
   onUnsubscribe?(client: ClientInfo, topics: readonly string[]): void;
   onDisconnect?(client: ClientInfo): void;

@@ -100,8 +100,9 @@ describe('chat across two broker nodes', () => {
     for (let i = 1; i <= 10; i++) await sender.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: `m${i}`, ref: `r${i}` }), { qos: 1 });
 
     const received: Record<string, unknown>[] = [];
-    const back = await b.connect({ clientId, clean: false, password: await b.token(user('member'), ['trader'], 'MEMBER'), manualConnect: false });
-    back.on('message', (t, p) => t === `chat/rooms/${room}` && received.push(JSON.parse(p.toString())));
+    await b.connect({ clientId, clean: false, password: await b.token(user('member'), ['trader'], 'MEMBER') }, (t, p) => {
+      if (t === `chat/rooms/${room}`) received.push(JSON.parse(p.toString()));
+    });
     await expect.poll(() => received.map((m) => m.seq), { timeout: 10_000 }).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(received.map((m) => [m.seq, m.text, m.user])).toEqual(Array.from({ length: 10 }, (_, i) => [i + 1, `m${i + 1}`, user('sender')]));
   });

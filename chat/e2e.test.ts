@@ -31,6 +31,22 @@ describe('chat over MQTT', () => {
     expect(history.json()).toEqual({ messages: seen, has_more: false });
   });
 
+  it("explains a publish the ACL refuses (a DM in the wrong order, someone else's DM, a bad room)", async () => {
+    const alice = await connect('alice', 'Alice');
+    const errors = collect(alice, 'users/alice/errors');
+    await alice.subscribeAsync('users/alice/errors');
+    await alice.publishAsync('chat/dm/bob/alice', JSON.stringify({ text: 'x', ref: 'wrong-order' }), { qos: 1 });
+    await alice.publishAsync('chat/dm/bob/carol', JSON.stringify({ text: 'x', ref: 'not-mine' }), { qos: 1 });
+    await alice.publishAsync('chat/rooms/Bad_Room', JSON.stringify({ text: 'x', ref: 'bad-room' }), { qos: 1 });
+    await eventually(() => errors.length).toBe(3);
+    expect(errors.map((e) => [e.ref, e.code])).toEqual([
+      ['wrong-order', 'forbidden'],
+      ['not-mine', 'forbidden'],
+      ['bad-room', 'forbidden'],
+    ]);
+    expect(errors[0]!.message).toMatch(/a < b/);
+  });
+
   it('answers a rejected publish on users/{sub}/errors and forwards nothing', async () => {
     const alice = await connect('alice', 'Alice');
     const bob = await connect('bob', 'Bob');

@@ -73,8 +73,9 @@ describe('a broker node killed under a persistent chat session', () => {
     for (let i = 1; i <= 10; i++) await sender.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: `m${i}` }), { qos: 1 });
 
     const received: { seq: number; text: string }[] = [];
-    const back = await b.connect({ clientId: member.clientId, clean: false, password: token });
-    back.on('message', (t, p) => t === `chat/rooms/${room}` && received.push(JSON.parse(p.toString())));
+    await b.connect({ clientId: member.clientId, clean: false, password: token }, (t, p) => {
+      if (t === `chat/rooms/${room}`) received.push(JSON.parse(p.toString()));
+    });
     await expect.poll(() => received.map((m) => m.seq), { timeout: 10_000 }).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(received.map((m) => m.text)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i + 1}`));
     onA.end(true);

@@ -96,6 +96,11 @@ export class ChatService implements BrokerExtension {
     }
   }
 
+  onDeniedPublish(client: ClientInfo, packet: ClientPublish): void {
+    if (!client.who) return;
+    this.reportError(client.who.sub, refOfRejected(packet.payload), new ChatError('forbidden', deniedReason(packet.topic)));
+  }
+
   onSubscribe(client: ClientInfo, filters: readonly string[]): void {
     if (!client.who) return;
     for (const f of filters) {
@@ -203,4 +208,11 @@ export class ChatService implements BrokerExtension {
     const body = JSON.stringify({ ref, code: chatError.code, message: chatError.message });
     this.deps.publish(topics.userErrors(sub), body, 0).catch((e: unknown) => this.deps.log.warn({ err: e }, 'could not report chat error'));
   }
+}
+
+/** Why the broker's ACL refused a chat publish, in words an integrator can act on. */
+function deniedReason(topic: string): string {
+  if (topic.startsWith('chat/dm/')) return `cannot publish on ${topic}: chat/dm/{a}/{b} is for users a and b only, with a < b`;
+  if (topic.startsWith('chat/presence/')) return 'presence is published by the broker only';
+  return `cannot publish on ${topic}: rooms match [a-z0-9][a-z0-9_-]{0,63}`;
 }

@@ -12,7 +12,11 @@ export interface TestApp extends App {
   mqttUrl: string;
   httpUrl: string;
   token(sub: string, roles?: string[], name?: string): Promise<string>;
-  connect(opts?: IClientOptions): Promise<MqttClient>;
+  /**
+   * `onMessage` is attached before CONNECT goes out: a resumed session's queued messages can arrive
+   * in the same read as CONNACK, before a handler attached after `connect` resolves.
+   */
+  connect(opts?: IClientOptions, onMessage?: (topic: string, payload: Buffer) => void): Promise<MqttClient>;
 }
 
 /**
@@ -41,10 +45,11 @@ export async function startTestApp(env: Record<string, string> = {}, roles: Role
     mqttUrl,
     httpUrl: `http://127.0.0.1:${app.ports.http}`,
     token: (sub, roles, name) => auth.issue({ sub, roles, name }, 3600),
-    connect: (opts = {}) => {
+    connect: (opts = {}, onMessage) => {
       // MQTT 3.1.1 needs a username whenever a password (our token) is sent; its value is free.
       const client = mqtt.connect(mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000, ...(opts.password ? { username: 'jwt' } : {}), ...opts });
       clients.push(client);
+      if (onMessage) client.on('message', onMessage);
       return new Promise((resolve, reject) => {
         client.once('connect', () => resolve(client));
         client.once('error', reject);
