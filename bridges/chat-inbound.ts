@@ -26,7 +26,8 @@ export async function declareChatInbound(ch: Channel, names: ChatInboundNames): 
   await ch.assertExchange(names.exchange, 'topic', { durable: true });
   await ch.assertExchange(names.deadExchange, 'topic', { durable: true });
   await ch.assertQueue(names.queue, { durable: true });
-  await ch.bindQueue(names.queue, names.exchange, 'room.*');
+  // Every key, not just `room.*`: a bot posting with a wrong key is dead-lettered with the reason, never dropped.
+  await ch.bindQueue(names.queue, names.exchange, '#');
   await ch.assertQueue(names.deadQueue, { durable: true });
   await ch.bindQueue(names.deadQueue, names.deadExchange, '#');
 }

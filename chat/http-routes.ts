@@ -18,13 +18,19 @@ export interface ChatRoutesDeps {
 }
 
 const HISTORY_LIMIT_MAX = 200;
-const seqNumber = z.coerce.number({ error: 'must be a number' }).int('must be an integer').positive('must be positive');
+/** Only a missing or non-numeric value is "not a number"; range errors keep their own message. */
+const number = () => z.coerce.number({ error: (issue) => (issue.code === 'invalid_type' ? 'must be a number' : undefined) });
+const seqNumber = number().int('must be an integer').positive('must be positive');
 
 const historyQuery = z
   .object({
     before: seqNumber.optional(),
-    after: z.coerce.number({ error: 'must be a number' }).int('must be an integer').nonnegative('must not be negative').optional(),
-    limit: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(1).max(HISTORY_LIMIT_MAX).default(50),
+    after: number().int('must be an integer').nonnegative('must not be negative').optional(),
+    limit: number()
+      .int('must be an integer')
+      .min(1, `must be an integer from 1 to ${HISTORY_LIMIT_MAX}`)
+      .max(HISTORY_LIMIT_MAX, `must be an integer from 1 to ${HISTORY_LIMIT_MAX}`)
+      .default(50),
   })
   .refine((q) => q.before === undefined || q.after === undefined || q.after < q.before, { message: 'after must be below before' });
 
@@ -66,7 +72,8 @@ export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) 
 
   const signedIn = async (req: FastifyRequest): Promise<void> => {
     const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    // The auth scheme is case-insensitive (RFC 7235).
+    const token = header && /^bearer /i.test(header) ? header.slice(7).trim() : '';
     if (!token) throw Object.assign(new Error('sign in: Authorization: Bearer <token> required'), { statusCode: 401 });
     try {
       req.identity = await auth.verify(token);

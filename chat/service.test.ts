@@ -143,6 +143,11 @@ describe('ChatService', () => {
       expect(res.statusCode).toBe(401);
     });
 
+    it('reads the auth scheme case-insensitively', async () => {
+      const res = await app.inject({ method: 'GET', url: '/api/rooms', headers: { authorization: `bearer ${await tokenOf(bob)}` } });
+      expect(res.statusCode).toBe(200);
+    });
+
     it('pages history and recovers a gap by seq', async () => {
       for (let i = 1; i <= 50; i++) await send(alice, 'chat/rooms/hist', { text: `m${i}` });
       expect((await api(bob, 'GET', '/api/rooms')).body.rooms).toContainEqual({ room: 'hist', last_seq: 50 });
@@ -169,6 +174,11 @@ describe('ChatService', () => {
         expect(res.status, url).toBe(400);
         expect(res.body.error, url).toEqual(expect.any(String));
       }
+      for (const limit of ['0', '201', '-1']) {
+        const res = await api(alice, 'GET', `/api/rooms/hist/messages?limit=${limit}`);
+        expect(res.body.error, limit).toMatch(/limit: must be an integer from 1 to 200/);
+      }
+      expect((await api(alice, 'GET', '/api/rooms/hist/messages?limit=abc')).body.error).toMatch(/limit: must be a number/);
     });
 
     it('shows a DM only to its two users', async () => {
