@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
-import { UnsecuredJWT } from 'jose';
-import { nextMessage, startTestApp, type TestApp } from '../test/support/app.js';
+import { SignJWT, UnsecuredJWT } from 'jose';
+import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../test/support/app.js';
 
 /** A raw MQTT 3.1.1 client on a plain socket: what a broken or hostile client can send. */
 function rawClient(port: number) {
@@ -276,5 +276,22 @@ describe('persistent sessions belong to their user', () => {
     const received: string[] = [];
     await app.connect({ clientId, clean: false, password: perryToken }, (_t, p) => received.push(p.toString()));
     await expect.poll(() => received).toEqual(['{"text":"queued secret"}']);
+  });
+});
+
+describe('token expiry', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app.stop());
+
+  it('closes a connection when its token expires', async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('shortlived')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 2).sign(new TextEncoder().encode(TEST_SECRET));
+    const c = rawClient(app.ports.mqtt!);
+    c.send(connect({ username: 'jwt', password: Buffer.from(token) }));
+    expect(((await c.waitFor('connack')) as mqttPacket.IConnackPacket).returnCode).toBe(0);
+    expect(await isClosedWithin(c.closed, 10_000)).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
+import { decodeJwt } from 'jose';
 import type { Config } from '../protocol/config.js';
 import type { Principal } from '../protocol/identity.js';
 import { topicFamily, topics, type TopicFamily } from '../protocol/topics.js';
@@ -193,10 +194,12 @@ export class BrokerNode {
         client.id = ownedClientId(null, client.id);
         return done(null, true);
       }
-      opts.auth.verify(password.toString('utf8')).then(
+      const token = password.toString('utf8');
+      opts.auth.verify(token).then(
         (who) => {
           st.who = who;
           client.id = ownedClientId(who, client.id);
+          closeAtExpiry(client, token);
           done(null, true);
         },
         (err: Error) => {
@@ -275,6 +278,20 @@ export class BrokerNode {
     aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'client error'));
     aedes.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'connection error'));
   }
+}
+
+/**
+ * A token is checked at CONNECT only, so a connection outliving its token's `exp` is closed then:
+ * the client must reconnect with a fresh token (its persistent session resumes).
+ */
+function closeAtExpiry(client: Client, verifiedToken: string): void {
+  const exp = decodeJwt(verifiedToken).exp;
+  if (exp === undefined) return;
+  // setTimeout holds at most ~24.8 days; a longer-lived token is re-checked at its next CONNECT anyway.
+  const ms = Math.min(exp * 1000 - Date.now(), 2 ** 31 - 1);
+  const timer = setTimeout(() => client.close(), Math.max(ms, 0));
+  timer.unref();
+  (client as unknown as { conn: Duplex }).conn.once('close', () => clearTimeout(timer));
 }
 
 /**
