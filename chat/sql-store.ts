@@ -186,6 +186,7 @@ export class SqlChatStore implements ChatStore {
         batch.map((m) => eventRoutingKey(conversationOfKey(m.room)!, 'message')),
         this.options.outbox,
       ],
+      'ticktalk_chat_append',
     );
     const outcomes: AppendOutcome[] = [];
     for (const [i, r] of rows.entries()) {

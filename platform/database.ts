@@ -7,7 +7,11 @@ import { mkdirSync } from 'node:fs';
  * are written once against this interface and run one shared test suite against both.
  */
 export interface Sql {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  /**
+   * `name` marks a hot statement whose text never changes: PostgreSQL then parses and plans it
+   * once per connection instead of on every call (PGlite, in process, ignores it).
+   */
+  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: unknown[], name?: string): Promise<{ rows: R[] }>;
 }
 
 export interface Database extends Sql {
@@ -28,15 +32,17 @@ export class PostgresDatabase implements Database {
     this.pool.on('error', () => {});
   }
 
-  query<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
-    return this.pool.query<R>(text, params as unknown[]);
+  query<R extends Record<string, unknown>>(text: string, params?: unknown[], name?: string): Promise<{ rows: R[] }> {
+    return name ? this.pool.query<R>({ name, text, values: params }) : this.pool.query<R>(text, params as unknown[]);
   }
 
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const result = await fn({ query: (text, params) => client.query(text, params as unknown[]) as never });
+      const result = await fn({
+        query: (text, params, name) => (name ? client.query({ name, text, values: params }) : client.query(text, params as unknown[])) as never,
+      });
       await client.query('COMMIT');
       return result;
     } catch (err) {
