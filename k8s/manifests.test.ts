@@ -407,7 +407,7 @@ describe.each([prod, site])('k8s overlay $name (prod)', (overlay) => {
   beforeAll(() => {
     objects = overlay.objects();
   });
-  it('runs a Deployment per role, at least two pods each, brokers and web autoscaled on CPU', () => {
+  it('runs a Deployment per role, at least two pods each (the aggregator exactly one), brokers and web autoscaled on CPU', () => {
     const pods = ticktalkPods(objects);
     expect(pods.map((w) => [w.kind, rolesOf(w)]).sort()).toEqual(ROLE_NAMES.map((r) => ['Deployment', [r]]).sort());
     const hpas = ofKind(objects, 'HorizontalPodAutoscaler').map((h) => h.spec as {
@@ -417,6 +417,11 @@ describe.each([prod, site])('k8s overlay $name (prod)', (overlay) => {
     });
     for (const w of pods) {
       const hpa = hpas.find((h) => h.scaleTargetRef.name === w.name);
+      if (rolesOf(w)[0] === 'ohlcv') {
+        // One stream reader: a second would publish its own forming bar and the retained candle could step back.
+        expect([hpa, w.replicas, (w.object.spec as { strategy?: { type?: string } }).strategy?.type], w.name).toEqual([undefined, 1, 'Recreate']);
+        continue;
+      }
       expect(hpa?.minReplicas ?? w.replicas, w.name).toBeGreaterThanOrEqual(2);
       if (['broker', 'web'].includes(rolesOf(w)[0]!)) {
         expect(hpa?.metrics.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu'), w.name).toBe(true);
