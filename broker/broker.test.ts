@@ -295,3 +295,43 @@ describe('token expiry', () => {
     expect(await isClosedWithin(c.closed, 10_000)).toBe(true);
   });
 });
+
+describe('persistent sessions keep only granted subscriptions', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ MQTT_MAX_SUBSCRIPTIONS: '2' });
+  });
+  afterAll(() => app.stop());
+
+  it('a refused filter in the same SUBSCRIBE is never stored, so nothing is queued on it', async () => {
+    const eveToken = await app.token('eve');
+    const eve = rawClient(app.ports.mqtt!);
+    eve.send(connect({ clientId: 'eve-phone', clean: false, username: 'jwt', password: Buffer.from(eveToken) }));
+    await eve.waitFor('connack');
+    eve.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'chat/rooms/lobby', qos: 1 }, { topic: 'chat/dm/+/+', qos: 1 }] });
+    expect(((await eve.waitFor('suback')) as mqttPacket.ISubackPacket).granted).toEqual([1, 128]);
+    eve.send({ cmd: 'disconnect' });
+    await eve.closed;
+
+    await app.ctx.mqtt.publish('chat/dm/bob/carol', '{"text":"private"}', { qos: 1, retain: false });
+    await app.ctx.mqtt.publish('chat/rooms/lobby', '{"text":"public"}', { qos: 1, retain: false });
+
+    const got: string[] = [];
+    await app.connect({ clientId: 'eve-phone', clean: false, password: eveToken }, (t) => got.push(t));
+    await expect.poll(() => got).toEqual(['chat/rooms/lobby']);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toEqual(['chat/rooms/lobby']);
+  });
+
+  it('the subscription cap holds for persistent sessions too, and a filter already held can be renewed', async () => {
+    const c = rawClient(app.ports.mqtt!);
+    c.send(connect({ clientId: 'capped', clean: false }));
+    await c.waitFor('connack');
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: ['ticks/A', 'ticks/B', 'ticks/C'].map((topic) => ({ topic, qos: 0 as const })) });
+    expect(((await c.waitFor('suback')) as mqttPacket.ISubackPacket).granted).toEqual([0, 0, 128]);
+    c.packets.length = 0;
+    c.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'ticks/A', qos: 0 }] });
+    expect(((await c.waitFor('suback')) as mqttPacket.ISubackPacket).granted).toEqual([0]);
+    c.socket.destroy();
+  });
+});

@@ -39,6 +39,8 @@ export interface BrokerNodeOptions {
 
 interface ClientState {
   who: Principal;
+  /** Filters this node granted the client: the subscription cap and what persistence may store. */
+  filters: Set<string>;
   /** Set in preConnect: MQTT-3.1.3-8 needs CONNACK 2, which only the authenticate step can send. */
   refuseIdentifier: boolean;
 }
@@ -91,6 +93,7 @@ export class BrokerNode {
       queueLimit: 1000,
     });
     let node: BrokerNode | undefined;
+    storeGrantedOnly(aedes, (client, topic) => node?.granted(client, topic) ?? false);
     const ticks = await TickFastPath.start({
       aedes,
       log: opts.log.child({ component: 'tick-fast-path' }),
@@ -119,6 +122,11 @@ export class BrokerNode {
   may(client: Client, access: Access, topic: string): boolean {
     const st = this.state.get(client);
     return st !== undefined && isAllowed(st.who, access, topic, this.aclContext(client));
+  }
+
+  /** Whether this node granted `client` the subscription `topic` (ACL and cap passed). */
+  granted(client: Client, topic: string): boolean {
+    return this.state.get(client)?.filters.has(topic) ?? false;
   }
 
   /** Hand a new transport connection (TCP socket or WebSocket stream) to the broker. */
@@ -174,7 +182,7 @@ export class BrokerNode {
     aedes.preConnect = (client, packet, done) => {
       // MQTT-3.1.2-14: a will QoS of 3 is a protocol violation (the parser lets it through).
       if (packet.will && (packet.will.qos as number) > 2) return done(new Error('will QoS 3'), false);
-      this.state.set(client, { who: null, refuseIdentifier: packet.clientId === '' && packet.clean === false });
+      this.state.set(client, { who: null, filters: new Set(), refuseIdentifier: packet.clientId === '' && packet.clean === false });
       // MQTT 3.1.1 has no server keepalive: a client asking for none or more than the limit is held
       // to the limit, so an idle or half-open connection is always reaped.
       if (!packet.keepalive || packet.keepalive > config.MQTT_MAX_KEEPALIVE_S) packet.keepalive = config.MQTT_MAX_KEEPALIVE_S;
@@ -213,12 +221,15 @@ export class BrokerNode {
       // MQTT-4.7.3-2: a topic filter with U+0000 is malformed; the connection is closed.
       if (sub.topic.includes('\u0000')) return done(new Error('topic filter contains U+0000'));
       const st = this.state.get(client);
-      const held = Object.keys((client as unknown as { subscriptions: Record<string, unknown> }).subscriptions ?? {}).length;
-      const ok = st !== undefined && held < config.MQTT_MAX_SUBSCRIPTIONS && isAllowed(st.who, 'subscribe', sub.topic, this.aclContext(client));
+      const ok =
+        st !== undefined &&
+        (st.filters.has(sub.topic) || st.filters.size < config.MQTT_MAX_SUBSCRIPTIONS) &&
+        isAllowed(st.who, 'subscribe', sub.topic, this.aclContext(client));
       if (!ok) {
         denied.labels('subscribe').inc();
         return done(null, null);
       }
+      st.filters.add(sub.topic);
       done(null, sub);
     };
 
@@ -266,10 +277,14 @@ export class BrokerNode {
       if (client && packet.topic !== DROPPED_TOPIC) this.incoming[topicFamily(packet.topic)].inc();
     });
     aedes.on('subscribe', (subs, client) => {
-      const topics = subs.map((s) => s.topic);
+      // Aedes reports refused filters too (granted 0x80): extensions only hear of granted ones.
+      const topics = subs.filter((s) => (s.qos as number) !== 128).map((s) => s.topic);
+      if (topics.length === 0) return;
       for (const ext of this.extensions) ext.onSubscribe?.(this.info(client), topics);
     });
     aedes.on('unsubscribe', (topics, client) => {
+      const st = this.state.get(client);
+      for (const t of topics) st?.filters.delete(t);
       for (const ext of this.extensions) ext.onUnsubscribe?.(this.info(client), topics);
     });
     aedes.on('clientDisconnect', (client) => {
@@ -310,6 +325,19 @@ function drop(packet: PublishPacket): null {
   packet.topic = DROPPED_TOPIC;
   packet.retain = false;
   return null;
+}
+
+/**
+ * Aedes stores a persistent session's SUBSCRIBE as the packet's whole filter list, refused filters
+ * included, and would later queue and deliver QoS 1 messages on them without asking the ACL again.
+ * Only filters this node granted reach the persistence.
+ */
+function storeGrantedOnly(aedes: Aedes, granted: (client: Client, topic: string) => boolean): void {
+  const persistence = (aedes as unknown as {
+    persistence: { addSubscriptions: (client: Client, subs: Subscription[], cb?: unknown) => unknown };
+  }).persistence;
+  const add = persistence.addSubscriptions.bind(persistence);
+  persistence.addSubscriptions = (client, subs, cb) => add(client, subs.filter((sub) => granted(client, sub.topic)), cb);
 }
 
 function swallowDropped(mq: { emit: (packet: { topic: string }, cb?: (err?: Error) => void) => unknown }): void {
