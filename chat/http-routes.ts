@@ -5,7 +5,7 @@ import type { TokenIssuer, TokenVerifier } from '../broker/auth.js';
 import type { Identity } from '../protocol/identity.js';
 import { dmConversation, roomConversation, type Conversation } from './conversation.js';
 import { ChatError } from './errors.js';
-import { roomNameSchema, textSchema, userIdSchema } from './input.js';
+import { displayNameSchema, roomNameSchema, textSchema, userIdSchema } from './input.js';
 import type { ChatService } from './service.js';
 
 export interface ChatRoutesDeps {
@@ -37,7 +37,7 @@ const historyQuery = z
 const roomParams = z.object({ room: roomNameSchema });
 const messageParams = z.object({ room: roomNameSchema, seq: seqNumber });
 const dmParams = z.object({ other: userIdSchema });
-const sessionBody = z.object({ name: z.string().trim().min(1, 'name must not be empty').max(64, 'name must be at most 64 characters') });
+const sessionBody = z.object({ name: displayNameSchema });
 /** `until`: Unix milliseconds or an ISO 8601 time. */
 const muteBody = z.object({
   user: userIdSchema,

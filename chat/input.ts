@@ -10,14 +10,30 @@ export interface ChatInput {
 
 export const REF_MAX = 64;
 
+/** PostgreSQL text cannot hold U+0000: one such message would fail its whole group-commit batch. */
+const noNul = (field: string) => [(s: string) => !s.includes('\u0000'), `${field} must not contain U+0000`] as const;
+
 export function textSchema(maxLength: number) {
   return z
     .string({ error: 'text must be a string' })
     .refine((t) => t.trim().length > 0, 'text must not be empty')
-    .refine((t) => [...t].length <= maxLength, `text must be at most ${maxLength} characters`);
+    .refine(...noNul('text'))
+    .refine((t) => t.length <= maxLength || [...t].length <= maxLength, `text must be at most ${maxLength} characters`);
 }
 
-export const refSchema = z.string().min(1, 'ref must not be empty').max(REF_MAX, `ref must be at most ${REF_MAX} characters`);
+export const refSchema = z
+  .string()
+  .min(1, 'ref must not be empty')
+  .max(REF_MAX, `ref must be at most ${REF_MAX} characters`)
+  .refine(...noNul('ref'));
+
+/** A person's or bot's display name, as stamped on their messages. */
+export const displayNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'name must not be empty')
+  .max(64, 'name must be at most 64 characters')
+  .refine(...noNul('name'));
 
 /** Build once per limit and keep: constructing a zod schema costs far more than running it. */
 export function chatInputSchema(maxLength: number): z.ZodType<ChatInput> {
@@ -50,7 +66,7 @@ export function refOfRejected(payload: Buffer): string | null {
 export function botInputSchema(maxLength: number) {
   return z.object({
     user: z.string().regex(USER_PATTERN, 'user must match [A-Za-z0-9_.-]{1,64}'),
-    name: z.string().min(1).max(64).optional(),
+    name: displayNameSchema.optional(),
     text: textSchema(maxLength),
     ref: refSchema.optional(),
   });

@@ -19,6 +19,7 @@ describe('ChatService', () => {
   const alice: Identity = { sub: 'alice', name: 'Alice', roles: ['trader'] };
   const bob: Identity = { sub: 'bob', name: 'Bob', roles: ['trader'] };
   const mia: Identity = { sub: 'mia', name: 'Mia', roles: ['trader', 'moderator'] };
+  const nora: Identity = { sub: 'nora', name: 'Nora', roles: ['trader'] };
   const client = (who: Identity, id = `${who.sub}-1`): ClientInfo => ({ id, who, node: 'n1' });
   const send = async (who: Identity, topic: string, body: unknown, flags: { qos: 0 | 1; retain: boolean } = { qos: 1, retain: false }) => {
     const payload = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
@@ -49,6 +50,16 @@ describe('ChatService', () => {
       const out = await send(alice, 'chat/rooms/stamp', { text: 'hi', ref: 'c-1', user: 'mallory', name: 'M', seq: 99, ts: 1, id: 'x' });
       expect(out).toEqual({ type: 'message', id: expect.any(String), room: 'stamp', seq: 1, user: 'alice', name: 'Alice', text: 'hi', ts: now, ref: 'c-1' });
       expect(await send(bob, 'chat/rooms/stamp', { text: 'yo' })).toMatchObject({ seq: 2, user: 'bob' });
+    });
+
+    it('refuses U+0000 (PostgreSQL text cannot hold it) without failing anyone else\'s message', async () => {
+      const [bad, good] = await Promise.all([
+        send(nora, 'chat/rooms/nul', { text: 'a\u0000b', ref: 'nul-1' }),
+        send(alice, 'chat/rooms/nul', { text: 'fine' }),
+      ]);
+      expect(bad).toBeNull();
+      expect(good).toMatchObject({ seq: 1, text: 'fine' });
+      expect(errorsOf('nora').at(-1)).toMatchObject({ ref: 'nul-1', code: 'invalid_payload', message: expect.stringMatching(/U\+0000/) });
     });
 
     it('acks a retried ref without forwarding it again, and stores it once', async () => {
