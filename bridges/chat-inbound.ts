@@ -72,7 +72,9 @@ export class ChatInbound {
   async consume(consumer: Channel, deadLetters: ConfirmChannel): Promise<string> {
     await consumer.prefetch(100);
     const { consumerTag } = await consumer.consume(this.opts.names.queue, (msg) => {
-      if (msg) void this.handle(msg, consumer, deadLetters);
+      // A channel that closes mid-handling makes ack/publish throw: log it, never an unhandled
+      // rejection; RabbitMQ redelivers the unacked message.
+      if (msg) this.handle(msg, consumer, deadLetters).catch((err: unknown) => this.opts.log.warn({ err }, 'bot message left unacked'));
     });
     return consumerTag;
   }
@@ -81,8 +83,6 @@ export class ChatInbound {
     try {
       const { room, user, name, text, ref } = parseInbound(msg.fields.routingKey, msg.content, this.schema);
       await this.chat.postAsBot(room, { user, ...(name === undefined ? {} : { name }) }, { text, ...(ref === undefined ? {} : { ref }) });
-      this.delivered.labels('stored').inc();
-      consumer.ack(msg);
     } catch (err) {
       if (err instanceof ChatError && err.code !== 'unavailable') return this.deadLetter(msg, err.message, consumer, deadLetters);
       this.delivered.labels('retried').inc();
@@ -94,7 +94,10 @@ export class ChatInbound {
           // Channel already closed: RabbitMQ redelivers the unacked message anyway.
         }
       }, RETRY_DELAY_MS).unref();
+      return;
     }
+    this.delivered.labels('stored').inc();
+    consumer.ack(msg);
   }
 
   private deadLetter(msg: ConsumeMessage, reason: string, consumer: Channel, deadLetters: ConfirmChannel): void {
