@@ -18,7 +18,6 @@ export interface ListenerOptions {
 /** MQTT over TCP. Over-rate connections are closed before a byte reaches the broker. */
 export class TcpListener {
   private readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
 
   constructor(private readonly opts: ListenerOptions) {
     const rate = new ConnectRate(opts.connectsPerIpPerSecond);
@@ -30,8 +29,6 @@ export class TcpListener {
         return;
       }
       socket.setNoDelay(true);
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
       opts.node.handle(socket);
     });
     this.server.on('error', (err) => opts.log.error({ err }, 'mqtt listener error'));
@@ -61,8 +58,9 @@ export class TcpListener {
 }
 
 /** MQTT over WebSocket at `/mqtt` on the process's HTTP server (subprotocol `mqtt`). */
-export async function registerWebSocketListener(app: FastifyInstance, opts: ListenerOptions): Promise<void> {
+export async function registerWebSocketListener(app: FastifyInstance, opts: ListenerOptions): Promise<{ stopAccepting(): void }> {
   const rate = new ConnectRate(opts.connectsPerIpPerSecond);
+  let accepting = true;
   await app.register(websocketPlugin, {
     options: {
       // A WebSocket message may carry several MQTT packets, but never more than a full one plus framing.
@@ -71,6 +69,11 @@ export async function registerWebSocketListener(app: FastifyInstance, opts: List
     },
   });
   app.get('/mqtt', { websocket: true }, (socket, req) => {
+    if (!accepting) {
+      // 1012 "service restart": the HTTP server stays up through the drain, new MQTT sessions go elsewhere.
+      socket.close(1012, 'draining');
+      return;
+    }
     if (!rate.admit(req.ip)) {
       socket.close(1008, 'rate limited');
       return;
@@ -79,4 +82,9 @@ export async function registerWebSocketListener(app: FastifyInstance, opts: List
     stream.on('error', () => socket.terminate());
     opts.node.handle(stream, req.raw);
   });
+  return {
+    stopAccepting: () => {
+      accepting = false;
+    },
+  };
 }

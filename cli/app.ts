@@ -85,6 +85,7 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
   const ctx: RoleContext = { config, log, metrics, health, http, shutdown, mqtt, ticks, auth, database };
 
   let tcp: TcpListener | undefined;
+  let webSocket: { stopAccepting(): void } | undefined;
   if (roles.includes('broker')) {
     const listenerOpts = {
       node,
@@ -94,7 +95,7 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
       connectsPerIpPerSecond: config.MQTT_CONNECTS_PER_IP_PER_S,
     };
     tcp = new TcpListener(listenerOpts);
-    await registerWebSocketListener(http, listenerOpts);
+    webSocket = await registerWebSocketListener(http, listenerOpts);
     // Chat is stamped and stored inside the broker's publish path, before PUBACK.
     node.addExtension(await createChatService(ctx));
   }
@@ -111,12 +112,18 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
     const listener = tcp;
     ports.mqtt = await bind('MQTT_PORT', config.MQTT_PORT, config.HOST, () => listener.listen(config.MQTT_PORT, config.HOST));
     health.addCheck('mqtt', () => listener.listening);
-    shutdown.add('mqtt-drain', async () => {
-      listener.stopAccepting();
-      const clients = node.clients();
-      log.info({ clients: clients.length, seconds: config.SHUTDOWN_DRAIN_S }, 'draining MQTT clients');
-      await drainGradually(clients, config.SHUTDOWN_DRAIN_S * 1000);
-    });
+    shutdown.add(
+      'mqtt-drain',
+      async () => {
+        listener.stopAccepting();
+        webSocket?.stopAccepting();
+        const clients = node.clients();
+        log.info({ clients: clients.length, seconds: config.SHUTDOWN_DRAIN_S }, 'draining MQTT clients');
+        await drainGradually(clients, config.SHUTDOWN_DRAIN_S * 1000);
+      },
+      // The drain takes SHUTDOWN_DRAIN_S by design; the default step bound must not cut it short.
+      (config.SHUTDOWN_DRAIN_S + 5) * 1000,
+    );
   }
   await bind('HTTP_PORT', config.HTTP_PORT, config.HOST, () => http.listen({ port: config.HTTP_PORT, host: config.HOST }));
 

@@ -5,13 +5,14 @@ import type { Logger } from './logger.js';
  * each bounded so one stuck dependency cannot keep the process alive past its grace period.
  */
 export class Shutdown {
-  private readonly steps: { name: string; run: () => Promise<void> }[] = [];
+  private readonly steps: { name: string; run: () => Promise<void>; timeoutMs?: number }[] = [];
   private running: Promise<void> | undefined;
 
   constructor(private readonly log: Logger) {}
 
-  add(name: string, run: () => Promise<void>): void {
-    this.steps.push({ name, run });
+  /** `timeoutMs` overrides the default bound for a step that is slow by design (the client drain). */
+  add(name: string, run: () => Promise<void>, timeoutMs?: number): void {
+    this.steps.push({ name, run, timeoutMs });
   }
 
   run(stepTimeoutMs = 30_000): Promise<void> {
@@ -19,7 +20,7 @@ export class Shutdown {
       for (const step of [...this.steps].reverse()) {
         const started = Date.now();
         try {
-          await withTimeout(step.run(), stepTimeoutMs, step.name);
+          await withTimeout(step.run(), step.timeoutMs ?? stepTimeoutMs, step.name);
           this.log.info({ step: step.name, ms: Date.now() - started }, 'stopped');
         } catch (err) {
           this.log.error({ err, step: step.name }, 'shutdown step failed');
