@@ -14,7 +14,7 @@ import { isAllowed, type Access } from './acl.js';
 import type { OperatorAcl } from './acl-file.js';
 import type { BrokerExtension, ClientInfo } from './extensions.js';
 import { guardPackets } from './packet-guard.js';
-import { TickFastPath } from './fastpath/fast-path.js';
+import { DEFAULT_LIMITS, TickFastPath } from './fastpath/fast-path.js';
 
 const require = createRequire(import.meta.url);
 
@@ -101,6 +101,8 @@ export class BrokerNode {
       nodeId: opts.config.NODE_ID,
       mayPublishTicks: (client) => node?.may(client, 'publish', TICK_PERMISSION_PROBE) ?? false,
       cluster: redisUrl ? { redisUrl } : undefined,
+      // Tick frames taken off the wire never bypass the MQTT_MAX_PACKET bound the packet guard enforces.
+      limits: { maxTickFrame: Math.min(DEFAULT_LIMITS.maxTickFrame, opts.config.MQTT_MAX_PACKET) },
     });
     node = new BrokerNode(
       aedes,
@@ -301,12 +303,14 @@ export class BrokerNode {
  */
 function closeAtExpiry(client: Client, verifiedToken: string): void {
   const exp = decodeJwt(verifiedToken).exp;
-  if (exp === undefined) return;
+  const conn = (client as unknown as { conn: Duplex }).conn;
+  // Gone while the token was being verified: no 'close' would ever clear the timer.
+  if (exp === undefined || conn.destroyed) return;
   // setTimeout holds at most ~24.8 days; a longer-lived token is re-checked at its next CONNECT anyway.
   const ms = Math.min(exp * 1000 - Date.now(), 2 ** 31 - 1);
   const timer = setTimeout(() => client.close(), Math.max(ms, 0));
   timer.unref();
-  (client as unknown as { conn: Duplex }).conn.once('close', () => clearTimeout(timer));
+  conn.once('close', () => clearTimeout(timer));
 }
 
 /**

@@ -133,6 +133,8 @@ export class ChartView {
     } catch (err) {
       if (generation === this.generation) this.deps.onError(`history: ${(err as Error).message}`);
     }
+    // The user switched symbol or resolution meanwhile: these early bars belong to the old chart.
+    if (generation !== this.generation) return;
     historyLoaded = true;
     for (const bar of early) this.onLiveBar(bar);
   }
