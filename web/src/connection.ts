@@ -43,6 +43,10 @@ export class MqttConnection implements TopicSubscriber {
   private readonly wanted = new Map<string, Wanted>();
   /** Topics the broker has confirmed on the current connection's session. */
   private readonly active = new Set<string>();
+  /** Bumped by every open(): an open overtaken by a later one gives up instead of opening a second socket. */
+  private epoch = 0;
+  /** The close in progress (or done): a second caller waits for the same socket to go. */
+  private closing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly url: string,
@@ -51,7 +55,9 @@ export class MqttConnection implements TopicSubscriber {
 
   /** Opens the connection, anonymous or with a token, replacing the current one. */
   async open(credentials?: Credentials): Promise<void> {
+    const epoch = ++this.epoch;
     await this.close();
+    if (epoch !== this.epoch) return;
     const options: IClientOptions = {
       protocolVersion: 4,
       keepalive: 30,
@@ -65,7 +71,7 @@ export class MqttConnection implements TopicSubscriber {
       resubscribe: false,
       createWebsocket: (url: string, protocols: string[]) => {
         const socket = new WebSocket(url, protocols);
-        this.socket = socket;
+        if (epoch === this.epoch) this.socket = socket;
         return socket;
       },
       ...(credentials ? { username: credentials.username, password: credentials.token } : {}),
@@ -101,18 +107,12 @@ export class MqttConnection implements TopicSubscriber {
     const socket = this.socket;
     this.client = undefined;
     this.socket = undefined;
-    if (!client) return;
-    client.removeAllListeners('connect');
-    client.end(true);
-    if (socket && socket.readyState !== WebSocket.CLOSED) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, SOCKET_CLOSE_WAIT_MS);
-        socket.addEventListener('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+    if (client) {
+      client.removeAllListeners('connect');
+      client.end(true);
+      this.closing = socketGone(socket);
     }
+    return this.closing;
   }
 
   subscribe(topic: string, onMessage: (payload: Uint8Array) => void, qos: 0 | 1 = 0): () => void {
@@ -183,4 +183,16 @@ export function randomId(): string {
 /** `ws(s)://<this host>/mqtt`: the broker listens on the page's own origin. */
 export function brokerUrl(location: Location): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/mqtt`;
+}
+
+/** Resolves once the WebSocket has really closed (or after SOCKET_CLOSE_WAIT_MS). */
+function socketGone(socket: WebSocket | undefined): Promise<void> {
+  if (!socket || socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, SOCKET_CLOSE_WAIT_MS);
+    socket.addEventListener('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
