@@ -227,9 +227,12 @@ export class ChartView {
     this.legend.replaceChildren(...parts);
   }
 
-  /** Bars drawn right now (for the page's status line). */
-  barCount(): number {
-    return this.bars.length;
+  /**
+   * After the MQTT link was down (or re-opened for a sign-in), bars may have closed unseen: reload
+   * history for what is shown and resume live bars from there.
+   */
+  resync(): void {
+    if (this.selection) void this.show(this.selection);
   }
 }
 

@@ -64,6 +64,7 @@ const STATE_TEXT: Record<ConnectionState, string> = {
 };
 
 let session: Session | undefined;
+let everConnected = false;
 let tabId: Promise<string> | undefined;
 
 const connection = new MqttConnection(brokerUrl(location), {
@@ -72,7 +73,12 @@ const connection = new MqttConnection(brokerUrl(location), {
     ui.statusText.textContent = STATE_TEXT[state];
     if (state === 'refused') void onRefused(detail);
   },
-  connected: () => chat.onReconnected(),
+  connected: () => {
+    chat.onReconnected();
+    // The first connect is the page load (the chart loads its own history); later ones may have missed bars.
+    if (everConnected) chart.resync();
+    everConnected = true;
+  },
   denied: (topic) => notify(`not allowed to subscribe to ${topic}`),
 });
 
