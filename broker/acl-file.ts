@@ -1,5 +1,5 @@
 import type { Principal } from '../protocol/identity.js';
-import type { Access } from './acl.js';
+import { BUILT_IN_ROOTS, type Access } from './acl.js';
 import { covers } from './topic-filter.js';
 
 /**
@@ -27,7 +27,8 @@ export class AclFileError extends Error {
   }
 }
 
-const PROTECTED_ROOTS = new Set(['ticks', 'candles', 'chat', 'users', '$SYS', '+', '#']);
+/** Built-in families, and leading wildcards that would span them. */
+const PROTECTED_ROOTS = new Set<string>([...BUILT_IN_ROOTS, '+', '#']);
 
 export class OperatorAcl {
   private constructor(

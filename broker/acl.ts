@@ -15,6 +15,7 @@ export interface AclContext {
   clientId?: string;
 }
 
+/** First topic levels whose rules live here alone; the operator's ACL_FILE may not touch them. */
 export const BUILT_IN_ROOTS = ['ticks', 'candles', 'chat', 'users', '$SYS'] as const;
 
 const OWN_USER_LEAVES = new Set(['errors', '+', '#']);

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
 import type { Config } from '../protocol/config.js';
 import type { Principal } from '../protocol/identity.js';
-import { topicFamily, topics, type TopicFamily } from '../protocol/topics.js';
+import { TOPIC_FAMILIES, topicFamily, topics, type TopicFamily } from '../protocol/topics.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { TokenVerifier } from './auth.js';
@@ -71,9 +71,8 @@ export class BrokerNode {
     const { metrics } = opts;
     const outCounter = metrics.counter('mqtt_messages_out_total', 'Messages delivered to MQTT clients', ['family']);
     const inCounter = metrics.counter('mqtt_messages_in_total', 'Messages published into the broker', ['family']);
-    const families: TopicFamily[] = ['ticks', 'candles', 'chat', 'users', 'sys', 'other'];
-    this.out = Object.fromEntries(families.map((f) => [f, outCounter.labels(f)])) as never;
-    this.incoming = Object.fromEntries(families.map((f) => [f, inCounter.labels(f)])) as never;
+    this.out = Object.fromEntries(TOPIC_FAMILIES.map((f) => [f, outCounter.labels(f)])) as never;
+    this.incoming = Object.fromEntries(TOPIC_FAMILIES.map((f) => [f, inCounter.labels(f)])) as never;
     this.wire();
   }
 

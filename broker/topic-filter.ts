@@ -1,21 +1,13 @@
 /** MQTT topic-filter algebra used by the ACL (pure). */
 
-export function splitLevels(topic: string): string[] {
-  return topic.split('/');
-}
-
-/** True when `topic` (no wildcards) matches `filter`. `$`-topics never match a leading wildcard. */
-export function filterMatches(filter: string, topic: string): boolean {
-  return covers(filter, topic);
-}
-
 /**
  * True when every topic matched by `inner` is also matched by `outer`: `outer` grants at least
- * what `inner` asks for. With a plain topic as `inner` this is ordinary matching.
+ * what `inner` asks for. With a plain topic as `inner` this is ordinary matching (`$`-topics never
+ * match a leading wildcard).
  */
 export function covers(outer: string, inner: string): boolean {
-  const o = splitLevels(outer);
-  const i = splitLevels(inner);
+  const o = outer.split('/');
+  const i = inner.split('/');
   if ((o[0] === '+' || o[0] === '#') && i[0]?.startsWith('$')) return false;
   for (let k = 0; k < o.length; k++) {
     const ol = o[k]!;
@@ -31,6 +23,6 @@ export function covers(outer: string, inner: string): boolean {
 
 export function isValidFilter(filter: string): boolean {
   if (filter.length === 0) return false;
-  const levels = splitLevels(filter);
+  const levels = filter.split('/');
   return levels.every((l, k) => (l.includes('#') ? l === '#' && k === levels.length - 1 : !l.includes('+') || l === '+'));
 }

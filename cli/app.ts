@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { ConfigError, type Config } from '../protocol/config.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { Metrics } from '../platform/metrics.js';
@@ -48,9 +47,19 @@ export interface App {
  */
 export async function startApp({ config, roles, log: givenLog }: AppOptions): Promise<App> {
   const log = givenLog ?? createLogger(config.LOG_LEVEL, config.NODE_ID);
+  const shutdown = new Shutdown(log);
+  try {
+    return await compose(config, roles, log, shutdown);
+  } catch (err) {
+    // A failed start (a port in use, a dependency down) releases what it had already opened.
+    await shutdown.run();
+    throw err;
+  }
+}
+
+async function compose(config: Config, roles: readonly RoleName[], log: Logger, shutdown: Shutdown): Promise<App> {
   const metrics = new Metrics();
   const health = new Health();
-  const shutdown = new Shutdown(log);
   const http = createHttpServer({ log, health, metrics });
   const ticks = new TickHub((err) => log.error({ err }, 'tick listener failed'));
   const auth = config.AUTH_JWT_SECRET ? new Hs256Auth(config.AUTH_JWT_SECRET) : Hs256Auth.ephemeral();
@@ -205,8 +214,4 @@ export function parseRoles(text: string | undefined): RoleName[] {
     throw new Error(`unknown role(s) ${unknown.join(', ') || '(none)'}: choose from ${ROLE_NAMES.join(', ')}`);
   }
   return [...new Set(roles)] as RoleName[];
-}
-
-export function defaultNodeId(): string {
-  return `${hostname()}-${process.pid}`;
 }

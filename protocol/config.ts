@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { hostname } from 'node:os';
+import { SYMBOL_PATTERN } from './names.js';
 
 /**
  * The single source of every environment variable: its parser, its default and its documentation.
@@ -23,7 +25,7 @@ const url = (protocols: string[]) =>
 const symbolList = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-  .pipe(z.array(z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'symbols match [A-Za-z0-9._-]{1,32}')).min(1));
+  .pipe(z.array(z.string().regex(SYMBOL_PATTERN, 'symbols match [A-Za-z0-9._-]{1,32}')).min(1));
 
 const ianaZone = z.string().refine(
   (zone) => {
@@ -197,7 +199,7 @@ export class ConfigError extends Error {
 }
 
 /** Parse an environment; throws ConfigError naming the first bad variable. */
-export function loadConfig(env: Record<string, string | undefined>, defaults: { nodeId?: string } = {}): Config {
+export function loadConfig(env: Record<string, string | undefined>): Config {
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(configVars) as [string, VarSpec<z.ZodType>][]) {
     const given = env[name];
@@ -214,7 +216,7 @@ export function loadConfig(env: Record<string, string | undefined>, defaults: { 
     ...raw,
     FEED_SIM: raw.FEED_SIM ?? raw.AMQP_URL === undefined,
     AUTH_GUEST: raw.AUTH_GUEST ?? raw.AUTH_JWT_SECRET === undefined,
-    NODE_ID: raw.NODE_ID ?? defaults.nodeId ?? `node-${process.pid}`,
+    NODE_ID: raw.NODE_ID ?? `${hostname()}-${process.pid}`,
   };
 }
 

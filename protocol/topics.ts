@@ -12,7 +12,8 @@ export const topics = {
 } as const;
 
 /** Topic families, the label of per-family metrics. */
-export type TopicFamily = 'ticks' | 'candles' | 'chat' | 'users' | 'sys' | 'other';
+export const TOPIC_FAMILIES = ['ticks', 'candles', 'chat', 'users', 'sys', 'other'] as const;
+export type TopicFamily = (typeof TOPIC_FAMILIES)[number];
 
 export function topicFamily(topic: string): TopicFamily {
   const slash = topic.indexOf('/');

@@ -1,4 +1,4 @@
-import { filterMatches } from '../topic-filter.js';
+import { covers } from '../topic-filter.js';
 
 /**
  * Which subscribers receive a topic of one family (pure). Filters are mirrored from the subscriptions
@@ -69,7 +69,7 @@ export class RouteTable<S> {
   private compute(topic: string): readonly S[] {
     const out = new Set<S>(this.exact.get(topic));
     for (const [filter, subs] of this.wildcard) {
-      if (filterMatches(filter, topic)) for (const s of subs) out.add(s);
+      if (covers(filter, topic)) for (const s of subs) out.add(s);
     }
     return [...out];
   }

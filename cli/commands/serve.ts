@@ -1,6 +1,6 @@
 import { loadConfig } from '../../protocol/config.js';
 import { parseCommandArgs, UsageError, type Command } from '../args.js';
-import { defaultNodeId, parseRoles, startApp, ROLE_NAMES } from '../app.js';
+import { parseRoles, startApp, ROLE_NAMES } from '../app.js';
 
 export const command: Command = {
   name: 'serve',
@@ -14,7 +14,7 @@ export const command: Command = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const config = loadConfig(process.env, { nodeId: defaultNodeId() });
+    const config = loadConfig(process.env);
     const app = await startApp({ config, roles });
     const log = app.ctx.log;
 
@@ -32,8 +32,9 @@ export const command: Command = {
           resolve();
         });
       };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      // `on`, not `once`: a repeated signal must reach the handler (which exits), not Node's default.
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
     });
     log.info('stopped');
     return 0;
