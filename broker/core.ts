@@ -110,7 +110,7 @@ export class BrokerNode {
       async () => {
         await backends?.close();
       },
-      backends?.connected ?? (() => true),
+      () => (backends?.connected() ?? true) && ticks.clusterConnected(),
     );
     return node;
   }

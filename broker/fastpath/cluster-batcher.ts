@@ -31,6 +31,8 @@ export class ClusterBatcher {
   private readonly timer: NodeJS.Timeout;
   private readonly self: Buffer;
   batches = 0;
+  /** Batches dropped while the Redis link was down. */
+  dropped = 0;
 
   private constructor(
     private readonly pub: Redis,
@@ -44,7 +46,9 @@ export class ClusterBatcher {
   }
 
   static async start(opts: ClusterBatcherOptions): Promise<ClusterBatcher> {
-    const pub = new Redis(opts.redisUrl, { lazyConnect: true });
+    // No offline queue: while Redis is away, batches are dropped (ticks are latest-wins and stale
+    // ones are worthless), not piled up and replayed in a burst on reconnect.
+    const pub = new Redis(opts.redisUrl, { lazyConnect: true, enableOfflineQueue: false });
     const sub = new Redis(opts.redisUrl, { lazyConnect: true });
     for (const conn of [pub, sub]) conn.on('error', (err: Error) => opts.log.warn({ err: err.message }, 'tick cluster redis error'));
     await Promise.all([pub.connect(), sub.connect()]);
@@ -84,6 +88,10 @@ export class ClusterBatcher {
     this.topics = [];
     this.bytes = 0;
     this.latest = null;
+    if (this.pub.status !== 'ready') {
+      this.dropped++;
+      return;
+    }
     const head = Buffer.allocUnsafe(1 + this.self.length);
     head[0] = this.self.length;
     this.self.copy(head, 1);
@@ -91,6 +99,11 @@ export class ClusterBatcher {
     this.pub.publish(this.opts.channel, Buffer.concat([head, ...frames])).catch((err: Error) => {
       this.opts.log.warn({ err: err.message }, 'publishing a tick batch to the cluster failed');
     });
+  }
+
+  /** Both links up: ticks cross nodes (readiness). */
+  connected(): boolean {
+    return this.pub.status === 'ready' && this.sub.status === 'ready';
   }
 
   private receive(message: Buffer): void {

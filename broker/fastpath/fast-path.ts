@@ -72,7 +72,7 @@ export class TickFastPath implements ConnectionHost {
   private closed = false;
   private readonly stats: WriterStats = { routed: 0, conflated: 0 };
   private readonly incoming: Record<TickSource, number> = { feed: 0, local: 0, cluster: 0 };
-  private readonly reported = { routed: 0, conflated: 0, feed: 0, local: 0, cluster: 0, batches: 0 };
+  private readonly reported = { routed: 0, conflated: 0, feed: 0, local: 0, cluster: 0, batches: 0, dropped: 0 };
   private readonly counters;
   private suppressedRejections = 0;
   private lastRejectionLog = 0;
@@ -98,6 +98,7 @@ export class TickFastPath implements ConnectionHost {
       rejected: metrics.counter('ticks_rejected_total', 'Tick publishes from feed clients refused', ['reason']),
       slow: metrics.counter('slow_consumer_disconnects_total', 'Clients disconnected for not reading (queued bytes over the bound)'),
       batches: metrics.counter('tick_cluster_batches_total', 'Tick batches published to the other nodes'),
+      dropped: metrics.counter('tick_cluster_batches_dropped_total', 'Tick batches not sent to the other nodes because Redis was unreachable'),
     };
     metrics.gauge('tick_route_subscribers', 'Connections with at least one ticks/ subscription', [], (g) =>
       g.set(this.routes.subscriberCount),
@@ -249,6 +250,11 @@ export class TickFastPath implements ConnectionHost {
     this.report();
   }
 
+  /** False while ticks cannot cross to the other nodes (cluster mode, Redis away). */
+  clusterConnected(): boolean {
+    return this.cluster?.connected() ?? true;
+  }
+
   /** Counters move once per turn, not once per tick. */
   private report(): void {
     const { counters, stats, incoming } = this;
@@ -256,6 +262,7 @@ export class TickFastPath implements ConnectionHost {
     this.bump('conflated', stats.conflated, counters.conflated);
     for (const source of ['feed', 'local', 'cluster'] as const) this.bump(source, incoming[source], counters.incoming.labels(source));
     this.bump('batches', this.cluster?.batches ?? 0, counters.batches);
+    this.bump('dropped', this.cluster?.dropped ?? 0, counters.dropped);
   }
 
   private bump(key: keyof TickFastPath['reported'], now: number, counter: { inc(by: number): void }): void {
