@@ -56,6 +56,7 @@ export class BrokerNode {
   private readonly extensions: BrokerExtension[] = [];
   private readonly out: Record<TopicFamily, { inc(): void }>;
   private readonly incoming: Record<TopicFamily, { inc(): void }>;
+  private readonly violations: { inc(): void };
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -73,6 +74,7 @@ export class BrokerNode {
     const inCounter = metrics.counter('mqtt_messages_in_total', 'Messages published into the broker', ['family']);
     this.out = Object.fromEntries(TOPIC_FAMILIES.map((f) => [f, outCounter.labels(f)])) as never;
     this.incoming = Object.fromEntries(TOPIC_FAMILIES.map((f) => [f, inCounter.labels(f)])) as never;
+    this.violations = metrics.counter('mqtt_protocol_violations_total', 'Connections closed for malformed or oversized packets');
     this.wire();
   }
 
@@ -136,7 +138,7 @@ export class BrokerNode {
     // owns every write to the client; the packet guard then watches what Aedes is given.
     const conn = this.ticks.wrap(transport);
     guardPackets(conn, this.opts.config.MQTT_MAX_PACKET, (err) => {
-      this.opts.metrics.counter('mqtt_protocol_violations_total', 'Connections closed for malformed or oversized packets').inc();
+      this.violations.inc();
       this.opts.log.warn({ err: err.message }, 'closing connection: bad packet');
     });
     return this.aedes.handle(conn, req);

@@ -19,7 +19,8 @@ describe('configuration', () => {
     const c = loadConfig({ AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', AUTH_JWT_SECRET: 'x'.repeat(32) });
     expect(c.FEED_SIM).toBe(false);
     expect(c.AUTH_GUEST).toBe(false);
-    expect(loadConfig({ AMQP_URL: 'amqp://h', FEED_SIM: 'on' }).FEED_SIM).toBe(true);
+    expect(() => loadConfig({ AMQP_URL: 'amqp://h', FEED_SIM: 'on' })).toThrow(/FEED_SIM: cannot be on with AMQP_URL/);
+    expect(loadConfig({ FEED_SIM: 'off' }).FEED_SIM).toBe(false);
   });
 
   it.each([

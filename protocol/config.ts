@@ -85,7 +85,7 @@ export const configVars = {
   FEED_SIM: v({
     schema: onOff.optional(),
     shownDefault: '`on` when `AMQP_URL` is unset',
-    doc: 'the in-process MT feed simulator',
+    doc: 'the in-process MT feed simulator (not with `AMQP_URL`: use `ticktalk feed-sim` there)',
     public: true,
   }),
   FEED_SIM_RATE: v({
@@ -212,6 +212,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     out[name] = parsed.data;
   }
   const raw = out as RawConfig;
+  if (raw.FEED_SIM === true && raw.AMQP_URL !== undefined) {
+    // Candles come from RabbitMQ then: simulated ticks would show on MQTT but never make a candle.
+    throw new ConfigError('FEED_SIM', 'cannot be on with AMQP_URL set: publish simulated ticks into RabbitMQ with `ticktalk feed-sim`');
+  }
   return {
     ...raw,
     FEED_SIM: raw.FEED_SIM ?? raw.AMQP_URL === undefined,

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { loadConfig } from '../../protocol/config.js';
 import { startApp, type App, type RoleName } from '../../cli/app.js';
-import { Hs256Auth } from '../../broker/auth.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
@@ -37,14 +36,13 @@ export async function startTestApp(env: Record<string, string> = {}, roles: Role
     ...env,
   });
   const app = await startApp({ config, roles });
-  const auth = new Hs256Auth(config.AUTH_JWT_SECRET ?? TEST_SECRET);
   const clients: MqttClient[] = [];
   const mqttUrl = `mqtt://127.0.0.1:${app.ports.mqtt}`;
   return {
     ...app,
     mqttUrl,
     httpUrl: `http://127.0.0.1:${app.ports.http}`,
-    token: (sub, roles, name) => auth.issue({ sub, roles, name }, 3600),
+    token: (sub, roles, name) => app.ctx.auth.issue({ sub, roles, name }, 3600),
     connect: (opts = {}, onMessage) => {
       // MQTT 3.1.1 needs a username whenever a password (our token) is sent; its value is free.
       const client = mqtt.connect(mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000, ...(opts.password ? { username: 'jwt' } : {}), ...opts });
