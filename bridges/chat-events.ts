@@ -147,6 +147,7 @@ export async function connectChatBridges(opts: ChatBridgesOptions): Promise<{ st
   return {
     stop: async () => {
       connected = false;
+      await inbound.stop();
       await relay.stop();
       await connection.close().catch(() => {});
     },

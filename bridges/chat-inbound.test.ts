@@ -57,6 +57,19 @@ describe('chat.inbound (RabbitMQ, private vhost)', () => {
     expect(chat.published).toContainEqual({ topic: 'chat/rooms/fx', qos: 1, payload: expect.objectContaining({ user: 'bot:alerts', name: 'alerts' }) });
   });
 
+  it('uses the AMQP message id as the ref when the body has none, so a redelivery is stored once', async () => {
+    for (let i = 0; i < 2; i++) {
+      channel.publish(names.exchange, 'room.ids', Buffer.from(JSON.stringify({ user: 'feed', text: 'halt' })), { messageId: 'amqp-id-7' });
+    }
+    await channel.waitForConfirms();
+    await post('room.ids', { user: 'feed', text: 'resume' });
+    const ids = roomConversation('ids')!;
+    await expect.poll(async () => (await chat.service.history(ids, { limit: 10 })).messages.map((m) => [m.text, m.ref]), { timeout: 10_000 }).toEqual([
+      ['halt', 'amqp-id-7'],
+      ['resume', undefined],
+    ]);
+  });
+
   it('dead-letters invalid messages with the reason and stores nothing', async () => {
     const dead = await bot.createChannel();
     const invalid: [string, unknown, string][] = [

@@ -3,7 +3,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { ROOM_PATTERN } from '../protocol/names.js';
 import { ChatError } from '../chat/errors.js';
-import { botInputSchema, parseOrThrow } from '../chat/input.js';
+import { botInputSchema, parseOrThrow, refSchema } from '../chat/input.js';
 import type { ChatService } from '../chat/service.js';
 import { deadLetterProperties } from './tick-bridge.js';
 
@@ -47,6 +47,10 @@ export function parseInbound(routingKey: string, body: Buffer, schema: ReturnTyp
   return { room, ...parseOrThrow(schema, json) };
 }
 
+function refFromMessageId(messageId: unknown): string | undefined {
+  return typeof messageId === 'string' && refSchema.safeParse(messageId).success ? messageId : undefined;
+}
+
 /** How long a message waits before redelivery when the chat store is unavailable. */
 const RETRY_DELAY_MS = 1_000;
 
@@ -59,6 +63,8 @@ const RETRY_DELAY_MS = 1_000;
 export class ChatInbound {
   private readonly delivered;
   private readonly schema;
+  private consuming: { channel: Channel; tag: string } | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly chat: ChatService,
@@ -72,16 +78,37 @@ export class ChatInbound {
   async consume(consumer: Channel, deadLetters: ConfirmChannel): Promise<string> {
     await consumer.prefetch(100);
     const { consumerTag } = await consumer.consume(this.opts.names.queue, (msg) => {
+      if (msg === null) {
+        // RabbitMQ cancelled the consumer (queue deleted): closing the channel makes the
+        // connection recover and re-declare, instead of staying deaf.
+        consumer.close().catch(() => {});
+        return;
+      }
       // A channel that closes mid-handling makes ack/publish throw: log it, never an unhandled
       // rejection; RabbitMQ redelivers the unacked message.
-      if (msg) this.handle(msg, consumer, deadLetters).catch((err: unknown) => this.opts.log.warn({ err }, 'bot message left unacked'));
+      const handling = this.handle(msg, consumer, deadLetters)
+        .catch((err: unknown) => this.opts.log.warn({ err }, 'bot message left unacked'))
+        .finally(() => this.inFlight.delete(handling));
+      this.inFlight.add(handling);
     });
+    this.consuming = { channel: consumer, tag: consumerTag };
     return consumerTag;
+  }
+
+  /** Stops taking messages and waits for those being stored, so none is stored without its ack. */
+  async stop(): Promise<void> {
+    const consuming = this.consuming;
+    this.consuming = undefined;
+    await consuming?.channel.cancel(consuming.tag).catch(() => {});
+    await Promise.allSettled([...this.inFlight]);
   }
 
   private async handle(msg: ConsumeMessage, consumer: Channel, deadLetters: ConfirmChannel): Promise<void> {
     try {
-      const { room, user, name, text, ref } = parseInbound(msg.fields.routingKey, msg.content, this.schema);
+      const { room, user, name, text, ref: bodyRef } = parseInbound(msg.fields.routingKey, msg.content, this.schema);
+      // Without a ref, the AMQP message id keeps a redelivery (after a crash or a lost ack) from
+      // being stored twice.
+      const ref = bodyRef ?? refFromMessageId(msg.properties.messageId);
       await this.chat.postAsBot(room, { user, ...(name === undefined ? {} : { name }) }, { text, ...(ref === undefined ? {} : { ref }) });
     } catch (err) {
       if (err instanceof ChatError && err.code !== 'unavailable') return this.deadLetter(msg, err.message, consumer, deadLetters);
