@@ -5,7 +5,7 @@ import { ROOM_PATTERN } from '../protocol/names.js';
 import { ChatError } from '../chat/errors.js';
 import { botInputSchema, parseOrThrow, refSchema } from '../chat/input.js';
 import type { ChatService } from '../chat/service.js';
-import { deadLetterProperties } from './tick-bridge.js';
+import { publishDeadLetter } from './dead-letter.js';
 
 export interface ChatInboundNames {
   /** Topic exchange bots publish to, routing key `room.{room}`. */
@@ -129,8 +129,7 @@ export class ChatInbound {
 
   private deadLetter(msg: ConsumeMessage, reason: string, consumer: Channel, deadLetters: ConfirmChannel): void {
     this.opts.log.warn({ routingKey: msg.fields.routingKey, reason }, 'bot message dead-lettered');
-    deadLetters.publish(this.opts.names.deadExchange, msg.fields.routingKey, msg.content, deadLetterProperties(msg.properties, reason), (err) => {
-      if (err) return this.opts.log.error({ err }, 'chat dead letter not confirmed');
+    publishDeadLetter(deadLetters, this.opts.names.deadExchange, msg, reason, this.opts.log, () => {
       this.delivered.labels('dead_lettered').inc();
       consumer.ack(msg);
     });

@@ -1,10 +1,11 @@
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type MessageProperties, type Options } from 'amqplib';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { Health } from '../platform/health.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { TickHub, TickSource } from '../platform/tick-hub.js';
 import { describeRejects, parseTickMessage, receiptTime, type ParsedTickMessage } from './tick-body.js';
 import { declareTickTopology, TICK_TOPOLOGY, type TickTopologyNames } from './topology.js';
+import { publishDeadLetter } from './dead-letter.js';
 
 export interface TickBridgeOptions {
   /** AMQP_URL. */
@@ -169,39 +170,11 @@ export class TickBridge implements TickSource {
       { routingKey: msg.fields.routingKey, bytes: msg.content.length, accepted: result.ticks.length, error },
       'feed message dead-lettered',
     );
-    const confirmed = (err: unknown) => {
-      if (err) {
-        // Not stored as a dead letter: leave the original unacked; it is redelivered after reconnect.
-        this.opts.log.error({ err, routingKey: msg.fields.routingKey }, 'dead letter not confirmed');
-        return;
-      }
+    publishDeadLetter(session.deadLetters, this.names.deadExchange, msg, error, this.opts.log, () => {
       this.instruments.deadLettered.inc();
       session.consumer.ack(msg);
-    };
-    try {
-      session.deadLetters.publish(this.names.deadExchange, msg.fields.routingKey, msg.content, deadLetterProperties(msg.properties, error), confirmed);
-    } catch (err) {
-      // The original headers plus the reason no longer fit a header table: keep the reason.
-      this.opts.log.warn({ err }, 'dead letter published without the original headers');
-      session.deadLetters.publish(this.names.deadExchange, msg.fields.routingKey, msg.content, deadLetterProperties({ ...msg.properties, headers: {} }, error), confirmed);
-    }
+    });
   }
-}
-
-/**
- * The original properties and headers plus the reason, persistent. `userId` would be checked against
- * the bridge's own user and `expiration` would let the dead letter vanish, so neither is copied.
- */
-export function deadLetterProperties(original: MessageProperties, error: string): Options.Publish {
-  const props: Options.Publish = {
-    headers: { ...original.headers, 'x-ticktalk-error': error },
-    persistent: true,
-  };
-  const copied = ['contentType', 'contentEncoding', 'priority', 'correlationId', 'replyTo', 'messageId', 'timestamp', 'type', 'appId'] as const;
-  for (const key of copied) {
-    if (original[key] !== undefined) (props as Record<string, unknown>)[key] = original[key];
-  }
-  return props;
 }
 
 function withHeartbeat(url: string): string {
