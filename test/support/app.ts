@@ -45,7 +45,7 @@ export async function startTestApp(env: Record<string, string> = {}, roles: Role
     token: (sub, roles, name) => app.ctx.auth.issue({ sub, roles, name }, 3600),
     connect: (opts = {}, onMessage) => {
       // MQTT 3.1.1 needs a username whenever a password (our token) is sent; its value is free.
-      const client = mqtt.connect(mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000, ...(opts.password ? { username: 'jwt' } : {}), ...opts });
+      const client = mqtt.connect(mqttUrl, { reconnectPeriod: 0, connectTimeout: 15_000, ...(opts.password ? { username: 'jwt' } : {}), ...opts });
       clients.push(client);
       if (onMessage) client.on('message', onMessage);
       return new Promise((resolve, reject) => {
