@@ -1,16 +1,6 @@
 import * as z from 'zod/mini';
 import type { Resolution } from '../../protocol/names.js';
 
-/** One OHLCV bar as the server speaks it: `time` is the bar's open in UTC seconds (CONTRACT §3, §5). */
-export interface Bar {
-  time: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
-
 /** Payload of `candles/{SYMBOL}/{RES}`: the forming bar, re-sent as it changes. */
 export const candlePayloadSchema = z.object({
   time: z.int().check(z.nonnegative()),
@@ -20,6 +10,9 @@ export const candlePayloadSchema = z.object({
   close: z.number(),
   volume: z.number().check(z.nonnegative()),
 });
+
+/** One OHLCV bar as the server speaks it: `time` is the bar's open in UTC seconds (CONTRACT §3, §5). */
+export type Bar = z.infer<typeof candlePayloadSchema>;
 
 const RESOLUTION_SECONDS: Record<Resolution, number> = {
   '1S': 1,
