@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import { PostgresDatabase } from '../platform/database.js';
 import { freshDatabase } from '../test/support/postgres.js';
 import { SqlChatStore } from './sql-store.js';
@@ -13,4 +15,38 @@ describeChatStore('PostgreSQL', async () => {
       await fresh.drop();
     },
   };
+});
+
+describe('chat append on PostgreSQL', () => {
+  it('probes indexes per message and never scans the message table, however stale the statistics', async () => {
+    const fresh = await freshDatabase('chat');
+    const db = new PostgresDatabase(fresh.url);
+    try {
+      let append: { text: string; params: unknown[] } | undefined;
+      const query = db.query.bind(db);
+      db.query = ((text: string, params?: unknown[], name?: string) => {
+        if (name === 'ticktalk_chat_append') append = { text, params: params ?? [] };
+        return query(text, params, name);
+      }) as typeof db.query;
+      const store = await SqlChatStore.open(db, { outbox: false });
+      const message = (i: number, ref?: string) => ({ room: 'busy', id: randomUUID(), user: 'u1', name: 'U', text: 'hi', ts: 1, ...(ref ? { ref } : {}) });
+      // Statistics taken while the room was young, then thousands of rows autovacuum has not
+      // analysed yet: what the planner sees in a busy room.
+      for (let b = 0; b < 20; b++) await store.append(Array.from({ length: 100 }, (_, i) => message(b * 100 + i)));
+      await db.query('ANALYZE chat_messages');
+      for (let b = 20; b < 50; b++) await store.append(Array.from({ length: 100 }, (_, i) => message(b * 100 + i)));
+      await store.append(Array.from({ length: 100 }, (_, i) => message(i, i % 2 ? `r${i}` : undefined)));
+      const { rows } = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${append!.text}`, append!.params);
+      const scans: string[] = [];
+      const walk = (node: Record<string, unknown>) => {
+        if (node['Node Type'] === 'Seq Scan') scans.push(String(node['Relation Name']));
+        for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+      };
+      walk((rows[0]!['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
+      expect(scans).not.toContain('chat_messages');
+    } finally {
+      await db.close();
+      await fresh.drop();
+    }
+  });
 });
