@@ -56,7 +56,11 @@ export class ChatService implements BrokerExtension {
   constructor(private readonly deps: ChatServiceDeps) {
     this.now = deps.now ?? Date.now;
     this.inputSchema = chatInputSchema(deps.maxLength);
-    this.commit = new GroupCommit((batch) => deps.store.append(batch));
+    const batchSizes = deps.metrics.histogram('chat_commit_batch_messages', 'Messages stored per group-commit transaction', [1, 4, 16, 64, 256, 1024]);
+    this.commit = new GroupCommit((batch) => {
+      batchSizes.observe(batch.length);
+      return deps.store.append(batch);
+    });
     this.outcomes = deps.metrics.counter('chat_publishes_total', 'Chat publishes by outcome', ['outcome']);
     this.appendSeconds = deps.metrics.histogram('chat_append_seconds', 'Time from publish to stored', [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3]);
   }

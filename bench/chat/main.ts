@@ -14,6 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -102,6 +103,13 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/** CPU seconds every core of the machine has spent busy (not idle or waiting on I/O) since boot. */
+function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
 /** Backend processes serving a database: their pids come from pg_stat_activity. */
 async function backendPids(url: string): Promise<number[]> {
   const client = new pg.Client({ connectionString: url });
@@ -159,7 +167,12 @@ async function main(): Promise<void> {
     await workload(url, `chat/rooms/warmup-${run}`, WARMUP, token);
     // The warmup opened the pool's connections; the measured run uses the same backends.
     const backends = pgDb ? await backendPids(pgDb.url) : [];
-    const cpu = () => ({ ticktalk: cpuSeconds(child.pid!), pg: backends.reduce((sum, pid) => sum + cpuSeconds(pid), 0) });
+    const cpu = () => ({
+      ticktalk: cpuSeconds(child.pid!),
+      pg: backends.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+      clients: cpuSeconds(process.pid),
+      machine: machineBusySeconds(),
+    });
     const cpuBefore = cpu();
     const ours = await workload(url, `chat/rooms/bench-${run}`, MESSAGES, token);
     const cpuAfter = cpu();
@@ -184,7 +197,9 @@ async function main(): Promise<void> {
     const perMessage = (seconds: number) => ((seconds * 1e6) / MESSAGES).toFixed(0);
     say(
       `CPU per message in the measured run: ticktalk process ${perMessage(cpuAfter.ticktalk - cpuBefore.ticktalk)} µs` +
-        (pgDb ? `, its PostgreSQL backends ${perMessage(cpuAfter.pg - cpuBefore.pg)} µs` : ''),
+        (pgDb ? `, its PostgreSQL backends ${perMessage(cpuAfter.pg - cpuBefore.pg)} µs` : '') +
+        `, the load generator ${perMessage(cpuAfter.clients - cpuBefore.clients)} µs; whole machine ${perMessage(cpuAfter.machine - cpuBefore.machine)} µs` +
+        ` (${(((cpuAfter.machine - cpuBefore.machine) / (MESSAGES / ours.perSecond) / cpus().length) * 100).toFixed(0)}% of ${cpus().length} cores busy)`,
     );
   } finally {
     child.kill('SIGTERM');
