@@ -97,7 +97,6 @@ const RETRYABLE = new Set(['40P01', '40001', '23505']);
 
 /** One row per input message: its fate, and the stored original when it was a duplicate. */
 interface AppendRow extends Partial<MessageRow> {
-  ord: number | string;
   muted_until: number | string | null;
   first_ord: number | string | null;
   new_seq: number | string | null;
@@ -147,7 +146,8 @@ export class SqlChatStore implements ChatStore {
   private async appendOnce(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
     const { rows } = await this.db.query<AppendRow>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+         SELECT * FROM ROWS FROM (json_to_recordset($1::json)
+             AS (room text, id text, user_id text, name text, text text, ts bigint, ref text, routing_key text))
            WITH ORDINALITY AS i(room, id, user_id, name, text, ts, ref, routing_key, ord)),
        judged AS (
          SELECT i.*,
@@ -182,24 +182,15 @@ export class SqlChatStore implements ChatStore {
          INSERT INTO chat_outbox (routing_key, body)
          SELECT routing_key, json_strip_nulls(json_build_object('type', 'message', 'id', id, 'room', room, 'seq', seq,
                   'user', user_id, 'name', name, 'text', text, 'ts', ts, 'ref', ref))::text
-         FROM numbered WHERE $9::boolean ORDER BY ord)
-       SELECT j.ord, j.muted_until, j.first_ord, n.seq AS new_seq,
-         j.room, j.user_id, j.ref, j.stored_seq AS seq, j.stored_id AS id, j.stored_name AS name, j.stored_text AS text,
+         FROM numbered WHERE $2::boolean ORDER BY ord)
+       SELECT j.muted_until, j.first_ord, n.seq AS new_seq,
+         j.stored_seq AS seq, j.stored_id AS id, j.stored_name AS name, j.stored_text AS text,
          j.stored_ts AS ts, j.stored_edited_ts AS edited_ts, j.stored_deleted_by AS deleted_by
        FROM judged j
        LEFT JOIN numbered n ON n.ord = j.ord
        ORDER BY j.ord`,
-      [
-        batch.map((m) => m.room),
-        batch.map((m) => m.id),
-        batch.map((m) => m.user),
-        batch.map((m) => m.name),
-        batch.map((m) => m.text),
-        batch.map((m) => m.ts),
-        batch.map((m) => m.ref ?? null),
-        batch.map((m) => eventRoutingKey(conversationOfKey(m.room)!, 'message')),
-        this.options.outbox,
-      ],
+      // One JSON document rather than a text array per column: serialised natively, not element by element.
+      [JSON.stringify(batch.map((m) => this.appendInput(m))), this.options.outbox],
       'ticktalk_chat_append',
     );
     const outcomes: AppendOutcome[] = [];
@@ -212,7 +203,8 @@ export class SqlChatStore implements ChatStore {
         if (m.ref !== undefined) message.ref = m.ref;
         outcomes.push({ status: 'stored', message });
       } else if (r.seq !== null) {
-        outcomes.push({ status: 'duplicate', message: toMessage(r as MessageRow) });
+        // A duplicate shares room, user and ref with its original by definition.
+        outcomes.push({ status: 'duplicate', message: toMessage({ ...r, room: m.room, user_id: m.user, ref: m.ref ?? null } as MessageRow) });
       } else {
         // Repeated within this batch: the first occurrence is the original.
         const first = outcomes[Number(r.first_ord) - 1]!;
@@ -220,6 +212,19 @@ export class SqlChatStore implements ChatStore {
       }
     }
     return outcomes;
+  }
+
+  private appendInput(m: NewMessage) {
+    return {
+      room: m.room,
+      id: m.id,
+      user_id: m.user,
+      name: m.name,
+      text: m.text,
+      ts: m.ts,
+      ref: m.ref ?? null,
+      routing_key: this.options.outbox ? eventRoutingKey(conversationOfKey(m.room)!, 'message') : null,
+    };
   }
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
