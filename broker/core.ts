@@ -12,7 +12,7 @@ import type { Metrics } from '../platform/metrics.js';
 import type { TokenVerifier } from './auth.js';
 import { isAllowed, type Access } from './acl.js';
 import type { OperatorAcl } from './acl-file.js';
-import type { BrokerExtension, ClientInfo } from './extensions.js';
+import type { BrokerExtension, ClientInfo, ClientPublish } from './extensions.js';
 import { guardPackets } from './packet-guard.js';
 import { DEFAULT_LIMITS, TickFastPath } from './fastpath/fast-path.js';
 
@@ -57,6 +57,7 @@ export class BrokerNode {
   private readonly out: Record<TopicFamily, { inc(): void }>;
   private readonly incoming: Record<TopicFamily, { inc(): void }>;
   private readonly violations: { inc(): void };
+  private readonly denied;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -75,6 +76,7 @@ export class BrokerNode {
     this.out = Object.fromEntries(TOPIC_FAMILIES.map((f) => [f, outCounter.labels(f)])) as never;
     this.incoming = Object.fromEntries(TOPIC_FAMILIES.map((f) => [f, inCounter.labels(f)])) as never;
     this.violations = metrics.counter('mqtt_protocol_violations_total', 'Connections closed for malformed or oversized packets');
+    this.denied = metrics.counter('mqtt_acl_denials_total', 'Subscriptions and publishes refused by the ACL', ['access']);
     this.wire();
   }
 
@@ -101,6 +103,11 @@ export class BrokerNode {
       metrics: opts.metrics,
       nodeId: opts.config.NODE_ID,
       mayPublishTicks: (client) => node?.may(client, 'publish', TICK_PERMISSION_PROBE) ?? false,
+      extensionIntake: {
+        maxFrame: opts.config.MQTT_MAX_PACKET,
+        prefixesFor: (client) => node?.intakePrefixes(client) ?? [],
+        onPublish: (client, publish, settle) => (node ? node.intakePublish(client, publish, settle) : settle(new Error('broker not started'))),
+      },
       cluster: redisUrl ? { redisUrl } : undefined,
       // Tick frames taken off the wire never bypass the MQTT_MAX_PACKET bound the packet guard enforces.
       limits: { maxTickFrame: Math.min(DEFAULT_LIMITS.maxTickFrame, opts.config.MQTT_MAX_PACKET) },
@@ -130,6 +137,53 @@ export class BrokerNode {
   /** Whether this node granted `client` the subscription `topic` (ACL and cap passed). */
   granted(client: Client, topic: string): boolean {
     return this.state.get(client)?.filters.has(topic) ?? false;
+  }
+
+  /** Extension topic prefixes the fast path takes off this client's wire: none for anonymous clients. */
+  intakePrefixes(client: Client): string[] {
+    if (!this.state.get(client)?.who) return [];
+    return this.extensions.flatMap((e) => [...e.publishPrefixes]);
+  }
+
+  /**
+   * A QoS 1 publish the fast path took off the wire: decided as Aedes' authorizePublish would, then
+   * forwarded through Aedes (subscribers, offline sessions, the cluster) before it is acknowledged.
+   */
+  intakePublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void): void {
+    if (publish.topic.includes('\u0000')) return settle(new Error('topic name contains U+0000'));
+    const decision = this.decide(client, () => publish);
+    if (decision === 'refused') return settle();
+    if (decision === 'as-is') return this.forward(publish.topic, publish.payload, settle);
+    decision.then((payload) => (payload === null ? settle() : this.forward(publish.topic, payload, settle)), settle);
+  }
+
+  private forward(topic: string, payload: Buffer, settle: (err?: Error) => void): void {
+    this.incoming[topicFamily(topic)].inc();
+    this.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as PublishPacket, (err) => settle(err ?? undefined));
+  }
+
+  /**
+   * The ACL, then the extension owning the topic, decide a client's publish: refused (acked and
+   * dropped), forwarded as sent (no extension owns it), or the extension's verdict: the payload to
+   * forward, null to ack and drop, a rejection for "not handled" (close without PUBACK).
+   */
+  private decide(client: Client, publish: () => ClientPublish): 'refused' | 'as-is' | Promise<Buffer | null> {
+    const st = this.state.get(client);
+    const { topic } = publish();
+    const ext = this.extensions.find((e) => e.publishPrefixes.some((p) => topic.startsWith(p)));
+    if (!st || !isAllowed(st.who, 'publish', topic, this.aclContext(client))) {
+      // Acknowledge and drop, as Mosquitto does for MQTT 3.1.1; the owning extension may explain.
+      this.denied.labels('publish').inc();
+      if (st?.who) ext?.onDeniedPublish?.(this.info(client), publish());
+      return 'refused';
+    }
+    if (!ext) return 'as-is';
+    return ext.onClientPublish(this.info(client), publish()).catch((err: Error) => {
+      // PUBACK means stored: when the extension could not do its work, no ack is sent and the
+      // connection closes, so the client retransmits instead of believing it delivered.
+      this.opts.log.error({ err, topic, client: client.id }, 'publish extension failed; closing without PUBACK');
+      throw err;
+    });
   }
 
   /** Hand a new transport connection (TCP socket or WebSocket stream) to the broker. */
@@ -179,7 +233,7 @@ export class BrokerNode {
     const { aedes, opts } = this;
     const { config, log, metrics } = opts;
     const refusals = metrics.counter('mqtt_auth_refusals_total', 'CONNECTs refused', ['reason']);
-    const denied = metrics.counter('mqtt_acl_denials_total', 'Subscriptions and publishes refused by the ACL', ['access']);
+    const denied = this.denied;
     metrics.gauge('mqtt_connections', 'Connected MQTT clients', [], (g) => g.set(aedes.connectedClients));
 
     aedes.preConnect = (client, packet, done) => {
@@ -236,39 +290,23 @@ export class BrokerNode {
       done(null, sub);
     };
 
+    // What the fast path does not take (QoS 0 and 2, anonymous clients, oversized frames) comes here.
     aedes.authorizePublish = (client, packet, done) => {
       if (!client) return done(null);
       if (packet.topic.includes('\u0000')) return done(new Error('topic name contains U+0000'));
-      const st = this.state.get(client);
-      const ext = this.extensions.find((e) => e.publishPrefixes.some((p) => packet.topic.startsWith(p)));
-      const publish = () => ({
+      const decision = this.decide(client, () => ({
         topic: packet.topic,
         payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
         qos: packet.qos,
         retain: packet.retain,
-      });
-      if (!st || !isAllowed(st.who, 'publish', packet.topic, this.aclContext(client))) {
-        // Acknowledge and drop, as Mosquitto does for MQTT 3.1.1; the owning extension may explain.
-        denied.labels('publish').inc();
-        if (st?.who) ext?.onDeniedPublish?.(this.info(client), publish());
-        return done(drop(packet));
-      }
-      if (!ext) return done(null);
-      ext
-        .onClientPublish(this.info(client), publish())
-        .then(
-          (payload) => {
-            if (payload === null) return done(drop(packet));
-            packet.payload = payload;
-            done(null);
-          },
-          (err: Error) => {
-            // PUBACK means stored: when the extension could not do its work, no ack is sent and
-            // the connection closes, so the client retransmits instead of believing it delivered.
-            log.error({ err, topic: packet.topic, client: client.id }, 'publish extension failed; closing without PUBACK');
-            done(err);
-          },
-        );
+      }));
+      if (decision === 'refused') return done(drop(packet));
+      if (decision === 'as-is') return done(null);
+      decision.then((payload) => {
+        if (payload === null) return done(drop(packet));
+        packet.payload = payload;
+        done(null);
+      }, done);
     };
 
     aedes.authorizeForward = (_client, packet) => {

@@ -1,3 +1,5 @@
+import net from 'node:net';
+import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
 
@@ -29,6 +31,48 @@ describe('chat over MQTT', () => {
 
     const history = await app.api.inject({ url: '/api/rooms/e2e/messages', headers: { authorization: `Bearer ${await app.token('carol')}` } });
     expect(history.json()).toEqual({ messages: seen, has_more: false });
+  });
+
+  it('acks QoS 1 chat publishes in the order they arrived, even when a later one is refused at once, however the bytes are cut', async () => {
+    const bob = await connect('bob', 'Bob');
+    const seen = collect(bob, 'chat/rooms/order');
+    await bob.subscribeAsync('chat/rooms/order', { qos: 1 });
+
+    const socket = net.connect(app.ports.mqtt!, '127.0.0.1');
+    socket.on('error', () => {});
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const acked: number[] = [];
+    let connacks = 0;
+    parser.on('packet', (p) => {
+      if (p.cmd === 'connack') connacks++;
+      if (p.cmd === 'puback') acked.push(p.messageId!);
+    });
+    socket.on('data', (d) => parser.parse(d));
+    const frame = (p: mqttPacket.Packet) => mqttPacket.generate(p);
+    const publish = (messageId: number, payload: string, retain = false) =>
+      frame({ cmd: 'publish', topic: 'chat/rooms/order', payload, qos: 1, messageId, retain, dup: false });
+    const password = Buffer.from(await app.token('alice', ['trader'], 'Alice'));
+    socket.write(frame({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'raw', keepalive: 30, username: 'jwt', password }));
+    await eventually(() => connacks).toBe(1);
+
+    // The first message waits for its database commit; the next two are refused without one.
+    const burst = Buffer.concat([
+      publish(1, JSON.stringify({ text: 'first' })),
+      publish(2, 'not json'),
+      publish(3, JSON.stringify({ text: 'retained' }), true),
+      publish(4, JSON.stringify({ text: 'second' })),
+    ]);
+    socket.write(burst);
+    await eventually(() => acked).toEqual([1, 2, 3, 4]);
+    // One byte at a time: frames reassembled across reads are taken the same way.
+    for (const byte of publish(5, JSON.stringify({ text: 'third' }))) socket.write(Buffer.from([byte]));
+    await eventually(() => acked).toEqual([1, 2, 3, 4, 5]);
+    await eventually(() => seen.map((m) => [m.seq, m.text])).toEqual([
+      [1, 'first'],
+      [2, 'second'],
+      [3, 'third'],
+    ]);
+    socket.destroy();
   });
 
   it("explains a publish the ACL refuses (a DM in the wrong order, someone else's DM, a bad room)", async () => {

@@ -187,8 +187,8 @@ async function main(): Promise<void> {
     // Warm both (JIT, connection pools, PostgreSQL caches) before anything is measured.
     await workload(url, `chat/rooms/warmup-${run}`, WARMUP, token);
     await workload(MOSQUITTO_URL, `bench/warmup-${run}`, WARMUP, async () => undefined);
-    // The warmup opened the pool's connections; the measured runs use the same backends.
-    const backends = pgDb ? await backendPids(pgDb.url) : [];
+    // Backends are looked up before every measured run: a pool may have opened another since.
+    let backends: number[] = [];
     const cpu = () => ({
       ticktalk: cpuSeconds(child.pid!),
       pg: backends.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
@@ -202,6 +202,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       const room = `bench-${run}-${round}`;
       const measureOurs = async () => {
+        if (pgDb) backends = await backendPids(pgDb.url);
         const before = cpu();
         const result = await workload(url, `chat/rooms/${room}`, MESSAGES, token);
         const after = cpu();

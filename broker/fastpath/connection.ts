@@ -1,11 +1,16 @@
 import { Duplex } from 'node:stream';
-import { FrameSplitter, type SplitterOptions } from './frame-splitter.js';
+import { FrameSplitter, type CaptureRule, type SplitterOptions } from './frame-splitter.js';
+import { pubackFrame } from './mqtt-frame.js';
+import { OrderedAcks } from './ordered-acks.js';
 import { SubscriberWriter, type WriterLimits, type WriterStats } from './subscriber-writer.js';
+
+/** What the fast path takes off a connection's wire: a feed's ticks, an extension's QoS 1 publishes. */
+export type CapturedKind = 'tick' | 'extension';
 
 /** What a connection needs from the fast path that owns it. */
 export interface ConnectionHost {
-  /** A tick publish taken off the wire (a view into the read buffer: copy anything kept). */
-  onTickFrame(conn: FastPathConnection, frame: Buffer): void;
+  /** A publish taken off the wire (a view into the read buffer: copy anything kept). */
+  onCapturedFrame(conn: FastPathConnection, frame: Buffer, kind: CapturedKind): void;
   /** The writer has something queued: flush it at the end of this turn. */
   markDirty(writer: SubscriberWriter): void;
   onClosed(conn: FastPathConnection): void;
@@ -29,15 +34,17 @@ interface AedesClientLike {
 
 /**
  * The stream Aedes sees in place of the client's transport. Inbound, it forwards every frame except
- * the tick publishes the fast path takes; outbound, whatever Aedes writes joins the same per-client
+ * the publishes the fast path takes; outbound, whatever Aedes writes joins the same per-client
  * writer as the ticks, so Aedes never waits on a slow client (its write always completes at once)
  * and a frozen client can never hold a slot other clients need.
  */
 export class FastPathConnection extends Duplex {
   readonly writer: SubscriberWriter;
-  private readonly splitter: FrameSplitter;
+  /** PUBACKs for the publishes the fast path took, in arrival order. */
+  readonly acks: OrderedAcks;
+  private readonly splitter: FrameSplitter<CapturedKind>;
   private readPaused = false;
-  private tickSeen = false;
+  private capturedSeen = false;
   /** Set by Aedes (`conn.client = this`). */
   declare client?: AedesClientLike;
 
@@ -49,14 +56,18 @@ export class FastPathConnection extends Duplex {
     // The writable side never applies backpressure to Aedes: the writer enforces the bound instead.
     super({ writableHighWaterMark: opts.writer.maxQueuedBytes + 1, allowHalfOpen: false });
     this.writer = new SubscriberWriter(transport, opts.writer, opts.stats, () => host.onSlowConsumer(this));
-    this.splitter = new FrameSplitter(
+    this.acks = new OrderedAcks((messageId) => {
+      this.writer.addControl(pubackFrame(messageId));
+      host.markDirty(this.writer);
+    });
+    this.splitter = new FrameSplitter<CapturedKind>(
       {
         passthrough: (bytes) => {
           if (!this.push(bytes)) this.readPaused = true;
         },
-        captured: (frame) => {
-          this.tickSeen = true;
-          host.onTickFrame(this, frame);
+        captured: (frame, kind) => {
+          this.capturedSeen = true;
+          host.onCapturedFrame(this, frame, kind);
         },
       },
       opts.splitter,
@@ -67,9 +78,9 @@ export class FastPathConnection extends Duplex {
     transport.on('close', () => this.destroy());
   }
 
-  /** The client's CONNECT is decided: take its tick publishes from now on, or pass all through. */
-  release(captureTicks: boolean): void {
-    this.splitter.release(captureTicks);
+  /** The client's CONNECT is decided: take the publishes the rules describe from now on (none: pass all through). */
+  release(rules: readonly CaptureRule<CapturedKind>[]): void {
+    this.splitter.release(rules);
     this.updateFlow();
   }
 
@@ -118,9 +129,9 @@ export class FastPathConnection extends Duplex {
       this.destroy(err as Error);
       return;
     }
-    if (this.tickSeen) {
+    if (this.capturedSeen) {
       // Aedes never sees these packets, so keep its keepalive timer honest ourselves.
-      this.tickSeen = false;
+      this.capturedSeen = false;
       this.client?._keepaliveTimer?.refresh();
     }
     this.updateFlow();

@@ -4,8 +4,10 @@ import { encodeTick, type Tick } from '../../protocol/tick.js';
 import { topics } from '../../protocol/topics.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
-import { FastPathConnection, type ConnectionHost } from './connection.js';
-import { frameLength, pubackFrame, publishFrame, readPublish } from './mqtt-frame.js';
+import type { ClientPublish } from '../extensions.js';
+import { FastPathConnection, type CapturedKind, type ConnectionHost } from './connection.js';
+import type { CaptureRule } from './frame-splitter.js';
+import { frameLength, publishFrame, readPublish } from './mqtt-frame.js';
 import { RouteTable } from './route-table.js';
 import { RetainedTicks, type RetainedStore } from './retained-ticks.js';
 import { ClusterBatcher } from './cluster-batcher.js';
@@ -33,6 +35,23 @@ export const DEFAULT_LIMITS: FastPathLimits = {
   maxTickFrame: 4096,
 };
 
+/**
+ * QoS 1 publishes the broker's extensions own (chat), taken off the wire like ticks: Aedes' parser,
+ * handler chain and PUBACK were most of the broker's CPU per chat message. Delivery to subscribers
+ * still goes through Aedes (sessions, offline queues, the cluster).
+ */
+export interface ExtensionIntake {
+  /** Topic prefixes whose QoS 1 publishes from this client are taken (none: Aedes parses them). */
+  prefixesFor(client: Client): readonly string[];
+  /** Largest frame taken: the broker's packet-size bound, so nothing bigger escapes its guard. */
+  maxFrame: number;
+  /**
+   * Handles one publish. `settle()` sends its PUBACK (in arrival order); `settle(err)` closes the
+   * connection without one, so the client sends the message again.
+   */
+  onPublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void): void;
+}
+
 export interface TickFastPathOptions {
   aedes: Aedes;
   log: Logger;
@@ -40,6 +59,7 @@ export interface TickFastPathOptions {
   nodeId: string;
   /** Asked once per client, right after it is authenticated: may it publish ticks? */
   mayPublishTicks(client: Client): boolean;
+  extensionIntake?: ExtensionIntake;
   /** Cluster mode: ticks travel between nodes in batches over this Redis. */
   cluster?: { redisUrl: string; channel?: string; intervalMs?: number; maxBatchBytes?: number };
   limits?: Partial<FastPathLimits>;
@@ -126,7 +146,7 @@ export class TickFastPath implements ConnectionHost {
   /** Put the fast path between a client transport (TCP socket, WebSocket stream) and Aedes. */
   wrap(transport: Duplex): FastPathConnection {
     return new FastPathConnection(transport, this, {
-      splitter: { prefix: `${TICK_ROOT}/`, captureLimit: this.limits.maxTickFrame, maxHeldBytes: MAX_HELD_BYTES },
+      splitter: { maxHeldBytes: MAX_HELD_BYTES },
       writer: { backlogBytes: this.limits.backlogBytes, maxQueuedBytes: this.limits.maxQueuedBytes },
       stats: this.stats,
     });
@@ -145,7 +165,12 @@ export class TickFastPath implements ConnectionHost {
     await this.cluster?.close();
   }
 
-  onTickFrame(conn: FastPathConnection, frame: Buffer): void {
+  onCapturedFrame(conn: FastPathConnection, frame: Buffer, kind: CapturedKind): void {
+    if (kind === 'tick') this.onTickFrame(conn, frame);
+    else this.onExtensionFrame(conn, frame);
+  }
+
+  private onTickFrame(conn: FastPathConnection, frame: Buffer): void {
     const publish = readPublish(frame);
     if (publish === null) {
       this.counters.rejected.labels('frame').inc();
@@ -154,14 +179,25 @@ export class TickFastPath implements ConnectionHost {
       return;
     }
     // QoS 1 is acknowledged whether or not the tick is valid, as the broker does for refused publishes.
-    if (publish.messageId !== undefined) {
-      conn.writer.addControl(pubackFrame(publish.messageId));
-      this.markDirty(conn.writer);
-    }
+    if (publish.messageId !== undefined) conn.acks.reserve(publish.messageId)();
     const result = readFeedTick(publish);
     if (result.ok) return this.accept(result.tick, 'feed');
     this.counters.rejected.labels(result.reason).inc();
     this.logRejection(conn, result.message);
+  }
+
+  private onExtensionFrame(conn: FastPathConnection, frame: Buffer): void {
+    const publish = readPublish(frame);
+    const client = conn.client as Client | undefined;
+    const intake = this.opts.extensionIntake;
+    if (publish === null || publish.messageId === undefined || !client || !intake) {
+      conn.destroy(new Error('malformed PUBLISH'));
+      return;
+    }
+    const ack = conn.acks.reserve(publish.messageId);
+    // The frame is a view into the read buffer: the payload outlives this call.
+    const packet: ClientPublish = { topic: publish.topic, payload: Buffer.from(publish.payload), qos: 1, retain: publish.retain };
+    intake.onPublish(client, packet, (err) => (err ? conn.destroy(err) : ack()));
   }
 
   markDirty(writer: SubscriberWriter): void {
@@ -280,13 +316,7 @@ export class TickFastPath implements ConnectionHost {
       // A resumed session's subscriptions were restored without a 'subscribe' event.
       const held = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
       for (const filter of Object.keys(held)) this.routes.add(filter, conn);
-      let mayPublish = false;
-      try {
-        mayPublish = this.opts.mayPublishTicks(client);
-      } catch (err) {
-        this.opts.log.error({ err, client: client.id }, 'deciding tick publish permission failed');
-      }
-      conn.release(mayPublish);
+      conn.release(this.captureRules(client));
     });
     aedes.on('subscribe', (subs: Subscription[], client) => {
       const conn = connOf(client);
@@ -301,6 +331,24 @@ export class TickFastPath implements ConnectionHost {
       if (!conn) return;
       for (const filter of filters) this.routes.remove(filter, conn);
     });
+  }
+
+  /** What to take off this client's wire from now on. */
+  private captureRules(client: Client): CaptureRule<CapturedKind>[] {
+    const rules: CaptureRule<CapturedKind>[] = [];
+    try {
+      if (this.opts.mayPublishTicks(client)) {
+        rules.push({ kind: 'tick', prefix: `${TICK_ROOT}/`, qos: [0, 1], maxFrame: this.limits.maxTickFrame });
+      }
+      const intake = this.opts.extensionIntake;
+      for (const prefix of intake?.prefixesFor(client) ?? []) {
+        rules.push({ kind: 'extension', prefix, qos: [1], maxFrame: intake!.maxFrame });
+      }
+    } catch (err) {
+      this.opts.log.error({ err, client: client.id }, 'deciding what to take off the wire failed; Aedes parses everything');
+      return [];
+    }
+    return rules;
   }
 
   private logRejection(conn: FastPathConnection, message: string): void {

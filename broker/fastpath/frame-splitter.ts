@@ -1,10 +1,28 @@
 import { CONNECT_TYPE, PUBLISH_TYPE, publishQos, publishTopicStartsWith } from './mqtt-frame.js';
 
-export interface SplitterSink {
+export interface SplitterSink<K extends string> {
   /** Bytes for Aedes, in wire order. Often a view into the chunk being fed. */
   passthrough(bytes: Buffer): void;
-  /** A complete QoS 0 or 1 PUBLISH frame on the captured topic prefix. A view: valid during the call only. */
-  captured(frame: Buffer): void;
+  /** A complete PUBLISH frame a capture rule matched. A view: valid during the call only. */
+  captured(frame: Buffer, kind: K): void;
+}
+
+/** Which publishes a released connection has taken off the wire instead of passed to Aedes. */
+export interface CaptureRule<K extends string> {
+  kind: K;
+  /** ASCII topic prefix, e.g. `ticks/`. */
+  prefix: string;
+  /** QoS levels taken (QoS 2 never is: its handshake stays with Aedes). */
+  qos: readonly (0 | 1)[];
+  /** Largest frame taken; anything bigger goes to Aedes (and its packet-size guard). */
+  maxFrame: number;
+}
+
+interface CompiledRule<K extends string> {
+  kind: K;
+  prefix: Buffer;
+  qosMask: number;
+  maxFrame: number;
 }
 
 export class HeldBytesOverflowError extends Error {
@@ -15,10 +33,6 @@ export class HeldBytesOverflowError extends Error {
 }
 
 export interface SplitterOptions {
-  /** Topic prefix whose QoS 0 and 1 publishes are captured, e.g. `ticks/`. */
-  prefix: string;
-  /** Largest frame captured; anything bigger goes to Aedes (and its packet-size guard). */
-  captureLimit: number;
   /** Bytes held between CONNECT and its decision (the socket is paused meanwhile). */
   maxHeldBytes: number;
 }
@@ -28,15 +42,18 @@ type Mode = 'awaiting-connect' | 'held' | 'scan' | 'open';
 /**
  * Splits one connection's inbound byte stream into what Aedes must parse and what the fast path
  * takes (pure state machine). Until the client is authenticated it passes the CONNECT to Aedes and
- * holds what follows; `release(true)` then makes it capture tick publishes from that point on,
- * `release(false)` makes it a plain pass-through (no scanning cost for ordinary clients).
+ * holds what follows; `release(rules)` then makes it capture the publishes the rules describe from
+ * that point on, and `release([])` makes it a plain pass-through (no scanning cost).
  * Only fixed headers are read; bodies of frames for Aedes are never copied.
  */
-export class FrameSplitter {
+export class FrameSplitter<K extends string> {
   private mode: Mode = 'awaiting-connect';
   private held: Buffer[] = [];
   private heldBytes = 0;
-  private readonly prefix: Buffer;
+  private rules: CompiledRule<K>[] = [];
+  /** Largest frame any rule takes, and the QoS levels any rule takes (bit per level). */
+  private captureLimit = 0;
+  private qosMask = 0;
   /** Fixed header of the frame being read; `carried` of its bytes came in earlier chunks. */
   private readonly header = Buffer.alloc(5);
   private headerLength = 0;
@@ -47,20 +64,26 @@ export class FrameSplitter {
   private assembled = 0;
 
   constructor(
-    private readonly sink: SplitterSink,
+    private readonly sink: SplitterSink<K>,
     private readonly opts: SplitterOptions,
-  ) {
-    this.prefix = Buffer.from(opts.prefix);
-  }
+  ) {}
 
   get isHolding(): boolean {
     return this.mode === 'held';
   }
 
-  /** The CONNECT was decided: capture tick publishes (`true`) or pass everything through. */
-  release(capture: boolean): void {
+  /** The CONNECT was decided: capture what the rules describe (none: pass everything through). */
+  release(rules: readonly CaptureRule<K>[]): void {
     if (this.mode !== 'held' && this.mode !== 'awaiting-connect') return;
-    this.mode = capture ? 'scan' : 'open';
+    this.rules = rules.map((r) => ({
+      kind: r.kind,
+      prefix: Buffer.from(r.prefix),
+      qosMask: r.qos.reduce<number>((mask, q) => mask | (1 << q), 0),
+      maxFrame: r.maxFrame,
+    }));
+    this.captureLimit = Math.max(0, ...rules.map((r) => r.maxFrame));
+    this.qosMask = this.rules.reduce((mask, r) => mask | r.qosMask, 0);
+    this.mode = this.rules.length > 0 ? 'scan' : 'open';
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
@@ -123,7 +146,7 @@ export class FrameSplitter {
       this.headerLength = 0;
       this.carried = 0;
       const capture =
-        this.mode === 'scan' && first >> 4 === PUBLISH_TYPE && publishQos(first) <= 1 && total <= this.opts.captureLimit;
+        this.mode === 'scan' && first >> 4 === PUBLISH_TYPE && (this.qosMask & (1 << publishQos(first))) !== 0 && total <= this.captureLimit;
       if (!capture) {
         // Header bytes from earlier chunks were held back; this chunk's part is in the pass range.
         if (carried > 0) this.sink.passthrough(Buffer.from(this.header.subarray(0, carried)));
@@ -169,8 +192,14 @@ export class FrameSplitter {
   }
 
   private finishCapture(frame: Buffer): void {
-    if (publishTopicStartsWith(frame, this.prefix)) this.sink.captured(frame);
-    else this.sink.passthrough(frame);
+    const qosBit = 1 << publishQos(frame[0]!);
+    for (const rule of this.rules) {
+      if ((rule.qosMask & qosBit) !== 0 && frame.length <= rule.maxFrame && publishTopicStartsWith(frame, rule.prefix)) {
+        this.sink.captured(frame, rule.kind);
+        return;
+      }
+    }
+    this.sink.passthrough(frame);
   }
 
   private unparseable(chunk: Buffer, passFrom: number): void {

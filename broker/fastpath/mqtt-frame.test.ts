@@ -8,7 +8,7 @@ describe('mqtt-frame', () => {
     expect(frame[0]).toBe(0x31);
     expect(frameLength(frame)).toBe(frame.length);
     expect(frameLength(frame.subarray(0, frame.length - 1))).toBe(-1);
-    expect(readPublish(frame)).toEqual({ topic: 'ticks/EURUSD', payload: Buffer.from(payload), qos: 0 });
+    expect(readPublish(frame)).toEqual({ topic: 'ticks/EURUSD', payload: Buffer.from(payload), qos: 0, retain: true });
     expect(publishTopicStartsWith(frame, Buffer.from('ticks/'))).toBe(true);
     expect(publishTopicStartsWith(frame, Buffer.from('chat/'))).toBe(false);
   });

@@ -1,5 +1,5 @@
 /**
- * The few MQTT 3.1.1 wire details the tick fast path needs (pure). Frames are built once per tick
+ * The few MQTT 3.1.1 wire details the fast path needs (pure). Tick frames are built once per tick
  * and the same bytes go to every subscriber.
  */
 
@@ -57,6 +57,7 @@ export interface PublishView {
   /** A view into the frame, not a copy. */
   payload: Buffer;
   qos: 0 | 1;
+  retain: boolean;
   /** Present for QoS 1. */
   messageId?: number;
 }
@@ -78,7 +79,8 @@ export function readPublish(frame: Buffer): PublishView | null {
   if (payloadStart > frame.length) return null;
   const topic = frame.toString('utf8', body + 2, topicEnd);
   const payload = frame.subarray(payloadStart);
-  return qos === 1 ? { topic, payload, qos: 1, messageId: frame.readUInt16BE(topicEnd) } : { topic, payload, qos: 0 };
+  const retain = (frame[0]! & RETAIN_BIT) !== 0;
+  return qos === 1 ? { topic, payload, qos: 1, retain, messageId: frame.readUInt16BE(topicEnd) } : { topic, payload, qos: 0, retain };
 }
 
 /** PUBACK for a QoS 1 publish. */

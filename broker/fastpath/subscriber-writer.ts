@@ -18,6 +18,9 @@ export interface WriterStats {
   conflated: number;
 }
 
+/** Up to this many queued bytes are copied into one buffer rather than written as a vector. */
+const COALESCE_BYTES = 64 * 1024;
+
 /**
  * The only thing that writes to a client's transport. Everything queued in one turn of the event
  * loop leaves in one write (or one corked writev), which is what makes fan-out cheap; a transport
@@ -70,9 +73,14 @@ export class SubscriberWriter {
   flush(): void {
     if (this.closed || this.backedUp || this.queue.isEmpty) return;
     if (this.sink.destroyed || !this.sink.writable) return;
+    const bytes = this.queue.bytes;
     const parts = this.queue.take();
     if (parts.length === 1) {
       this.sink.write(parts[0]);
+    } else if (bytes <= COALESCE_BYTES) {
+      // Aedes writes each packet in pieces (header, topic, payload): handing the socket hundreds of
+      // small buffers cost more in stream bookkeeping than copying them into one.
+      this.sink.write(Buffer.concat(parts, bytes));
     } else {
       this.sink.cork();
       for (const part of parts) this.sink.write(part);

@@ -1,0 +1,41 @@
+/**
+ * PUBACKs leave in the order their PUBLISHes arrived (MQTT-4.6.0-2), however long each publish
+ * takes to handle: a chat message waiting for its database commit holds back the acks of the
+ * publishes behind it, even ones refused at once.
+ */
+export class OrderedAcks {
+  private readonly waiting: { messageId: number; settled: boolean }[] = [];
+  private head = 0;
+
+  constructor(private readonly send: (messageId: number) => void) {}
+
+  /** Takes the next place in line; call the returned function once the publish is handled. */
+  reserve(messageId: number): () => void {
+    const slot = { messageId, settled: false };
+    this.waiting.push(slot);
+    return () => {
+      if (slot.settled) return;
+      slot.settled = true;
+      this.release();
+    };
+  }
+
+  /** Publishes still waiting for their ack (handled or not). */
+  get pending(): number {
+    return this.waiting.length - this.head;
+  }
+
+  private release(): void {
+    while (this.head < this.waiting.length && this.waiting[this.head]!.settled) {
+      this.send(this.waiting[this.head]!.messageId);
+      this.head++;
+    }
+    if (this.head === this.waiting.length) {
+      this.waiting.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.waiting.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
