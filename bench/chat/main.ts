@@ -10,12 +10,12 @@
  * "delivered" counts what the subscriber got within 30 s of the last ack: Mosquitto drops QoS 1
  * messages for a subscriber whose queue is full (max_queued_messages), ticktalk does not.
  * The machine is shared, so msg/s moves with its load; the CPU time per message (from /proc) of the
- * ticktalk process, its PostgreSQL backends, the load generator and the whole machine tells where
+ * ticktalk process, the PostgreSQL server, the load generator and the whole machine tells where
  * the time went.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -127,16 +127,21 @@ function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / 100;
 }
 
-/** Backend processes serving a database: their pids come from pg_stat_activity. */
-async function backendPids(url: string): Promise<number[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-    return rows.map((r) => r.pid);
-  } finally {
-    await client.end();
+/**
+ * CPU seconds of every PostgreSQL server process (backends, WAL writer, checkpointer, autovacuum):
+ * pools open and close backends between runs, and a commit's work is not all in its backend.
+ */
+function postgresSeconds(): number {
+  let sum = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') sum += cpuSeconds(Number(entry));
+    } catch {
+      // Gone between the listing and the read.
+    }
   }
+  return sum;
 }
 
 /** `ticktalk serve --roles broker` from the build, in a process of its own; its start log names the port. */
@@ -187,11 +192,9 @@ async function main(): Promise<void> {
     // Warm both (JIT, connection pools, PostgreSQL caches) before anything is measured.
     await workload(url, `chat/rooms/warmup-${run}`, WARMUP, token);
     await workload(MOSQUITTO_URL, `bench/warmup-${run}`, WARMUP, async () => undefined);
-    // Backends are looked up before every measured run: a pool may have opened another since.
-    let backends: number[] = [];
     const cpu = () => ({
       ticktalk: cpuSeconds(child.pid!),
-      pg: backends.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
+      pg: pgDb ? postgresSeconds() : 0,
       clients: cpuSeconds(process.pid),
       machine: machineBusySeconds(),
     });
@@ -202,7 +205,6 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       const room = `bench-${run}-${round}`;
       const measureOurs = async () => {
-        if (pgDb) backends = await backendPids(pgDb.url);
         const before = cpu();
         const result = await workload(url, `chat/rooms/${room}`, MESSAGES, token);
         const after = cpu();
