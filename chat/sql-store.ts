@@ -95,11 +95,12 @@ function toMessage(r: MessageRow): MessageEvent {
  */
 const RETRYABLE = new Set(['40P01', '40001', '23505']);
 
-/** One row per input message: its fate, and the stored original when it was a duplicate. */
+/** A room's counter after the batch, or a message the statement refused (muted, or its ref already stored). */
 interface AppendRow extends Partial<MessageRow> {
+  counter_room: string | null;
+  counter_seq: number | string | null;
+  ord: number | null;
   muted_until: number | string | null;
-  first_ord: number | string | null;
-  new_seq: number | string | null;
 }
 const RETRIES = 3;
 
@@ -137,26 +138,36 @@ export class SqlChatStore implements ChatStore {
 
   /**
    * One statement per batch, committed on its own: a single round trip to the database however
-   * many messages the batch holds. It drops muted senders and refs already stored (or repeated in
-   * the batch), then bumps each room's counter with an upsert that locks the row (waiting for a
-   * concurrent writer and continuing from its committed value), and numbers the accepted messages
-   * from there. A ref that a concurrent writer stored after this statement's snapshot surfaces as a
+   * many messages the batch holds. Refs repeated within the batch are settled here first; the
+   * statement drops muted senders and refs already stored, then bumps each room's counter with an
+   * upsert that locks the row (waiting for a concurrent writer and continuing from its committed
+   * value) and numbers the accepted messages from there. It answers with each room's new counter
+   * and the messages it refused, not a row per message: the rest are numbered here, in batch
+   * order. A ref that a concurrent writer stored after this statement's snapshot surfaces as a
    * unique violation, and the batch is retried.
    */
   private async appendOnce(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    // Index of the first message with the same room, user and ref (its own index when unique).
+    const firstOf = batch.map((m, i) => i);
+    const seen = new Map<string, number>();
+    batch.forEach((m, i) => {
+      if (m.ref === undefined) return;
+      const key = `${m.room}\u0000${m.user}\u0000${m.ref}`;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else firstOf[i] = first;
+    });
+    const inputs = batch.flatMap((m, i) => (firstOf[i] === i ? [this.appendInput(m, i)] : []));
     const { rows } = await this.db.query<AppendRow>(
       `WITH input AS (
-         SELECT * FROM ROWS FROM (json_to_recordset($1::json)
-             AS (room text, id text, user_id text, name text, text text, ts bigint, ref text, routing_key text))
-           WITH ORDINALITY AS i(room, id, user_id, name, text, ts, ref, routing_key, ord)),
+         SELECT * FROM json_to_recordset($1::json)
+           AS i(ord int, room text, id text, user_id text, name text, text text, ts bigint, ref text, routing_key text)),
        judged AS (
-         SELECT i.*,
-           (SELECT max(m.until_ts) FROM chat_mutes m WHERE m.room = i.room AND m.user_id = i.user_id AND m.until_ts > i.ts) AS muted_until,
+         SELECT i.*, mute.until_ts AS muted_until,
            o.seq AS stored_seq, o.id AS stored_id, o.name AS stored_name, o.text AS stored_text, o.ts AS stored_ts,
-           o.edited_ts AS stored_edited_ts, o.deleted_by AS stored_deleted_by,
-           CASE WHEN i.ref IS NULL THEN NULL
-                ELSE first_value(i.ord) OVER (PARTITION BY i.room, i.user_id, i.ref ORDER BY i.ord) END AS first_ord
+           o.edited_ts AS stored_edited_ts, o.deleted_by AS stored_deleted_by
          FROM input i
+         LEFT JOIN chat_mutes mute ON mute.room = i.room AND mute.user_id = i.user_id AND mute.until_ts > i.ts
          LEFT JOIN LATERAL (
            SELECT m.seq, m.id, m.name, m.text, m.ts, m.edited_ts, m.deleted_by FROM chat_messages m
             WHERE i.ref IS NOT NULL AND m.room = i.room AND m.user_id = i.user_id AND m.ref = i.ref
@@ -164,17 +175,15 @@ export class SqlChatStore implements ChatStore {
             -- hash the whole table.
             LIMIT 1) o ON true),
        accepted AS (
-         SELECT j.*, row_number() OVER (PARTITION BY j.room ORDER BY j.ord) AS pos
+         SELECT j.*, row_number() OVER (PARTITION BY j.room ORDER BY j.ord) AS pos, count(*) OVER (PARTITION BY j.room) AS n
          FROM judged j
-         WHERE j.muted_until IS NULL AND j.stored_seq IS NULL AND (j.first_ord IS NULL OR j.first_ord = j.ord)),
-       counts AS (SELECT room, count(*) AS n FROM accepted GROUP BY room),
+         WHERE j.muted_until IS NULL AND j.stored_seq IS NULL),
        counters AS (
-         INSERT INTO chat_rooms AS r (room, last_seq) SELECT room, n FROM counts ORDER BY room
+         INSERT INTO chat_rooms AS r (room, last_seq) SELECT room, count(*) FROM accepted GROUP BY room ORDER BY room
          ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + EXCLUDED.last_seq
          RETURNING r.room, r.last_seq),
        numbered AS (
-         SELECT a.*, c.last_seq - n.n + a.pos AS seq
-         FROM accepted a JOIN counters c ON c.room = a.room JOIN counts n ON n.room = a.room),
+         SELECT a.*, c.last_seq - a.n + a.pos AS seq FROM accepted a JOIN counters c ON c.room = a.room),
        messages AS (
          INSERT INTO chat_messages (room, seq, id, user_id, name, text, ts, ref)
          SELECT room, seq, id, user_id, name, text, ts, ref FROM numbered),
@@ -183,39 +192,58 @@ export class SqlChatStore implements ChatStore {
          SELECT routing_key, json_strip_nulls(json_build_object('type', 'message', 'id', id, 'room', room, 'seq', seq,
                   'user', user_id, 'name', name, 'text', text, 'ts', ts, 'ref', ref))::text
          FROM numbered WHERE $2::boolean ORDER BY ord)
-       SELECT j.muted_until, j.first_ord, n.seq AS new_seq,
-         j.stored_seq AS seq, j.stored_id AS id, j.stored_name AS name, j.stored_text AS text,
-         j.stored_ts AS ts, j.stored_edited_ts AS edited_ts, j.stored_deleted_by AS deleted_by
-       FROM judged j
-       LEFT JOIN numbered n ON n.ord = j.ord
-       ORDER BY j.ord`,
+       SELECT c.room AS counter_room, c.last_seq AS counter_seq, NULL::int AS ord, NULL::bigint AS muted_until,
+         NULL::bigint AS seq, NULL AS id, NULL AS name, NULL AS text, NULL::bigint AS ts, NULL::bigint AS edited_ts, NULL AS deleted_by
+       FROM counters c
+       UNION ALL
+       SELECT NULL, NULL, j.ord, j.muted_until, j.stored_seq, j.stored_id, j.stored_name, j.stored_text, j.stored_ts,
+         j.stored_edited_ts, j.stored_deleted_by
+       FROM judged j WHERE j.muted_until IS NOT NULL OR j.stored_seq IS NOT NULL`,
       // One JSON document rather than a text array per column: serialised natively, not element by element.
-      [JSON.stringify(batch.map((m) => this.appendInput(m))), this.options.outbox],
+      [JSON.stringify(inputs), this.options.outbox],
       'ticktalk_chat_append',
     );
+    const lastSeq = new Map<string, number>();
+    const refused = new Map<number, AppendRow>();
+    for (const r of rows) {
+      if (r.counter_room !== null) lastSeq.set(r.counter_room, Number(r.counter_seq));
+      else refused.set(Number(r.ord), r);
+    }
+    // The statement numbered each room's accepted messages in batch order, ending at its counter.
+    const acceptedIn = new Map<string, number>();
+    batch.forEach((m, i) => {
+      if (firstOf[i] === i && !refused.has(i)) acceptedIn.set(m.room, (acceptedIn.get(m.room) ?? 0) + 1);
+    });
+    const nextSeq = new Map<string, number>();
+    for (const [room, count] of acceptedIn) nextSeq.set(room, lastSeq.get(room)! - count + 1);
     const outcomes: AppendOutcome[] = [];
-    for (const [i, r] of rows.entries()) {
-      const m = batch[i]!;
-      if (r.muted_until !== null) {
+    batch.forEach((m, i) => {
+      if (firstOf[i] !== i) {
+        // Repeated within this batch: the first occurrence is the original.
+        const first = outcomes[firstOf[i]!]!;
+        outcomes.push(first.status === 'stored' ? { status: 'duplicate', message: first.message } : first);
+        return;
+      }
+      const r = refused.get(i);
+      if (r?.muted_until != null) {
         outcomes.push({ status: 'muted', until: Number(r.muted_until) });
-      } else if (r.new_seq !== null) {
-        const message: MessageEvent = { type: 'message', id: m.id, room: m.room, seq: Number(r.new_seq), user: m.user, name: m.name, text: m.text, ts: m.ts };
-        if (m.ref !== undefined) message.ref = m.ref;
-        outcomes.push({ status: 'stored', message });
-      } else if (r.seq !== null) {
+      } else if (r) {
         // A duplicate shares room, user and ref with its original by definition.
         outcomes.push({ status: 'duplicate', message: toMessage({ ...r, room: m.room, user_id: m.user, ref: m.ref ?? null } as MessageRow) });
       } else {
-        // Repeated within this batch: the first occurrence is the original.
-        const first = outcomes[Number(r.first_ord) - 1]!;
-        outcomes.push(first.status === 'stored' ? { status: 'duplicate', message: first.message } : first);
+        const seq = nextSeq.get(m.room)!;
+        nextSeq.set(m.room, seq + 1);
+        const message: MessageEvent = { type: 'message', id: m.id, room: m.room, seq, user: m.user, name: m.name, text: m.text, ts: m.ts };
+        if (m.ref !== undefined) message.ref = m.ref;
+        outcomes.push({ status: 'stored', message });
       }
-    }
+    });
     return outcomes;
   }
 
-  private appendInput(m: NewMessage) {
+  private appendInput(m: NewMessage, ord: number) {
     return {
+      ord,
       room: m.room,
       id: m.id,
       user_id: m.user,

@@ -111,6 +111,38 @@ export function describeChatStore(engine: string, open: () => Promise<{ store: C
       expect((await store.append([msg('mutes', 'troll', 'sorry')]))[0]).toMatchObject({ status: 'stored', message: { seq: 2 } });
     });
 
+    it('numbers a mixed batch around its muted, already stored and repeated messages', async () => {
+      const until = clock + 10_000;
+      await store.mute('mix-a', 'troll', until, 'mia');
+      const [original] = await store.append([msg('mix-a', 'alice', 'first', 'r-1')]);
+      const out = await store.append([
+        msg('mix-a', 'troll', 'spam'),
+        msg('mix-b', 'bob', 'b1', 'r-9'),
+        msg('mix-a', 'alice', 'first again', 'r-1'),
+        msg('mix-a', 'carol', 'a2'),
+        msg('mix-b', 'bob', 'b1 again', 'r-9'),
+        msg('mix-a', 'troll', 'more spam', 'r-2'),
+        msg('mix-b', 'dave', 'b2'),
+        msg('mix-a', 'alice', 'a3', 'r-3'),
+      ]);
+      expect(out.map((o) => [o.status, 'message' in o ? `${o.message.room}#${o.message.seq}:${o.message.text}` : o.until])).toEqual([
+        ['muted', until],
+        ['stored', 'mix-b#1:b1'],
+        ['duplicate', 'mix-a#1:first'],
+        ['stored', 'mix-a#2:a2'],
+        ['duplicate', 'mix-b#1:b1'],
+        ['muted', until],
+        ['stored', 'mix-b#2:b2'],
+        ['stored', 'mix-a#3:a3'],
+      ]);
+      expect(out[2]).toEqual({ status: 'duplicate', message: (original as { message: unknown }).message });
+      expect((await store.history('mix-a', { limit: 10 })).messages.map((m) => [m.seq, m.user, m.text])).toEqual([
+        [1, 'alice', 'first'],
+        [2, 'carol', 'a2'],
+        [3, 'alice', 'a3'],
+      ]);
+    });
+
     it('queues every stored event in the outbox, relays in order and deletes what was sent', async () => {
       let drained = 0;
       while ((await store.relayOutbox('relay-a', 1000, async () => {})) > 0) drained++;
