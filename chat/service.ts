@@ -36,6 +36,8 @@ export interface Speaker {
 
 export interface Posted {
   message: MessageEvent;
+  /** The message event as subscribers receive it. */
+  encoded: Buffer;
   /** The same ref was stored before: this is the original, already delivered. */
   duplicate: boolean;
 }
@@ -89,8 +91,8 @@ export class ChatService implements BrokerExtension {
     }
     try {
       const input = parseChatPayload(packet.payload, this.inputSchema);
-      const { message, duplicate } = await this.post(who, target.conversation, input, { rateLimited: true });
-      return duplicate ? null : encodeEvent(message);
+      const { encoded, duplicate } = await this.post(who, target.conversation, input, { rateLimited: true });
+      return duplicate ? null : encoded;
     } catch (err) {
       this.reportError(who.sub, refOfRejected(packet.payload), err);
       // Storage failed: throwing makes the broker close the connection without PUBACK, so the
@@ -146,7 +148,11 @@ export class ChatService implements BrokerExtension {
     this.appendSeconds.observe((performance.now() - started) / 1000);
     if (outcome.status === 'muted') throw new ChatError('muted', `you are muted here until ${new Date(outcome.until).toISOString()}`);
     this.outcomes.labels(outcome.status).inc();
-    return { message: outcome.message, duplicate: outcome.status === 'duplicate' };
+    return {
+      message: outcome.message,
+      encoded: (outcome.status === 'stored' ? outcome.encoded : undefined) ?? encodeEvent(outcome.message),
+      duplicate: outcome.status === 'duplicate',
+    };
   }
 
   /** A bot message from RabbitMQ `chat.inbound`: stored, then delivered like any other. */

@@ -95,6 +95,15 @@ function toMessage(r: MessageRow): MessageEvent {
  */
 const RETRYABLE = new Set(['40P01', '40001', '23505']);
 
+/**
+ * A new message's fields as the inside of a JSON object (`"id":…,"ref":…`), in the names the
+ * message event uses; an absent ref is left out.
+ */
+function encodeFields(m: NewMessage): string {
+  const json = JSON.stringify({ id: m.id, room: m.room, user: m.user, name: m.name, text: m.text, ts: m.ts, ref: m.ref });
+  return json.slice(1, -1);
+}
+
 /** A room's counter after the batch, or a message the statement refused (muted, or its ref already stored). */
 interface AppendRow extends Partial<MessageRow> {
   counter_room: string | null;
@@ -157,20 +166,25 @@ export class SqlChatStore implements ChatStore {
       if (first === undefined) seen.set(key, i);
       else firstOf[i] = first;
     });
-    const inputs = batch.flatMap((m, i) => (firstOf[i] === i ? [this.appendInput(m, i)] : []));
+    // Each message is encoded once: the same JSON fields go to PostgreSQL and, with their seq, to subscribers.
+    const fields = batch.map((m, i) => (firstOf[i] === i ? encodeFields(m) : ''));
+    const input = `[${batch.flatMap((_, i) => (firstOf[i] === i ? [`{"ord":${i},${fields[i]}}`] : [])).join(',')}]`;
+    const routingKeys = this.options.outbox
+      ? batch.map((m) => eventRoutingKey(conversationOfKey(m.room)!, 'message'))
+      : null;
     const { rows } = await this.db.query<AppendRow>(
       `WITH input AS (
          SELECT * FROM json_to_recordset($1::json)
-           AS i(ord int, room text, id text, user_id text, name text, text text, ts bigint, ref text, routing_key text)),
+           AS i(ord int, id text, room text, "user" text, name text, text text, ts bigint, ref text)),
        judged AS (
          SELECT i.*, mute.until_ts AS muted_until,
            o.seq AS stored_seq, o.id AS stored_id, o.name AS stored_name, o.text AS stored_text, o.ts AS stored_ts,
            o.edited_ts AS stored_edited_ts, o.deleted_by AS stored_deleted_by
          FROM input i
-         LEFT JOIN chat_mutes mute ON mute.room = i.room AND mute.user_id = i.user_id AND mute.until_ts > i.ts
+         LEFT JOIN chat_mutes mute ON mute.room = i.room AND mute.user_id = i."user" AND mute.until_ts > i.ts
          LEFT JOIN LATERAL (
            SELECT m.seq, m.id, m.name, m.text, m.ts, m.edited_ts, m.deleted_by FROM chat_messages m
-            WHERE i.ref IS NOT NULL AND m.room = i.room AND m.user_id = i.user_id AND m.ref = i.ref
+            WHERE i.ref IS NOT NULL AND m.room = i.room AND m.user_id = i."user" AND m.ref = i.ref
             -- LIMIT keeps this a per-message index probe: flattened into a join, the planner may
             -- hash the whole table.
             LIMIT 1) o ON true),
@@ -186,12 +200,12 @@ export class SqlChatStore implements ChatStore {
          SELECT a.*, c.last_seq - a.n + a.pos AS seq FROM accepted a JOIN counters c ON c.room = a.room),
        messages AS (
          INSERT INTO chat_messages (room, seq, id, user_id, name, text, ts, ref)
-         SELECT room, seq, id, user_id, name, text, ts, ref FROM numbered),
+         SELECT room, seq, id, "user", name, text, ts, ref FROM numbered),
        outbox AS (
          INSERT INTO chat_outbox (routing_key, body)
-         SELECT routing_key, json_strip_nulls(json_build_object('type', 'message', 'id', id, 'room', room, 'seq', seq,
-                  'user', user_id, 'name', name, 'text', text, 'ts', ts, 'ref', ref))::text
-         FROM numbered WHERE $2::boolean ORDER BY ord)
+         SELECT ($2::text[])[ord + 1], json_strip_nulls(json_build_object('type', 'message', 'id', id, 'room', room, 'seq', seq,
+                  'user', "user", 'name', name, 'text', text, 'ts', ts, 'ref', ref))::text
+         FROM numbered WHERE $2::text[] IS NOT NULL ORDER BY ord)
        SELECT c.room AS counter_room, c.last_seq AS counter_seq, NULL::int AS ord, NULL::bigint AS muted_until,
          NULL::bigint AS seq, NULL AS id, NULL AS name, NULL AS text, NULL::bigint AS ts, NULL::bigint AS edited_ts, NULL AS deleted_by
        FROM counters c
@@ -199,8 +213,7 @@ export class SqlChatStore implements ChatStore {
        SELECT NULL, NULL, j.ord, j.muted_until, j.stored_seq, j.stored_id, j.stored_name, j.stored_text, j.stored_ts,
          j.stored_edited_ts, j.stored_deleted_by
        FROM judged j WHERE j.muted_until IS NOT NULL OR j.stored_seq IS NOT NULL`,
-      // One JSON document rather than a text array per column: serialised natively, not element by element.
-      [JSON.stringify(inputs), this.options.outbox],
+      [input, routingKeys],
       'ticktalk_chat_append',
     );
     const lastSeq = new Map<string, number>();
@@ -235,24 +248,10 @@ export class SqlChatStore implements ChatStore {
         nextSeq.set(m.room, seq + 1);
         const message: MessageEvent = { type: 'message', id: m.id, room: m.room, seq, user: m.user, name: m.name, text: m.text, ts: m.ts };
         if (m.ref !== undefined) message.ref = m.ref;
-        outcomes.push({ status: 'stored', message });
+        outcomes.push({ status: 'stored', message, encoded: Buffer.from(`{"type":"message",${fields[i]},"seq":${seq}}`) });
       }
     });
     return outcomes;
-  }
-
-  private appendInput(m: NewMessage, ord: number) {
-    return {
-      ord,
-      room: m.room,
-      id: m.id,
-      user_id: m.user,
-      name: m.name,
-      text: m.text,
-      ts: m.ts,
-      ref: m.ref ?? null,
-      routing_key: this.options.outbox ? eventRoutingKey(conversationOfKey(m.room)!, 'message') : null,
-    };
   }
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {

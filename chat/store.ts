@@ -12,7 +12,8 @@ export interface NewMessage {
 }
 
 export type AppendOutcome =
-  | { status: 'stored'; message: MessageEvent }
+  /** `encoded`: the message event as sent to subscribers, when the store already has it. */
+  | { status: 'stored'; message: MessageEvent; encoded?: Buffer }
   /** Same ref from the same user in the same conversation: the original, already delivered. */
   | { status: 'duplicate'; message: MessageEvent }
   | { status: 'muted'; until: number };
