@@ -150,7 +150,9 @@ export class BrokerNode {
    * forwarded through Aedes (subscribers, offline sessions, the cluster) before it is acknowledged.
    */
   intakePublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void): void {
-    if (publish.topic.includes('\u0000')) return settle(new Error('topic name contains U+0000'));
+    // What Aedes' own PUBLISH handling would close the connection for (MQTT-3.3.2-2, MQTT-4.7.3-2).
+    const malformed = malformedTopicName(publish.topic);
+    if (malformed) return settle(new Error(malformed));
     const decision = this.decide(client, () => publish);
     if (decision === 'refused') return settle();
     if (decision === 'as-is') return this.forward(publish.topic, publish.payload, settle);
@@ -334,6 +336,18 @@ export class BrokerNode {
     aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'client error'));
     aedes.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'connection error'));
   }
+}
+
+const AEDES_MAX_TOPIC_LEVELS = 100;
+
+/** Why a PUBLISH topic name breaks MQTT 3.1.1 (or Aedes' level bound), or null when it does not. */
+function malformedTopicName(topic: string): string | null {
+  if (topic.length === 0) return 'empty topic name';
+  if (topic.includes('#') || topic.includes('+')) return 'wildcard in a topic name';
+  if (topic.includes('\u0000')) return 'topic name contains U+0000';
+  // Aedes' default bound on topic levels (100): only a name that long can exceed it.
+  if (topic.length >= AEDES_MAX_TOPIC_LEVELS && topic.split('/').length > AEDES_MAX_TOPIC_LEVELS) return 'topic has too many levels';
+  return null;
 }
 
 /**
