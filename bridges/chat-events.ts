@@ -1,4 +1,5 @@
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import { connectRecovering } from './amqp.js';
 import type { RoleContext } from '../platform/context.js';
 import type { Health } from '../platform/health.js';
 import type { Logger } from '../platform/logger.js';
@@ -109,31 +110,29 @@ export async function connectChatBridges(opts: ChatBridgesOptions): Promise<{ st
   let connected = false;
   opts.health?.addCheck('chat-rabbitmq', () => connected);
 
-  const connection = await amqp.connect(opts.url, {
-    clientProperties: { connection_name: `ticktalk chat bridges ${opts.holder}` },
-    recovery: {
-      waitForConnect: false,
-      initialDelay: 250,
-      maxDelay: 10_000,
-      setup: async (model: ChannelModel) => {
-        const setupChannel = await model.createChannel();
-        await setupChannel.assertExchange(names.eventsExchange, 'topic', { durable: true });
-        await declareChatInbound(setupChannel, names.inbound);
-        await setupChannel.close();
-        const events = await model.createConfirmChannel();
-        const consumer = await model.createChannel();
-        const deadLetters = await model.createConfirmChannel();
-        for (const ch of [events, consumer, deadLetters]) {
-          ch.on('error', (err: Error) => log.warn({ err: err.message }, 'chat bridge channel error'));
-          // A lost channel with a live connection would leave a bridge deaf: reconnect everything.
-          ch.on('close', () => {
-            if (connected) model.close().catch(() => {});
-          });
-        }
-        await inbound.consume(consumer, deadLetters);
-        relay.attach(events);
-        connected = true;
-      },
+  const connection = await connectRecovering({
+    url: opts.url,
+    name: `ticktalk chat bridges ${opts.holder}`,
+    log,
+    reconnect: { maxDelayMs: 10_000 },
+    setup: async (model: ChannelModel) => {
+      const setupChannel = await model.createChannel();
+      await setupChannel.assertExchange(names.eventsExchange, 'topic', { durable: true });
+      await declareChatInbound(setupChannel, names.inbound);
+      await setupChannel.close();
+      const events = await model.createConfirmChannel();
+      const consumer = await model.createChannel();
+      const deadLetters = await model.createConfirmChannel();
+      for (const ch of [events, consumer, deadLetters]) {
+        ch.on('error', (err: Error) => log.warn({ err: err.message }, 'chat bridge channel error'));
+        // A lost channel with a live connection would leave a bridge deaf: reconnect everything.
+        ch.on('close', () => {
+          if (connected) model.close().catch(() => {});
+        });
+      }
+      await inbound.consume(consumer, deadLetters);
+      relay.attach(events);
+      connected = true;
     },
   });
   connection.on('disconnect', (err: Error) => {
@@ -141,8 +140,6 @@ export async function connectChatBridges(opts: ChatBridgesOptions): Promise<{ st
     relay.attach(undefined);
     log.warn({ err: err.message }, 'chat bridges lost RabbitMQ');
   });
-  connection.on('connect-failed', (err: Error) => log.warn({ err: err.message }, 'chat bridges cannot reach RabbitMQ'));
-  connection.on('error', (err: Error) => log.warn({ err: err.message }, 'chat bridges connection error'));
 
   return {
     stop: async () => {

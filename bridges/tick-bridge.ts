@@ -1,4 +1,4 @@
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
 import type { Health } from '../platform/health.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -6,6 +6,7 @@ import type { TickHub, TickSource } from '../platform/tick-hub.js';
 import { describeRejects, parseTickMessage, receiptTime, type ParsedTickMessage } from './tick-body.js';
 import { declareTickTopology, TICK_TOPOLOGY, type TickTopologyNames } from './topology.js';
 import { publishDeadLetter } from './dead-letter.js';
+import { connectRecovering, type ReconnectPolicy } from './amqp.js';
 
 export interface TickBridgeOptions {
   /** AMQP_URL. */
@@ -19,15 +20,11 @@ export interface TickBridgeOptions {
   connectionName?: string;
   /** Unacknowledged deliveries in flight. Ticks are small and parsed synchronously, so a deep window pays. */
   prefetch?: number;
-  /** Reconnect backoff: doubling from `initialDelayMs` (250), capped at `maxDelayMs` (30 s), each delay drawn from 50-100% of that. */
-  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  reconnect?: ReconnectPolicy;
   /** Contract names unless a test isolates itself. */
   names?: TickTopologyNames;
   now?: () => number;
 }
-
-/** Without a heartbeat a silently dead broker is noticed only by TCP, minutes later. */
-const DEFAULT_HEARTBEAT_S = 15;
 
 /**
  * RabbitMQ → TickHub (CONTRACT §7). Consumes `ticktalk.bridge.ticks` (single active consumer: a
@@ -43,7 +40,7 @@ export class TickBridge implements TickSource {
   private readonly prefetch: number;
   private readonly now: () => number;
   private readonly instruments: ReturnType<typeof bridgeMetrics>;
-  private connection: amqp.RecoveringChannelModel | undefined;
+  private connection: RecoveringChannelModel | undefined;
   private session: { consumer: Channel; deadLetters: ConfirmChannel; consumerTag: string } | undefined;
   private stopping = false;
 
@@ -62,15 +59,13 @@ export class TickBridge implements TickSource {
   async start(hub: TickHub): Promise<void> {
     if (this.connection) throw new Error('tick bridge already started');
     this.stopping = false;
-    const { initialDelayMs = 250, maxDelayMs = 30_000 } = this.opts.reconnect ?? {};
-    this.connection = await amqp.connect(withHeartbeat(this.opts.url), {
-      clientProperties: { connection_name: this.opts.connectionName ?? 'ticktalk tick bridge' },
-      recovery: {
-        waitForConnect: false,
-        setup: (model: ChannelModel) => this.consume(model, hub),
-        // Exponential, capped, jittered over its upper half so a fleet of bridges does not reconnect in step.
-        calculateDelay: (attempt: number) => Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5),
-      },
+    this.connection = await connectRecovering({
+      url: this.opts.url,
+      name: this.opts.connectionName ?? 'ticktalk tick bridge',
+      log: this.opts.log,
+      setup: (model) => this.consume(model, hub),
+      reconnect: this.opts.reconnect,
+      onReconnectScheduled: () => this.instruments.reconnects.inc(),
     });
     this.connection.on('connect', () => {
       this.instruments.state.set(1);
@@ -81,14 +76,6 @@ export class TickBridge implements TickSource {
       this.instruments.state.set(0);
       this.opts.log.warn({ err: err.message }, 'tick bridge lost RabbitMQ');
     });
-    this.connection.on('connect-failed', (err: Error) => {
-      this.opts.log.warn({ err: err.message }, 'tick bridge cannot reach RabbitMQ');
-    });
-    this.connection.on('reconnect-scheduled', ({ attempt, delay }: { attempt: number; delay: number }) => {
-      this.instruments.reconnects.inc();
-      this.opts.log.info({ attempt, delayMs: Math.round(delay) }, 'tick bridge reconnecting');
-    });
-    this.connection.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'tick bridge connection error'));
   }
 
   /** Cancels the consumer, waits for pending dead letters, closes; unacked deliveries go back to the queue. */
@@ -175,12 +162,6 @@ export class TickBridge implements TickSource {
       session.consumer.ack(msg);
     });
   }
-}
-
-function withHeartbeat(url: string): string {
-  const parsed = new URL(url);
-  if (!parsed.searchParams.has('heartbeat')) parsed.searchParams.set('heartbeat', String(DEFAULT_HEARTBEAT_S));
-  return parsed.toString();
 }
 
 function bridgeMetrics(metrics: Metrics) {

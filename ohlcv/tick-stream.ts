@@ -1,6 +1,7 @@
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type RecoveringChannelModel } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage, RecoveringChannelModel } from 'amqplib';
 import { declareTickExchange, TICK_TOPOLOGY } from '../bridges/topology.js';
 import { receiptTime } from '../bridges/tick-body.js';
+import { connectRecovering, type ReconnectPolicy } from '../bridges/amqp.js';
 import type { Logger } from '../platform/logger.js';
 
 /**
@@ -57,7 +58,7 @@ export interface TickStreamOptions {
   committedOffset: () => Promise<number>;
   /** Stores a batch; once it resolves the batch is acknowledged. A throw reconnects and re-reads. */
   handle: (batch: StreamMessage[]) => Promise<void>;
-  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  reconnect?: ReconnectPolicy;
   /** Shown in the RabbitMQ management UI and `rabbitmqctl list_connections`. */
   connectionName?: string;
 }
@@ -100,22 +101,17 @@ export class TickStream {
 
   /** Returns at once: an unreachable RabbitMQ is reported as not ready and retried, not fatal. */
   async start(): Promise<void> {
-    const { initialDelayMs = 250, maxDelayMs = 30_000 } = this.opts.reconnect ?? {};
-    this.connection = await amqp.connect(this.opts.url, {
-      clientProperties: { connection_name: this.opts.connectionName ?? 'ticktalk ohlcv aggregator' },
-      recovery: {
-        waitForConnect: false,
-        setup: (model: ChannelModel) => this.consume(model),
-        calculateDelay: (attempt: number) =>
-          Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5),
-      },
+    this.connection = await connectRecovering({
+      url: this.opts.url,
+      name: this.opts.connectionName ?? 'ticktalk ohlcv aggregator',
+      log: this.opts.log,
+      setup: (model) => this.consume(model),
+      reconnect: this.opts.reconnect,
     });
     this.connection.on('disconnect', (err: Error) => {
       this.session = undefined;
       this.opts.log.warn({ err: err.message }, 'ohlcv aggregator lost RabbitMQ');
     });
-    this.connection.on('connect-failed', (err: Error) => this.opts.log.warn({ err: err.message }, 'ohlcv aggregator cannot reach RabbitMQ'));
-    this.connection.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'ohlcv aggregator connection error'));
   }
 
   /** Stops consuming, lets the batch in flight commit and acknowledge, closes the connection. */
