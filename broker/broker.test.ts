@@ -323,6 +323,32 @@ describe('persistent sessions keep only granted subscriptions', () => {
     expect(got).toEqual(['chat/rooms/lobby']);
   });
 
+  it('a resumed session gets again only the QoS 1 messages it had not acknowledged', async () => {
+    const token = await app.token('ivy');
+    const first = rawClient(app.ports.mqtt!);
+    first.send(connect({ clientId: 'ivy-phone', clean: false, username: 'jwt', password: Buffer.from(token) }));
+    await first.waitFor('connack');
+    first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'chat/rooms/acks', qos: 1 }] });
+    await first.waitFor('suback');
+    await app.ctx.mqtt.publish('chat/rooms/acks', '{"text":"acked"}', { qos: 1, retain: false });
+    const acked = (await first.waitFor('publish')) as mqttPacket.IPublishPacket;
+    first.send({ cmd: 'puback', messageId: acked.messageId! });
+    first.packets.length = 0;
+    await app.ctx.mqtt.publish('chat/rooms/acks', '{"text":"not acked"}', { qos: 1, retain: false });
+    await first.waitFor('publish');
+    first.socket.destroy();
+    await first.closed;
+
+    const again = rawClient(app.ports.mqtt!);
+    again.send(connect({ clientId: 'ivy-phone', clean: false, username: 'jwt', password: Buffer.from(token) }));
+    await again.waitFor('connack');
+    await again.waitFor('publish');
+    await new Promise((r) => setTimeout(r, 300));
+    const resent = again.packets.filter((p): p is mqttPacket.IPublishPacket => p.cmd === 'publish');
+    expect(resent.map((p) => p.payload.toString())).toEqual(['{"text":"not acked"}']);
+    again.socket.destroy();
+  });
+
   it('the subscription cap holds for persistent sessions too, and a filter already held can be renewed', async () => {
     const c = rawClient(app.ports.mqtt!);
     c.send(connect({ clientId: 'capped', clean: false }));

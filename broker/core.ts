@@ -103,6 +103,7 @@ export class BrokerNode {
       metrics: opts.metrics,
       nodeId: opts.config.NODE_ID,
       mayPublishTicks: (client) => node?.may(client, 'publish', TICK_PERMISSION_PROBE) ?? false,
+      takeAcks: true,
       extensionIntake: {
         maxFrame: opts.config.MQTT_MAX_PACKET,
         prefixesFor: (client) => node?.intakePrefixes(client) ?? [],

@@ -4,8 +4,8 @@ import { pubackFrame } from './mqtt-frame.js';
 import { OrderedAcks } from './ordered-acks.js';
 import { SubscriberWriter, type WriterLimits, type WriterStats } from './subscriber-writer.js';
 
-/** What the fast path takes off a connection's wire: a feed's ticks, an extension's QoS 1 publishes. */
-export type CapturedKind = 'tick' | 'extension';
+/** What the fast path takes off a connection's wire: a feed's ticks, an extension's QoS 1 publishes, PUBACKs. */
+export type CapturedKind = 'tick' | 'extension' | 'puback';
 
 /** What a connection needs from the fast path that owns it. */
 export interface ConnectionHost {
@@ -78,9 +78,9 @@ export class FastPathConnection extends Duplex {
     transport.on('close', () => this.destroy());
   }
 
-  /** The client's CONNECT is decided: take the publishes the rules describe from now on (none: pass all through). */
-  release(rules: readonly CaptureRule<CapturedKind>[]): void {
-    this.splitter.release(rules);
+  /** The client's CONNECT is decided: take the publishes the rules describe, and PUBACKs when asked, from now on. */
+  release(rules: readonly CaptureRule<CapturedKind>[], takeAcks: boolean): void {
+    this.splitter.release(rules, takeAcks ? 'puback' : undefined);
     this.updateFlow();
   }
 

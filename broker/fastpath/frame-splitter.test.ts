@@ -19,11 +19,11 @@ const chatQos1 = (size: number) => {
   return Buffer.concat([Buffer.from([0x32, ...length]), body]);
 };
 
-type Kind = 'tick' | 'chat';
+type Kind = 'tick' | 'chat' | 'ack';
 const TICKS: CaptureRule<Kind> = { kind: 'tick', prefix: 'ticks/', qos: [0, 1], maxFrame: 4096 };
 const CHAT: CaptureRule<Kind> = { kind: 'chat', prefix: 'chat/', qos: [1], maxFrame: 1000 };
 
-function run(chunks: Buffer[], rules: CaptureRule<Kind>[]) {
+function run(chunks: Buffer[], rules: CaptureRule<Kind>[], ackKind?: Kind) {
   const passed: Buffer[] = [];
   const captured: Buffer[] = [];
   const kinds: Kind[] = [];
@@ -39,7 +39,7 @@ function run(chunks: Buffer[], rules: CaptureRule<Kind>[]) {
   );
   for (const c of chunks) s.feed(c);
   const heldBeforeRelease = s.isHolding;
-  s.release(rules);
+  s.release(rules, ackKind);
   return { passed: Buffer.concat(passed), captured, kinds, heldBeforeRelease };
 }
 
@@ -89,6 +89,21 @@ describe('FrameSplitter', () => {
         expect(passed.equals(Buffer.concat([connect, chat, bigChat, qos2Tick, bigTick]))).toBe(true);
         expect(captured.map((f) => f.toString('latin1'))).toEqual([smallChat, tick(1), qos1Tick, smallChat].map((f) => f.toString('latin1')));
         expect(kinds).toEqual(['chat', 'tick', 'tick', 'chat']);
+      }),
+    );
+  });
+
+  it('takes PUBACKs when asked, and only well-formed ones', () => {
+    const puback = Buffer.from([0x40, 0x02, 0x00, 0x07]);
+    const oddPuback = Buffer.from([0x40, 0x03, 0x00, 0x07, 0x00]);
+    const acks = Buffer.concat([connect, puback, tick(1), oddPuback, puback]);
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 8 }), (cuts) => {
+        const taken = run(chunked(acks, cuts), [TICKS], 'ack');
+        expect(taken.passed.equals(Buffer.concat([connect, oddPuback]))).toBe(true);
+        expect(taken.kinds).toEqual(['ack', 'tick', 'ack']);
+        const left = run(chunked(acks, cuts), []);
+        expect(left.passed.equals(acks)).toBe(true);
       }),
     );
   });

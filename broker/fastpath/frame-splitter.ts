@@ -1,9 +1,9 @@
-import { CONNECT_TYPE, PUBLISH_TYPE, publishQos, publishTopicStartsWith } from './mqtt-frame.js';
+import { CONNECT_TYPE, PUBACK_FIRST_BYTE, PUBLISH_TYPE, publishQos, publishTopicStartsWith } from './mqtt-frame.js';
 
 export interface SplitterSink<K extends string> {
   /** Bytes for Aedes, in wire order. Often a view into the chunk being fed. */
   passthrough(bytes: Buffer): void;
-  /** A complete PUBLISH frame a capture rule matched. A view: valid during the call only. */
+  /** A complete PUBLISH frame a capture rule matched, or a PUBACK. A view: valid during the call only. */
   captured(frame: Buffer, kind: K): void;
 }
 
@@ -51,6 +51,8 @@ export class FrameSplitter<K extends string> {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private rules: CompiledRule<K>[] = [];
+  /** Kind reported for PUBACK frames, when they are taken too. */
+  private ackKind: K | undefined;
   /** Largest frame any rule takes, and the QoS levels any rule takes (bit per level). */
   private captureLimit = 0;
   private qosMask = 0;
@@ -72,8 +74,11 @@ export class FrameSplitter<K extends string> {
     return this.mode === 'held';
   }
 
-  /** The CONNECT was decided: capture what the rules describe (none: pass everything through). */
-  release(rules: readonly CaptureRule<K>[]): void {
+  /**
+   * The CONNECT was decided: capture what the rules describe, and PUBACKs as `ackKind` when given
+   * (nothing to capture: pass everything through).
+   */
+  release(rules: readonly CaptureRule<K>[], ackKind?: K): void {
     if (this.mode !== 'held' && this.mode !== 'awaiting-connect') return;
     this.rules = rules.map((r) => ({
       kind: r.kind,
@@ -83,7 +88,8 @@ export class FrameSplitter<K extends string> {
     }));
     this.captureLimit = Math.max(0, ...rules.map((r) => r.maxFrame));
     this.qosMask = this.rules.reduce((mask, r) => mask | r.qosMask, 0);
-    this.mode = this.rules.length > 0 ? 'scan' : 'open';
+    this.ackKind = ackKind;
+    this.mode = this.rules.length > 0 || ackKind !== undefined ? 'scan' : 'open';
     const held = this.held;
     this.held = [];
     this.heldBytes = 0;
@@ -146,7 +152,9 @@ export class FrameSplitter<K extends string> {
       this.headerLength = 0;
       this.carried = 0;
       const capture =
-        this.mode === 'scan' && first >> 4 === PUBLISH_TYPE && (this.qosMask & (1 << publishQos(first))) !== 0 && total <= this.captureLimit;
+        this.mode === 'scan' &&
+        ((first >> 4 === PUBLISH_TYPE && (this.qosMask & (1 << publishQos(first))) !== 0 && total <= this.captureLimit) ||
+          (first === PUBACK_FIRST_BYTE && remaining === 2 && this.ackKind !== undefined));
       if (!capture) {
         // Header bytes from earlier chunks were held back; this chunk's part is in the pass range.
         if (carried > 0) this.sink.passthrough(Buffer.from(this.header.subarray(0, carried)));
@@ -192,6 +200,10 @@ export class FrameSplitter<K extends string> {
   }
 
   private finishCapture(frame: Buffer): void {
+    if (frame[0] === PUBACK_FIRST_BYTE) {
+      this.sink.captured(frame, this.ackKind!);
+      return;
+    }
     const qosBit = 1 << publishQos(frame[0]!);
     for (const rule of this.rules) {
       if ((rule.qosMask & qosBit) !== 0 && frame.length <= rule.maxFrame && publishTopicStartsWith(frame, rule.prefix)) {

@@ -5,6 +5,8 @@
 
 export const PUBLISH_TYPE = 3;
 export const CONNECT_TYPE = 1;
+/** PUBACK's fixed-header byte (type 4, no flags); its remaining length is always 2. */
+export const PUBACK_FIRST_BYTE = 0x40;
 const RETAIN_BIT = 0x01;
 
 /** Bytes of the remaining-length varint for `n`. */
