@@ -157,7 +157,10 @@ export class BrokerNode {
     const decision = this.decide(client, () => publish);
     if (decision === 'refused') return settle();
     if (decision === 'as-is') return this.forward(publish.topic, publish.payload, settle);
-    decision.then((payload) => (payload === null ? settle() : this.forward(publish.topic, payload, settle)), settle);
+    decision.then(
+      (payload) => (payload === null ? settle() : this.forward(publish.topic, payload, settle)),
+      (err: Error) => settle(this.extensionFailed(err, client, publish.topic)),
+    );
   }
 
   private forward(topic: string, payload: Buffer, settle: (err?: Error) => void): void {
@@ -168,7 +171,7 @@ export class BrokerNode {
   /**
    * The ACL, then the extension owning the topic, decide a client's publish: refused (acked and
    * dropped), forwarded as sent (no extension owns it), or the extension's verdict: the payload to
-   * forward, null to ack and drop, a rejection for "not handled" (close without PUBACK).
+   * forward, null to ack and drop, a rejection for "not handled" (see extensionFailed).
    */
   private decide(client: Client, publish: () => ClientPublish): 'refused' | 'as-is' | Promise<Buffer | null> {
     const st = this.state.get(client);
@@ -181,12 +184,16 @@ export class BrokerNode {
       return 'refused';
     }
     if (!ext) return 'as-is';
-    return ext.onClientPublish(this.info(client), publish()).catch((err: Error) => {
-      // PUBACK means stored: when the extension could not do its work, no ack is sent and the
-      // connection closes, so the client retransmits instead of believing it delivered.
-      this.opts.log.error({ err, topic, client: client.id }, 'publish extension failed; closing without PUBACK');
-      throw err;
-    });
+    return ext.onClientPublish(this.info(client), publish());
+  }
+
+  /**
+   * PUBACK means stored: when the extension could not do its work, no ack is sent and the
+   * connection closes, so the client retransmits instead of believing it delivered.
+   */
+  private extensionFailed(err: Error, client: Client, topic: string): Error {
+    this.opts.log.error({ err, topic, client: client.id }, 'publish extension failed; closing without PUBACK');
+    return err;
   }
 
   /** Hand a new transport connection (TCP socket or WebSocket stream) to the broker. */
@@ -305,11 +312,14 @@ export class BrokerNode {
       }));
       if (decision === 'refused') return done(drop(packet));
       if (decision === 'as-is') return done(null);
-      decision.then((payload) => {
-        if (payload === null) return done(drop(packet));
-        packet.payload = payload;
-        done(null);
-      }, done);
+      decision.then(
+        (payload) => {
+          if (payload === null) return done(drop(packet));
+          packet.payload = payload;
+          done(null);
+        },
+        (err: Error) => done(this.extensionFailed(err, client, packet.topic)),
+      );
     };
 
     aedes.authorizeForward = (_client, packet) => {

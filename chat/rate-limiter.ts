@@ -1,9 +1,17 @@
 import { idleMsUntilFull, takeToken, type Bucket, type BucketLimits } from './token-bucket.js';
 
 /** Chat messages per user: in memory on a single node, in Redis across a cluster. */
+export interface RateVerdict {
+  allowed: boolean;
+  retryAfterMs: number;
+}
+
 export interface RateLimiter {
-  /** Takes one token for `key`; `allowed: false` carries the wait until the next one. */
-  take(key: string): Promise<{ allowed: boolean; retryAfterMs: number }>;
+  /**
+   * Takes one token for `key`; `allowed: false` carries the wait until the next one. A limiter
+   * that needs no I/O answers at once rather than through a promise (one per chat message).
+   */
+  take(key: string): RateVerdict | Promise<RateVerdict>;
 }
 
 export type Clock = () => number;
@@ -17,7 +25,7 @@ export class MemoryRateLimiter implements RateLimiter {
     private readonly now: Clock = Date.now,
   ) {}
 
-  async take(key: string): Promise<{ allowed: boolean; retryAfterMs: number }> {
+  take(key: string): RateVerdict {
     const now = this.now();
     this.sweep(now);
     const { allowed, retryAfterMs, bucket } = takeToken(this.buckets.get(key), now, this.limits);

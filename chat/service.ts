@@ -53,6 +53,7 @@ export class ChatService implements BrokerExtension {
   private readonly now: Clock;
   private readonly inputSchema;
   private readonly outcomes;
+  private readonly outcomeCounters = new Map<string, { inc(): void }>();
   private readonly appendSeconds;
 
   constructor(private readonly deps: ChatServiceDeps) {
@@ -133,7 +134,8 @@ export class ChatService implements BrokerExtension {
   async post(speaker: Speaker, conversation: Conversation, input: ChatInput, opts: { rateLimited: boolean }): Promise<Posted> {
     const started = performance.now();
     if (opts.rateLimited) {
-      const { allowed, retryAfterMs } = await this.deps.limiter.take(speaker.sub);
+      const taken = this.deps.limiter.take(speaker.sub);
+      const { allowed, retryAfterMs } = taken instanceof Promise ? await taken : taken;
       if (!allowed) throw new ChatError('rate_limited', `too many messages: retry in ${retryAfterMs} ms`);
     }
     const outcome = await this.commit.submit({
@@ -147,7 +149,7 @@ export class ChatService implements BrokerExtension {
     });
     this.appendSeconds.observe((performance.now() - started) / 1000);
     if (outcome.status === 'muted') throw new ChatError('muted', `you are muted here until ${new Date(outcome.until).toISOString()}`);
-    this.outcomes.labels(outcome.status).inc();
+    this.countOutcome(outcome.status);
     return {
       message: outcome.message,
       encoded: (outcome.status === 'stored' ? outcome.encoded : undefined) ?? encodeEvent(outcome.message),
@@ -210,11 +212,18 @@ export class ChatService implements BrokerExtension {
     }
   }
 
+  /** Counter children are kept: looking one up by its label costs more than the increment. */
+  private countOutcome(outcome: string): void {
+    let counter = this.outcomeCounters.get(outcome);
+    if (!counter) this.outcomeCounters.set(outcome, (counter = this.outcomes.labels(outcome)));
+    counter.inc();
+  }
+
   private reportError(sub: string, ref: string | null, err: unknown): void {
     const chatError =
       err instanceof ChatError ? err : new ChatError('unavailable', 'message not stored: chat storage unavailable, send it again');
     if (!(err instanceof ChatError)) this.deps.log.error({ err, user: sub }, 'chat publish failed');
-    this.outcomes.labels(chatError.code).inc();
+    this.countOutcome(chatError.code);
     const body = JSON.stringify({ ref, code: chatError.code, message: chatError.message });
     this.deps.publish(topics.userErrors(sub), body, 0).catch((e: unknown) => this.deps.log.warn({ err: e }, 'could not report chat error'));
   }
