@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisScript, type RedisScript } from './redis-script.js';
 import { departure, distinctMembers, type Departure, type PresenceEntry, type PresenceMember, type PresenceStore } from './presence-store.js';
 
 /**
@@ -18,12 +19,16 @@ return {v, redis.call('HVALS', KEYS[1])}
 `;
 
 export class RedisPresenceStore implements PresenceStore {
+  private readonly removeScript: RedisScript;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     /** How long a node counts as alive after its last heartbeat. */
     private readonly aliveMs: number,
-  ) {}
+  ) {
+    this.removeScript = redisScript(redis, 'ticktalkPresenceRemove', 2, REMOVE);
+  }
 
   private roomKey = (room: string) => `${this.prefix}presence:room:${room}`;
   private nodeKey = (node: string) => `${this.prefix}presence:node:${node}`;
@@ -42,7 +47,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async remove(room: string, node: string, client: string): Promise<Departure | null> {
-    const result = (await this.redis.eval(REMOVE, 2, this.roomKey(room), this.nodeKey(node), `${node}|${client}`, `${room}|${client}`)) as
+    const result = (await this.removeScript(this.roomKey(room), this.nodeKey(node), `${node}|${client}`, `${room}|${client}`)) as
       | [string, string[]]
       | null;
     if (!result) return null;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Clock, RateLimiter } from './rate-limiter.js';
 import { idleMsUntilFull, type BucketLimits } from './token-bucket.js';
+import { redisScript, type RedisScript } from './redis-script.js';
 
 /**
  * token-bucket.ts in one atomic Lua script, so every broker node draws from the same bucket.
@@ -34,21 +35,21 @@ return {allowed, wait}
 
 export class RedisRateLimiter implements RateLimiter {
   private readonly ttlMs: number;
+  private readonly takeScript: RedisScript;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly limits: BucketLimits,
     private readonly keyPrefix: string,
     private readonly now: Clock = Date.now,
   ) {
     // A bucket idle long enough to be full again is equivalent to no bucket: let Redis forget it.
     this.ttlMs = idleMsUntilFull(limits) + 1000;
+    this.takeScript = redisScript(redis, 'ticktalkRateTake', 1, TAKE);
   }
 
   async take(key: string): Promise<{ allowed: boolean; retryAfterMs: number }> {
-    const [allowed, wait] = (await this.redis.eval(
-      TAKE,
-      1,
+    const [allowed, wait] = (await this.takeScript(
       `${this.keyPrefix}rate:${key}`,
       this.limits.ratePerS,
       this.limits.burst,
