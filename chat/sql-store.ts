@@ -121,6 +121,8 @@ export interface SqlChatStoreOptions {
 /** The ChatStore on PostgreSQL or PGlite (same SQL). */
 export class SqlChatStore implements ChatStore {
   private readonly outboxListeners = new Set<() => void>();
+  /** When each relay holder of this process last renewed its lease (performance.now()). */
+  private readonly leaseRenewedAt = new Map<string, number>();
 
   private constructor(
     private readonly db: Database,
@@ -332,12 +334,22 @@ export class SqlChatStore implements ChatStore {
   }
 
   async relayOutbox(holder: string, limit: number, send: (rows: readonly OutboxRow[]) => Promise<void>): Promise<number> {
-    const lease = await this.db.query(
-      `UPDATE chat_outbox_lease SET holder = $1, until = now() + make_interval(secs => $2)
-        WHERE name = 'relay' AND (holder = $1 OR until < now()) RETURNING holder`,
-      [holder, LEASE_SECONDS],
-    );
-    if (lease.rows.length === 0) return 0;
+    // The lease is renewed once a third of it has passed, not on every poll: an idle relay polls
+    // four times a second, and each renewal is a committed write.
+    const renewedAt = this.leaseRenewedAt.get(holder);
+    if (renewedAt === undefined || performance.now() - renewedAt > (LEASE_SECONDS * 1000) / 3) {
+      const asked = performance.now();
+      const lease = await this.db.query(
+        `UPDATE chat_outbox_lease SET holder = $1, until = now() + make_interval(secs => $2)
+          WHERE name = 'relay' AND (holder = $1 OR until < now()) RETURNING holder`,
+        [holder, LEASE_SECONDS],
+      );
+      if (lease.rows.length === 0) {
+        this.leaseRenewedAt.delete(holder);
+        return 0;
+      }
+      this.leaseRenewedAt.set(holder, asked);
+    }
     const { rows } = await this.db.query<{ id: number | string; routing_key: string; body: string }>(
       'SELECT id, routing_key, body FROM chat_outbox ORDER BY id LIMIT $1',
       [limit],
@@ -351,6 +363,7 @@ export class SqlChatStore implements ChatStore {
   }
 
   async releaseOutbox(holder: string): Promise<void> {
+    this.leaseRenewedAt.delete(holder);
     await this.db.query("UPDATE chat_outbox_lease SET until = now() - interval '1 second' WHERE name = 'relay' AND holder = $1", [holder]);
   }
 
