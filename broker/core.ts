@@ -198,8 +198,9 @@ export class BrokerNode {
 
   /** Hand a new transport connection (TCP socket or WebSocket stream) to the broker. */
   handle(transport: Duplex, req?: IncomingMessage): Client {
-    // Aedes sees the transport through the fast path, which takes tick publishes off the wire and
-    // owns every write to the client; the packet guard then watches what Aedes is given.
+    // Aedes sees the transport through the fast path, which takes tick and chat publishes and
+    // PUBACKs off the wire and owns every write to the client; the packet guard then watches what
+    // Aedes is given.
     const conn = this.ticks.wrap(transport);
     guardPackets(conn, this.opts.config.MQTT_MAX_PACKET, (err) => {
       this.violations.inc();

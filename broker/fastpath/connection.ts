@@ -9,7 +9,7 @@ export type CapturedKind = 'tick' | 'extension' | 'puback';
 
 /** What a connection needs from the fast path that owns it. */
 export interface ConnectionHost {
-  /** A publish taken off the wire (a view into the read buffer: copy anything kept). */
+  /** A publish or PUBACK taken off the wire (a view into the read buffer: copy anything kept). */
   onCapturedFrame(conn: FastPathConnection, frame: Buffer, kind: CapturedKind): void;
   /** The writer has something queued: flush it at the end of this turn. */
   markDirty(writer: SubscriberWriter): void;

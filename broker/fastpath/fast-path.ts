@@ -87,11 +87,13 @@ function defaultChannel(redisUrl: string): string {
 const MAX_HELD_BYTES = 256 * 1024;
 
 /**
- * The broker's tick path. Tick publishes from `feed` clients are taken off the socket before Aedes'
- * parser, validated, encoded once and fanned out through a route table mirrored from the
- * subscriptions Aedes granted; every client's output (ticks and whatever Aedes writes) leaves in
- * one write per turn, conflated while the client is backed up. Aedes keeps CONNECT/auth, SUBSCRIBE
- * (and its ACL), QoS 1, retained delivery, wills and chat.
+ * The broker's tick path, and the front of every connection. Tick publishes from `feed` clients are
+ * taken off the socket before Aedes' parser, validated, encoded once and fanned out through a route
+ * table mirrored from the subscriptions Aedes granted; every client's output (ticks and whatever
+ * Aedes writes) leaves in one write per turn, conflated while the client is backed up. Extension
+ * (chat) QoS 1 publishes and PUBACKs are taken off the socket too and handed to the broker and to
+ * Aedes' persistence directly. Aedes keeps CONNECT/auth, SUBSCRIBE (and its ACL), QoS 1 delivery
+ * and sessions, retained delivery, wills and every other packet.
  */
 export class TickFastPath implements ConnectionHost {
   private readonly routes: RouteTable<FastPathConnection>;
