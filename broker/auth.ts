@@ -25,7 +25,14 @@ export class AuthError extends Error {
 
 const claimsSchema = z.object({
   sub: z.string().regex(USER_PATTERN, 'sub must match [A-Za-z0-9_.-]{1,64}'),
-  name: z.string().min(1).max(64).refine((n) => !n.includes('\u0000'), 'name must not contain U+0000').optional(),
+  // Stamped on every chat message and stored: PostgreSQL refuses U+0000 and lone surrogates.
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .refine((n) => !n.includes('\u0000'), 'name must not contain U+0000')
+    .refine((n) => n.isWellFormed(), 'name must be well-formed Unicode')
+    .optional(),
   roles: z.array(z.enum(ROLES)).optional(),
   exp: z.number(),
 });

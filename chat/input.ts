@@ -10,14 +10,19 @@ export interface ChatInput {
 
 export const REF_MAX = 64;
 
-/** PostgreSQL text cannot hold U+0000: one such message would fail its whole group-commit batch. */
+/**
+ * PostgreSQL text cannot hold U+0000, and its JSON parser refuses a lone surrogate (which a JSON
+ * payload can spell as `\ud800`): one such message would fail its whole group-commit batch.
+ */
 const noNul = (field: string) => [(s: string) => !s.includes('\u0000'), `${field} must not contain U+0000`] as const;
+const wellFormed = (field: string) => [(s: string) => s.isWellFormed(), `${field} must be well-formed Unicode (no lone surrogates)`] as const;
 
 export function textSchema(maxLength: number) {
   return z
     .string({ error: 'text must be a string' })
     .refine((t) => t.trim().length > 0, 'text must not be empty')
     .refine(...noNul('text'))
+    .refine(...wellFormed('text'))
     .refine((t) => t.length <= maxLength || [...t].length <= maxLength, `text must be at most ${maxLength} characters`);
 }
 
@@ -25,7 +30,8 @@ export const refSchema = z
   .string()
   .min(1, 'ref must not be empty')
   .max(REF_MAX, `ref must be at most ${REF_MAX} characters`)
-  .refine(...noNul('ref'));
+  .refine(...noNul('ref'))
+  .refine(...wellFormed('ref'));
 
 /** A person's or bot's display name, as stamped on their messages. */
 export const displayNameSchema = z
@@ -33,7 +39,8 @@ export const displayNameSchema = z
   .trim()
   .min(1, 'name must not be empty')
   .max(64, 'name must be at most 64 characters')
-  .refine(...noNul('name'));
+  .refine(...noNul('name'))
+  .refine(...wellFormed('name'));
 
 /** Build once per limit and keep: constructing a zod schema costs far more than running it. */
 export function chatInputSchema(maxLength: number): z.ZodType<ChatInput> {

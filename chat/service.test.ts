@@ -62,6 +62,16 @@ describe('ChatService', () => {
       expect(errorsOf('nora').at(-1)).toMatchObject({ ref: 'nul-1', code: 'invalid_payload', message: expect.stringMatching(/U\+0000/) });
     });
 
+    it('refuses a lone surrogate spelled as a JSON escape (PostgreSQL JSON refuses it) without failing anyone else\'s message', async () => {
+      const [bad, good] = await Promise.all([
+        send(nora, 'chat/rooms/lone', '{"text":"a\\ud800b","ref":"lone-1"}'),
+        send(alice, 'chat/rooms/lone', { text: 'fine' }),
+      ]);
+      expect(bad).toBeNull();
+      expect(good).toMatchObject({ seq: 1, text: 'fine' });
+      expect(errorsOf('nora').at(-1)).toMatchObject({ ref: 'lone-1', code: 'invalid_payload', message: 'text: text must be well-formed Unicode (no lone surrogates)' });
+    });
+
     it('acks a retried ref without forwarding it again, and stores it once', async () => {
       expect(await send(alice, 'chat/rooms/retry', { text: 'once', ref: 'r-9' })).toMatchObject({ seq: 1 });
       expect(await send(alice, 'chat/rooms/retry', { text: 'once', ref: 'r-9' })).toBeNull();
