@@ -127,6 +127,19 @@ function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / 100;
 }
 
+/** The pid of the first process whose command name is `name`, if any. */
+function processNamed(name: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) return Number(entry);
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return undefined;
+}
+
 /**
  * CPU seconds of every PostgreSQL server process (backends, WAL writer, checkpointer, autovacuum):
  * pools open and close backends between runs, and a commit's work is not all in its backend.
@@ -192,6 +205,8 @@ async function main(): Promise<void> {
     // Warm both (JIT, connection pools, PostgreSQL caches) before anything is measured.
     await workload(url, `chat/rooms/warmup-${run}`, WARMUP, token);
     await workload(MOSQUITTO_URL, `bench/warmup-${run}`, WARMUP, async () => undefined);
+    // The local Mosquitto's process, when this machine runs it (its CPU per message is shown too).
+    const mosquitto = processNamed('mosquitto');
     const cpu = () => ({
       ticktalk: cpuSeconds(child.pid!),
       pg: pgDb ? postgresSeconds() : 0,
@@ -214,8 +229,11 @@ async function main(): Promise<void> {
         return result;
       };
       const measureTheirs = async () => {
+        const before = { broker: mosquitto ? cpuSeconds(mosquitto) : 0, clients: cpuSeconds(process.pid), machine: machineBusySeconds() };
         const result = await workload(MOSQUITTO_URL, `chat/rooms/${room}`, MESSAGES, async () => undefined);
-        say(`| ${round} | Mosquitto 127.0.0.1:1883 | ${row(result)} | - | - |`);
+        const after = { broker: mosquitto ? cpuSeconds(mosquitto) : 0, clients: cpuSeconds(process.pid), machine: machineBusySeconds() };
+        const us = (k: keyof typeof before) => (((after[k] - before[k]) * 1e6) / MESSAGES).toFixed(0);
+        say(`| ${round} | Mosquitto 127.0.0.1:1883 | ${row(result)} | - | ${mosquitto ? us('broker') : '?'}, -, ${us('clients')}, ${us('machine')} |`);
         return result;
       };
       // Alternate who goes first: a drift in the machine's load then favours neither.
