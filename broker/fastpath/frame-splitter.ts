@@ -62,8 +62,11 @@ export class FrameSplitter<K extends string> {
   private carried = 0;
   private passRemaining = 0;
   private passingConnect = false;
-  private assembly: Buffer | null = null;
-  private assembled = 0;
+  /**
+   * A captured frame arriving over several reads: copies of the bytes received so far. Memory
+   * follows what the peer actually sent, not the length its header claims.
+   */
+  private assembly: { parts: Buffer[]; total: number; received: number } | null = null;
 
   constructor(
     private readonly sink: SplitterSink<K>,
@@ -122,13 +125,14 @@ export class FrameSplitter<K extends string> {
         continue;
       }
       if (this.assembly !== null) {
-        const n = Math.min(this.assembly.length - this.assembled, len - i);
-        chunk.copy(this.assembly, this.assembled, i, i + n);
-        this.assembled += n;
+        const assembly = this.assembly;
+        const n = Math.min(assembly.total - assembly.received, len - i);
+        assembly.parts.push(Buffer.from(chunk.subarray(i, i + n)));
+        assembly.received += n;
         i += n;
         passFrom = i;
-        if (this.assembled === this.assembly.length) {
-          const frame = this.assembly;
+        if (assembly.received === assembly.total) {
+          const frame = Buffer.concat(assembly.parts, assembly.total);
           this.assembly = null;
           this.finishCapture(frame);
         }
@@ -175,9 +179,7 @@ export class FrameSplitter<K extends string> {
         this.finishCapture(chunk.subarray(frameStart, i));
         continue;
       }
-      this.assembly = Buffer.allocUnsafe(total);
-      this.header.copy(this.assembly, 0, 0, headerLength);
-      this.assembled = headerLength;
+      this.assembly = { parts: [Buffer.from(this.header.subarray(0, headerLength))], total, received: headerLength };
       passFrom = i;
     }
     if (this.headerLength > 0) {
