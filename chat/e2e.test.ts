@@ -79,6 +79,33 @@ describe('chat over MQTT', () => {
     expect(acked).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('acks every publish of a client that pipelines thousands without waiting, in order (it is held back, never dropped)', async () => {
+    const socket = net.connect(app.ports.mqtt!, '127.0.0.1');
+    socket.on('error', () => {});
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const acked: number[] = [];
+    let connacks = 0;
+    parser.on('packet', (p) => {
+      if (p.cmd === 'connack') connacks++;
+      if (p.cmd === 'puback') acked.push(p.messageId!);
+    });
+    socket.on('data', (d) => parser.parse(d));
+    const password = Buffer.from(await app.token('flood', ['trader'], 'Flood'));
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'flood', keepalive: 30, username: 'jwt', password }));
+    await eventually(() => connacks).toBe(1);
+    const ids = Array.from({ length: 3000 }, (_, i) => i + 1);
+    socket.write(
+      Buffer.concat(
+        ids.map((messageId) =>
+          mqttPacket.generate({ cmd: 'publish', topic: 'chat/rooms/flood', payload: JSON.stringify({ text: `m${messageId}` }), qos: 1, messageId, retain: false, dup: false }),
+        ),
+      ),
+    );
+    await eventually(() => acked.length).toBe(ids.length);
+    expect(acked).toEqual(ids);
+    socket.destroy();
+  });
+
   it("explains a publish the ACL refuses (a DM in the wrong order, someone else's DM, a bad room)", async () => {
     const alice = await connect('alice', 'Alice');
     const errors = collect(alice, 'users/alice/errors');

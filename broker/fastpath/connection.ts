@@ -23,6 +23,13 @@ export interface ConnectionOptions {
   stats: WriterStats;
 }
 
+/**
+ * Publishes taken off the wire and not yet acknowledged, per connection, before it stops reading
+ * (TCP then holds the sender back). Aedes bounded this itself by parsing one read at a time; a
+ * client pipelining QoS 1 publishes faster than they are stored would otherwise grow without bound.
+ */
+const MAX_PENDING_ACKS = 1024;
+
 /** After an orderly close, how long a peer gets to read our last bytes before the socket goes. */
 const LINGER_MS = 2_000;
 
@@ -44,6 +51,7 @@ export class FastPathConnection extends Duplex {
   readonly acks: OrderedAcks;
   private readonly splitter: FrameSplitter<CapturedKind>;
   private readPaused = false;
+  private ackPaused = false;
   private capturedSeen = false;
   /** Set by Aedes (`conn.client = this`). */
   declare client?: AedesClientLike;
@@ -59,6 +67,7 @@ export class FastPathConnection extends Duplex {
     this.acks = new OrderedAcks((messageId) => {
       this.writer.addControl(pubackFrame(messageId));
       host.markDirty(this.writer);
+      if (this.ackPaused && this.acks.pending <= MAX_PENDING_ACKS / 2) this.updateFlow();
     });
     this.splitter = new FrameSplitter<CapturedKind>(
       {
@@ -161,7 +170,9 @@ export class FastPathConnection extends Duplex {
 
   private updateFlow(): void {
     if (this.destroyed) return;
-    if (this.readPaused || this.splitter.isHolding) this.transport.pause();
+    // Paused at the bound, resumed once half of it is acknowledged.
+    this.ackPaused = this.acks.pending >= (this.ackPaused ? MAX_PENDING_ACKS / 2 : MAX_PENDING_ACKS);
+    if (this.readPaused || this.ackPaused || this.splitter.isHolding) this.transport.pause();
     else this.transport.resume();
   }
 }
