@@ -24,11 +24,12 @@ export interface ConnectionOptions {
 }
 
 /**
- * Publishes taken off the wire and not yet acknowledged, per connection, before it stops reading
- * (TCP then holds the sender back). Aedes bounded this itself by parsing one read at a time; a
- * client pipelining QoS 1 publishes faster than they are stored would otherwise grow without bound.
+ * Packets taken off the wire and still being handled (publishes awaiting their ack, PUBACKs being
+ * cleared), per connection, before it stops reading (TCP then holds the sender back). Aedes bounded
+ * this itself by parsing one read at a time; a client pipelining packets faster than they are
+ * handled would otherwise grow the broker's memory without bound.
  */
-const MAX_PENDING_ACKS = 1024;
+const MAX_PENDING = 1024;
 
 /** After an orderly close, how long a peer gets to read our last bytes before the socket goes. */
 const LINGER_MS = 2_000;
@@ -51,7 +52,9 @@ export class FastPathConnection extends Duplex {
   readonly acks: OrderedAcks;
   private readonly splitter: FrameSplitter<CapturedKind>;
   private readPaused = false;
-  private ackPaused = false;
+  private backlogPaused = false;
+  /** Captured packets handed off whose handling has not finished (besides publishes awaiting acks). */
+  private tracked = 0;
   private capturedSeen = false;
   /** Set by Aedes (`conn.client = this`). */
   declare client?: AedesClientLike;
@@ -67,7 +70,7 @@ export class FastPathConnection extends Duplex {
     this.acks = new OrderedAcks((messageId) => {
       this.writer.addControl(pubackFrame(messageId));
       host.markDirty(this.writer);
-      if (this.ackPaused && this.acks.pending <= MAX_PENDING_ACKS / 2) this.updateFlow();
+      if (this.backlogPaused && this.pending <= MAX_PENDING / 2) this.updateFlow();
     });
     this.splitter = new FrameSplitter<CapturedKind>(
       {
@@ -91,6 +94,19 @@ export class FastPathConnection extends Duplex {
   release(rules: readonly CaptureRule<CapturedKind>[], takeAcks: boolean): void {
     this.splitter.release(rules, takeAcks ? 'puback' : undefined);
     this.updateFlow();
+  }
+
+  /** Counts one handed-off packet against this connection's backlog bound; call the result when it is handled. */
+  beginWork(): () => void {
+    this.tracked++;
+    return () => {
+      this.tracked--;
+      if (this.backlogPaused && this.pending <= MAX_PENDING / 2) this.updateFlow();
+    };
+  }
+
+  private get pending(): number {
+    return this.acks.pending + this.tracked;
   }
 
   override _read(): void {
@@ -170,9 +186,9 @@ export class FastPathConnection extends Duplex {
 
   private updateFlow(): void {
     if (this.destroyed) return;
-    // Paused at the bound, resumed once half of it is acknowledged.
-    this.ackPaused = this.acks.pending >= (this.ackPaused ? MAX_PENDING_ACKS / 2 : MAX_PENDING_ACKS);
-    if (this.readPaused || this.ackPaused || this.splitter.isHolding) this.transport.pause();
+    // Paused at the bound, resumed once half of it is handled.
+    this.backlogPaused = this.pending >= (this.backlogPaused ? MAX_PENDING / 2 : MAX_PENDING);
+    if (this.readPaused || this.backlogPaused || this.splitter.isHolding) this.transport.pause();
     else this.transport.resume();
   }
 }

@@ -219,9 +219,16 @@ export class TickFastPath implements ConnectionHost {
     if (!client) return;
     const { aedes } = this.opts;
     const persistence = (aedes as unknown as { persistence: AckStore }).persistence;
+    const handled = conn.beginWork();
     persistence.outgoingClearMessageId(client, { messageId: frame.readUInt16BE(2) }).then(
-      (acknowledged) => aedes.emit('ack', acknowledged as never, client),
-      (err: Error) => client.emit('error', err),
+      (acknowledged) => {
+        handled();
+        aedes.emit('ack', acknowledged as never, client);
+      },
+      (err: Error) => {
+        handled();
+        client.emit('error', err);
+      },
     );
   }
 
