@@ -91,6 +91,11 @@ export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) 
       const token = await auth.issue(user, deps.guestTtlSeconds ?? 12 * 3600);
       return { token, user };
     });
+  } else {
+    // The path exists either way: a client asking for a guest session learns why it gets none.
+    app.post('/api/session', async () => {
+      throw Object.assign(new Error('guest sign-in is off (AUTH_GUEST): sign in with a token from your identity provider'), { statusCode: 403 });
+    });
   }
 
   app.register(async (api) => {

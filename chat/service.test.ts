@@ -256,5 +256,14 @@ describe('ChatService', () => {
       expect(await auth.verify(token)).toEqual(user);
       expect((await app.inject({ method: 'POST', url: '/api/session', payload: { name: '' } })).statusCode).toBe(400);
     });
+
+    it('says why there is no guest session when guest sign-in is off', async () => {
+      const closed = Fastify();
+      await closed.register(chatRoutes, { chat, auth, guest: false, maxLength: 20 });
+      const res = await closed.inject({ method: 'POST', url: '/api/session', payload: { name: 'Guest Gus' } });
+      expect(res.statusCode).toBe(403);
+      expect(res.json().error).toMatch(/AUTH_GUEST/);
+      await closed.close();
+    });
   });
 });
