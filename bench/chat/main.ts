@@ -51,8 +51,9 @@ function connect(url: string, password?: string): Promise<MqttClient> {
   });
 }
 
+/** NaN when nothing was delivered. */
 function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 }
 
 /**
@@ -106,7 +107,8 @@ function cpuSeconds(pid: number): number {
 }
 
 function row(r: Result): string {
-  return `${fmt(r.perSecond)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${fmt(r.delivered)}`;
+  const ms = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(1));
+  return `${fmt(r.perSecond)} | ${ms(r.p50)} | ${ms(r.p99)} | ${fmt(r.delivered)}`;
 }
 
 async function storedCount(url: string, room: string): Promise<number> {
