@@ -1,47 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../test/support/app.js';
+import { connectPacket, rawClient } from '../test/support/raw-mqtt.js';
 
-/** A raw MQTT 3.1.1 client on a plain socket: what a broken or hostile client can send. */
-function rawClient(port: number) {
-  const socket = net.connect(port, '127.0.0.1');
-  const parser = mqttPacket.parser({ protocolVersion: 4 });
-  const packets: mqttPacket.Packet[] = [];
-  parser.on('packet', (p) => packets.push(p));
-  socket.on('data', (d) => parser.parse(d));
-  socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  return {
-    socket,
-    packets,
-    closed,
-    send: (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p)),
-    waitFor: async (cmd: string, ms = 10_000) => {
-      const deadline = Date.now() + ms;
-      while (Date.now() < deadline) {
-        const found = packets.find((p) => p.cmd === cmd);
-        if (found) return found;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      throw new Error(`no ${cmd} within ${ms} ms`);
-    },
-  };
-}
-
-const connect = (extra: Partial<mqttPacket.IConnectPacket> = {}): mqttPacket.IConnectPacket => ({
-  cmd: 'connect',
-  protocolId: 'MQTT',
-  protocolVersion: 4,
-  clean: true,
-  clientId: `raw-${Math.random().toString(36).slice(2)}`,
-  keepalive: 30,
-  ...extra,
-});
+const connect = connectPacket;
 
 const isClosedWithin = (closed: Promise<void>, ms: number) =>
   Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);

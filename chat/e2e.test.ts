@@ -1,7 +1,7 @@
-import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
+import { signedInRawClient } from '../test/support/raw-mqtt.js';
 
 /** A loaded CI machine can take a while to route a message: poll generously (never a speed assertion). */
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });
@@ -10,6 +10,8 @@ const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeou
 describe('chat over MQTT', () => {
   let app: ChatTestApp;
   const connect = async (sub: string, name: string, roles = ['trader']) => app.connect({ password: await app.token(sub, roles, name) });
+
+  const rawClient = async (sub: string, name: string) => signedInRawClient(app.ports.mqtt!, await app.token(sub, ['trader'], name), { clientId: `raw-${sub}` });
 
   beforeAll(async () => {
     app = await startChatTestApp({ CHAT_MAX_LENGTH: '100' });
@@ -38,22 +40,10 @@ describe('chat over MQTT', () => {
     const seen = collect(bob, 'chat/rooms/order');
     await bob.subscribeAsync('chat/rooms/order', { qos: 1 });
 
-    const socket = net.connect(app.ports.mqtt!, '127.0.0.1');
-    socket.on('error', () => {});
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
-    const acked: number[] = [];
-    let connacks = 0;
-    parser.on('packet', (p) => {
-      if (p.cmd === 'connack') connacks++;
-      if (p.cmd === 'puback') acked.push(p.messageId!);
-    });
-    socket.on('data', (d) => parser.parse(d));
+    const { socket, acked, closed } = await rawClient('alice', 'Alice');
     const frame = (p: mqttPacket.Packet) => mqttPacket.generate(p);
     const publish = (messageId: number, payload: string, retain = false) =>
       frame({ cmd: 'publish', topic: 'chat/rooms/order', payload, qos: 1, messageId, retain, dup: false });
-    const password = Buffer.from(await app.token('alice', ['trader'], 'Alice'));
-    socket.write(frame({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'raw', keepalive: 30, username: 'jwt', password }));
-    await eventually(() => connacks).toBe(1);
 
     // The first message waits for its database commit; the next two are refused without one.
     const burst = Buffer.concat([
@@ -63,36 +53,23 @@ describe('chat over MQTT', () => {
       publish(4, JSON.stringify({ text: 'second' })),
     ]);
     socket.write(burst);
-    await eventually(() => acked).toEqual([1, 2, 3, 4]);
+    await eventually(acked).toEqual([1, 2, 3, 4]);
     // One byte at a time: frames reassembled across reads are taken the same way.
     for (const byte of publish(5, JSON.stringify({ text: 'third' }))) socket.write(Buffer.from([byte]));
-    await eventually(() => acked).toEqual([1, 2, 3, 4, 5]);
+    await eventually(acked).toEqual([1, 2, 3, 4, 5]);
     await eventually(() => seen.map((m) => [m.seq, m.text])).toEqual([
       [1, 'first'],
       [2, 'second'],
       [3, 'third'],
     ]);
     // A wildcard in a topic name breaks MQTT (3.3.2-2): the connection is closed, nothing acked.
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.write(frame({ cmd: 'publish', topic: 'chat/rooms/+', payload: JSON.stringify({ text: 'x' }), qos: 1, messageId: 6, retain: false, dup: false }));
     await closed;
-    expect(acked).toEqual([1, 2, 3, 4, 5]);
+    expect(acked()).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('acks every publish of a client that pipelines thousands without waiting, in order (it is held back, never dropped)', async () => {
-    const socket = net.connect(app.ports.mqtt!, '127.0.0.1');
-    socket.on('error', () => {});
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
-    const acked: number[] = [];
-    let connacks = 0;
-    parser.on('packet', (p) => {
-      if (p.cmd === 'connack') connacks++;
-      if (p.cmd === 'puback') acked.push(p.messageId!);
-    });
-    socket.on('data', (d) => parser.parse(d));
-    const password = Buffer.from(await app.token('flood', ['trader'], 'Flood'));
-    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'flood', keepalive: 30, username: 'jwt', password }));
-    await eventually(() => connacks).toBe(1);
+    const { socket, acked } = await rawClient('flood', 'Flood');
     const ids = Array.from({ length: 3000 }, (_, i) => i + 1);
     socket.write(
       Buffer.concat(
@@ -101,8 +78,8 @@ describe('chat over MQTT', () => {
         ),
       ),
     );
-    await eventually(() => acked.length).toBe(ids.length);
-    expect(acked).toEqual(ids);
+    await eventually(() => acked().length).toBe(ids.length);
+    expect(acked()).toEqual(ids);
     socket.destroy();
   });
 

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
-import mqttPacket from 'mqtt-packet';
 import { nextMessage, startTestApp, type TestApp } from '../../test/support/app.js';
+import { signedInRawClient } from '../../test/support/raw-mqtt.js';
 import type { Tick } from '../../protocol/tick.js';
 
 const tick = (symbol: string, n: number): Tick => ({
@@ -30,28 +29,9 @@ async function counter(app: TestApp, name: string, labels: Record<string, string
   return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
 }
 
-/** An MQTT client on a plain socket, past its CONNACK. */
-async function rawClient(port: number, opts: { clientId: string; keepalive: number; password: string }) {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.on('error', () => {});
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const parser = mqttPacket.parser({ protocolVersion: 4 });
-  const packets: mqttPacket.Packet[] = [];
-  parser.on('packet', (p) => packets.push(p));
-  const onData = (d: Buffer) => parser.parse(d);
-  socket.on('data', onData);
-  const send = (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p));
-  send({
-    cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: opts.clientId, keepalive: opts.keepalive,
-    username: 'jwt', password: Buffer.from(opts.password),
-  });
-  await eventually(() => packets.some((p) => p.cmd === 'connack'), 'CONNACK');
-  return { socket, closed, packets, send, stopReading: () => (socket.off('data', onData), socket.pause()) };
-}
-
 /** A client that connects, subscribes, and then never reads again. */
 async function frozenClient(port: number, token: string, filters: string[]) {
-  const client = await rawClient(port, { clientId: 'frozen', keepalive: 60, password: token });
+  const client = await signedInRawClient(port, token, { clientId: 'frozen', keepalive: 60 });
   client.send({ cmd: 'subscribe', messageId: 1, subscriptions: filters.map((topic) => ({ topic, qos: 1 })) });
   await eventually(() => client.packets.some((p) => p.cmd === 'suback'), 'SUBACK');
   client.stopReading();
@@ -123,7 +103,7 @@ describe('tick fast path over real sockets', () => {
     const seen: number[] = [];
     sub.on('message', (t, p) => t === 'ticks/NZDUSD' && seen.push(JSON.parse(p.toString()).time_msc));
     // A raw feed with keepalive 1 s (Aedes gives up after 1.5 s without a packet it sees) that only publishes.
-    const feed = await rawClient(app.ports.mqtt!, { clientId: 'busy-feed', keepalive: 1, password: await app.token('feed-3', ['feed']) });
+    const feed = await signedInRawClient(app.ports.mqtt!, await app.token('feed-3', ['feed']), { clientId: 'busy-feed', keepalive: 1 });
     const tickJson = (i: number) => JSON.stringify({ symbol: 'NZDUSD', time_msc: i, bid: 0.6, ask: 0.61 });
     feed.send({ cmd: 'publish', topic: 'ticks/NZDUSD', payload: tickJson(1), qos: 1, messageId: 7, retain: false, dup: false });
     await eventually(() => feed.packets.some((p) => p.cmd === 'puback' && p.messageId === 7), 'PUBACK');
