@@ -304,7 +304,9 @@ export class BrokerNode {
     // What the fast path does not take (QoS 0 and 2, anonymous clients, oversized frames) comes here.
     aedes.authorizePublish = (client, packet, done) => {
       if (!client) return done(null);
-      if (packet.topic.includes('\u0000')) return done(new Error('topic name contains U+0000'));
+      // Aedes checked the rest of the name already; U+0000 is the one it lets through.
+      const malformed = malformedTopicName(packet.topic);
+      if (malformed) return done(new Error(malformed));
       const decision = this.decide(client, () => ({
         topic: packet.topic,
         payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),

@@ -129,17 +129,18 @@ function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / 100;
 }
 
-/** The pid of the first process whose command name is `name`, if any. */
-function processNamed(name: string): number | undefined {
+/** Pids of the processes whose command name is `name`. */
+function pidsNamed(name: string): number[] {
+  const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) return Number(entry);
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) pids.push(Number(entry));
     } catch {
       // Gone between the listing and the read.
     }
   }
-  return undefined;
+  return pids;
 }
 
 /**
@@ -147,16 +148,7 @@ function processNamed(name: string): number | undefined {
  * pools open and close backends between runs, and a commit's work is not all in its backend.
  */
 function postgresSeconds(): number {
-  let sum = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') sum += cpuSeconds(Number(entry));
-    } catch {
-      // Gone between the listing and the read.
-    }
-  }
-  return sum;
+  return pidsNamed('postgres').reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
 /** `ticktalk serve --roles broker` from the build, in a process of its own; its start log names the port. */
@@ -208,7 +200,7 @@ async function main(): Promise<void> {
     await workload(url, `chat/rooms/warmup-${run}`, WARMUP, token);
     await workload(MOSQUITTO_URL, `bench/warmup-${run}`, WARMUP, async () => undefined);
     // The local Mosquitto's process, when this machine runs it (its CPU per message is shown too).
-    const mosquitto = processNamed('mosquitto');
+    const mosquitto = pidsNamed('mosquitto')[0];
     const cpu = () => ({
       ticktalk: cpuSeconds(child.pid!),
       pg: pgDb ? postgresSeconds() : 0,
