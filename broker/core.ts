@@ -107,7 +107,11 @@ export class BrokerNode {
       extensionIntake: {
         maxFrame: opts.config.MQTT_MAX_PACKET,
         prefixesFor: (client) => node?.intakePrefixes(client) ?? [],
-        onPublish: (client, publish, settle) => (node ? node.intakePublish(client, publish, settle) : settle(new Error('broker not started'))),
+        onPublish: (client, publish, settle, release) => {
+          if (node) return node.intakePublish(client, publish, settle, release);
+          settle(new Error('broker not started'));
+          release();
+        },
       },
       cluster: redisUrl ? { redisUrl } : undefined,
       // Tick frames taken off the wire never bypass the MQTT_MAX_PACKET bound the packet guard enforces.
@@ -148,24 +152,39 @@ export class BrokerNode {
 
   /**
    * A QoS 1 publish the fast path took off the wire: decided as Aedes' authorizePublish would, then
-   * forwarded through Aedes (subscribers, offline sessions, the cluster) before it is acknowledged.
+   * acknowledged and forwarded through Aedes (subscribers, offline sessions, the cluster).
    */
-  intakePublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void): void {
+  intakePublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void, release: () => void): void {
+    const finish = (err?: Error) => {
+      settle(err);
+      release();
+    };
     // What Aedes' own PUBLISH handling would close the connection for (MQTT-3.3.2-2, MQTT-4.7.3-2).
     const malformed = malformedTopicName(publish.topic);
-    if (malformed) return settle(new Error(malformed));
+    if (malformed) return finish(new Error(malformed));
     const decision = this.decide(client, () => publish);
-    if (decision === 'refused') return settle();
-    if (decision === 'as-is') return this.forward(publish.topic, publish.payload, settle);
+    if (decision === 'refused') return finish();
+    if (decision === 'as-is') return this.forward(publish.topic, publish.payload, settle, release);
     decision.then(
-      (payload) => (payload === null ? settle() : this.forward(publish.topic, payload, settle)),
-      (err: Error) => settle(this.extensionFailed(err, client, publish.topic)),
+      (payload) => (payload === null ? finish() : this.forward(publish.topic, payload, settle, release)),
+      (err: Error) => finish(this.extensionFailed(err, client, publish.topic)),
     );
   }
 
-  private forward(topic: string, payload: Buffer, settle: (err?: Error) => void): void {
+  /**
+   * The PUBACK does not wait for Aedes to deliver: what it promises (the extension's work, e.g. the
+   * message is stored) is done, and a forward that fails would not be repeated by the client's
+   * retransmission either (a stored ref is acked as a duplicate, not forwarded again). Waiting had
+   * put Aedes' whole delivery on every publisher's round trip. The publish still counts against
+   * its connection's backlog until Aedes is done with it.
+   */
+  private forward(topic: string, payload: Buffer, settle: (err?: Error) => void, release: () => void): void {
     this.incoming[topicFamily(topic)].inc();
-    this.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as PublishPacket, (err) => settle(err ?? undefined));
+    this.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as PublishPacket, (err) => {
+      if (err) this.opts.log.error({ err, topic }, 'publish accepted but not forwarded');
+      release();
+    });
+    settle();
   }
 
   /**
