@@ -43,6 +43,11 @@ interface ClientState {
   filters: Set<string>;
   /** Set in preConnect: MQTT-3.1.3-8 needs CONNACK 2, which only the authenticate step can send. */
   refuseIdentifier: boolean;
+  /**
+   * The ACL's answer for the last topic this client published on: a chatting client publishes on
+   * one room at a time, and the answer depends on nothing that changes during a connection.
+   */
+  lastPublish?: { topic: string; allowed: boolean };
 }
 
 /**
@@ -196,7 +201,7 @@ export class BrokerNode {
     const st = this.state.get(client);
     const { topic } = publish();
     const ext = this.extensions.find((e) => e.publishPrefixes.some((p) => topic.startsWith(p)));
-    if (!st || !isAllowed(st.who, 'publish', topic, this.aclContext(client))) {
+    if (!st || !this.mayPublish(client, st, topic)) {
       // Acknowledge and drop, as Mosquitto does for MQTT 3.1.1; the owning extension may explain.
       this.denied.labels('publish').inc();
       if (st?.who) ext?.onDeniedPublish?.(this.info(client), publish());
@@ -204,6 +209,13 @@ export class BrokerNode {
     }
     if (!ext) return 'as-is';
     return ext.onClientPublish(this.info(client), publish());
+  }
+
+  private mayPublish(client: Client, st: ClientState, topic: string): boolean {
+    if (st.lastPublish?.topic !== topic) {
+      st.lastPublish = { topic, allowed: isAllowed(st.who, 'publish', topic, this.aclContext(client)) };
+    }
+    return st.lastPublish.allowed;
   }
 
   /**
