@@ -93,7 +93,10 @@ function toMessage(r: MessageRow): MessageEvent {
  * Retried with a fresh snapshot: a deadlock or serialization failure, and a unique violation from
  * a concurrent writer of the same ref on another node (see appendOnce).
  */
-const RETRYABLE = new Set(['40P01', '40001', '23505']);
+const UNIQUE_VIOLATION = '23505';
+const RETRYABLE = new Set(['40P01', '40001', UNIQUE_VIOLATION]);
+/** How long appends keep probing for stored refs after a batch met one (see appendStatement). */
+const PROBE_AFTER_STORED_REF_MS = 10_000;
 
 /**
  * A new message's fields as the inside of a JSON object (`"id":…,"ref":…`), in the names the
@@ -105,78 +108,25 @@ function encodeFields(m: NewMessage): string {
   return m.ref === undefined ? json : `${json},"ref":${JSON.stringify(m.ref)}`;
 }
 
-/** A room's counter after the batch, or a message the statement refused (muted, or its ref already stored). */
-interface AppendRow extends Partial<MessageRow> {
-  counter_room: string | null;
-  counter_seq: number | string | null;
-  ord: number | null;
-  muted_until: number | string | null;
-}
-const RETRIES = 3;
-
-export interface SqlChatStoreOptions {
-  /** Queue every stored event for the RabbitMQ `chat.events` relay. */
-  outbox: boolean;
-}
-
-/** The ChatStore on PostgreSQL or PGlite (same SQL). */
-export class SqlChatStore implements ChatStore {
-  private readonly outboxListeners = new Set<() => void>();
-  /** When each relay holder of this process last renewed its lease (performance.now()). */
-  private readonly leaseRenewedAt = new Map<string, number>();
-
-  private constructor(
-    private readonly db: Database,
-    private readonly options: SqlChatStoreOptions,
-  ) {}
-
-  static async open(db: Database, options: SqlChatStoreOptions): Promise<SqlChatStore> {
-    await migrate(db, 'chat', MIGRATIONS);
-    return new SqlChatStore(db, options);
-  }
-
-  async append(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
-    if (batch.length === 0) return [];
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const out = await this.appendOnce(batch);
-        this.notifyOutbox(out.some((o) => o.status === 'stored'));
-        return out;
-      } catch (err) {
-        if (attempt >= RETRIES || !RETRYABLE.has((err as { code?: string }).code ?? '')) throw err;
-      }
-    }
-  }
-
-  /**
-   * One statement per batch, committed on its own: a single round trip to the database however
-   * many messages the batch holds. Refs repeated within the batch are settled here first; the
-   * statement drops muted senders and refs already stored, then bumps each room's counter with an
-   * upsert that locks the row (waiting for a concurrent writer and continuing from its committed
-   * value) and numbers the accepted messages from there. It answers with each room's new counter
-   * and the messages it refused, not a row per message: the rest are numbered here, in batch
-   * order. A ref that a concurrent writer stored after this statement's snapshot surfaces as a
-   * unique violation, and the batch is retried.
-   */
-  private async appendOnce(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
-    // Index of the first message with the same room, user and ref (its own index when unique).
-    const firstOf = batch.map((m, i) => i);
-    const seen = new Map<string, number>();
-    batch.forEach((m, i) => {
-      if (m.ref === undefined) return;
-      const key = `${m.room}\u0000${m.user}\u0000${m.ref}`;
-      const first = seen.get(key);
-      if (first === undefined) seen.set(key, i);
-      else firstOf[i] = first;
-    });
-    // Each message is encoded once: the same JSON fields go to PostgreSQL and, with their seq, to subscribers.
-    const fields = batch.map((m, i) => (firstOf[i] === i ? encodeFields(m) : ''));
-    const input = `[${batch.flatMap((_, i) => (firstOf[i] === i ? [`{"ord":${i},${fields[i]}}`] : [])).join(',')}]`;
-    const routingKeys = this.options.outbox
-      ? batch.map((m) => eventRoutingKey(conversationOfKey(m.room)!, 'message'))
-      : null;
-    const { rows } = await this.db.query<AppendRow>(
-      `WITH input AS (
+/**
+ * The group-commit statement, in two variants. Probing looks every ref up in the ref index before
+ * inserting, to answer a resent message with its stored original. Trusting skips that lookup (a
+ * fifth of the statement's CPU) and lets the same unique index refuse a stored ref, which fails
+ * the whole batch: the store then retries it probing. Refs are rarely resent, so the store trusts
+ * until a batch fails that way and probes for a while after.
+ */
+function appendStatement(probeStoredRefs: boolean): { name: string; text: string } {
+  const storedJoin = probeStoredRefs
+    ? // LIMIT keeps this a per-message index probe: flattened into a join, the planner may hash the whole table.
+      `LEFT JOIN LATERAL (
+           SELECT m.seq, m.id, m.name, m.text, m.ts, m.edited_ts, m.deleted_by FROM chat_messages m
+            WHERE i.ref IS NOT NULL AND m.room = i.room AND m.user_id = i."user" AND m.ref = i.ref
+            LIMIT 1) o ON true`
+    : `CROSS JOIN (SELECT NULL::bigint AS seq, NULL AS id, NULL AS name, NULL AS text, NULL::bigint AS ts,
+           NULL::bigint AS edited_ts, NULL AS deleted_by) o`;
+  return {
+    name: probeStoredRefs ? 'ticktalk_chat_append' : 'ticktalk_chat_append_trusting',
+    text: `WITH input AS (
          SELECT * FROM json_to_recordset($1::json)
            AS i(ord int, id text, room text, "user" text, name text, text text, ts bigint, ref text)),
        judged AS (
@@ -185,12 +135,7 @@ export class SqlChatStore implements ChatStore {
            o.edited_ts AS stored_edited_ts, o.deleted_by AS stored_deleted_by
          FROM input i
          LEFT JOIN chat_mutes mute ON mute.room = i.room AND mute.user_id = i."user" AND mute.until_ts > i.ts
-         LEFT JOIN LATERAL (
-           SELECT m.seq, m.id, m.name, m.text, m.ts, m.edited_ts, m.deleted_by FROM chat_messages m
-            WHERE i.ref IS NOT NULL AND m.room = i.room AND m.user_id = i."user" AND m.ref = i.ref
-            -- LIMIT keeps this a per-message index probe: flattened into a join, the planner may
-            -- hash the whole table.
-            LIMIT 1) o ON true),
+         ${storedJoin}),
        accepted AS (
          SELECT j.*, row_number() OVER (PARTITION BY j.room ORDER BY j.ord) AS pos, count(*) OVER (PARTITION BY j.room) AS n
          FROM judged j
@@ -216,9 +161,95 @@ export class SqlChatStore implements ChatStore {
        SELECT NULL, NULL, j.ord, j.muted_until, j.stored_seq, j.stored_id, j.stored_name, j.stored_text, j.stored_ts,
          j.stored_edited_ts, j.stored_deleted_by
        FROM judged j WHERE j.muted_until IS NOT NULL OR j.stored_seq IS NOT NULL`,
-      [input, routingKeys],
-      'ticktalk_chat_append',
-    );
+  };
+}
+const APPEND_PROBING = appendStatement(true);
+const APPEND_TRUSTING = appendStatement(false);
+
+/** A room's counter after the batch, or a message the statement refused (muted, or its ref already stored). */
+interface AppendRow extends Partial<MessageRow> {
+  counter_room: string | null;
+  counter_seq: number | string | null;
+  ord: number | null;
+  muted_until: number | string | null;
+}
+const RETRIES = 3;
+
+export interface SqlChatStoreOptions {
+  /** Queue every stored event for the RabbitMQ `chat.events` relay. */
+  outbox: boolean;
+}
+
+/** The ChatStore on PostgreSQL or PGlite (same SQL). */
+export class SqlChatStore implements ChatStore {
+  private readonly outboxListeners = new Set<() => void>();
+  /** When each relay holder of this process last renewed its lease (performance.now()). */
+  private readonly leaseRenewedAt = new Map<string, number>();
+  /** Until when (performance.now()) appends probe for stored refs instead of trusting the unique index. */
+  private probeRefsUntil = 0;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly options: SqlChatStoreOptions,
+  ) {}
+
+  static async open(db: Database, options: SqlChatStoreOptions): Promise<SqlChatStore> {
+    await migrate(db, 'chat', MIGRATIONS);
+    return new SqlChatStore(db, options);
+  }
+
+  async append(batch: readonly NewMessage[]): Promise<AppendOutcome[]> {
+    if (batch.length === 0) return [];
+    // Without refs there is nothing to probe for: both statements do the same work.
+    let probe = performance.now() < this.probeRefsUntil && batch.some((m) => m.ref !== undefined);
+    for (let attempt = 1; ; ) {
+      try {
+        const out = await this.appendOnce(batch, probe);
+        this.notifyOutbox(out.some((o) => o.status === 'stored'));
+        return out;
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? '';
+        if (!probe && code === UNIQUE_VIOLATION) {
+          // A ref in this batch is stored already: find it. The client that resent it (after a
+          // reconnect, say) is likely resending more, so keep probing for a while.
+          probe = true;
+          this.probeRefsUntil = performance.now() + PROBE_AFTER_STORED_REF_MS;
+          continue;
+        }
+        if (++attempt > RETRIES || !RETRYABLE.has(code)) throw err;
+      }
+    }
+  }
+
+  /**
+   * One statement per batch, committed on its own: a single round trip to the database however
+   * many messages the batch holds. Refs repeated within the batch are settled here first; the
+   * statement drops muted senders and refs already stored, then bumps each room's counter with an
+   * upsert that locks the row (waiting for a concurrent writer and continuing from its committed
+   * value) and numbers the accepted messages from there. It answers with each room's new counter
+   * and the messages it refused, not a row per message: the rest are numbered here, in batch
+   * order. A ref that a concurrent writer stored after this statement's snapshot surfaces as a
+   * unique violation, and the batch is retried; so does any stored ref when not probing.
+   */
+  private async appendOnce(batch: readonly NewMessage[], probeStoredRefs: boolean): Promise<AppendOutcome[]> {
+    // Index of the first message with the same room, user and ref (its own index when unique).
+    const firstOf = batch.map((m, i) => i);
+    const seen = new Map<string, number>();
+    batch.forEach((m, i) => {
+      if (m.ref === undefined) return;
+      const key = `${m.room}\u0000${m.user}\u0000${m.ref}`;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else firstOf[i] = first;
+    });
+    // Each message is encoded once: the same JSON fields go to PostgreSQL and, with their seq, to subscribers.
+    const fields = batch.map((m, i) => (firstOf[i] === i ? encodeFields(m) : ''));
+    const input = `[${batch.flatMap((_, i) => (firstOf[i] === i ? [`{"ord":${i},${fields[i]}}`] : [])).join(',')}]`;
+    const routingKeys = this.options.outbox
+      ? batch.map((m) => eventRoutingKey(conversationOfKey(m.room)!, 'message'))
+      : null;
+    const statement = probeStoredRefs ? APPEND_PROBING : APPEND_TRUSTING;
+    const { rows } = await this.db.query<AppendRow>(statement.text, [input, routingKeys], statement.name);
     const lastSeq = new Map<string, number>();
     const refused = new Map<number, AppendRow>();
     for (const r of rows) {
