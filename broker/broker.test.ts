@@ -315,6 +315,36 @@ describe('persistent sessions keep only granted subscriptions', () => {
     again.socket.destroy();
   });
 
+  it("delivers a message once however many of a client's filters match it, and at no more than the QoS subscribed", async () => {
+    const signedIn = async (clientId: string, token: string) => {
+      const c = rawClient(app.ports.mqtt!);
+      c.send(connect({ clientId, username: 'jwt', password: Buffer.from(token) }));
+      await c.waitFor('connack');
+      return c;
+    };
+    const moderator = await signedIn('mo-desk', await app.token('mo', ['moderator']));
+    moderator.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'chat/rooms/+', qos: 1 }, { topic: 'chat/rooms/overlap', qos: 1 }] });
+    const quiet = await signedIn('quiet-desk', await app.token('quinn'));
+    quiet.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'chat/rooms/overlap', qos: 0 }] });
+    await Promise.all([moderator.waitFor('suback'), quiet.waitFor('suback')]);
+    await app.ctx.mqtt.publish('chat/rooms/overlap', '{"n":1}', { qos: 1, retain: false });
+    await app.ctx.mqtt.publish('chat/rooms/other', '{"n":2}', { qos: 1, retain: false });
+    const publishes = (c: typeof quiet) => c.packets.filter((p): p is mqttPacket.IPublishPacket => p.cmd === 'publish');
+    await expect.poll(() => publishes(moderator).length).toBe(2);
+    await expect.poll(() => publishes(quiet).length).toBe(1);
+    await new Promise((r) => setTimeout(r, 200));
+    const [first, second] = publishes(moderator);
+    expect([first, second].map((p) => [p!.topic, p!.payload.toString(), p!.qos])).toEqual([
+      ['chat/rooms/overlap', '{"n":1}', 1],
+      ['chat/rooms/other', '{"n":2}', 1],
+    ]);
+    expect(first!.messageId).not.toBe(second!.messageId);
+    // Subscribed at QoS 0: delivered at QoS 0, without a packet id.
+    expect(publishes(quiet).map((p) => [p.topic, p.qos, p.messageId])).toEqual([['chat/rooms/overlap', 0, undefined]]);
+    moderator.socket.destroy();
+    quiet.socket.destroy();
+  });
+
   it('the subscription cap holds for persistent sessions too, and a filter already held can be renewed', async () => {
     const c = rawClient(app.ports.mqtt!);
     c.send(connect({ clientId: 'capped', clean: false }));

@@ -15,6 +15,7 @@ import type { OperatorAcl } from './acl-file.js';
 import type { BrokerExtension, ClientInfo, ClientPublish } from './extensions.js';
 import { guardPackets } from './packet-guard.js';
 import { DEFAULT_LIMITS, TickFastPath } from './fastpath/fast-path.js';
+import { installQoSDelivery } from './fastpath/qos-delivery.js';
 
 const require = createRequire(import.meta.url);
 
@@ -281,6 +282,8 @@ export class BrokerNode {
     aedes.preConnect = (client, packet, done) => {
       // MQTT-3.1.2-14: a will QoS of 3 is a protocol violation (the parser lets it through).
       if (packet.will && (packet.will.qos as number) > 2) return done(new Error('will QoS 3'), false);
+      // Before the session is restored: Aedes captures the delivery function with each subscription.
+      installQoSDelivery(client);
       this.state.set(client, { who: null, filters: new Set(), refuseIdentifier: packet.clientId === '' && packet.clean === false });
       // MQTT 3.1.1 has no server keepalive: a client asking for none or more than the limit is held
       // to the limit, so an idle or half-open connection is always reaped.

@@ -94,8 +94,9 @@ const MAX_HELD_BYTES = 256 * 1024;
  * table mirrored from the subscriptions Aedes granted; every client's output (ticks and whatever
  * Aedes writes) leaves in one write per turn, conflated while the client is backed up. Extension
  * (chat) QoS 1 publishes and PUBACKs are taken off the socket too and handed to the broker and to
- * Aedes' persistence directly. Aedes keeps CONNECT/auth, SUBSCRIBE (and its ACL), QoS 1 delivery
- * and sessions, retained delivery, wills and every other packet.
+ * Aedes' persistence directly (and QoS 1 deliveries leave as single frames: see qos-delivery.ts).
+ * Aedes keeps CONNECT/auth, SUBSCRIBE (and its ACL), routing and sessions, retained delivery, wills
+ * and every other packet.
  */
 export class TickFastPath implements ConnectionHost {
   private readonly routes: RouteTable<FastPathConnection>;

@@ -8,6 +8,7 @@ export const CONNECT_TYPE = 1;
 /** PUBACK's fixed-header byte (type 4, no flags); its remaining length is always 2. */
 export const PUBACK_FIRST_BYTE = 0x40;
 const RETAIN_BIT = 0x01;
+const DUP_BIT = 0x08;
 
 /** Bytes of the remaining-length varint for `n`. */
 function varintSize(n: number): number {
@@ -16,11 +17,17 @@ function varintSize(n: number): number {
 
 /** A QoS 0 PUBLISH frame for `topic` carrying `payload`. */
 export function publishFrame(topic: string, payload: string | Buffer, retain: boolean): Buffer {
+  return qosPublishFrame(topic, payload, 0, retain, false, 0);
+}
+
+/** A PUBLISH frame; the packet id is written for QoS 1 and 2 only. */
+export function qosPublishFrame(topic: string, payload: string | Buffer, qos: number, retain: boolean, dup: boolean, messageId: number): Buffer {
   const topicLength = Buffer.byteLength(topic);
   const payloadLength = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-  const remaining = 2 + topicLength + payloadLength;
+  const idLength = qos > 0 ? 2 : 0;
+  const remaining = 2 + topicLength + idLength + payloadLength;
   const frame = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
-  frame[0] = (PUBLISH_TYPE << 4) | (retain ? RETAIN_BIT : 0);
+  frame[0] = (PUBLISH_TYPE << 4) | (dup ? DUP_BIT : 0) | (qos << 1) | (retain ? RETAIN_BIT : 0);
   let at = 1;
   let n = remaining;
   do {
@@ -32,6 +39,7 @@ export function publishFrame(topic: string, payload: string | Buffer, retain: bo
   frame.writeUInt16BE(topicLength, at);
   at += 2;
   at += frame.write(topic, at, 'utf8');
+  if (idLength > 0) at = frame.writeUInt16BE(messageId, at);
   if (typeof payload === 'string') frame.write(payload, at, 'utf8');
   else payload.copy(frame, at);
   return frame;
