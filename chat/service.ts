@@ -4,7 +4,7 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Identity } from '../protocol/identity.js';
 import { topics } from '../protocol/topics.js';
-import { conversationTopic, isMember, parseChatTopic, presenceRoomOfFilter, roomConversation, type Conversation } from './conversation.js';
+import { conversationTopic, isMember, parseChatTopic, presenceRoomOfFilter, roomConversation, type ChatTopic, type Conversation } from './conversation.js';
 import { ChatError } from './errors.js';
 import { encodeEvent, type ChatEvent, type DeleteEvent, type EditEvent, type MessageEvent, type MuteEvent } from './events.js';
 import { GroupCommit } from './group-commit.js';
@@ -14,6 +14,8 @@ import type { Presence, PublishFn } from './presence.js';
 import type { PresenceMember } from './presence-store.js';
 import type { Clock, RateLimiter } from './rate-limiter.js';
 import type { AppendOutcome, ChatStore, HistoryPage, HistoryQuery, NewMessage } from './store.js';
+
+const MAX_PARSED_TOPICS = 10_000;
 
 export interface ChatServiceDeps {
   store: ChatStore;
@@ -55,6 +57,8 @@ export class ChatService implements BrokerExtension {
   private readonly outcomes;
   private readonly outcomeCounters = new Map<string, { inc(): void }>();
   private readonly appendSeconds;
+  /** Publish topics already parsed: clients publish on the same few topics all session long. */
+  private readonly parsedTopics = new Map<string, ChatTopic | null>();
 
   constructor(private readonly deps: ChatServiceDeps) {
     this.now = deps.now ?? Date.now;
@@ -70,7 +74,7 @@ export class ChatService implements BrokerExtension {
 
   async onClientPublish(client: ClientInfo, packet: ClientPublish): Promise<Buffer | null> {
     const who = client.who;
-    const target = parseChatTopic(packet.topic);
+    const target = this.parseTopic(packet.topic);
     if (who === null || target === null) {
       if (who) this.reportError(who.sub, null, new ChatError('invalid_topic', `cannot publish on ${packet.topic}`));
       return null;
@@ -210,6 +214,16 @@ export class ChatService implements BrokerExtension {
       // Stored already: history and the chat.events mirror still carry it.
       this.deps.log.warn({ err, room: conversation.key, type: event.type }, 'chat event stored but not broadcast');
     }
+  }
+
+  private parseTopic(topic: string): ChatTopic | null {
+    let parsed = this.parsedTopics.get(topic);
+    if (parsed === undefined) {
+      // Bounded: a client inventing topics only ever costs a re-parse.
+      if (this.parsedTopics.size >= MAX_PARSED_TOPICS) this.parsedTopics.clear();
+      this.parsedTopics.set(topic, (parsed = parseChatTopic(topic)));
+    }
+    return parsed;
   }
 
   /** Counter children are kept: looking one up by its label costs more than the increment. */

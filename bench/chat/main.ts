@@ -4,7 +4,7 @@
  *   - the local Mosquitto on 127.0.0.1:1883 (forwards, stores nothing),
  * reporting acked messages/s and end-to-end latency (publish → subscriber) p50/p99, and the ratio
  * (target >= 0.5x). Needs the local PostgreSQL (a throwaway database) unless BENCH_PGLITE=1.
- * Sizes: BENCH_ROUNDS (5; the brokers take turns and the median ratio is the figure), BENCH_MESSAGES
+ * Sizes: BENCH_ROUNDS (9; the brokers take turns and the median ratio is the figure), BENCH_MESSAGES
  * (per broker per round, default 20000), BENCH_PUBLISHERS (10), BENCH_WINDOW (QoS 1 publishes in
  * flight per publisher, 20). BENCH_PROF=1 writes a CPU profile of the ticktalk process to /tmp/chatprof.
  * "delivered" counts what the subscriber got within 30 s of the last ack: Mosquitto drops QoS 1
@@ -25,7 +25,7 @@ import { Hs256Auth } from '../../broker/auth.js';
 import { freshDatabase } from '../../test/support/postgres.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? 10);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 20);
 const WARMUP = 5_000;
