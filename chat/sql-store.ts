@@ -136,16 +136,19 @@ function appendStatement(probeStoredRefs: boolean): { name: string; text: string
          FROM input i
          LEFT JOIN chat_mutes mute ON mute.room = i.room AND mute.user_id = i."user" AND mute.until_ts > i.ts
          ${storedJoin}),
-       accepted AS (
-         SELECT j.*, row_number() OVER (PARTITION BY j.room ORDER BY j.ord) AS pos, count(*) OVER (PARTITION BY j.room) AS n
-         FROM judged j
-         WHERE j.muted_until IS NULL AND j.stored_seq IS NULL),
+       ranked AS (
+         -- One pass numbers the accepted messages of each room (pos of n) and keeps the refused
+         -- ones for the answer: a CTE read twice is materialised, and this is the only such copy.
+         SELECT k.*,
+           count(*) FILTER (WHERE k.ok) OVER (PARTITION BY k.room ORDER BY k.ord ROWS UNBOUNDED PRECEDING) AS pos,
+           count(*) FILTER (WHERE k.ok) OVER (PARTITION BY k.room) AS n
+         FROM (SELECT j.*, j.muted_until IS NULL AND j.stored_seq IS NULL AS ok FROM judged j) k),
        counters AS (
-         INSERT INTO chat_rooms AS r (room, last_seq) SELECT room, count(*) FROM accepted GROUP BY room ORDER BY room
+         INSERT INTO chat_rooms AS r (room, last_seq) SELECT room, count(*) FROM ranked WHERE ok GROUP BY room ORDER BY room
          ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + EXCLUDED.last_seq
          RETURNING r.room, r.last_seq),
        numbered AS (
-         SELECT a.*, c.last_seq - a.n + a.pos AS seq FROM accepted a JOIN counters c ON c.room = a.room),
+         SELECT a.*, c.last_seq - a.n + a.pos AS seq FROM ranked a JOIN counters c ON c.room = a.room WHERE a.ok),
        messages AS (
          INSERT INTO chat_messages (room, seq, id, user_id, name, text, ts, ref)
          SELECT room, seq, id, "user", name, text, ts, ref FROM numbered),
@@ -160,7 +163,7 @@ function appendStatement(probeStoredRefs: boolean): { name: string; text: string
        UNION ALL
        SELECT NULL, NULL, j.ord, j.muted_until, j.stored_seq, j.stored_id, j.stored_name, j.stored_text, j.stored_ts,
          j.stored_edited_ts, j.stored_deleted_by
-       FROM judged j WHERE j.muted_until IS NOT NULL OR j.stored_seq IS NOT NULL`,
+       FROM ranked j WHERE NOT j.ok`,
   };
 }
 const APPEND_PROBING = appendStatement(true);
