@@ -40,7 +40,7 @@ describe('chat append on PostgreSQL', () => {
       // The same refs again: trusting the unique index fails the batch, which is retried probing.
       const again = await store.append(withRefs());
       expect(again.filter((o) => o.status === 'duplicate')).toHaveLength(50);
-      expect([...appends.keys()].sort()).toEqual(['ticktalk_chat_append', 'ticktalk_chat_append_trusting']);
+      expect([...appends.keys()].sort()).toEqual(['ticktalk_chat_append_probing', 'ticktalk_chat_append_trusting']);
       for (const { text, params } of appends.values()) {
         const { rows } = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${text}`, params);
         const scans: string[] = [];

@@ -113,9 +113,11 @@ function encodeFields(m: NewMessage): string {
  * inserting, to answer a resent message with its stored original. Trusting skips that lookup (a
  * fifth of the statement's CPU) and lets the same unique index refuse a stored ref, which fails
  * the whole batch: the store then retries it probing. Refs are rarely resent, so the store trusts
- * until a batch fails that way and probes for a while after.
+ * until a batch fails that way and probes for a while after. With the outbox, each message is
+ * also queued for `chat.events` (its routing key in $2); without, the numbered rows are read once
+ * and never copied.
  */
-function appendStatement(probeStoredRefs: boolean): { name: string; text: string } {
+function appendStatement(probeStoredRefs: boolean, outbox: boolean): { name: string; text: string } {
   const storedJoin = probeStoredRefs
     ? // LIMIT keeps this a per-message index probe: flattened into a join, the planner may hash the whole table.
       `LEFT JOIN LATERAL (
@@ -125,7 +127,7 @@ function appendStatement(probeStoredRefs: boolean): { name: string; text: string
     : `CROSS JOIN (SELECT NULL::bigint AS seq, NULL AS id, NULL AS name, NULL AS text, NULL::bigint AS ts,
            NULL::bigint AS edited_ts, NULL AS deleted_by) o`;
   return {
-    name: probeStoredRefs ? 'ticktalk_chat_append' : 'ticktalk_chat_append_trusting',
+    name: `ticktalk_chat_append_${probeStoredRefs ? 'probing' : 'trusting'}${outbox ? '_outbox' : ''}`,
     text: `WITH input AS (
          SELECT * FROM json_to_recordset($1::json)
            AS i(ord int, id text, room text, "user" text, name text, text text, ts bigint, ref text)),
@@ -151,12 +153,7 @@ function appendStatement(probeStoredRefs: boolean): { name: string; text: string
          SELECT a.*, c.last_seq - a.n + a.pos AS seq FROM ranked a JOIN counters c ON c.room = a.room WHERE a.ok),
        messages AS (
          INSERT INTO chat_messages (room, seq, id, user_id, name, text, ts, ref)
-         SELECT room, seq, id, "user", name, text, ts, ref FROM numbered),
-       outbox AS (
-         INSERT INTO chat_outbox (routing_key, body)
-         SELECT ($2::text[])[ord + 1], json_strip_nulls(json_build_object('type', 'message', 'id', id, 'room', room, 'seq', seq,
-                  'user', "user", 'name', name, 'text', text, 'ts', ts, 'ref', ref))::text
-         FROM numbered WHERE $2::text[] IS NOT NULL ORDER BY ord)
+         SELECT room, seq, id, "user", name, text, ts, ref FROM numbered)${outbox ? OUTBOX_CTE : ''}
        SELECT c.room AS counter_room, c.last_seq AS counter_seq, NULL::int AS ord, NULL::bigint AS muted_until,
          NULL::bigint AS seq, NULL AS id, NULL AS name, NULL AS text, NULL::bigint AS ts, NULL::bigint AS edited_ts, NULL AS deleted_by
        FROM counters c
@@ -166,8 +163,12 @@ function appendStatement(probeStoredRefs: boolean): { name: string; text: string
        FROM ranked j WHERE NOT j.ok`,
   };
 }
-const APPEND_PROBING = appendStatement(true);
-const APPEND_TRUSTING = appendStatement(false);
+const OUTBOX_CTE = `,
+       outbox AS (
+         INSERT INTO chat_outbox (routing_key, body)
+         SELECT ($2::text[])[ord + 1], json_strip_nulls(json_build_object('type', 'message', 'id', id, 'room', room, 'seq', seq,
+                  'user', "user", 'name', name, 'text', text, 'ts', ts, 'ref', ref))::text
+         FROM numbered ORDER BY ord)`;
 
 /** A room's counter after the batch, or a message the statement refused (muted, or its ref already stored). */
 interface AppendRow extends Partial<MessageRow> {
@@ -190,11 +191,16 @@ export class SqlChatStore implements ChatStore {
   private readonly leaseRenewedAt = new Map<string, number>();
   /** Until when (performance.now()) appends probe for stored refs instead of trusting the unique index. */
   private probeRefsUntil = 0;
+  private readonly appendProbing;
+  private readonly appendTrusting;
 
   private constructor(
     private readonly db: Database,
     private readonly options: SqlChatStoreOptions,
-  ) {}
+  ) {
+    this.appendProbing = appendStatement(true, options.outbox);
+    this.appendTrusting = appendStatement(false, options.outbox);
+  }
 
   static async open(db: Database, options: SqlChatStoreOptions): Promise<SqlChatStore> {
     await migrate(db, 'chat', MIGRATIONS);
@@ -248,11 +254,9 @@ export class SqlChatStore implements ChatStore {
     // Each message is encoded once: the same JSON fields go to PostgreSQL and, with their seq, to subscribers.
     const fields = batch.map((m, i) => (firstOf[i] === i ? encodeFields(m) : ''));
     const input = `[${batch.flatMap((_, i) => (firstOf[i] === i ? [`{"ord":${i},${fields[i]}}`] : [])).join(',')}]`;
-    const routingKeys = this.options.outbox
-      ? batch.map((m) => eventRoutingKey(conversationOfKey(m.room)!, 'message'))
-      : null;
-    const statement = probeStoredRefs ? APPEND_PROBING : APPEND_TRUSTING;
-    const { rows } = await this.db.query<AppendRow>(statement.text, [input, routingKeys], statement.name);
+    const params = this.options.outbox ? [input, batch.map((m) => eventRoutingKey(conversationOfKey(m.room)!, 'message'))] : [input];
+    const statement = probeStoredRefs ? this.appendProbing : this.appendTrusting;
+    const { rows } = await this.db.query<AppendRow>(statement.text, params, statement.name);
     const lastSeq = new Map<string, number>();
     const refused = new Map<number, AppendRow>();
     for (const r of rows) {
