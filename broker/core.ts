@@ -88,7 +88,7 @@ export class BrokerNode {
 
   static async start(opts: BrokerNodeOptions): Promise<BrokerNode> {
     const redisUrl = opts.redisUrl ?? opts.config.REDIS_URL;
-    const backends = redisUrl ? clusterBackends(redisUrl) : undefined;
+    const backends = redisUrl ? clusterBackends(redisUrl, opts.log.child({ component: 'cluster' })) : undefined;
     const mq = backends?.mq ?? require('mqemitter')();
     swallowDropped(mq);
     const aedes = await Aedes.createBroker({
@@ -381,6 +381,9 @@ export class BrokerNode {
     aedes.on('clientDisconnect', (client) => {
       for (const ext of this.extensions) ext.onDisconnect?.(this.info(client));
     });
+    // Aedes reports failures of its session store here (offline queueing, the periodic will sweep);
+    // unheard, the event would end the process.
+    (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker persistence error'));
     aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'client error'));
     aedes.on('connectionError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'connection error'));
   }
@@ -456,44 +459,42 @@ function swallowDropped(mq: { emit: (packet: { topic: string }, cb?: (err?: Erro
   };
 }
 
-function clusterBackends(url: string) {
+function clusterBackends(url: string, log: Logger) {
   const mqemitterRedis = require('mqemitter-redis') as (opts: object) => {
     emit: (p: { topic: string }, cb?: (err?: Error) => void) => unknown;
+    state: { on(event: 'error', listener: (err: Error) => void): unknown };
   };
   const persistenceRedis = require('aedes-persistence-redis') as (opts: object) => {
     /** Without a callback it returns the promise (the callback form waits for an event Aedes 1.x never emits). */
     destroy(): Promise<void>;
   };
   // Our own connections: mqemitter-redis quits them with a bare promise that rejects if the socket
-  // closes before the QUIT reply, which would surface as an unhandled rejection at shutdown.
-  const connection = () => {
-    const conn = new Redis(url, { enableAutoPipelining: true });
+  // closes before the QUIT reply, which would surface as an unhandled rejection at shutdown. Their
+  // errors are logged here: unheard, an 'error' event would take the process down with Redis.
+  let lastErrorLog = 0;
+  const onError = (err: Error) => {
+    // ioredis retries every couple of seconds while Redis is away: one line per 10 s is enough.
+    if (performance.now() - lastErrorLog < 10_000) return;
+    lastErrorLog = performance.now();
+    log.warn({ err: err.message }, 'cluster redis unavailable; retrying');
+  };
+  const connection = (enableAutoPipelining: boolean) => {
+    const conn = new Redis(url, { enableAutoPipelining });
     const quit = conn.quit.bind(conn);
     conn.quit = (() => quit().catch(() => 'OK')) as typeof conn.quit;
-    conn.on('error', () => {});
+    conn.on('error', onError);
     return conn;
   };
-  const conns = [connection(), connection()];
+  // The emitter's two (publish, subscribe) and the session store's, as it would open by itself.
+  const conns = [connection(true), connection(true), connection(false)];
   const mq = mqemitterRedis({ pubConn: conns[0], subConn: conns[1] });
-  const persistence = persistenceRedis({ ...redisOptions(url), maxSessionDelivery: 10_000 });
+  mq.state.on('error', onError);
+  const persistence = persistenceRedis({ conn: conns[2], maxSessionDelivery: 10_000 });
   return {
     mq,
     persistence,
     connected: () => conns.every((c) => c.status === 'ready'),
     // Aedes closes the emitter itself; the persistence is ours to release.
     close: () => persistence.destroy(),
-  };
-}
-
-/** aedes-persistence-redis takes ioredis options, not a URL. */
-function redisOptions(url: string): Record<string, unknown> {
-  const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    db: Number(u.pathname.slice(1) || 0),
-    username: u.username || undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    tls: u.protocol === 'rediss:' ? {} : undefined,
   };
 }
