@@ -6,7 +6,8 @@
  * (target >= 0.5x). Needs the local PostgreSQL (a throwaway database) unless BENCH_PGLITE=1.
  * Sizes: BENCH_ROUNDS (9; the brokers take turns and the median ratio is the figure), BENCH_MESSAGES
  * (per broker per round, default 20000), BENCH_PUBLISHERS (10), BENCH_WINDOW (QoS 1 publishes in
- * flight per publisher, 20). BENCH_PROF=1 writes a CPU profile of the ticktalk process to /tmp/chatprof.
+ * flight per publisher, 20). BENCH_REFS=1 gives every message a random client `ref` (both brokers get
+ * the same payloads). BENCH_PROF=1 writes a CPU profile of the ticktalk process to /tmp/chatprof.
  * "delivered" counts what the subscriber got within 30 s of the last ack: Mosquitto drops QoS 1
  * messages for a subscriber whose queue is full (max_queued_messages), ticktalk does not.
  * The machine is shared, so msg/s moves with its load; the CPU time per message (from /proc) of the
@@ -31,6 +32,8 @@ const WINDOW = Number(process.env.BENCH_WINDOW ?? 20);
 const WARMUP = 5_000;
 const MOSQUITTO_URL = process.env.BENCH_MOSQUITTO_URL ?? 'mqtt://127.0.0.1:1883';
 const PGLITE = process.env.BENCH_PGLITE === '1';
+/** Give every message a client `ref`, as the web page does (stored once per ref: one more index entry per message). */
+const REFS = process.env.BENCH_REFS === '1';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -74,14 +77,17 @@ async function workload(url: string, topic: string, count: number, tokens: (i: n
   await subscriber.subscribeAsync(topic, { qos: 1 });
   const publishers = await Promise.all(Array.from({ length: PUBLISHERS }, async (_, i) => connect(url, await tokens(i))));
 
+  // Random like the web page's, and made before the clock starts: the load generator's CPU is the same either way.
+  const refs = REFS ? Array.from({ length: count }, () => `r-${randomBytes(8).toString('hex')}`) : [];
   let issued = 0;
   const started = performance.now();
   await Promise.all(
     publishers.flatMap((client) =>
       Array.from({ length: WINDOW }, async () => {
         while (issued < count) {
-          issued++;
-          await client.publishAsync(topic, JSON.stringify({ text: String(performance.now()) }), { qos: 1 });
+          const ref = refs[issued++];
+          const text = String(performance.now());
+          await client.publishAsync(topic, JSON.stringify(ref === undefined ? { text } : { text, ref }), { qos: 1 });
         }
       }),
     ),
@@ -194,7 +200,7 @@ async function main(): Promise<void> {
   try {
     say(
       `chat QoS 1: ${ROUNDS} rounds of ${fmt(MESSAGES)} messages per broker, ${PUBLISHERS} publishers x ${WINDOW} in flight, ` +
-        `1 subscriber; storage ${pgDb ? 'PostgreSQL' : 'PGlite'}; the brokers take turns, so both see the machine's same moods`,
+        `1 subscriber; ${REFS ? 'a client ref on every message; ' : ''}storage ${pgDb ? 'PostgreSQL' : 'PGlite'}; the brokers take turns, so both see the machine's same moods`,
     );
     // Warm both (JIT, connection pools, PostgreSQL caches) before anything is measured.
     await workload(url, `chat/rooms/warmup-${run}`, WARMUP, token);
