@@ -179,10 +179,10 @@ export class BrokerNode {
 
   /**
    * The PUBACK does not wait for Aedes to deliver: what it promises (the extension's work, e.g. the
-   * message is stored) is done, and a forward that fails would not be repeated by the client's
-   * retransmission either (a stored ref is acked as a duplicate, not forwarded again). Waiting had
-   * put Aedes' whole delivery on every publisher's round trip. The publish still counts against
-   * its connection's backlog until Aedes is done with it.
+   * message is stored) is done. Holding it back would not mend a failed forward either: a resent
+   * message with a ref is acked as a duplicate without being forwarded again, and one without a ref
+   * would be stored twice. Waiting had put Aedes' whole delivery on every publisher's round trip.
+   * The publish still counts against its connection's backlog until Aedes is done with it.
    */
   private forward(topic: string, payload: Buffer, settle: (err?: Error) => void, release: () => void): void {
     this.incoming[topicFamily(topic)].inc();
