@@ -478,23 +478,37 @@ function clusterBackends(url: string, log: Logger) {
     lastErrorLog = performance.now();
     log.warn({ err: err.message }, 'cluster redis unavailable; retrying');
   };
-  const connection = (enableAutoPipelining: boolean) => {
-    const conn = new Redis(url, { enableAutoPipelining });
+  const connection = () => {
+    const conn = new Redis(url, { enableAutoPipelining: true });
     const quit = conn.quit.bind(conn);
     conn.quit = (() => quit().catch(() => 'OK')) as typeof conn.quit;
     conn.on('error', onError);
     return conn;
   };
-  // The emitter's two (publish, subscribe) and the session store's, as it would open by itself.
-  const conns = [connection(true), connection(true), connection(false)];
+  const conns = [connection(), connection()];
   const mq = mqemitterRedis({ pubConn: conns[0], subConn: conns[1] });
   mq.state.on('error', onError);
-  const persistence = persistenceRedis({ conn: conns[2], maxSessionDelivery: 10_000 });
+  // The session store keeps a connection of its own: handed one of ours, resuming a session on
+  // another node sometimes never got its CONNACK (node-kill test, about 1 run in 10).
+  const persistence = persistenceRedis({ ...redisOptions(url), maxSessionDelivery: 10_000 });
   return {
     mq,
     persistence,
     connected: () => conns.every((c) => c.status === 'ready'),
     // Aedes closes the emitter itself; the persistence is ours to release.
     close: () => persistence.destroy(),
+  };
+}
+
+/** aedes-persistence-redis takes ioredis options, not a URL. */
+function redisOptions(url: string): Record<string, unknown> {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    db: Number(u.pathname.slice(1) || 0),
+    username: u.username || undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
   };
 }
