@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { freshDatabase } from '../test/support/postgres.js';
-import { deleteKeys } from './test-support/redis.js';
+import { deleteKeys, forgetSessions } from './test-support/redis.js';
 import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
 
 /** A loaded CI machine can take a while to route a message: poll generously (never a speed assertion). */
@@ -35,6 +35,7 @@ describe('chat across two broker nodes', () => {
     // suites, or another checkout's run, may share the database.
     const redis = new Redis(REDIS_URL);
     await deleteKeys(redis, `*${run}*`);
+    await forgetSessions(redis, run);
     redis.disconnect();
     await pg?.drop();
   });

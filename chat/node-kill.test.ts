@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { TEST_SECRET } from '../test/support/app.js';
 import { freshDatabase } from '../test/support/postgres.js';
-import { deleteKeys } from './test-support/redis.js';
+import { deleteKeys, forgetSessions } from './test-support/redis.js';
 import { startChatTestApp, type ChatTestApp } from './test-support/app.js';
 
 /** The built CLI, as an operator runs it (`npm test` builds first through `pretest`). */
@@ -43,6 +43,7 @@ describe('a broker node killed under a persistent chat session', () => {
     await b?.stop();
     const redis = new Redis(REDIS_URL);
     await deleteKeys(redis, `*${run}*`);
+    await forgetSessions(redis, run);
     redis.disconnect();
     await pg?.drop();
   });

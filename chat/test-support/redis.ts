@@ -9,3 +9,12 @@ export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
     cursor = next;
   } while (cursor !== '0');
 }
+
+/**
+ * Removes a test run's client ids from aedes-persistence-redis' set of session owners (`clients`):
+ * its per-client keys go with deleteKeys, but the set would otherwise keep growing run after run.
+ */
+export async function forgetSessions(redis: Redis, runId: string): Promise<void> {
+  const stale = (await redis.smembers('clients')).filter((id) => id.includes(runId));
+  if (stale.length > 0) await redis.srem('clients', ...stale);
+}
