@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Clock, RateLimiter } from './rate-limiter.js';
+import type { Clock, RateLimiter, RateVerdict } from './rate-limiter.js';
 import { idleMsUntilFull, type BucketLimits } from './token-bucket.js';
 import { redisScript, type RedisScript } from './redis-script.js';
 
@@ -48,7 +48,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.takeScript = redisScript(redis, 'ticktalkRateTake', 1, TAKE);
   }
 
-  async take(key: string): Promise<{ allowed: boolean; retryAfterMs: number }> {
+  async take(key: string): Promise<RateVerdict> {
     const [allowed, wait] = (await this.takeScript(
       `${this.keyPrefix}rate:${key}`,
       this.limits.ratePerS,

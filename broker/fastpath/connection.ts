@@ -70,7 +70,7 @@ export class FastPathConnection extends Duplex {
     this.acks = new OrderedAcks((messageId) => {
       this.writer.addControl(pubackFrame(messageId));
       host.markDirty(this.writer);
-      if (this.backlogPaused && this.pending <= MAX_PENDING / 2) this.updateFlow();
+      this.resumeIfDrained();
     });
     this.splitter = new FrameSplitter<CapturedKind>(
       {
@@ -101,8 +101,13 @@ export class FastPathConnection extends Duplex {
     this.tracked++;
     return () => {
       this.tracked--;
-      if (this.backlogPaused && this.pending <= MAX_PENDING / 2) this.updateFlow();
+      this.resumeIfDrained();
     };
+  }
+
+  /** Reading resumes once half of the backlog bound is handled (see updateFlow). */
+  private resumeIfDrained(): void {
+    if (this.backlogPaused && this.pending <= MAX_PENDING / 2) this.updateFlow();
   }
 
   private get pending(): number {

@@ -3,11 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from '../../bridges/testing/wait.js';
+import { freePort } from './free-port.js';
 
 /**
  * A Redis server of a fault test's own (its own port and data dir), which the test may stop and
- * start again: the machine's shared Redis is never touched. Redis cannot listen on port 0, so the
- * port is one the kernel just handed out and released.
+ * start again: the machine's shared Redis is never touched.
  */
 export async function privateRedis(): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void>; dispose(): Promise<void> }> {
   const port = await freePort();
@@ -17,7 +18,7 @@ export async function privateRedis(): Promise<{ url: string; stop(): Promise<voi
     server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
       stdio: 'ignore',
     });
-    await waitFor(() => canConnect(port), 10_000, `redis-server on port ${port}`);
+    await until(() => canConnect(port), `redis-server on port ${port}`);
   };
   const stop = async () => {
     const running = server;
@@ -39,17 +40,6 @@ export async function privateRedis(): Promise<{ url: string; stop(): Promise<voi
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
@@ -59,13 +49,4 @@ function canConnect(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not come up within ${ms} ms`);
 }
