@@ -47,11 +47,9 @@ export interface ExtensionIntake {
   maxFrame: number;
   /**
    * Handles one publish. `settle()` sends its PUBACK (in arrival order); `settle(err)` closes the
-   * connection without one, so the client sends the message again. `release()`, called once when
-   * the broker is done with the publish (forwarded, or dropped), may come after the PUBACK: until
-   * then the publish counts against the connection's backlog bound.
+   * connection without one, so the client sends the message again.
    */
-  onPublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void, release: () => void): void;
+  onPublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void): void;
 }
 
 export interface TickFastPathOptions {
@@ -214,7 +212,7 @@ export class TickFastPath implements ConnectionHost {
     const ack = conn.acks.reserve(publish.messageId);
     // The frame is a view into the read buffer: the payload outlives this call.
     const packet: ClientPublish = { topic: publish.topic, payload: Buffer.from(publish.payload), qos: 1, retain: publish.retain };
-    intake.onPublish(client, packet, (err) => (err ? conn.destroy(err) : ack()), conn.beginWork());
+    intake.onPublish(client, packet, (err) => (err ? conn.destroy(err) : ack()));
   }
 
   private onPubackFrame(conn: FastPathConnection, frame: Buffer): void {
