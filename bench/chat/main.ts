@@ -128,6 +128,13 @@ async function storedCount(url: string, room: string): Promise<number> {
   }
 }
 
+/** Messages and transactions ticktalk's group commit has written so far (from its /metrics). */
+async function commits(metricsUrl: string): Promise<{ messages: number; transactions: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const value = (name: string) => Number(new RegExp(`^ticktalk_chat_commit_batch_messages_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { messages: value('sum'), transactions: value('count') };
+}
+
 /** CPU seconds every core of the machine has spent busy (not idle or waiting on I/O) since boot. */
 function machineBusySeconds(): number {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -158,7 +165,7 @@ function postgresSeconds(): number {
 }
 
 /** `ticktalk serve --roles broker` from the build, in a process of its own; its start log names the port. */
-async function startTicktalk(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+async function startTicktalk(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; metricsUrl: string }> {
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'ticktalk.js');
   const profile = process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/chatprof'] : [];
   const child = spawn(process.execPath, [...profile, cli, 'serve', '--roles', 'broker'], {
@@ -166,26 +173,26 @@ async function startTicktalk(env: Record<string, string>): Promise<{ child: Chil
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`ticktalk exited with ${code} before listening`)));
     lines.on('line', (line) => {
       try {
-        const event = JSON.parse(line) as { msg?: string; ports?: { mqtt?: number }; level?: number };
-        if (event.msg === 'ticktalk started' && event.ports?.mqtt) resolve(event.ports.mqtt);
+        const event = JSON.parse(line) as { msg?: string; ports?: { mqtt?: number; http: number }; level?: number };
+        if (event.msg === 'ticktalk started' && event.ports?.mqtt) resolve({ mqtt: event.ports.mqtt, http: event.ports.http });
         else if ((event.level ?? 0) >= 40) process.stderr.write(`${line}\n`);
       } catch {
         process.stderr.write(`${line}\n`);
       }
     });
   });
-  return { child, url: `mqtt://127.0.0.1:${port}` };
+  return { child, url: `mqtt://127.0.0.1:${ports.mqtt}`, metricsUrl: `http://127.0.0.1:${ports.http}/metrics` };
 }
 
 async function main(): Promise<void> {
   const secret = randomBytes(24).toString('base64url');
   const auth = new Hs256Auth(secret);
   const pgDb = PGLITE ? undefined : await freshDatabase('bench_chat');
-  const { child, url } = await startTicktalk({
+  const { child, url, metricsUrl } = await startTicktalk({
     AUTH_JWT_SECRET: secret,
     // The limit is not what is measured: every publisher may send as fast as it can.
     CHAT_RATE_PER_S: '1000000',
@@ -214,18 +221,19 @@ async function main(): Promise<void> {
       machine: machineBusySeconds(),
     });
     say('');
-    say('| round | broker | acked msg/s | e2e p50 ms | e2e p99 ms | delivered | stored | CPU µs/msg: broker, PostgreSQL, load generator, machine |');
-    say('| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |');
+    say('| round | broker | acked msg/s | e2e p50 ms | e2e p99 ms | delivered | stored | msgs per commit | CPU µs/msg: broker, PostgreSQL, load generator, machine |');
+    say('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     const ratios: number[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const room = `bench-${run}-${round}`;
       const measureOurs = async () => {
-        const before = cpu();
+        const [before, batchesBefore] = [cpu(), await commits(metricsUrl)];
         const result = await workload(url, `chat/rooms/${room}`, MESSAGES, token);
-        const after = cpu();
+        const [after, batchesAfter] = [cpu(), await commits(metricsUrl)];
+        const perCommit = (batchesAfter.messages - batchesBefore.messages) / (batchesAfter.transactions - batchesBefore.transactions);
         const us = (k: keyof typeof before) => (((after[k] - before[k]) * 1e6) / MESSAGES).toFixed(0);
         const stored = pgDb ? fmt(await storedCount(pgDb.url, room)) : 'n/a';
-        say(`| ${round} | ticktalk (stamp + store, then PUBACK) | ${row(result)} | ${stored} | ${us('ticktalk')}, ${pgDb ? us('pg') : '-'}, ${us('clients')}, ${us('machine')} |`);
+        say(`| ${round} | ticktalk (stamp + store, then PUBACK) | ${row(result)} | ${stored} | ${perCommit.toFixed(0)} | ${us('ticktalk')}, ${pgDb ? us('pg') : '-'}, ${us('clients')}, ${us('machine')} |`);
         return result;
       };
       const measureTheirs = async () => {
@@ -233,7 +241,7 @@ async function main(): Promise<void> {
         const result = await workload(MOSQUITTO_URL, `chat/rooms/${room}`, MESSAGES, async () => undefined);
         const after = { broker: mosquitto ? cpuSeconds(mosquitto) : 0, clients: cpuSeconds(process.pid), machine: machineBusySeconds() };
         const us = (k: keyof typeof before) => (((after[k] - before[k]) * 1e6) / MESSAGES).toFixed(0);
-        say(`| ${round} | Mosquitto 127.0.0.1:1883 | ${row(result)} | - | ${mosquitto ? us('broker') : '?'}, -, ${us('clients')}, ${us('machine')} |`);
+        say(`| ${round} | Mosquitto 127.0.0.1:1883 | ${row(result)} | - | - | ${mosquitto ? us('broker') : '?'}, -, ${us('clients')}, ${us('machine')} |`);
         return result;
       };
       // Alternate who goes first: a drift in the machine's load then favours neither.

@@ -12,7 +12,8 @@ export interface ConnectionHost {
   /** A publish or PUBACK taken off the wire (a view into the read buffer: copy anything kept). */
   onCapturedFrame(conn: FastPathConnection, frame: Buffer, kind: CapturedKind): void;
   /** The writer has something queued: flush it at the end of this turn. */
-  markDirty(writer: SubscriberWriter): void;
+  /** `holdsAcks`: the writer has PUBACKs queued, which leave ahead of other writes in the turn. */
+  markDirty(writer: SubscriberWriter, holdsAcks?: boolean): void;
   onClosed(conn: FastPathConnection): void;
   onSlowConsumer(conn: FastPathConnection): void;
 }
@@ -69,7 +70,7 @@ export class FastPathConnection extends Duplex {
     this.writer = new SubscriberWriter(transport, opts.writer, opts.stats, () => host.onSlowConsumer(this));
     this.acks = new OrderedAcks((messageId) => {
       this.writer.addControl(pubackFrame(messageId));
-      host.markDirty(this.writer);
+      host.markDirty(this.writer, true);
       this.resumeIfDrained();
     });
     this.splitter = new FrameSplitter<CapturedKind>(
