@@ -16,6 +16,8 @@ import type { BrokerExtension, ClientInfo, ClientPublish } from './extensions.js
 import { guardPackets } from './packet-guard.js';
 import { DEFAULT_LIMITS, TickFastPath } from './fastpath/fast-path.js';
 import { installQoSDelivery } from './fastpath/qos-delivery.js';
+import { LocalForwarder } from './local-forward.js';
+import { gateClientDeliveries, orderResumedSessions } from './resume-order.js';
 
 const require = createRequire(import.meta.url);
 
@@ -65,6 +67,8 @@ export class BrokerNode {
   private readonly violations: { inc(): void };
   private readonly denied;
   private closing: Promise<void> | undefined;
+  /** Extension publishes on a node without a cluster (see forward). */
+  private readonly local: LocalForwarder | undefined;
 
   private constructor(
     readonly aedes: Aedes,
@@ -74,8 +78,10 @@ export class BrokerNode {
     private readonly closeBackends: () => Promise<void>,
     /** Cluster link state (always true for a single in-memory node). */
     readonly clusterConnected: () => boolean,
+    clustered: boolean,
   ) {
     this.id = aedes.id;
+    this.local = clustered ? undefined : new LocalForwarder(aedes, ticks, opts.log.child({ component: 'forward' }));
     const { metrics } = opts;
     const outCounter = metrics.counter('mqtt_messages_out_total', 'Messages delivered to MQTT clients', ['family']);
     const inCounter = metrics.counter('mqtt_messages_in_total', 'Messages published into the broker', ['family']);
@@ -103,6 +109,7 @@ export class BrokerNode {
     });
     let node: BrokerNode | undefined;
     storeGrantedOnly(aedes, (client, topic) => node?.granted(client, topic) ?? false);
+    orderResumedSessions(aedes);
     const ticks = await TickFastPath.start({
       aedes,
       log: opts.log.child({ component: 'tick-fast-path' }),
@@ -127,6 +134,7 @@ export class BrokerNode {
         await backends?.close();
       },
       () => (backends?.connected() ?? true) && ticks.clusterConnected(),
+      backends !== undefined,
     );
     return node;
   }
@@ -170,12 +178,15 @@ export class BrokerNode {
   }
 
   /**
-   * The PUBACK waits for Aedes' forward: a client that reconnects with a persistent session right
-   * after its PUBACK then finds the message in its queue, in order. (Acking before the forward was
-   * measurably faster, but a session resumed meanwhile got the live message ahead of its queue.)
+   * The PUBACK waits until the message is queued for every persistent session: a client that
+   * reconnects with one right after the PUBACK then finds it in its queue, in order. (Acking before
+   * that was faster still, but a session resumed meanwhile got the live message ahead of its queue.)
+   * A single node acks before the live fan-out (LocalForwarder); in a cluster Aedes' publish waits
+   * for Redis to take the message too, so that no other node can resume a session ahead of it.
    */
   private forward(topic: string, payload: Buffer, settle: (err?: Error) => void): void {
     this.incoming[topicFamily(topic)].inc();
+    if (this.local) return this.local.forward(topic, payload, settle);
     this.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as PublishPacket, (err) => settle(err ?? undefined));
   }
 
@@ -270,6 +281,7 @@ export class BrokerNode {
       if (packet.will && (packet.will.qos as number) > 2) return done(new Error('will QoS 3'), false);
       // Before the session is restored: Aedes captures the delivery function with each subscription.
       installQoSDelivery(client);
+      gateClientDeliveries(client);
       this.state.set(client, { who: null, filters: new Set(), refuseIdentifier: packet.clientId === '' && packet.clean === false });
       // MQTT 3.1.1 has no server keepalive: a client asking for none or more than the limit is held
       // to the limit, so an idle or half-open connection is always reaped.

@@ -160,3 +160,37 @@ describe('chat over MQTT', () => {
     expect((await app.api.inject({ url: '/api/rooms/pres/presence', headers: auth })).json()).toEqual({ room: 'pres', members: [{ user: 'mia', name: 'Mia' }] });
   });
 });
+
+/** The offline queue against the PUBACK: a separate node, so one sender may burst past the default rate limit. */
+describe('chat persistent sessions', () => {
+  let app: ChatTestApp;
+  beforeAll(async () => {
+    app = await startChatTestApp({ CHAT_RATE_PER_S: '10000', CHAT_BURST: '10000' });
+  });
+  afterAll(() => app?.stop());
+
+  it('gives a persistent session resumed the instant its last message is acked everything, in order and once', async () => {
+    const topic = 'chat/rooms/resume';
+    const sender = await app.connect({ password: await app.token('sender', ['trader'], 'Sender') });
+    const token = await app.token('member', ['trader'], 'Member');
+    const member = { clientId: 'member-phone', clean: false, password: token };
+    const received: number[] = [];
+    const onMessage = (t: string, payload: Buffer) => {
+      if (t === topic) received.push((JSON.parse(payload.toString()) as { seq: number }).seq);
+    };
+    let online = await app.connect(member, onMessage);
+    await online.subscribeAsync(topic, { qos: 1 });
+    let sent = 0;
+    for (let round = 1; round <= 3; round++) {
+      await online.endAsync();
+      // Many in flight at once: the member is back the moment the last of them is acked.
+      await Promise.all(Array.from({ length: 100 }, () => sender.publishAsync(topic, JSON.stringify({ text: `m${++sent}` }), { qos: 1 })));
+      online = await app.connect(member, onMessage);
+      // A marker published after the resume comes after everything queued, and no duplicate trails it.
+      await sender.publishAsync(topic, JSON.stringify({ text: `m${++sent}` }), { qos: 1 });
+      await expect.poll(() => received.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(sent);
+      expect(received).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
+    }
+    await online.endAsync();
+  });
+});

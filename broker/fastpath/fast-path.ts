@@ -104,6 +104,7 @@ export class TickFastPath implements ConnectionHost {
   private readonly dirty = new Set<SubscriberWriter>();
   /** Writers holding PUBACKs: flushed first in a turn (see runTurn). */
   private readonly ackDirty = new Set<SubscriberWriter>();
+  private afterAcks: (() => void)[] = [];
   private scheduled = false;
   private closed = false;
   private readonly stats: WriterStats = { routed: 0, conflated: 0 };
@@ -235,6 +236,12 @@ export class TickFastPath implements ConnectionHost {
     );
   }
 
+  /** Runs `task` in this turn's flush, once its PUBACKs are written and before the other writes. */
+  afterAcksWritten(task: () => void): void {
+    this.afterAcks.push(task);
+    this.schedule();
+  }
+
   markDirty(writer: SubscriberWriter, holdsAcks = false): void {
     (holdsAcks ? this.ackDirty : this.dirty).add(writer);
     this.schedule();
@@ -317,6 +324,11 @@ export class TickFastPath implements ConnectionHost {
     }
     // PUBACKs first: each write wakes its reader, and a publisher whose window reopens sends its
     // next messages while this turn's deliveries are still being written (bench:chat +5-8%).
+    for (const writer of this.ackDirty) writer.flush();
+    this.ackDirty.clear();
+    const tasks = this.afterAcks;
+    this.afterAcks = [];
+    for (const task of tasks) task();
     for (const writer of this.ackDirty) writer.flush();
     this.ackDirty.clear();
     for (const writer of this.dirty) writer.flush();

@@ -7,8 +7,6 @@ interface DeliveringClient {
   clean: boolean;
   connecting: boolean;
   connected: boolean;
-  /** Set once the CONNACK is written. */
-  connackSent: boolean;
   _nextId: number;
   duplicates: Record<string, number>;
   subscriptions: Record<string, { qos: number } | undefined>;
@@ -64,10 +62,8 @@ export function installQoSDelivery(client: Client): void {
     const write = (err?: unknown) => {
       if (err) c.emit('error', err as Error);
       else {
-        afterConnack(c, () => {
-          if (c.connecting || c.connected) c.conn.write(qosPublishFrame(forward.topic, forward.payload, qos, forward.retain, forward.dup === true, messageId));
-          else c.emit('error', new Error('connection closed'));
-        });
+        if (c.connecting || c.connected) c.conn.write(qosPublishFrame(forward.topic, forward.payload, qos, forward.retain, forward.dup === true, messageId));
+        else c.emit('error', new Error('connection closed'));
       }
       process.nextTick(cb);
     };
@@ -85,32 +81,6 @@ export function installQoSDelivery(client: Client): void {
     };
     c.broker.persistence.outgoingUpdate(client, packet).then(() => write(), write);
   };
-}
-
-/** Sends held back while a client's CONNACK is still to go, in arrival order. */
-const heldForConnack = new WeakMap<DeliveringClient, (() => void)[]>();
-
-/**
- * MQTT-3.2.0-1: the CONNACK is the first packet a client gets. A message published while a session
- * is being resumed can reach its restored subscription first; written then, it would precede the
- * CONNACK (mqtt.js then never reads the CONNACK: its connect times out). It waits, with any others,
- * until the CONNACK is out or the connect failed.
- */
-function afterConnack(c: DeliveringClient, send: () => void): void {
-  const held = heldForConnack.get(c);
-  if (held) {
-    held.push(send);
-    return;
-  }
-  if (c.connackSent || !c.connecting) return send();
-  heldForConnack.set(c, [send]);
-  const release = () => {
-    if (!c.connackSent && c.connecting) return void setImmediate(release);
-    const sends = heldForConnack.get(c)!;
-    heldForConnack.delete(c);
-    for (const s of sends) s();
-  };
-  setImmediate(release);
 }
 
 function nextId(c: DeliveringClient): number {
