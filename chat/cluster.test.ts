@@ -77,6 +77,34 @@ describe('chat across two broker nodes', () => {
     expect(errors[0]).toMatchObject({ code: 'rate_limited' });
   });
 
+  it('resumes a persistent session with its queue first and live messages from the other node after it, each once', async () => {
+    const room = `resume-${run}`;
+    const topic = `chat/rooms/${room}`;
+    const clientId = `resumer-${run}`;
+    const options = { clientId, clean: false, password: await b.token(user('resumer'), ['trader'], 'RESUMER') };
+    const received: number[] = [];
+    const onMessage = (t: string, payload: Buffer) => {
+      if (t === topic) received.push((JSON.parse(payload.toString()) as { seq: number }).seq);
+    };
+    const first = await b.connect(options, onMessage);
+    await first.subscribeAsync(topic, { qos: 1 });
+    // Node A queues for the session once node B's subscription broadcast has reached it.
+    const persistence = (a.node.aedes as unknown as { persistence: { subscriptionsByTopic(t: string): Promise<{ clientId: string }[]> } }).persistence;
+    await eventually(async () => (await persistence.subscriptionsByTopic(topic)).map((s) => s.clientId)).toContain(`${user('resumer')}:${clientId}`);
+    await first.endAsync();
+
+    const sender = await connect(a, 'resume-sender');
+    await Promise.all(Array.from({ length: 50 }, (_, i) => sender.publishAsync(topic, JSON.stringify({ text: `m${i + 1}` }), { qos: 1 })));
+    await b.connect(options, onMessage);
+    // Published on node A after the resume: it crosses Redis while node B is still sending the queue.
+    await sender.publishAsync(topic, JSON.stringify({ text: 'm51' }), { qos: 1 });
+    await eventually(() => received.length).toBeGreaterThanOrEqual(51);
+    // One more round trip through both nodes, so that a late duplicate would have arrived.
+    await sender.publishAsync(topic, JSON.stringify({ text: 'm52' }), { qos: 1 });
+    await eventually(() => received.at(-1)).toBe(52);
+    expect(received).toEqual(Array.from({ length: 52 }, (_, i) => i + 1));
+  });
+
   it('delivers to a persistent session, after its node stopped, on the other node, everything in order', async () => {
     const room = `offline-${run}`;
     const clientId = `member-${run}`;
