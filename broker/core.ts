@@ -16,7 +16,7 @@ import type { BrokerExtension, ClientInfo, ClientPublish } from './extensions.js
 import { guardPackets } from './packet-guard.js';
 import { DEFAULT_LIMITS, TickFastPath } from './fastpath/fast-path.js';
 import { installQoSDelivery } from './fastpath/qos-delivery.js';
-import { LocalForwarder } from './local-forward.js';
+import { QoSForwarder } from './qos-forward.js';
 import { gateClientDeliveries, orderResumedSessions } from './resume-order.js';
 
 const require = createRequire(import.meta.url);
@@ -67,8 +67,8 @@ export class BrokerNode {
   private readonly violations: { inc(): void };
   private readonly denied;
   private closing: Promise<void> | undefined;
-  /** Extension publishes on a node without a cluster (see forward). */
-  private readonly local: LocalForwarder | undefined;
+  /** Forwards the publishes extensions take (see forward). */
+  private readonly forwarder: QoSForwarder;
 
   private constructor(
     readonly aedes: Aedes,
@@ -81,7 +81,7 @@ export class BrokerNode {
     clustered: boolean,
   ) {
     this.id = aedes.id;
-    this.local = clustered ? undefined : new LocalForwarder(aedes, ticks, opts.log.child({ component: 'forward' }));
+    this.forwarder = new QoSForwarder(aedes, clustered ? undefined : ticks, opts.log.child({ component: 'forward' }));
     const { metrics } = opts;
     const outCounter = metrics.counter('mqtt_messages_out_total', 'Messages delivered to MQTT clients', ['family']);
     const inCounter = metrics.counter('mqtt_messages_in_total', 'Messages published into the broker', ['family']);
@@ -177,17 +177,10 @@ export class BrokerNode {
     );
   }
 
-  /**
-   * The PUBACK waits until the message is queued for every persistent session: a client that
-   * reconnects with one right after the PUBACK then finds it in its queue, in order. (Acking before
-   * that was faster still, but a session resumed meanwhile got the live message ahead of its queue.)
-   * A single node acks before the live fan-out (LocalForwarder); in a cluster Aedes' publish waits
-   * for Redis to take the message too, so that no other node can resume a session ahead of it.
-   */
+  /** The PUBACK goes once the message is queued for every persistent session (see QoSForwarder). */
   private forward(topic: string, payload: Buffer, settle: (err?: Error) => void): void {
     this.incoming[topicFamily(topic)].inc();
-    if (this.local) return this.local.forward(topic, payload, settle);
-    this.aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as PublishPacket, (err) => settle(err ?? undefined));
+    this.forwarder.forward(topic, payload, settle);
   }
 
   /**

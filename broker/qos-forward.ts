@@ -35,23 +35,28 @@ export interface AckTurn {
 const noop = () => {};
 
 /**
- * Aedes' QoS 1 publish for a node without a cluster, split where the PUBACK belongs: the message is
- * queued for every persistent session, then acknowledged, then handed to the live subscribers right
- * after the PUBACKs of the same event-loop turn are written. Publishers then send their next
- * messages while this node is still delivering, instead of waiting for the whole fan-out.
+ * Aedes' QoS 1 publish (aedes.js: enqueueOffline, emitPacket, callPublished) for the publishes the
+ * fast path takes, with the PUBACK where it belongs: once the message is queued for every
+ * persistent session, so a session resumed right after the PUBACK finds it in its queue, in order.
  *
- * What a client can observe is Aedes' order: the fan-out runs in the same turn as the PUBACK write,
- * before this node reads anything else, so a session resumed after a PUBACK finds the message in
- * its queue and never gets it live ahead of that queue; deliveries leave in publish order. (With a
- * cluster the emit crosses Redis and Aedes' own publish keeps the PUBACK until Redis has it.)
+ * On a single node the PUBACK goes first and the live subscribers get the message right after the
+ * PUBACKs of the same event-loop turn are written: publishers send their next messages while this
+ * node is still delivering. The fan-out runs in the same turn as the PUBACK write, before this node
+ * reads anything else, so no session can be resumed in between. In a cluster the emit crosses Redis
+ * and other nodes resume sessions too: the PUBACK waits until Redis has taken the message, as in
+ * Aedes' own publish.
+ *
+ * Unlike Aedes' publish, a failure to find the persistent sessions (subscriptionsByTopic) fails
+ * the publish (no PUBACK, the client sends it again) instead of leaving its callback uncalled.
  */
-export class LocalForwarder {
+export class QoSForwarder {
   private readonly aedes: PublishPath;
   private pending: QueuedPacket[] = [];
 
   constructor(
     private readonly broker: Aedes,
-    private readonly turn: AckTurn,
+    /** Single node: ack before the live fan-out, which waits for the turn's PUBACKs. Cluster: undefined. */
+    private readonly localTurn: AckTurn | undefined,
     private readonly log: Logger,
   ) {
     this.aedes = broker as unknown as PublishPath;
@@ -65,8 +70,9 @@ export class LocalForwarder {
       .then((subs) => persistence.outgoingEnqueueCombi(subs, packet))
       .then(
         () => {
+          if (!this.localTurn) return this.emit(packet, settle);
           settle();
-          if (this.pending.push(packet) === 1) this.turn.afterAcksWritten(this.fanOut);
+          if (this.pending.push(packet) === 1) this.localTurn.afterAcksWritten(this.fanOut);
         },
         // Not queued for every session: no PUBACK, so the client sends it again.
         (err: Error) => settle(err),
@@ -78,12 +84,14 @@ export class LocalForwarder {
     this.pending = [];
     // Acked during shutdown: stored and queued for persistent sessions; live subscribers are gone.
     if (this.aedes.closed) return;
-    for (const packet of packets) {
-      this.aedes.mq.emit(packet, this.emitted);
-      this.aedes.published(packet, null, noop);
-      this.aedes.emit('publish', packet, null);
-    }
+    for (const packet of packets) this.emit(packet, this.emitted);
   };
+
+  private emit(packet: QueuedPacket, done: (err?: Error) => void): void {
+    this.aedes.mq.emit(packet, done);
+    this.aedes.published(packet, null, noop);
+    this.aedes.emit('publish', packet, null);
+  }
 
   private readonly emitted = (err?: Error) => {
     // The local emitter does not fail; if it did, the message is stored and queued for persistent sessions.
