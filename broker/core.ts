@@ -479,9 +479,11 @@ function clusterBackends(url: string, log: Logger) {
   const conns = [connection(), connection()];
   const mq = mqemitterRedis({ pubConn: conns[0], subConn: conns[1] });
   mq.state.on('error', onError);
-  // The session store keeps a connection of its own: handed one of ours, resuming a session on
-  // another node sometimes never got its CONNACK (node-kill test, about 1 run in 10).
-  const persistence = persistenceRedis({ ...redisOptions(url), maxSessionDelivery: 10_000 });
+  // The session store gets a connection of its own (not the emitter's), made here so that its
+  // errors are heard too: unheard, ioredis printed them to stderr outside the structured log.
+  const sessions = new Redis(url);
+  sessions.on('error', onError);
+  const persistence = persistenceRedis({ conn: sessions, maxSessionDelivery: 10_000 });
   return {
     mq,
     persistence,
@@ -491,15 +493,3 @@ function clusterBackends(url: string, log: Logger) {
   };
 }
 
-/** aedes-persistence-redis takes ioredis options, not a URL. */
-function redisOptions(url: string): Record<string, unknown> {
-  const u = new URL(url);
-  return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    db: Number(u.pathname.slice(1) || 0),
-    username: u.username || undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    tls: u.protocol === 'rediss:' ? {} : undefined,
-  };
-}
