@@ -233,7 +233,12 @@ export class BrokerNode {
 
   publish(packet: Pick<PublishPacket, 'topic' | 'payload' | 'qos' | 'retain'>): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.aedes.publish({ cmd: 'publish', dup: false, ...packet } as PublishPacket, (err) => (err ? reject(err) : resolve()));
+      const settle = (err?: Error | null) => (err ? reject(err) : resolve());
+      // QoS 1 (chat events, bot messages) takes the clients' forwarder: a bot message stored in the
+      // same commit as a client's then reaches subscribers in seq order, not ahead of it.
+      const { topic, payload } = packet;
+      if (packet.qos === 1 && !packet.retain) return this.forwarder.forward(topic, typeof payload === 'string' ? Buffer.from(payload) : payload, settle);
+      this.aedes.publish({ cmd: 'publish', dup: false, ...packet } as PublishPacket, settle);
     });
   }
 
