@@ -47,7 +47,8 @@ function resumingSession(queue: Message[], clean = false) {
 describe('a persistent session being resumed', () => {
   it('gets live messages after its queue, without the ones the queue carried', async () => {
     const session = resumingSession([message(1), message(2), message(3)]);
-    // Reach the restored subscriptions before and while the queue is sent (every call still completes).
+    // Live messages reach the restored subscriptions before and after the queue is read, before the
+    // session is ready (each delivery call still completes at once).
     await session.live(message(2));
     await session.live(message(4, 0));
     await session.sendQueue();
