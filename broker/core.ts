@@ -162,7 +162,7 @@ export class BrokerNode {
 
   /**
    * A QoS 1 publish the fast path took off the wire: decided as Aedes' authorizePublish would, then
-   * forwarded through Aedes (subscribers, offline sessions, the cluster) before it is acknowledged.
+   * forwarded (offline sessions, subscribers, the cluster) and acknowledged as QoSForwarder orders it.
    */
   intakePublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void): void {
     // What Aedes' own PUBLISH handling would close the connection for (MQTT-3.3.2-2, MQTT-4.7.3-2).
@@ -231,13 +231,12 @@ export class BrokerNode {
     return this.aedes.handle(conn, req);
   }
 
-  publish(packet: Pick<PublishPacket, 'topic' | 'payload' | 'qos' | 'retain'>): Promise<void> {
+  publish(packet: { topic: string; payload: Buffer; qos: 0 | 1; retain: boolean }): Promise<void> {
     return new Promise((resolve, reject) => {
       const settle = (err?: Error | null) => (err ? reject(err) : resolve());
       // QoS 1 (chat events, bot messages) takes the clients' forwarder: a bot message stored in the
       // same commit as a client's then reaches subscribers in seq order, not ahead of it.
-      const { topic, payload } = packet;
-      if (packet.qos === 1 && !packet.retain) return this.forwarder.forward(topic, typeof payload === 'string' ? Buffer.from(payload) : payload, settle);
+      if (packet.qos === 1 && !packet.retain) return this.forwarder.forward(packet.topic, packet.payload, settle);
       this.aedes.publish({ cmd: 'publish', dup: false, ...packet } as PublishPacket, settle);
     });
   }

@@ -329,8 +329,6 @@ export class TickFastPath implements ConnectionHost {
     const tasks = this.afterAcks;
     this.afterAcks = [];
     for (const task of tasks) task();
-    for (const writer of this.ackDirty) writer.flush();
-    this.ackDirty.clear();
     for (const writer of this.dirty) writer.flush();
     this.dirty.clear();
     this.cluster?.flushIfDue();

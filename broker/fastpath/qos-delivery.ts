@@ -61,10 +61,8 @@ export function installQoSDelivery(client: Client): void {
     const qos = sub && (sub.qos || 0) < forward.qos ? sub.qos : forward.qos;
     const write = (err?: unknown) => {
       if (err) c.emit('error', err as Error);
-      else {
-        if (c.connecting || c.connected) c.conn.write(qosPublishFrame(forward.topic, forward.payload, qos, forward.retain, forward.dup === true, messageId));
-        else c.emit('error', new Error('connection closed'));
-      }
+      else if (c.connecting || c.connected) c.conn.write(qosPublishFrame(forward.topic, forward.payload, qos, forward.retain, forward.dup === true, messageId));
+      else c.emit('error', new Error('connection closed'));
       process.nextTick(cb);
     };
     if (c.clean || forward.retain) return write();
