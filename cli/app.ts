@@ -8,7 +8,7 @@ import { Shutdown } from '../platform/shutdown.js';
 import { TickHub } from '../platform/tick-hub.js';
 import { openDatabase, type Database } from '../platform/database.js';
 import type { RoleContext } from '../platform/context.js';
-import { Hs256Auth } from '../broker/auth.js';
+import { Hs256Auth } from '../platform/auth.js';
 import { OperatorAcl } from '../broker/acl-file.js';
 import { BrokerNode } from '../broker/core.js';
 import { BrokerPublisher } from '../broker/market-publisher.js';

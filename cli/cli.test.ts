@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { Hs256Auth } from '../broker/auth.js';
+import { Hs256Auth } from '../platform/auth.js';
 
 /** The built CLI, as an operator runs it (`npm test` builds first through `pretest`). */
 const BIN = fileURLToPath(new URL('../bin/ticktalk.js', import.meta.url));

@@ -7,7 +7,7 @@ import type { Health } from './health.js';
 import type { Shutdown } from './shutdown.js';
 import type { TickHub } from './tick-hub.js';
 import type { Database } from './database.js';
-import type { TokenIssuer, TokenVerifier } from '../broker/auth.js';
+import type { TokenIssuer, TokenVerifier } from './auth.js';
 
 /**
  * Publishing into the MQTT cluster from inside the process (bridge, aggregator, chat). In cluster
