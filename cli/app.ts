@@ -78,7 +78,8 @@ async function compose(config: Config, roles: readonly RoleName[], log: Logger, 
   const mqtt = new BrokerPublisher(node);
   ticks.subscribe((batch) => mqtt.publishTicks(batch));
 
-  const ctx: RoleContext = { config, log, metrics, health, http, shutdown, mqtt, ticks, auth, database: engines.database, redis: engines.redis };
+  const { database, redis } = engines;
+  const ctx: RoleContext = { config, log, metrics, health, http, shutdown, mqtt, ticks, auth, database, redis };
 
   const listeners = roles.includes('broker') ? await startBrokerRole(ctx, node) : undefined;
   if (roles.includes('ohlcv')) await startOhlcvRole(ctx);
@@ -125,7 +126,8 @@ async function startBrokerRole(ctx: RoleContext, node: BrokerNode): Promise<Mqtt
 }
 
 /** Binds MQTT_PORT; on shutdown, stops accepting and drains the clients over SHUTDOWN_DRAIN_S. */
-async function listenMqtt({ config, log, health, shutdown }: RoleContext, node: BrokerNode, { tcp, webSocket }: MqttListeners): Promise<number> {
+async function listenMqtt(ctx: RoleContext, node: BrokerNode, { tcp, webSocket }: MqttListeners): Promise<number> {
+  const { config, log, health, shutdown } = ctx;
   const port = await bind('MQTT_PORT', config.MQTT_PORT, config.HOST, () => tcp.listen(config.MQTT_PORT, config.HOST));
   health.addCheck('mqtt', () => tcp.listening);
   shutdown.add(
