@@ -1,3 +1,4 @@
+import { isJpyQuoted, symbolDigits } from '../protocol/symbols.js';
 import { TICK_FLAG, type Tick } from '../protocol/tick.js';
 
 /**
@@ -19,24 +20,24 @@ export interface SymbolProfile {
   trades: boolean;
 }
 
-const PROFILES: Record<string, SymbolProfile> = {
-  EURUSD: { digits: 5, start: 1.085, spreadPoints: 8, volatility: 1.2e-5, trades: false },
-  GBPUSD: { digits: 5, start: 1.27, spreadPoints: 12, volatility: 1.5e-5, trades: false },
-  USDJPY: { digits: 3, start: 151.5, spreadPoints: 10, volatility: 1.5e-5, trades: false },
-  XAUUSD: { digits: 2, start: 2650, spreadPoints: 25, volatility: 2e-5, trades: false },
-  BTCUSD: { digits: 2, start: 97_000, spreadPoints: 1500, volatility: 6e-5, trades: true },
+/** How the walk moves per known symbol; its decimals are the market's (protocol/symbols.ts). */
+const WALKS: Record<string, Omit<SymbolProfile, 'digits'>> = {
+  EURUSD: { start: 1.085, spreadPoints: 8, volatility: 1.2e-5, trades: false },
+  GBPUSD: { start: 1.27, spreadPoints: 12, volatility: 1.5e-5, trades: false },
+  USDJPY: { start: 151.5, spreadPoints: 10, volatility: 1.5e-5, trades: false },
+  XAUUSD: { start: 2650, spreadPoints: 25, volatility: 2e-5, trades: false },
+  BTCUSD: { start: 97_000, spreadPoints: 1500, volatility: 6e-5, trades: true },
 };
 
-/** Known symbols get their market's conventions; others look like a forex pair (JPY crosses: 3 digits). */
+/** Known symbols get their market's conventions; others look like a forex pair. */
 export function symbolProfile(symbol: string): SymbolProfile {
-  const known = PROFILES[symbol.toUpperCase()];
-  if (known) return known;
-  const jpy = /JPY/i.test(symbol);
+  const digits = symbolDigits(symbol);
+  const known = WALKS[symbol.toUpperCase()];
+  if (known) return { digits, ...known };
   // A start derived from the name keeps unknown symbols apart on a chart and stable across runs.
   const nameFraction = [...symbol].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1000, 7) / 1000;
-  return jpy
-    ? { digits: 3, start: 100 + 100 * nameFraction, spreadPoints: 15, volatility: 1.5e-5, trades: false }
-    : { digits: 5, start: 0.5 + nameFraction, spreadPoints: 15, volatility: 1.5e-5, trades: false };
+  const start = isJpyQuoted(symbol) ? 100 + 100 * nameFraction : 0.5 + nameFraction;
+  return { digits, start, spreadPoints: 15, volatility: 1.5e-5, trades: false };
 }
 
 /** mulberry32: a small, fast, seedable PRNG, good enough for simulated prices. */

@@ -1,5 +1,5 @@
 import type { Principal } from '../protocol/identity.js';
-import { BUILT_IN_ROOTS, type Access } from './acl.js';
+import { BUILT_IN_ROOTS, type Access, type OperatorRules } from './acl.js';
 import { covers } from './topic-filter.js';
 
 /**
@@ -30,7 +30,7 @@ export class AclFileError extends Error {
 /** Built-in families, and leading wildcards that would span them. */
 const PROTECTED_ROOTS = new Set<string>([...BUILT_IN_ROOTS, '+', '#']);
 
-export class OperatorAcl {
+export class OperatorAcl implements OperatorRules {
   private constructor(
     private readonly anonymous: Rule[],
     private readonly perUser: Map<string, Rule[]>,

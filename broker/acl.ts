@@ -1,7 +1,6 @@
 import { hasRole, type Principal } from '../protocol/identity.js';
 import { ROOM_PATTERN, SYMBOL_PATTERN, USER_PATTERN } from '../protocol/names.js';
 import { isValidFilter } from './topic-filter.js';
-import type { OperatorAcl } from './acl-file.js';
 
 /**
  * The access rules of CONTRACT §3 as a pure function. Built-in topic families are decided here
@@ -9,9 +8,14 @@ import type { OperatorAcl } from './acl-file.js';
  */
 export type Access = 'subscribe' | 'publish';
 
+/** The operator's own rules (ACL_FILE), consulted for topics outside the built-in families. */
+export interface OperatorRules {
+  allows(who: Principal, clientId: string, access: Access, topic: string): boolean;
+}
+
 export interface AclContext {
   allowAnonymousMarketData: boolean;
-  operator?: OperatorAcl;
+  operator?: OperatorRules;
   clientId?: string;
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { TokenIssuer, TokenVerifier } from '../broker/auth.js';
+import type { TokenIssuer, TokenVerifier } from '../platform/auth.js';
 import type { Identity } from '../protocol/identity.js';
 import { dmConversation, roomConversation, type Conversation } from './conversation.js';
 import { ChatError } from './errors.js';

@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { RoleContext } from '../platform/context.js';
 import { chatRoutes } from './http-routes.js';
@@ -49,17 +48,12 @@ async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
   const store = await SqlChatStore.open(await ctx.database(), { outbox: config.AMQP_URL !== undefined });
 
   const limits = { ratePerS: config.CHAT_RATE_PER_S, burst: config.CHAT_BURST };
-  let limiter: RateLimiter = new MemoryRateLimiter(limits);
-  let presenceStore: PresenceStore = new MemoryPresenceStore();
-  let redis: Redis | undefined;
-  if (config.REDIS_URL) {
-    const client = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false });
-    client.on('error', (err) => log.warn({ err: err.message }, 'chat redis error'));
-    ctx.health.addCheck('chat-redis', () => client.status === 'ready');
-    limiter = new RedisRateLimiter(client, limits, REDIS_PREFIX);
-    presenceStore = new RedisPresenceStore(client, REDIS_PREFIX, HEARTBEAT_MS * 3);
-    redis = client;
-  }
+  // With a Redis cluster, rate limits and presence hold across every node.
+  const redis = ctx.redis?.connect('chat', { maxRetriesPerRequest: 2 });
+  const limiter: RateLimiter = redis ? new RedisRateLimiter(redis, limits, REDIS_PREFIX) : new MemoryRateLimiter(limits);
+  const presenceStore: PresenceStore = redis
+    ? new RedisPresenceStore(redis, REDIS_PREFIX, HEARTBEAT_MS * 3)
+    : new MemoryPresenceStore();
 
   const publish = (topic: string, payload: string, qos: 0 | 1) => ctx.mqtt.publish(topic, payload, { qos, retain: false });
   const presence = new Presence(presenceStore, publish, { node: config.NODE_ID, heartbeatMs: HEARTBEAT_MS }, log.child({ component: 'presence' }));
@@ -77,7 +71,6 @@ async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
   ctx.shutdown.add('chat', async () => {
     await service.settled();
     await presence.stop();
-    redis?.disconnect();
   });
   return { service, store };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Hs256Auth } from '../broker/auth.js';
+import { Hs256Auth } from '../platform/auth.js';
 import type { ClientInfo } from '../broker/extensions.js';
 import type { Identity } from '../protocol/identity.js';
 import { chatRoutes } from './http-routes.js';

@@ -6,23 +6,20 @@ import { Health } from '../platform/health.js';
 import { createHttpServer } from '../platform/http.js';
 import { Shutdown } from '../platform/shutdown.js';
 import { TickHub } from '../platform/tick-hub.js';
-import { openDatabase, type Database } from '../platform/database.js';
 import type { RoleContext } from '../platform/context.js';
-import { Hs256Auth } from '../broker/auth.js';
+import { Hs256Auth } from '../platform/auth.js';
 import { OperatorAcl } from '../broker/acl-file.js';
 import { BrokerNode } from '../broker/core.js';
 import { BrokerPublisher } from '../broker/market-publisher.js';
 import { TcpListener, registerWebSocketListener } from '../broker/listeners.js';
 import { drainGradually } from '../broker/drain.js';
-import type { TickSource } from '../platform/tick-hub.js';
-import { Simulator } from '../bridges/simulator.js';
-import { TickBridge } from '../bridges/tick-bridge.js';
 import { startOhlcvRole } from '../ohlcv/role.js';
 import { registerUdfRoutes } from '../ohlcv/udf-routes.js';
 import { openCandleStore } from '../ohlcv/store.js';
 import { createChatService, registerChatRoutes } from '../chat/role.js';
 import { registerWebPage } from '../web/serve-page.js';
 import { startChatBridges } from '../bridges/chat-events.js';
+import { openEngines, type Engines } from './engines.js';
 
 export const ROLE_NAMES = ['broker', 'bridge', 'ohlcv', 'web'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
@@ -42,8 +39,9 @@ export interface App {
 }
 
 /**
- * The one place roles are composed: reads the parsed config, picks implementations (memory or
- * Redis, PGlite or PostgreSQL, simulator or RabbitMQ) and wires the roles asked for.
+ * The one place roles are composed: reads the parsed config, takes the engines chosen in
+ * engines.ts (memory or Redis, PGlite or PostgreSQL, simulator or RabbitMQ) and wires the roles
+ * asked for.
  */
 export async function startApp({ config, roles, log: givenLog }: AppOptions): Promise<App> {
   const log = givenLog ?? createLogger(config.LOG_LEVEL, config.NODE_ID);
@@ -62,91 +60,38 @@ async function compose(config: Config, roles: readonly RoleName[], log: Logger, 
   const health = new Health();
   const http = createHttpServer({ log, health, metrics });
   const ticks = new TickHub((err) => log.error({ err }, 'tick listener failed'));
+  const engines = openEngines(config, { log, metrics, health, shutdown });
   const auth = config.AUTH_JWT_SECRET ? new Hs256Auth(config.AUTH_JWT_SECRET) : Hs256Auth.ephemeral();
   if (!config.AUTH_JWT_SECRET) log.warn('AUTH_JWT_SECRET unset: tokens are signed with a random per-start secret');
 
-  let db: Promise<Database> | undefined;
-  const database = () => {
-    db ??= openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR }).then((opened) => {
-      health.addCheck('database', () => opened.ping());
-      return opened;
-    });
-    return db;
-  };
-  shutdown.add('database', async () => {
-    if (db) await (await db).close();
-  });
-
   const operatorAcl = config.ACL_FILE ? loadOperatorAcl(config.ACL_FILE) : undefined;
-  if (!config.REDIS_URL && roles.length < ROLE_NAMES.length) {
+  if (engines.choice.cluster === 'memory' && roles.length < ROLE_NAMES.length) {
     log.warn({ roles }, 'REDIS_URL unset: MQTT traffic stays inside this process; split roles need a cluster');
   }
 
   // Every process joins the MQTT cluster (roles without listeners publish through it);
   // only the broker role accepts client connections.
   const node = await BrokerNode.start({ config, log: log.child({ component: 'broker' }), metrics, auth, operatorAcl });
-  if (config.REDIS_URL) health.addCheck('redis', () => node.clusterConnected());
+  if (engines.redis) health.addCheck('cluster', () => node.clusterConnected());
   shutdown.add('http', () => http.close());
   shutdown.add('broker', () => node.close());
   const mqtt = new BrokerPublisher(node);
   ticks.subscribe((batch) => mqtt.publishTicks(batch));
 
-  const ctx: RoleContext = { config, log, metrics, health, http, shutdown, mqtt, ticks, auth, database };
+  const { database, redis } = engines;
+  const ctx: RoleContext = { config, log, metrics, health, http, shutdown, mqtt, ticks, auth, database, redis };
 
-  let tcp: TcpListener | undefined;
-  let webSocket: { stopAccepting(): void } | undefined;
-  if (roles.includes('broker')) {
-    const listenerOpts = {
-      node,
-      log,
-      metrics,
-      maxPacket: config.MQTT_MAX_PACKET,
-      connectsPerIpPerSecond: config.MQTT_CONNECTS_PER_IP_PER_S,
-    };
-    tcp = new TcpListener(listenerOpts);
-    webSocket = await registerWebSocketListener(http, listenerOpts);
-    // Chat is stamped and stored inside the broker's publish path, before PUBACK.
-    node.addExtension(await createChatService(ctx));
-  }
-
+  const listeners = roles.includes('broker') ? await startBrokerRole(ctx, node) : undefined;
   if (roles.includes('ohlcv')) await startOhlcvRole(ctx);
-  if (roles.includes('web')) {
-    await registerUdfRoutes(http, { store: await openCandleStore(await database()) });
-    await registerChatRoutes(ctx);
-    await registerWebPage(http);
-  }
+  if (roles.includes('web')) await startWebRole(ctx);
 
   const ports: { mqtt?: number; http: number } = { http: 0 };
-  if (tcp) {
-    const listener = tcp;
-    ports.mqtt = await bind('MQTT_PORT', config.MQTT_PORT, config.HOST, () => listener.listen(config.MQTT_PORT, config.HOST));
-    health.addCheck('mqtt', () => listener.listening);
-    shutdown.add(
-      'mqtt-drain',
-      async () => {
-        listener.stopAccepting();
-        webSocket?.stopAccepting();
-        const clients = node.clients();
-        log.info({ clients: clients.length, seconds: config.SHUTDOWN_DRAIN_S }, 'draining MQTT clients');
-        await drainGradually(clients, config.SHUTDOWN_DRAIN_S * 1000);
-      },
-      // The drain takes SHUTDOWN_DRAIN_S by design; the default step bound must not cut it short.
-      (config.SHUTDOWN_DRAIN_S + 5) * 1000,
-    );
-  }
+  if (listeners) ports.mqtt = await listenMqtt(ctx, node, listeners);
   await bind('HTTP_PORT', config.HTTP_PORT, config.HOST, () => http.listen({ port: config.HTTP_PORT, host: config.HOST }));
-
   // Tick sources start last, once every sink (MQTT, aggregator) is listening on the hub.
-  if (roles.includes('bridge')) {
-    // chat.events relays the chat outbox, chat.inbound takes bot messages.
-    if (config.AMQP_URL) await startChatBridges(ctx);
-    for (const source of tickSources(config, ctx)) {
-      await source.start(ticks);
-      shutdown.add('tick-source', () => source.stop());
-    }
-  }
+  if (roles.includes('bridge')) await startBridgeRole(ctx, engines);
   ports.http = (http.server.address() as { port: number }).port;
-  log.info({ roles, ports, cluster: Boolean(config.REDIS_URL) }, 'ticktalk started');
+  log.info({ roles, ports }, 'ticktalk started');
 
   return {
     ctx,
@@ -157,6 +102,63 @@ async function compose(config: Config, roles: readonly RoleName[], log: Logger, 
       await shutdown.run();
     },
   };
+}
+
+interface MqttListeners {
+  tcp: TcpListener;
+  webSocket: { stopAccepting(): void };
+}
+
+/** Client listeners (not yet bound) and chat in the publish path. */
+async function startBrokerRole(ctx: RoleContext, node: BrokerNode): Promise<MqttListeners> {
+  const listenerOpts = {
+    node,
+    log: ctx.log,
+    metrics: ctx.metrics,
+    maxPacket: ctx.config.MQTT_MAX_PACKET,
+    connectsPerIpPerSecond: ctx.config.MQTT_CONNECTS_PER_IP_PER_S,
+  };
+  const tcp = new TcpListener(listenerOpts);
+  const webSocket = await registerWebSocketListener(ctx.http, listenerOpts);
+  // Chat is stamped and stored inside the broker's publish path, before PUBACK.
+  node.addExtension(await createChatService(ctx));
+  return { tcp, webSocket };
+}
+
+/** Binds MQTT_PORT; on shutdown, stops accepting and drains the clients over SHUTDOWN_DRAIN_S. */
+async function listenMqtt(ctx: RoleContext, node: BrokerNode, { tcp, webSocket }: MqttListeners): Promise<number> {
+  const { config, log, health, shutdown } = ctx;
+  const port = await bind('MQTT_PORT', config.MQTT_PORT, config.HOST, () => tcp.listen(config.MQTT_PORT, config.HOST));
+  health.addCheck('mqtt', () => tcp.listening);
+  shutdown.add(
+    'mqtt-drain',
+    async () => {
+      tcp.stopAccepting();
+      webSocket.stopAccepting();
+      const clients = node.clients();
+      log.info({ clients: clients.length, seconds: config.SHUTDOWN_DRAIN_S }, 'draining MQTT clients');
+      await drainGradually(clients, config.SHUTDOWN_DRAIN_S * 1000);
+    },
+    // The drain takes SHUTDOWN_DRAIN_S by design; the default step bound must not cut it short.
+    (config.SHUTDOWN_DRAIN_S + 5) * 1000,
+  );
+  return port;
+}
+
+async function startWebRole(ctx: RoleContext): Promise<void> {
+  await registerUdfRoutes(ctx.http, { store: await openCandleStore(await ctx.database()) });
+  await registerChatRoutes(ctx);
+  await registerWebPage(ctx.http);
+}
+
+/** The feed's tick source into the hub; with RabbitMQ also the chat bridges. */
+async function startBridgeRole(ctx: RoleContext, engines: Engines): Promise<void> {
+  // chat.events relays the chat outbox, chat.inbound takes bot messages.
+  if (engines.choice.feed === 'rabbitmq') await startChatBridges(ctx);
+  const source = engines.tickSource();
+  if (!source) return;
+  await source.start(ctx.ticks);
+  ctx.shutdown.add('tick-source', () => source.stop());
 }
 
 /** An unreadable or invalid ACL file stops start-up with a message naming ACL_FILE. */
@@ -184,26 +186,6 @@ async function bind<T>(variable: string, port: number, host: string, listen: () 
     }
     throw err;
   }
-}
-
-function tickSources(config: Config, ctx: RoleContext): TickSource[] {
-  const sources: TickSource[] = [];
-  if (config.FEED_SIM) {
-    sources.push(new Simulator({ symbols: config.SYMBOLS, ratePerSymbol: config.FEED_SIM_RATE, log: ctx.log.child({ component: 'simulator' }) }));
-  }
-  if (config.AMQP_URL) {
-    sources.push(
-      new TickBridge({
-        url: config.AMQP_URL,
-        timeZone: config.FEED_TIMEZONE,
-        log: ctx.log.child({ component: 'tick-bridge' }),
-        metrics: ctx.metrics,
-        health: ctx.health,
-        connectionName: `ticktalk-bridge-${config.NODE_ID}`,
-      }),
-    );
-  }
-  return sources;
 }
 
 export function parseRoles(text: string | undefined): RoleName[] {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { Hs256Auth } from '../broker/auth.js';
+import { Hs256Auth } from '../platform/auth.js';
 
 /** The built CLI, as an operator runs it (`npm test` builds first through `pretest`). */
 const BIN = fileURLToPath(new URL('../bin/ticktalk.js', import.meta.url));
@@ -89,6 +89,8 @@ describe('ticktalk CLI', () => {
       children.push(p.child);
       await expect.poll(() => /"msg":"ticktalk started"/.test(p.out()), { timeout: 20_000 }).toBe(true);
       const started = JSON.parse(p.out().split('\n').find((l) => l.includes('ticktalk started'))!);
+      const chosen = p.out().split('\n').filter((l) => l.includes('"engines chosen"'));
+      expect(chosen.map((l) => JSON.parse(l).engines)).toEqual([{ cluster: 'memory', database: 'pglite', feed: 'simulator' }]);
       const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${started.ports.mqtt}`, { reconnectPeriod: 0 });
       const tick = new Promise<string>((resolve) => client.once('message', (t) => resolve(t)));
       await client.subscribeAsync('ticks/+');

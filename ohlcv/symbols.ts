@@ -1,5 +1,5 @@
 import type { Tick } from '../protocol/tick.js';
-import { symbolProfile } from '../bridges/tick-generator.js';
+import { symbolDigits } from '../protocol/symbols.js';
 
 /**
  * Symbol metadata for UDF: what kind of instrument a name is, how it is described, and how many
@@ -50,7 +50,7 @@ export function describeSymbol(symbol: string, digitsSeen: number | null): Symbo
     type = 'crypto';
     description = `${COINS[base]} / ${quoteName}`;
   }
-  return { symbol, type, exchange: EXCHANGE, description, digits: digitsSeen ?? symbolProfile(symbol).digits };
+  return { symbol, type, exchange: EXCHANGE, description, digits: digitsSeen ?? symbolDigits(symbol) };
 }
 
 /** Decimal places of a price as the feed wrote it (JSON numbers parse to their shortest form). */

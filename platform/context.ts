@@ -7,7 +7,8 @@ import type { Health } from './health.js';
 import type { Shutdown } from './shutdown.js';
 import type { TickHub } from './tick-hub.js';
 import type { Database } from './database.js';
-import type { TokenIssuer, TokenVerifier } from '../broker/auth.js';
+import type { RedisConnections } from './redis.js';
+import type { TokenIssuer, TokenVerifier } from './auth.js';
 
 /**
  * Publishing into the MQTT cluster from inside the process (bridge, aggregator, chat). In cluster
@@ -34,4 +35,6 @@ export interface RoleContext {
   auth: TokenVerifier & TokenIssuer;
   /** Lazily opened shared database (PGlite allows one handle per data dir, so roles share it). */
   database(): Promise<Database>;
+  /** Every Redis connection of the process is made here; unset when the cluster engine is memory. */
+  redis?: RedisConnections;
 }

@@ -108,10 +108,6 @@ export class PgliteDatabase implements Database {
   }
 }
 
-export async function openDatabase(opts: { url?: string; dataDir: string }): Promise<Database> {
-  return opts.url ? new PostgresDatabase(opts.url) : PgliteDatabase.open(`${opts.dataDir}/pglite`);
-}
-
 /**
  * Versioned migrations per component (`ohlcv`, `chat`, ...): each list only ever grows; entry i is
  * version i+1. Applied in one transaction per version under an advisory lock, so two processes

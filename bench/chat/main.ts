@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
-import { Hs256Auth } from '../../broker/auth.js';
+import { Hs256Auth } from '../../platform/auth.js';
 import { freshDatabase } from '../../test/support/postgres.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);

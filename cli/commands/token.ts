@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Hs256Auth, parseTtl } from '../../broker/auth.js';
+import { Hs256Auth, parseTtl } from '../../platform/auth.js';
 import { loadConfig } from '../../protocol/config.js';
 import { ROLES, USER_PATTERN } from '../../protocol/names.js';
 import { parseCommandArgs, UsageError, type Command } from '../args.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Hs256Auth } from '../../broker/auth.js';
+import { Hs256Auth } from '../../platform/auth.js';
 
 /** CONTRACT.md §1, through the built CLI as an operator runs it (`npm test` builds first). */
 

@@ -1,0 +1,100 @@
+import type { Config } from '../protocol/config.js';
+import { PgliteDatabase, PostgresDatabase, type Database } from '../platform/database.js';
+import type { Health } from '../platform/health.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import { RedisConnections } from '../platform/redis.js';
+import type { Shutdown } from '../platform/shutdown.js';
+import type { TickSource } from '../platform/tick-hub.js';
+import { Simulator } from '../bridges/simulator.js';
+import { TickBridge } from '../bridges/tick-bridge.js';
+
+/** Which implementation runs behind each port that has two; nothing above this module asks the config. */
+export interface EngineChoice {
+  /** MQTT cluster, chat rate limits and presence: inside this process, or shared through Redis. */
+  cluster: 'memory' | 'redis';
+  database: 'pglite' | 'postgres';
+  /** Where ticks come from: the built-in simulator, RabbitMQ `mt.ticks`, or nowhere (`FEED_SIM=off`). */
+  feed: 'simulator' | 'rabbitmq' | 'none';
+}
+
+/** The chosen engines and the shared resources built for them. */
+export interface Engines {
+  readonly choice: EngineChoice;
+  /** Every Redis connection of the process comes from here (cluster `redis` only). */
+  readonly redis?: RedisConnections;
+  /** The shared database, opened on first use (PGlite allows one handle per data dir). */
+  database(): Promise<Database>;
+  /** The feed's tick source, for the bridge role; none when the feed is `none`. */
+  tickSource(): TickSource | undefined;
+}
+
+export interface EngineDeps {
+  log: Logger;
+  metrics: Metrics;
+  health: Health;
+  shutdown: Shutdown;
+}
+
+export function chooseEngines(config: Config): EngineChoice {
+  return {
+    cluster: config.REDIS_URL ? 'redis' : 'memory',
+    database: config.DATABASE_URL ? 'postgres' : 'pglite',
+    feed: config.AMQP_URL ? 'rabbitmq' : config.FEED_SIM ? 'simulator' : 'none',
+  };
+}
+
+/**
+ * Picks the engines once, says which in one log line, and registers what they hold open with
+ * readiness and shutdown (registered first, so closed last: after every role that uses them).
+ */
+export function openEngines(config: Config, deps: EngineDeps): Engines {
+  const choice = chooseEngines(config);
+  deps.log.info({ engines: choice }, 'engines chosen');
+  return {
+    choice,
+    redis: config.REDIS_URL ? redisConnections(config.REDIS_URL, deps) : undefined,
+    database: sharedDatabase(config, deps),
+    tickSource: () => tickSource(config, deps),
+  };
+}
+
+function redisConnections(url: string, { log, health, shutdown }: EngineDeps): RedisConnections {
+  const redis = new RedisConnections(url, log.child({ component: 'redis' }));
+  health.addCheck('redis', () => redis.ready());
+  shutdown.add('redis', () => redis.close());
+  return redis;
+}
+
+function sharedDatabase(config: Config, { health, shutdown }: EngineDeps): () => Promise<Database> {
+  let db: Promise<Database> | undefined;
+  shutdown.add('database', async () => {
+    if (db) await (await db).close();
+  });
+  return () =>
+    (db ??= openDatabase(config).then((opened) => {
+      health.addCheck('database', () => opened.ping());
+      return opened;
+    }));
+}
+
+async function openDatabase(config: Config): Promise<Database> {
+  return config.DATABASE_URL ? new PostgresDatabase(config.DATABASE_URL) : PgliteDatabase.open(`${config.DATA_DIR}/pglite`);
+}
+
+function tickSource(config: Config, { log, metrics, health }: EngineDeps): TickSource | undefined {
+  if (config.AMQP_URL) {
+    return new TickBridge({
+      url: config.AMQP_URL,
+      timeZone: config.FEED_TIMEZONE,
+      log: log.child({ component: 'tick-bridge' }),
+      metrics,
+      health,
+      connectionName: `ticktalk-bridge-${config.NODE_ID}`,
+    });
+  }
+  if (config.FEED_SIM) {
+    return new Simulator({ symbols: config.SYMBOLS, ratePerSymbol: config.FEED_SIM_RATE, log: log.child({ component: 'simulator' }) });
+  }
+  return undefined;
+}
