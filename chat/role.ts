@@ -17,6 +17,8 @@ const HEARTBEAT_MS = 5_000;
 export interface ChatRuntime {
   service: ChatService;
   store: SqlChatStore;
+  /** Guest sign-ins per client address: in the same engine as the chat limiter. */
+  guestLimiter: RateLimiter;
 }
 
 /**
@@ -39,8 +41,17 @@ export async function createChatService(ctx: RoleContext): Promise<ChatService> 
 
 /** The web role: `/api/session`, `/api/rooms…`, `/api/dm…` on ctx.http (or the given app). */
 export async function registerChatRoutes(ctx: RoleContext, app: FastifyInstance = ctx.http): Promise<void> {
-  const { service } = await chatRuntime(ctx);
-  await app.register(chatRoutes, { chat: service, auth: ctx.auth, guest: ctx.config.AUTH_GUEST, maxLength: ctx.config.CHAT_MAX_LENGTH });
+  const { service, guestLimiter } = await chatRuntime(ctx);
+  await app.register(chatRoutes, {
+    chat: service,
+    auth: ctx.auth,
+    guest: ctx.config.AUTH_GUEST,
+    guestLimit: {
+      limiter: guestLimiter,
+      refused: ctx.metrics.counter('auth_guest_refused_total', 'Guest sessions refused over AUTH_GUEST_PER_IP_PER_MIN'),
+    },
+    maxLength: ctx.config.CHAT_MAX_LENGTH,
+  });
 }
 
 async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
@@ -49,7 +60,9 @@ async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
   const store = await SqlChatStore.open(await ctx.database(), { outbox: config.AMQP_URL !== undefined });
 
   const limits = { ratePerS: config.CHAT_RATE_PER_S, burst: config.CHAT_BURST };
+  const guestLimits = { ratePerS: config.AUTH_GUEST_PER_IP_PER_MIN / 60, burst: config.AUTH_GUEST_PER_IP_PER_MIN };
   let limiter: RateLimiter = new MemoryRateLimiter(limits);
+  let guestLimiter: RateLimiter = new MemoryRateLimiter(guestLimits);
   let presenceStore: PresenceStore = new MemoryPresenceStore();
   let redis: Redis | undefined;
   if (config.REDIS_URL) {
@@ -57,6 +70,7 @@ async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
     client.on('error', (err) => log.warn({ err: err.message }, 'chat redis error'));
     ctx.health.addCheck('chat-redis', () => client.status === 'ready');
     limiter = new RedisRateLimiter(client, limits, REDIS_PREFIX);
+    guestLimiter = new RedisRateLimiter(client, guestLimits, `${REDIS_PREFIX}guest:`);
     presenceStore = new RedisPresenceStore(client, REDIS_PREFIX, HEARTBEAT_MS * 3);
     redis = client;
   }
@@ -71,6 +85,7 @@ async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
     publish,
     maxLength: config.CHAT_MAX_LENGTH,
     editWindowMs: config.CHAT_EDIT_WINDOW_S * 1000,
+    typingPerS: config.CHAT_TYPING_PER_S,
     log: log.child({ component: 'chat' }),
     metrics: ctx.metrics,
   });
@@ -79,5 +94,5 @@ async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
     await presence.stop();
     redis?.disconnect();
   });
-  return { service, store };
+  return { service, store, guestLimiter };
 }
