@@ -57,6 +57,31 @@ export class TcpListener {
   }
 }
 
+/** How often a WebSocket protocol error reaches the log: any client can send malformed frames. */
+const WS_ERROR_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * A connection that breaks the WebSocket protocol (malformed frame, oversized message) is closed
+ * and counted by error code; one sample per interval is logged, without a stack (the stack only
+ * ever shows the ws parser), saying how many went unlogged since.
+ */
+function webSocketErrorHandler({ log, metrics }: ListenerOptions) {
+  const errors = metrics.counter('mqtt_websocket_errors_total', 'WebSocket connections closed on a protocol error, by ws error code', ['code']);
+  let lastLog = -Infinity;
+  let unlogged = 0;
+  return (err: Error & { code?: string }, socket: { terminate(): void }) => {
+    errors.labels(err.code ?? 'other').inc();
+    socket.terminate();
+    if (performance.now() - lastLog < WS_ERROR_LOG_INTERVAL_MS) {
+      unlogged++;
+      return;
+    }
+    log.warn({ error: err.message, code: err.code, unlogged }, 'websocket connection closed on a protocol error');
+    lastLog = performance.now();
+    unlogged = 0;
+  };
+}
+
 /** MQTT over WebSocket at `/mqtt` on the process's HTTP server (subprotocol `mqtt`). */
 export async function registerWebSocketListener(app: FastifyInstance, opts: ListenerOptions): Promise<{ stopAccepting(): void }> {
   const rate = new ConnectRate(opts.connectsPerIpPerSecond);
@@ -67,6 +92,7 @@ export async function registerWebSocketListener(app: FastifyInstance, opts: List
       maxPayload: opts.maxPacket + 16,
       handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
     },
+    errorHandler: webSocketErrorHandler(opts),
   });
   app.get('/mqtt', { websocket: true }, (socket, req) => {
     if (!accepting) {

@@ -26,6 +26,8 @@ export class ChatError extends Error {
   constructor(
     readonly code: ChatErrorCode,
     message: string,
+    /** For 'rate_limited': when to try again (HTTP `Retry-After`). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ChatError';

@@ -7,12 +7,15 @@ import { dmConversation, roomConversation, type Conversation } from './conversat
 import { ChatError } from './errors.js';
 import { displayNameSchema, roomNameSchema, textSchema, userIdSchema } from './input.js';
 import type { ChatService } from './service.js';
+import { admit, type RateLimiter } from './rate-limiter.js';
 
 export interface ChatRoutesDeps {
   chat: ChatService;
   auth: TokenVerifier & TokenIssuer;
   /** `POST /api/session` issues guest tokens (AUTH_GUEST). */
   guest: boolean;
+  /** Guest sessions per client address (AUTH_GUEST_PER_IP_PER_MIN); unlimited when absent. */
+  guestLimit?: { limiter: RateLimiter; refused: { inc(): void } };
   maxLength: number;
   guestTtlSeconds?: number;
 }
@@ -63,7 +66,11 @@ export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) 
     return { error: new Error(`${issue?.path.length ? `${issue.path.join('.')}: ` : ''}${issue?.message ?? 'invalid input'}`) };
   });
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
-    if (err instanceof ChatError) return reply.status(err.statusCode).send({ error: err.message, code: err.code });
+    if (err instanceof ChatError) {
+      // RFC 9110 §10.2.3: whole seconds, never 0 (that would invite an immediate retry).
+      if (err.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+      return reply.status(err.statusCode).send({ error: err.message, code: err.code });
+    }
     if (err.validation) return reply.status(400).send({ error: err.message, code: 'invalid_payload' });
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) req.log.error({ err, url: req.url }, 'chat request failed');
@@ -87,6 +94,15 @@ export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) 
   if (deps.guest) {
     app.post('/api/session', { schema: { body: sessionBody } }, async (req) => {
       const { name } = req.body as z.output<typeof sessionBody>;
+      // Fresh guest identities would each get a fresh chat allowance: bound them per address.
+      if (deps.guestLimit) {
+        try {
+          await admit(deps.guestLimit.limiter, req.ip, 'guest sessions from this address');
+        } catch (err) {
+          deps.guestLimit.refused.inc();
+          throw err;
+        }
+      }
       const user = { sub: `guest-${randomBytes(8).toString('hex')}`, name, roles: ['trader'] as const };
       const token = await auth.issue(user, deps.guestTtlSeconds ?? 12 * 3600);
       return { token, user };

@@ -1,3 +1,4 @@
+import { ChatError } from './errors.js';
 import { idleMsUntilFull, takeToken, type Bucket, type BucketLimits } from './token-bucket.js';
 
 /** Chat messages per user: in memory on a single node, in Redis across a cluster. */
@@ -15,6 +16,20 @@ export interface RateLimiter {
 }
 
 export type Clock = () => number;
+
+/**
+ * Takes a token for `key` or throws ChatError('rate_limited') carrying the wait. Returns nothing
+ * when the limiter answered at once, so the hot path awaits only when there was I/O.
+ */
+export function admit(limiter: RateLimiter, key: string, what: string): void | Promise<void> {
+  const taken = limiter.take(key);
+  if (taken instanceof Promise) return taken.then((verdict) => refuseOver(verdict, what));
+  refuseOver(taken, what);
+}
+
+function refuseOver({ allowed, retryAfterMs }: RateVerdict, what: string): void {
+  if (!allowed) throw new ChatError('rate_limited', `too many ${what}: retry in ${retryAfterMs} ms`, retryAfterMs);
+}
 
 export class MemoryRateLimiter implements RateLimiter {
   private readonly buckets = new Map<string, Bucket>();

@@ -16,6 +16,8 @@ const HEARTBEAT_MS = 5_000;
 export interface ChatRuntime {
   service: ChatService;
   store: SqlChatStore;
+  /** Guest sign-ins per client address: in the same engine as the chat limiter. */
+  guestLimiter: RateLimiter;
 }
 
 /**
@@ -38,8 +40,17 @@ export async function createChatService(ctx: RoleContext): Promise<ChatService> 
 
 /** The web role: `/api/session`, `/api/rooms…`, `/api/dm…` on ctx.http (or the given app). */
 export async function registerChatRoutes(ctx: RoleContext, app: FastifyInstance = ctx.http): Promise<void> {
-  const { service } = await chatRuntime(ctx);
-  await app.register(chatRoutes, { chat: service, auth: ctx.auth, guest: ctx.config.AUTH_GUEST, maxLength: ctx.config.CHAT_MAX_LENGTH });
+  const { service, guestLimiter } = await chatRuntime(ctx);
+  await app.register(chatRoutes, {
+    chat: service,
+    auth: ctx.auth,
+    guest: ctx.config.AUTH_GUEST,
+    guestLimit: {
+      limiter: guestLimiter,
+      refused: ctx.metrics.counter('auth_guest_refused_total', 'Guest sessions refused over AUTH_GUEST_PER_IP_PER_MIN'),
+    },
+    maxLength: ctx.config.CHAT_MAX_LENGTH,
+  });
 }
 
 async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
@@ -48,9 +59,13 @@ async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
   const store = await SqlChatStore.open(await ctx.database(), { outbox: config.AMQP_URL !== undefined });
 
   const limits = { ratePerS: config.CHAT_RATE_PER_S, burst: config.CHAT_BURST };
+  const guestLimits = { ratePerS: config.AUTH_GUEST_PER_IP_PER_MIN / 60, burst: config.AUTH_GUEST_PER_IP_PER_MIN };
   // With a Redis cluster, rate limits and presence hold across every node.
   const redis = ctx.redis?.connect('chat', { maxRetriesPerRequest: 2 });
   const limiter: RateLimiter = redis ? new RedisRateLimiter(redis, limits, REDIS_PREFIX) : new MemoryRateLimiter(limits);
+  const guestLimiter: RateLimiter = redis
+    ? new RedisRateLimiter(redis, guestLimits, `${REDIS_PREFIX}guest:`)
+    : new MemoryRateLimiter(guestLimits);
   const presenceStore: PresenceStore = redis
     ? new RedisPresenceStore(redis, REDIS_PREFIX, HEARTBEAT_MS * 3)
     : new MemoryPresenceStore();
@@ -65,6 +80,7 @@ async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
     publish,
     maxLength: config.CHAT_MAX_LENGTH,
     editWindowMs: config.CHAT_EDIT_WINDOW_S * 1000,
+    typingPerS: config.CHAT_TYPING_PER_S,
     log: log.child({ component: 'chat' }),
     metrics: ctx.metrics,
   });
@@ -72,5 +88,5 @@ async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
     await service.settled();
     await presence.stop();
   });
-  return { service, store };
+  return { service, store, guestLimiter };
 }

@@ -9,10 +9,10 @@ import { ChatError } from './errors.js';
 import { encodeEvent, type ChatEvent, type DeleteEvent, type EditEvent, type MessageEvent, type MuteEvent } from './events.js';
 import { GroupCommit } from './group-commit.js';
 import { chatInputSchema, parseChatPayload, refOfRejected, type ChatInput } from './input.js';
-import { assertMayMute, mayDelete, mayEdit } from './moderation.js';
+import { assertMayMute, mayDelete, mayEdit, mutedError } from './moderation.js';
 import type { Presence, PublishFn } from './presence.js';
 import type { PresenceMember } from './presence-store.js';
-import type { Clock, RateLimiter } from './rate-limiter.js';
+import { admit, MemoryRateLimiter, type Clock, type RateLimiter } from './rate-limiter.js';
 import type { AppendOutcome, ChatStore, HistoryPage, HistoryQuery, NewMessage } from './store.js';
 
 const MAX_PARSED_TOPICS = 10_000;
@@ -25,6 +25,8 @@ export interface ChatServiceDeps {
   publish: PublishFn;
   maxLength: number;
   editWindowMs: number;
+  /** Typing signals forwarded per second per user and room, on this node (CHAT_TYPING_PER_S). */
+  typingPerS: number;
   log: Logger;
   metrics: Metrics;
   now?: Clock;
@@ -57,6 +59,13 @@ export class ChatService implements BrokerExtension {
   private readonly outcomes;
   private readonly outcomeCounters = new Map<string, { inc(): void }>();
   private readonly appendSeconds;
+  /**
+   * Per node, in memory: a user's connection lives on one node, so a node sees all of that
+   * connection's typing; connections on several nodes each get the allowance (bounded by how many
+   * connections a user may hold). A typing signal is worthless a second later: no need to share.
+   */
+  private readonly typingLimiter: MemoryRateLimiter;
+  private readonly typingThrottled;
   /** Publish topics already parsed: clients publish on the same few topics all session long. */
   private readonly parsedTopics = new Map<string, ChatTopic | null>();
 
@@ -70,6 +79,8 @@ export class ChatService implements BrokerExtension {
     });
     this.outcomes = deps.metrics.counter('chat_publishes_total', 'Chat publishes by outcome', ['outcome']);
     this.appendSeconds = deps.metrics.histogram('chat_append_seconds', 'Time from publish to stored', [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3]);
+    this.typingLimiter = new MemoryRateLimiter({ ratePerS: deps.typingPerS, burst: Math.max(1, deps.typingPerS) }, this.now);
+    this.typingThrottled = deps.metrics.counter('chat_typing_throttled_total', 'Typing signals acked and dropped over CHAT_TYPING_PER_S');
   }
 
   async onClientPublish(client: ClientInfo, packet: ClientPublish): Promise<Buffer | null> {
@@ -84,7 +95,7 @@ export class ChatService implements BrokerExtension {
       this.reportError(who.sub, refOfRejected(packet.payload), new ChatError('invalid_payload', 'chat publishes must not be retained'));
       return null;
     }
-    if (target.kind === 'typing') return Buffer.from(JSON.stringify({ user: who.sub, name: who.name }));
+    if (target.kind === 'typing') return this.typing(who, target.room);
     if (packet.qos === 0) {
       // Forwarded at QoS 0 it would skip offline sessions: chat is only ever guaranteed.
       this.reportError(who.sub, refOfRejected(packet.payload), new ChatError('invalid_payload', 'publish chat messages with QoS 1'));
@@ -138,9 +149,8 @@ export class ChatService implements BrokerExtension {
   async post(speaker: Speaker, conversation: Conversation, input: ChatInput, opts: { rateLimited: boolean }): Promise<Posted> {
     const started = performance.now();
     if (opts.rateLimited) {
-      const taken = this.deps.limiter.take(speaker.sub);
-      const { allowed, retryAfterMs } = taken instanceof Promise ? await taken : taken;
-      if (!allowed) throw new ChatError('rate_limited', `too many messages: retry in ${retryAfterMs} ms`);
+      const admitted = admit(this.deps.limiter, speaker.sub, 'messages');
+      if (admitted) await admitted;
     }
     const outcome = await this.commit.submit({
       room: conversation.key,
@@ -152,7 +162,7 @@ export class ChatService implements BrokerExtension {
       ...(input.ref === undefined ? {} : { ref: input.ref }),
     });
     this.appendSeconds.observe((performance.now() - started) / 1000);
-    if (outcome.status === 'muted') throw new ChatError('muted', `you are muted here until ${new Date(outcome.until).toISOString()}`);
+    if (outcome.status === 'muted') throw mutedError(outcome.until);
     this.countOutcome(outcome.status);
     return {
       message: outcome.message,
@@ -170,7 +180,9 @@ export class ChatService implements BrokerExtension {
     return posted;
   }
 
+  /** Edits cost a message's token: each one is broadcast to the room like a message. */
   async edit(actor: Identity, room: Conversation, seq: number, text: string): Promise<EditEvent> {
+    await admit(this.deps.limiter, actor.sub, 'messages');
     const now = this.now();
     const event = await this.deps.store.edit(room.key, seq, mayEdit(actor, now, this.deps.editWindowMs), text, now);
     await this.broadcast(room, event);
@@ -188,6 +200,15 @@ export class ChatService implements BrokerExtension {
     const event = await this.deps.store.mute(room.key, user, until, actor.sub);
     await this.broadcast(room, event);
     return event;
+  }
+
+  /** Re-stamped from the connection; over the allowance it is acked and dropped (null). */
+  private typing(who: Speaker, room: string): Buffer | null {
+    if (!this.typingLimiter.take(`${who.sub} ${room}`).allowed) {
+      this.typingThrottled.inc();
+      return null;
+    }
+    return Buffer.from(JSON.stringify({ user: who.sub, name: who.name }));
   }
 
   history(conversation: Conversation, query: HistoryQuery): Promise<HistoryPage> {

@@ -58,6 +58,8 @@ const MIGRATIONS = [
 const LEASE_SECONDS = 30;
 
 const MESSAGE_COLUMNS = 'room, seq, id, user_id, name, text, ts, ref, edited_ts, deleted_by';
+/** The same columns from `chat_messages m`, for queries that join. */
+const MESSAGE_COLUMNS_OF_M = MESSAGE_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ');
 
 interface MessageRow extends Record<string, unknown> {
   room: string;
@@ -344,12 +346,15 @@ export class SqlChatStore implements ChatStore {
     change: (tx: Sql) => Promise<E>,
   ): Promise<E> {
     const event = await this.db.transaction(async (tx) => {
-      const { rows } = await tx.query<MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE room = $1 AND seq = $2 FOR UPDATE`,
+      const { rows } = await tx.query<MessageRow & { muted_until: number | string | null }>(
+        `SELECT ${MESSAGE_COLUMNS_OF_M}, mute.until_ts AS muted_until
+           FROM chat_messages m LEFT JOIN chat_mutes mute ON mute.room = m.room AND mute.user_id = m.user_id
+          WHERE m.room = $1 AND m.seq = $2 FOR UPDATE OF m`,
         [room, seq],
       );
-      if (!rows[0]) throw new ChatError('not_found', `no message ${seq} in ${room}`);
-      check(toMessage(rows[0]));
+      const row = rows[0];
+      if (!row) throw new ChatError('not_found', `no message ${seq} in ${room}`);
+      check(toMessage(row), row.muted_until === null ? null : Number(row.muted_until));
       const e = await change(tx);
       await this.queueOutbox(tx, [e]);
       return e;

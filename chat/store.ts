@@ -35,8 +35,11 @@ export interface OutboxRow {
   body: string;
 }
 
-/** Throws a ChatError when the actor may not change the message. */
-export type ModerationCheck = (message: MessageEvent) => void;
+/**
+ * Throws a ChatError when the actor may not change the message. `authorMutedUntil`: the author's
+ * mute in that conversation (Unix ms, possibly past), null when never muted there.
+ */
+export type ModerationCheck = (message: MessageEvent, authorMutedUntil: number | null) => void;
 
 /**
  * Chat persistence. Every event it stores (message, edit, delete, mute) is also queued in the

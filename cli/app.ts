@@ -58,7 +58,7 @@ export async function startApp({ config, roles, log: givenLog }: AppOptions): Pr
 async function compose(config: Config, roles: readonly RoleName[], log: Logger, shutdown: Shutdown): Promise<App> {
   const metrics = new Metrics();
   const health = new Health();
-  const http = createHttpServer({ log, health, metrics });
+  const http = createHttpServer({ log, health, metrics, requestTimeoutS: config.HTTP_REQUEST_TIMEOUT_S });
   const ticks = new TickHub((err) => log.error({ err }, 'tick listener failed'));
   const engines = openEngines(config, { log, metrics, health, shutdown });
   const auth = config.AUTH_JWT_SECRET ? new Hs256Auth(config.AUTH_JWT_SECRET) : Hs256Auth.ephemeral();

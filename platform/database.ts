@@ -110,15 +110,16 @@ export class PgliteDatabase implements Database {
 
 /**
  * Versioned migrations per component (`ohlcv`, `chat`, ...): each list only ever grows; entry i is
- * version i+1. Applied in one transaction per version under an advisory lock, so two processes
- * starting together do not race.
+ * version i+1 and runs once. Everything, creating `schema_migrations` included, runs in one
+ * transaction under one advisory lock: nodes of a rollout starting together on an empty database
+ * otherwise race on `CREATE TABLE IF NOT EXISTS` (duplicate key in pg_type) and one of them dies.
  */
 export async function migrate(db: Database, component: string, migrations: readonly string[]): Promise<void> {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    component text NOT NULL, version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (component, version))`);
   await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`ticktalk.migrate.${component}`]);
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [MIGRATION_LOCK]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      component text NOT NULL, version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (component, version))`);
     const { rows } = await tx.query<{ v: number | null }>(
       'SELECT max(version) AS v FROM schema_migrations WHERE component = $1',
       [component],
@@ -130,6 +131,9 @@ export async function migrate(db: Database, component: string, migrations: reado
     }
   });
 }
+
+/** One lock for every component: they share `schema_migrations`, and migrating is rare and short. */
+const MIGRATION_LOCK = 'ticktalk.migrate';
 
 /** Migrations are plain DDL separated by `;` at line ends (no functions with bodies). */
 function splitStatements(sql: string): string[] {

@@ -7,14 +7,26 @@ export interface HttpOptions {
   log: Logger;
   health: Health;
   metrics: Metrics;
+  /** HTTP_REQUEST_TIMEOUT_S: time a client has to send a whole request, headers and body. */
+  requestTimeoutS: number;
 }
 
 /**
  * The process's one HTTP server. Roles register their plugins on it before it listens:
  * the broker adds `/mqtt` (WebSocket), the web role `/`, `/api`, `/udf`.
  */
-export function createHttpServer({ log, health, metrics }: HttpOptions): FastifyInstance {
+export function createHttpServer({ log, health, metrics, requestTimeoutS }: HttpOptions): FastifyInstance {
+  const timeoutMs = Math.round(requestTimeoutS * 1000);
   const app = Fastify({
+    // A client dribbling its headers or body would hold a socket and a parser for as long as it
+    // liked; Node answers 408 and closes once the request is not complete in time. An upgraded
+    // WebSocket is no longer a request, so /mqtt connections are not cut.
+    requestTimeout: timeoutMs,
+    http: {
+      headersTimeout: timeoutMs,
+      // Node only looks for late requests this often (30 s by default, longer than the timeout).
+      connectionsCheckingInterval: Math.min(1000, timeoutMs),
+    },
     loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,

@@ -129,6 +129,11 @@ export const configVars = {
     doc: '`POST /api/session` issues guest tokens',
     public: true,
   }),
+  AUTH_GUEST_PER_IP_PER_MIN: v({
+    schema: positiveInt,
+    default: '10',
+    doc: 'guest sessions (`POST /api/session`) per client address per minute, across the cluster; beyond it HTTP 429 with `Retry-After`',
+  }),
   ALLOW_ANONYMOUS_MARKET_DATA: v({
     schema: onOff,
     default: 'true',
@@ -144,6 +149,16 @@ export const configVars = {
   }),
   CHAT_BURST: v({ schema: positiveInt, default: '10', doc: 'chat token bucket size per user', public: true }),
   CHAT_EDIT_WINDOW_S: v({ schema: positiveInt, default: '900', doc: 'seconds during which an author may edit a message' }),
+  CHAT_TYPING_PER_S: v({
+    schema: z.coerce.number().positive().max(1000),
+    default: '2',
+    doc: 'typing signals forwarded per second per user and conversation (as many in a burst), per broker node; the rest are acked and dropped',
+  }),
+  HTTP_REQUEST_TIMEOUT_S: v({
+    schema: z.coerce.number().positive().max(3600),
+    default: '30',
+    doc: 'seconds a client has to send a whole HTTP request, headers and body (WebSocket connections are not affected once open)',
+  }),
   MQTT_MAX_PACKET: v({ schema: positiveInt.min(1024), default: '65536', doc: 'bytes', public: true }),
   MQTT_MAX_KEEPALIVE_S: v({
     schema: positiveInt.max(65535),

@@ -30,6 +30,7 @@ export async function chatServiceOnPglite(opts: { outbox: boolean; burst?: numbe
     publish,
     maxLength: opts.maxLength ?? 2000,
     editWindowMs: 60_000,
+    typingPerS: 2,
     log,
     metrics: new Metrics(false),
     now,

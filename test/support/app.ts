@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { loadConfig } from '../../protocol/config.js';
 import { startApp, type App, type RoleName } from '../../cli/app.js';
+import type { Logger } from '../../platform/logger.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
@@ -22,7 +23,7 @@ export interface TestApp extends App {
  * A real ticktalk process-in-a-test: ephemeral ports on 127.0.0.1, a private DATA_DIR, silent logs.
  * Every client it opens and the app itself are closed by `stop()`.
  */
-export async function startTestApp(env: Record<string, string> = {}, roles: RoleName[] = ['broker']): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, roles: RoleName[] = ['broker'], log?: Logger): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ticktalk-test-'));
   const config = loadConfig({
     HOST: '127.0.0.1',
@@ -35,7 +36,7 @@ export async function startTestApp(env: Record<string, string> = {}, roles: Role
     FEED_SIM: 'off',
     ...env,
   });
-  const app = await startApp({ config, roles });
+  const app = await startApp({ config, roles, ...(log ? { log } : {}) });
   const clients: MqttClient[] = [];
   const mqttUrl = `mqtt://127.0.0.1:${app.ports.mqtt}`;
   return {
