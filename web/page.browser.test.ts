@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../test/support/app.js';
 
@@ -151,6 +151,15 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     ]);
   }, 180_000);
 
+  /** Someone on a page of their own, signed in (as a guest by name, or with a token) and in `room`. */
+  async function person(room: string, as: string | { token: string }, device: BrowserContextOptions = DESKTOP): Promise<Watched> {
+    const watched = await openPage(await browser.newContext(device), app.httpUrl);
+    if (typeof as === 'string') await signIn(watched.page, as);
+    else await signInWithToken(watched.page, as.token);
+    await goToRoom(watched.page, room);
+    return watched;
+  }
+
   // Each test's people leave with it (a page left open keeps drawing live candles).
   afterEach(async () => {
     await Promise.all(browser.contexts().map((c) => c.close()));
@@ -229,12 +238,7 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
   }, 180_000);
 
   it('edits (Enter saves, Escape cancels) and deletes your own messages, live for everyone in the room', async () => {
-    const carol = await openPage(await browser.newContext(DESKTOP), app.httpUrl);
-    const dave = await openPage(await browser.newContext(DESKTOP), app.httpUrl);
-    await signIn(carol.page, 'Carol');
-    await signIn(dave.page, 'Dave');
-    await goToRoom(carol.page, 'edits');
-    await goToRoom(dave.page, 'edits');
+    const [carol, dave] = await Promise.all([person('edits', 'Carol'), person('edits', 'Dave')]);
     expect(await carol.page.getByTestId('chat-empty').textContent()).toBe('No messages yet. Say hello!');
 
     await say(carol.page, 'helo wrld');
@@ -273,12 +277,7 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
   }, 180_000);
 
   it('starts a DM from the members list or a message author; the other side gets an unread mark, then sees it live', async () => {
-    const erin = await openPage(await browser.newContext(DESKTOP), app.httpUrl);
-    const finn = await openPage(await browser.newContext(PHONE), app.httpUrl);
-    await signIn(erin.page, 'Erin');
-    await signIn(finn.page, 'Finn');
-    await goToRoom(erin.page, 'dms');
-    await goToRoom(finn.page, 'dms');
+    const [erin, finn] = await Promise.all([person('dms', 'Erin'), person('dms', 'Finn', PHONE)]);
     await say(finn.page, 'anyone here?');
     await waitForLog(erin.page, (t) => t.includes('anyone here?'), 'Erin sees Finn');
 
@@ -310,8 +309,9 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     await waitForLog(finn.page, (t) => t.includes('anyone here?'), 'Finn is back in #dms');
     await say(erin.page, 'back in the room soon');
     await eventually(() => finn.page.getByTestId('dm-unread').textContent(), 'the DM message counts as unread').toBe('✉ 1');
-    await say(erin.page, 'and here');
     await erin.page.getByTestId('room').selectOption('dms');
+    await waitForLog(erin.page, (t) => t.includes('anyone here?'), 'Erin is back in #dms');
+    await say(erin.page, 'and here');
     await waitForLog(finn.page, (t) => t.includes('and here'), 'Erin speaks in #dms');
     await finn.page.getByTestId('chat-log').getByTestId('dm-start').filter({ hasText: 'Erin' }).first().click();
     await waitForLog(finn.page, (t) => t.join('|') === 'psst, Finn|live now|hi Erin|back in the room soon', 'the same DM, all of it');
@@ -321,12 +321,8 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
   }, 180_000);
 
   it('offers mute to moderators only, and a muted person is told why their message was refused', async () => {
-    const mia = await openPage(await browser.newContext(DESKTOP), app.httpUrl);
-    const gus = await openPage(await browser.newContext(DESKTOP), app.httpUrl);
-    await signInWithToken(mia.page, await app.token('mia', ['trader', 'moderator'], 'Mia'));
-    await signIn(gus.page, 'Gus');
-    await goToRoom(mia.page, 'modded');
-    await goToRoom(gus.page, 'modded');
+    const moderator = { token: await app.token('mia', ['trader', 'moderator'], 'Mia') };
+    const [mia, gus] = await Promise.all([person('modded', moderator), person('modded', 'Gus')]);
     await say(gus.page, 'buy my course');
     await waitForLog(mia.page, (t) => t.includes('buy my course'), 'Mia sees Gus');
 
@@ -353,7 +349,7 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     const closed = await startTestApp({ AUTH_GUEST: 'off', SYMBOLS: 'EURUSD' }, ['broker', 'ohlcv', 'web']);
     try {
       const ivan = await openPage(await browser.newContext(DESKTOP), closed.httpUrl);
-      await eventually(() => ivan.page.locator('#signin-title').textContent(), 'the page asked the server').toBe('Sign in with a token to join the conversation');
+      await eventually(() => ivan.page.locator('#signin-token-box').getAttribute('open'), 'the page asked the server').not.toBeNull();
       expect(await ivan.page.getByTestId('signin-guest').isVisible(), 'no guest form').toBe(false);
       expect(await ivan.page.getByTestId('signin-name').isVisible()).toBe(false);
       expect(await ivan.page.getByTestId('signin-token').isVisible(), 'the token field is open').toBe(true);

@@ -16,7 +16,7 @@ import {
 import { ChatLog, type ChatEntry } from './chat-log.js';
 import { ChatLogView, clock, memberAction, renderMembers, renderTyping, type Viewer } from './chat-view.js';
 import { randomId, type MqttConnection } from './connection.js';
-import { conversationKey, conversationLabel, conversationTopic, messagesPath, type Conversation } from './conversation.js';
+import { conversationKey, conversationTopic, messagesPath, type Conversation } from './conversation.js';
 import { parsePayload } from './payload.js';
 import type { Session } from './session.js';
 
@@ -339,7 +339,7 @@ export class ChatRoom {
 
   private renderMembers(joined: Joined): void {
     renderMembers(this.el.members, this.el.memberCount, [...joined.members.values()], this.viewer());
-    if (joined.conversation.kind === 'dm') this.el.memberCount.textContent = conversationLabel(joined.conversation);
+    if (joined.conversation.kind === 'dm') this.el.memberCount.textContent = 'direct message';
   }
 
   private expireTypists(joined: Joined): void {

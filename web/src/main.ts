@@ -36,8 +36,8 @@ const ui = {
   me: byId<HTMLElement>('me'),
   meName: byId<HTMLElement>('me-name'),
   signout: byId<HTMLButtonElement>('signout'),
+  chatTitle: byId<HTMLElement>('chat-title'),
   signin: byId<HTMLFormElement>('signin'),
-  signinTitle: byId<HTMLElement>('signin-title'),
   signinGuest: byId<HTMLElement>('signin-guest'),
   signinTokenBox: byId<HTMLDetailsElement>('signin-token-box'),
   signinName: byId<HTMLInputElement>('signin-name'),
@@ -111,6 +111,7 @@ const inbox = new DmInbox(
 );
 const picker = new RoomPicker(
   {
+    picker: byId('room-picker'),
     select: byId('room'),
     toggle: byId('room-add'),
     form: byId('room-new'),
@@ -221,6 +222,7 @@ function showSignedIn(s: Session): void {
   ui.composer.hidden = false;
   ui.me.hidden = false;
   ui.meName.textContent = s.user.name;
+  ui.chatTitle.hidden = true;
   picker.setEnabled(true);
   ui.signinError.textContent = '';
 }
@@ -229,6 +231,7 @@ function showSignedOut(message?: string): void {
   ui.signin.hidden = false;
   ui.composer.hidden = true;
   ui.me.hidden = true;
+  ui.chatTitle.hidden = false;
   picker.setEnabled(false);
   ui.signinError.textContent = message ?? '';
 }
@@ -269,7 +272,6 @@ async function showSignInOptions(): Promise<void> {
   ui.signinGuest.hidden = !guest;
   // A hidden required field would block the form (and complain in the console).
   ui.signinName.required = guest;
-  ui.signinTitle.textContent = guest ? 'Join the conversation' : 'Sign in with a token to join the conversation';
   ui.signinTokenBox.open = !guest;
 }
 

@@ -19,6 +19,8 @@ const DM = '@';
 export type Pick = { kind: 'room'; room: string } | { kind: 'dm'; user: string };
 
 export interface RoomPickerElements {
+  /** What holds the select. */
+  picker: HTMLElement;
   select: HTMLSelectElement;
   /** The "+" button that opens the search. */
   toggle: HTMLButtonElement;
@@ -73,10 +75,15 @@ export class RoomPicker {
     });
   }
 
+  /** Signed out there is nothing to pick. */
   setEnabled(enabled: boolean): void {
+    this.el.picker.hidden = !enabled;
     this.el.select.disabled = !enabled;
-    this.el.toggle.disabled = !enabled;
-    if (!enabled) this.el.form.hidden = true;
+    this.el.toggle.hidden = !enabled;
+    if (!enabled) {
+      this.el.form.hidden = true;
+      this.el.unread.hidden = true;
+    }
   }
 
   /** The first page of rooms, replacing whatever was listed. */
