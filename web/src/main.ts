@@ -285,7 +285,7 @@ function joinRoom(room: string): void {
 
 function openDm(user: string, name?: string): void {
   if (!session || user === session.user.sub) return;
-  const known = inbox.get(user)?.name ?? name ?? user;
+  const known = name ?? inbox.get(user)?.name ?? user;
   inbox.opened(user, known);
   picker.showDm(user);
   show({ kind: 'dm', other: user, name: known });
