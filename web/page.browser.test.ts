@@ -212,6 +212,7 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     // Alice's own message is confirmed by the server's copy, not shown twice.
     await eventually(() => alice.page.locator('[data-testid="chat-log"] > li[data-status="confirmed"]').count(), 'both confirmed').toBe(2);
 
+    await eventually(() => row(bob.page, 'hi alice').getByTestId('msg-edit').count(), 'Bob may edit his confirmed message').toBe(1);
     await alice.page.screenshot({ path: join(shots, 'desktop-chat.png') });
     await bob.page.screenshot({ path: join(shots, 'phone-chat.png'), fullPage: true });
 
