@@ -20,23 +20,32 @@ export interface ChatRoutesDeps {
   guestTtlSeconds?: number;
 }
 
-const HISTORY_LIMIT_MAX = 200;
+const PAGE_LIMIT_MAX = 200;
 /** Only a missing or non-numeric value is "not a number"; range errors keep their own message. */
 const number = () => z.coerce.number({ error: (issue) => (issue.code === 'invalid_type' ? 'must be a number' : undefined) });
 const seqNumber = number().int('must be an integer').positive('must be positive');
+
+/** History and room list pages: 50 by default, 200 at most. */
+const pageLimit = number()
+  .int('must be an integer')
+  .min(1, `must be an integer from 1 to ${PAGE_LIMIT_MAX}`)
+  .max(PAGE_LIMIT_MAX, `must be an integer from 1 to ${PAGE_LIMIT_MAX}`)
+  .default(50);
 
 const historyQuery = z
   .object({
     before: seqNumber.optional(),
     after: number().int('must be an integer').nonnegative('must not be negative').optional(),
-    limit: number()
-      .int('must be an integer')
-      .min(1, `must be an integer from 1 to ${HISTORY_LIMIT_MAX}`)
-      .max(HISTORY_LIMIT_MAX, `must be an integer from 1 to ${HISTORY_LIMIT_MAX}`)
-      .default(50),
+    limit: pageLimit,
   })
   .refine((q) => q.before === undefined || q.after === undefined || q.after < q.before, { message: 'after must be below before' });
 
+/** `q`: a room name prefix, any case; `after`: the `next` of the page before. */
+const roomsQuery = z.object({
+  limit: pageLimit,
+  after: roomNameSchema.optional(),
+  q: z.string().trim().toLowerCase().regex(/^[a-z0-9_-]{0,64}$/, 'must be the start of a room name ([a-z0-9_-], up to 64)').optional(),
+});
 const roomParams = z.object({ room: roomNameSchema });
 const messageParams = z.object({ room: roomNameSchema, seq: seqNumber });
 const dmParams = z.object({ other: userIdSchema });
@@ -91,6 +100,9 @@ export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) 
   const who = (req: FastifyRequest): Identity => req.identity!;
   const room = (name: string): Conversation => roomConversation(name)!;
 
+  // The sign-in form asks before offering guest sign-in (no failed request in the console).
+  app.get('/api/session/options', async () => ({ guest: deps.guest }));
+
   if (deps.guest) {
     app.post('/api/session', { schema: { body: sessionBody } }, async (req) => {
       const { name } = req.body as z.output<typeof sessionBody>;
@@ -117,7 +129,12 @@ export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) 
   app.register(async (api) => {
     api.addHook('preHandler', signedIn);
 
-    api.get('/api/rooms', async () => ({ rooms: await chat.rooms() }));
+    api.get('/api/rooms', { schema: { querystring: roomsQuery } }, async (req) => {
+      const { limit, after, q } = req.query as z.output<typeof roomsQuery>;
+      const page = await chat.rooms({ limit, ...(after ? { after } : {}), ...(q ? { prefix: q } : {}) });
+      // `next` is the cursor for the following page: pass it back as `after`.
+      return page.has_more ? { ...page, next: page.rooms.at(-1)!.room } : page;
+    });
 
     api.get('/api/rooms/:room/messages', { schema: { params: roomParams, querystring: historyQuery } }, async (req) => {
       const { room: name } = req.params as z.output<typeof roomParams>;

@@ -120,7 +120,7 @@ describe('ChatService', () => {
 
     it('re-stamps typing signals and never stores them', async () => {
       expect(await send(alice, 'chat/typing/lobby', { user: 'mallory' })).toEqual({ user: 'alice', name: 'Alice' });
-      expect((await chat.rooms()).find((r) => r.room === 'lobby')).toEqual({ room: 'lobby', last_seq: 0 });
+      expect((await chat.rooms({ limit: 200 })).rooms.find((r) => r.room === 'lobby')).toEqual({ room: 'lobby', last_seq: 0 });
     });
 
     it('refuses a user over the rate limit, and a muted user, with a code', async () => {

@@ -13,7 +13,7 @@ import { assertMayMute, mayDelete, mayEdit, mutedError } from './moderation.js';
 import type { Presence, PublishFn } from './presence.js';
 import type { PresenceMember } from './presence-store.js';
 import { admit, MemoryRateLimiter, type Clock, type RateLimiter } from './rate-limiter.js';
-import type { AppendOutcome, ChatStore, HistoryPage, HistoryQuery, NewMessage } from './store.js';
+import type { AppendOutcome, ChatStore, HistoryPage, HistoryQuery, NewMessage, RoomsPage, RoomsQuery } from './store.js';
 
 const MAX_PARSED_TOPICS = 10_000;
 
@@ -215,8 +215,8 @@ export class ChatService implements BrokerExtension {
     return this.deps.store.history(conversation.key, query);
   }
 
-  rooms(): Promise<{ room: string; last_seq: number }[]> {
-    return this.deps.store.rooms();
+  rooms(query: RoomsQuery): Promise<RoomsPage> {
+    return this.deps.store.rooms(query);
   }
 
   members(room: string): Promise<PresenceMember[]> {

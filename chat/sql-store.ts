@@ -2,7 +2,7 @@ import { migrate, type Database, type Sql } from '../platform/database.js';
 import { conversationOfKey, eventRoutingKey } from './conversation.js';
 import { ChatError } from './errors.js';
 import type { ChatEvent, DeleteEvent, EditEvent, MessageEvent, MuteEvent } from './events.js';
-import type { AppendOutcome, ChatStore, HistoryPage, HistoryQuery, ModerationCheck, NewMessage, OutboxRow } from './store.js';
+import type { AppendOutcome, ChatStore, HistoryPage, HistoryQuery, ModerationCheck, NewMessage, OutboxRow, RoomsPage, RoomsQuery } from './store.js';
 
 /**
  * `seq` comes from `chat_rooms.last_seq`, read under a row lock and written back in the same
@@ -312,11 +312,18 @@ export class SqlChatStore implements ChatStore {
     return { messages: page, has_more };
   }
 
-  async rooms(): Promise<{ room: string; last_seq: number }[]> {
+  async rooms(query: RoomsQuery): Promise<RoomsPage> {
+    // Walks the primary key in order from `after`; one row past the limit says whether more follow.
     const { rows } = await this.db.query<{ room: string; last_seq: number | string }>(
-      "SELECT room, last_seq FROM chat_rooms WHERE room NOT LIKE 'dm:%' ORDER BY room",
+      `SELECT room, last_seq FROM chat_rooms
+        WHERE room NOT LIKE 'dm:%' AND room > $1 AND starts_with(room, $2)
+        ORDER BY room LIMIT $3`,
+      [query.after ?? '', query.prefix ?? '', query.limit + 1],
     );
-    return rows.map((r) => ({ room: r.room, last_seq: Number(r.last_seq) }));
+    return {
+      rooms: rows.slice(0, query.limit).map((r) => ({ room: r.room, last_seq: Number(r.last_seq) })),
+      has_more: rows.length > query.limit,
+    };
   }
 
   edit(room: string, seq: number, check: ModerationCheck, text: string, editedTs: number): Promise<EditEvent> {

@@ -79,10 +79,19 @@ export function describeChatStore(engine: string, open: () => Promise<{ store: C
 
     it('lists rooms with their last seq, but not DMs', async () => {
       await store.append([msg('dm:alice:bob', 'alice', 'psst')]);
-      const rooms = await store.rooms();
+      const { rooms } = await store.rooms({ limit: 200 });
       expect(rooms).toContainEqual({ room: 'hist', last_seq: 50 });
       expect(rooms).toContainEqual({ room: 'lobby', last_seq: 0 });
       expect(rooms.some((r) => r.room.startsWith('dm:'))).toBe(false);
+    });
+
+    it('pages rooms by name after a cursor, and finds them by prefix (_ and - are plain characters)', async () => {
+      await store.append(['pg-a', 'pg-b', 'pg-c', 'pg_x', 'pgq'].map((room) => msg(room, 'alice', 'hi')));
+      const first = await store.rooms({ limit: 2, prefix: 'pg-' });
+      expect(first).toEqual({ rooms: [{ room: 'pg-a', last_seq: 1 }, { room: 'pg-b', last_seq: 1 }], has_more: true });
+      expect(await store.rooms({ limit: 2, prefix: 'pg-', after: 'pg-b' })).toEqual({ rooms: [{ room: 'pg-c', last_seq: 1 }], has_more: false });
+      expect((await store.rooms({ limit: 10, prefix: 'pg_' })).rooms.map((r) => r.room)).toEqual(['pg_x']);
+      expect(await store.rooms({ limit: 10, prefix: 'nothing-here' })).toEqual({ rooms: [], has_more: false });
     });
 
     it('edits and tombstones messages after the check passes, and refuses when it throws', async () => {

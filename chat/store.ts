@@ -29,6 +29,18 @@ export interface HistoryPage {
   has_more: boolean;
 }
 
+/** A page of the public room list, by name: `after` a name, names starting with `prefix`. */
+export interface RoomsQuery {
+  limit: number;
+  after?: string;
+  prefix?: string;
+}
+
+export interface RoomsPage {
+  rooms: { room: string; last_seq: number }[];
+  has_more: boolean;
+}
+
 export interface OutboxRow {
   id: number;
   routingKey: string;
@@ -52,8 +64,8 @@ export interface ChatStore {
    */
   append(batch: readonly NewMessage[]): Promise<AppendOutcome[]>;
   history(room: string, query: HistoryQuery): Promise<HistoryPage>;
-  /** Public rooms (not DMs) with their last seq. */
-  rooms(): Promise<{ room: string; last_seq: number }[]>;
+  /** Public rooms (not DMs) with their last seq, ascending by name. */
+  rooms(query: RoomsQuery): Promise<RoomsPage>;
   edit(room: string, seq: number, check: ModerationCheck, text: string, editedTs: number): Promise<EditEvent>;
   delete(room: string, seq: number, check: ModerationCheck, by: string, ts: number): Promise<DeleteEvent>;
   mute(room: string, user: string, until: number, by: string): Promise<MuteEvent>;

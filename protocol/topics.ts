@@ -6,6 +6,8 @@ export const topics = {
   candle: (symbol: string, resolution: Resolution) => `candles/${symbol}/${resolution}`,
   room: (room: string) => `chat/rooms/${room}`,
   dm: (a: string, b: string) => (a < b ? `chat/dm/${a}/${b}` : `chat/dm/${b}/${a}`),
+  /** The two filters that match every DM pair of `user` (and only theirs). */
+  dmInbox: (user: string) => [`chat/dm/${user}/+`, `chat/dm/+/${user}`] as const,
   typing: (room: string) => `chat/typing/${room}`,
   presence: (room: string) => `chat/presence/${room}`,
   userErrors: (sub: string) => `users/${sub}/errors`,

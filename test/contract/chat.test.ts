@@ -215,8 +215,45 @@ describe('contract §5 chat HTTP API', () => {
     expect(await page('?after=100&limit=10')).toEqual({ first: 101, last: 110, count: 10, ascending: true, has_more: true });
     expect(await page('?after=200')).toEqual({ first: 201, last: 205, count: 5, ascending: true, has_more: false });
 
-    const rooms = (await api('GET', '/api/rooms', 'bob')).json.rooms as Json[];
+    const rooms = (await api('GET', `/api/rooms?q=${room}`, 'bob')).json.rooms as Json[];
     expect(rooms).toContainEqual({ room, last_seq: 205 });
+  });
+
+  it('pages the room list by name (limit 50 by default, ≤ 200, has_more and next), finds rooms by prefix, and refuses nonsense with 400', async () => {
+    const prefix = `rl${Date.now().toString(36)}-`;
+    const names = Array.from({ length: 53 }, (_, i) => `${prefix}${String(i).padStart(2, '0')}`);
+    const alice = await user('alice');
+    for (const name of names) await say(alice, `chat/rooms/${name}`, { text: 'first' });
+    const rooms = async (query: string) => {
+      const { status, json } = await api('GET', `/api/rooms?${query}`, 'bob');
+      expect(status, query).toBe(200);
+      return { names: (json.rooms as Json[]).map((r) => r.room as string), has_more: json.has_more, next: json.next, first: (json.rooms as Json[])[0] };
+    };
+
+    const byDefault = await rooms(`q=${prefix}`);
+    expect(byDefault).toMatchObject({ names: names.slice(0, 50), has_more: true, next: names[49], first: { room: names[0], last_seq: 1 } });
+    expect(await rooms(`q=${prefix}&after=${byDefault.next}`)).toMatchObject({ names: names.slice(50), has_more: false, next: undefined });
+    expect((await rooms(`q=${prefix}&limit=200`)).names).toEqual(names);
+    // Any case, surrounding blanks trimmed.
+    expect(await rooms(`q=%20${prefix.toUpperCase()}5&limit=2`)).toMatchObject({ names: [`${prefix}50`, `${prefix}51`], has_more: true, next: `${prefix}51` });
+    expect(await rooms(`q=${prefix}zz`)).toMatchObject({ names: [], has_more: false });
+    const all = await rooms('limit=1');
+    expect(all).toMatchObject({ names: [expect.any(String)], has_more: true });
+
+    for (const query of ['limit=0', 'limit=201', 'limit=abc', 'limit=2.5', 'q=no%20spaces', 'q=semi;colon', `q=${'a'.repeat(65)}`, 'after=NOT_A_ROOM']) {
+      const { status, json } = await api('GET', `/api/rooms?${query}`, 'bob');
+      expect(status, query).toBe(400);
+      expect(json.error, query).toEqual(expect.any(String));
+    }
+    expect((await api('GET', '/api/rooms?limit=0', 'bob')).json.error).toMatch(/limit: must be an integer from 1 to 200/);
+  });
+
+  it('says without sign-in whether guest sign-in is on, so a page offers only what works', async () => {
+    const res = await fetch(`${app.httpUrl}/api/session/options`);
+    expect(res.status).toBe(200);
+    // This app has AUTH_JWT_SECRET set and AUTH_GUEST unset: guest sign-in is off.
+    expect(await res.json()).toEqual({ guest: false });
+    expect((await fetch(`${app.httpUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' })).status).toBe(403);
   });
 
   it('presence: joining a room is announced and listed; leaving is announced and unlisted', async () => {

@@ -13,7 +13,7 @@ export class ApiError extends Error {
 
 export interface ApiRequest {
   token?: string | undefined;
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   body?: unknown;
 }
 

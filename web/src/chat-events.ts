@@ -17,9 +17,9 @@ export const messageSchema = z.object({
 });
 export type ChatMessage = z.infer<typeof messageSchema>;
 
-const editSchema = z.object({ type: z.literal('edit'), room: z.string(), seq: z.int().check(z.positive()), text: z.string(), edited_ts: z.number() });
-const deleteSchema = z.object({ type: z.literal('delete'), room: z.string(), seq: z.int().check(z.positive()), by: z.string() });
-const muteSchema = z.object({ type: z.literal('mute'), room: z.string(), user: z.string(), until: z.number(), by: z.string() });
+export const editSchema = z.object({ type: z.literal('edit'), room: z.string(), seq: z.int().check(z.positive()), text: z.string(), edited_ts: z.number() });
+export const deleteSchema = z.object({ type: z.literal('delete'), room: z.string(), seq: z.int().check(z.positive()), by: z.string() });
+export const muteSchema = z.object({ type: z.literal('mute'), room: z.string(), user: z.string(), until: z.number(), by: z.string() });
 
 export const chatEventSchema = z.discriminatedUnion('type', [messageSchema, editSchema, deleteSchema, muteSchema]);
 export type ChatEvent = z.infer<typeof chatEventSchema>;
@@ -27,7 +27,15 @@ export type ChatEvent = z.infer<typeof chatEventSchema>;
 export const historySchema = z.object({ messages: z.array(messageSchema), has_more: z.boolean() });
 export type HistoryPage = z.infer<typeof historySchema>;
 
-export const roomsSchema = z.object({ rooms: z.array(z.object({ room: z.string(), last_seq: z.number() })) });
+/** A page of `GET /api/rooms`; `next` is the `after=` of the following page. */
+export const roomsSchema = z.object({
+  rooms: z.array(z.object({ room: z.string(), last_seq: z.number() })),
+  has_more: z.boolean(),
+  next: z.optional(z.string()),
+});
+export type RoomsPage = z.infer<typeof roomsSchema>;
+
+export const sessionOptionsSchema = z.object({ guest: z.boolean() });
 
 export const memberSchema = z.object({ user: z.string(), name: z.string() });
 export type Member = z.infer<typeof memberSchema>;

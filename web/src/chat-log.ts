@@ -35,7 +35,7 @@ export class ChatLog {
   /** Whether the server has messages older than the oldest held. */
   hasOlder = false;
 
-  constructor(private readonly self: string) {}
+  constructor(readonly self: string) {}
 
   /** Entries in display order. */
   entries(): ChatEntry[] {

@@ -1,25 +1,30 @@
 import { topics } from '../../protocol/topics.js';
-import { apiJson } from './api.js';
+import { apiJson, type ApiRequest } from './api.js';
 import {
   chatErrorSchema,
   chatEventSchema,
+  deleteSchema,
+  editSchema,
   historySchema,
+  muteSchema,
   presenceEventSchema,
   presenceListSchema,
   typingSchema,
   type ChatEvent,
   type Member,
 } from './chat-events.js';
-import { ChatLog } from './chat-log.js';
-import { ChatLogView, renderMembers, renderTyping } from './chat-view.js';
+import { ChatLog, type ChatEntry } from './chat-log.js';
+import { ChatLogView, clock, memberAction, renderMembers, renderTyping, type Viewer } from './chat-view.js';
 import { randomId, type MqttConnection } from './connection.js';
+import { conversationKey, conversationTopic, messagesPath, type Conversation } from './conversation.js';
 import { parsePayload } from './payload.js';
 import type { Session } from './session.js';
 
 /**
- * One joined room at a time: history on join, live messages (QoS 1), typing and presence, sending
- * with confirmation by `ref`, and catching up by `seq` after every reconnect or detected gap, so
- * the log never misses or repeats a message.
+ * One conversation at a time, a room or a DM: history on join, live messages (QoS 1), typing and
+ * presence (rooms), sending with confirmation by `ref`, catching up by `seq` after every reconnect
+ * or detected gap (so the log never misses or repeats a message), and the edit, delete and mute
+ * controls. A room subscribes its own topics; a DM's events come from the DmInbox via receive().
  */
 
 const HISTORY_PAGE = 100;
@@ -28,6 +33,13 @@ const CATCH_UP_PAGE = 200;
 const CATCH_UP_MAX_PAGES = 50;
 const TYPING_SEND_EVERY_MS = 2_500;
 const TYPING_SHOWN_MS = 4_000;
+/**
+ * A typing event sent just before a message may be delivered just after it (typing is QoS 0 and
+ * skips storage; the broker may throttle it): from someone who has just spoken it is stale.
+ */
+const TYPING_STALE_AFTER_MESSAGE_MS = 1_500;
+/** How long the members list's mute control silences someone. */
+export const MUTE_MINUTES = 10;
 
 export interface ChatElements {
   log: HTMLOListElement;
@@ -36,13 +48,26 @@ export interface ChatElements {
   memberCount: HTMLElement;
   typing: HTMLElement;
   loadOlder: HTMLButtonElement;
+  /** Shown while the log is empty: loading, nothing said yet, or sign in. */
+  empty: HTMLElement;
+}
+
+/** What the room asks of the page around it. */
+export interface ChatRoomEvents {
+  notify(message: string): void;
+  /** A person's name was picked to talk to directly. */
+  startDm(user: string, name: string): void;
 }
 
 interface Joined {
-  room: string;
+  conversation: Conversation;
+  /** The conversation's `room` in chat events. */
+  key: string;
   log: ChatLog;
   members: Map<string, Member>;
   typists: Map<string, { name: string; until: number }>;
+  /** When each member's last message arrived (typing from just before it is stale). */
+  spoke: Map<string, number>;
   /** Live events that arrived before the first history page. */
   early: ChatEvent[] | undefined;
   leave: () => void;
@@ -61,18 +86,26 @@ export class ChatRoom {
   constructor(
     private readonly connection: MqttConnection,
     private readonly el: ChatElements,
-    private readonly notify: (message: string) => void,
+    private readonly events: ChatRoomEvents,
   ) {
-    this.view = new ChatLogView(el.log, el.scroller, () => this.session?.user.sub);
-    el.loadOlder.addEventListener('click', () => void this.loadOlder());
-    el.log.addEventListener('click', (e) => {
-      const ref = (e.target as HTMLElement).closest<HTMLElement>('[data-retry]')?.dataset.retry;
-      if (ref) this.retry(ref);
+    this.view = new ChatLogView(el.log, el.scroller, () => this.viewer(), {
+      retry: (ref) => this.retry(ref),
+      edit: (entry, text) => void this.edit(entry, text),
+      delete: (entry) => void this.delete(entry),
+      dm: (user, name) => events.startDm(user, name),
+      mute: (user, name) => void this.mute(user, name),
     });
+    el.loadOlder.addEventListener('click', () => void this.loadOlder());
+    el.members.addEventListener('click', (e) => {
+      const picked = memberAction(e);
+      if (picked?.action === 'dm') events.startDm(picked.user, picked.name);
+      else if (picked?.action === 'mute') void this.mute(picked.user, picked.name);
+    });
+    this.showEmpty('Sign in to read the chat and join the conversation.');
   }
 
-  get room(): string | undefined {
-    return this.joined?.room;
+  get conversation(): Conversation | undefined {
+    return this.joined?.conversation;
   }
 
   /** Signed in (or out, with undefined): errors for our publishes arrive on `users/{sub}/errors`. */
@@ -81,7 +114,11 @@ export class ChatRoom {
     this.stopErrors?.();
     this.stopErrors = undefined;
     this.session = session;
-    if (!session) return;
+    if (!session) {
+      this.showEmpty('Sign in to read the chat and join the conversation.');
+      return;
+    }
+    this.showEmpty('Pick a room to join.');
     this.stopErrors = this.connection.subscribe(topics.userErrors(session.user.sub), (payload) => {
       const error = parsePayload(chatErrorSchema, payload);
       if (!error) return;
@@ -89,47 +126,72 @@ export class ChatRoom {
         this.joined.log.fail(error.ref, error.message);
         this.render();
       } else {
-        this.notify(error.message);
+        this.events.notify(error.message);
       }
     });
   }
 
-  async join(room: string): Promise<void> {
+  async join(conversation: Conversation): Promise<void> {
     const session = this.session;
-    if (!session || this.joined?.room === room) return;
+    if (!session) return;
+    const key = conversationKey(conversation, session.user.sub);
+    if (this.joined?.key === key) return;
     this.leave();
     const joined: Joined = {
-      room,
+      conversation,
+      key,
       log: new ChatLog(session.user.sub),
       members: new Map(),
       typists: new Map(),
+      spoke: new Map(),
       early: [],
       leave: () => {},
     };
     this.joined = joined;
-    const stops = [
-      this.connection.subscribe(topics.room(room), (payload) => this.onEvent(joined, payload), 1),
-      this.connection.subscribe(topics.typing(room), (payload) => this.onTyping(joined, payload)),
-      this.connection.subscribe(topics.presence(room), (payload) => this.onPresence(joined, payload)),
-    ];
-    this.typingTimer = setInterval(() => this.expireTypists(joined), 1_000);
-    joined.leave = () => stops.forEach((stop) => stop());
+    if (conversation.kind === 'room') {
+      const { room } = conversation;
+      const stops = [
+        this.connection.subscribe(topics.room(room), (payload) => this.onEvent(joined, payload), 1),
+        this.connection.subscribe(topics.typing(room), (payload) => this.onTyping(joined, payload)),
+        this.connection.subscribe(topics.presence(room), (payload) => this.onPresence(joined, payload)),
+      ];
+      joined.leave = () => stops.forEach((stop) => stop());
+      this.typingTimer = setInterval(() => this.expireTypists(joined), 1_000);
+    }
     this.view.clear();
     renderTyping(this.el.typing, []);
+    this.showEmpty('Loading messages…');
+    await this.loadFirstPage(joined);
+  }
 
+  /** A DM event from the inbox: taken (true) when its conversation is the one on screen. */
+  receive(event: ChatEvent): boolean {
+    const joined = this.joined;
+    if (!joined || joined.key !== event.room) return false;
+    this.take(joined, event);
+    return true;
+  }
+
+  private async loadFirstPage(joined: Joined): Promise<void> {
+    const { conversation } = joined;
     try {
       const [page, presence] = await Promise.all([
-        this.api(`/api/rooms/${room}/messages?limit=${HISTORY_PAGE}`, historySchema),
-        this.api(`/api/rooms/${room}/presence`, presenceListSchema),
+        this.api(`${messagesPath(conversation)}?limit=${HISTORY_PAGE}`, historySchema),
+        conversation.kind === 'room' ? this.api(`/api/rooms/${conversation.room}/presence`, presenceListSchema) : undefined,
       ]);
       if (this.joined !== joined) return;
       joined.log.loadLatest(page);
-      for (const m of presence.members) joined.members.set(m.user, m);
-      renderMembers(this.el.members, this.el.memberCount, [...joined.members.values()]);
+      for (const m of presence?.members ?? []) joined.members.set(m.user, m);
+      this.renderMembers(joined);
     } catch (err) {
-      if (this.joined === joined) this.notify(`chat history: ${(err as Error).message}`);
+      if (this.joined === joined) this.events.notify(`chat history: ${(err as Error).message}`);
     }
     if (this.joined !== joined) return;
+    this.showEmpty(
+      conversation.kind === 'room'
+        ? 'No messages yet. Say hello!'
+        : `This is the start of your conversation with ${conversation.name}. Only the two of you see it.`,
+    );
     const early = joined.early ?? [];
     joined.early = undefined;
     let gap = false;
@@ -163,18 +225,66 @@ export class ChatRoom {
   }
 
   private publish(joined: Joined, text: string, ref: string): void {
-    this.connection.publish(topics.room(joined.room), { text, ref }, 1).catch((err: Error) => {
+    const topic = conversationTopic(joined.conversation, joined.log.self);
+    this.connection.publish(topic, { text, ref }, 1).catch((err: Error) => {
       joined.log.fail(ref, err.message);
       if (this.joined === joined) this.render();
     });
   }
 
-  /** The user is typing: tell the room, at most every few seconds. */
+  /** The user is typing: tell the room, at most every few seconds (DMs have no typing topic). */
   typing(): void {
     const joined = this.joined;
-    if (!joined || Date.now() - this.lastTypingSent < TYPING_SEND_EVERY_MS) return;
+    if (joined?.conversation.kind !== 'room' || Date.now() - this.lastTypingSent < TYPING_SEND_EVERY_MS) return;
     this.lastTypingSent = Date.now();
-    this.connection.publish(topics.typing(joined.room), {}, 0).catch(() => {});
+    this.connection.publish(topics.typing(joined.conversation.room), {}, 0).catch(() => {});
+  }
+
+  /** PATCH with the new text; the room (this page included) then gets the `edit` event. */
+  private async edit(entry: ChatEntry, text: string): Promise<void> {
+    const joined = this.joined;
+    const trimmed = text.trim();
+    if (!joined || joined.conversation.kind !== 'room' || entry.seq === undefined) return;
+    if (trimmed === '' || trimmed === entry.text) {
+      this.view.stopEditing();
+      return;
+    }
+    const path = `/api/rooms/${joined.conversation.room}/messages/${entry.seq}`;
+    const done = await this.act('edit: ', path, editSchema, { method: 'PATCH', body: { text: trimmed } });
+    if (!done || this.joined !== joined) return;
+    this.view.stopEditing();
+    joined.log.receive(done);
+    this.render();
+  }
+
+  private async delete(entry: ChatEntry): Promise<void> {
+    const joined = this.joined;
+    if (!joined || joined.conversation.kind !== 'room' || entry.seq === undefined) return;
+    const path = `/api/rooms/${joined.conversation.room}/messages/${entry.seq}`;
+    const done = await this.act('delete: ', path, deleteSchema, { method: 'DELETE' });
+    if (!done || this.joined !== joined) return;
+    joined.log.receive(done);
+    this.render();
+  }
+
+  /** Moderators: silences `user` in this room for MUTE_MINUTES. */
+  private async mute(user: string, name: string): Promise<void> {
+    const joined = this.joined;
+    if (!joined || joined.conversation.kind !== 'room') return;
+    const until = Date.now() + MUTE_MINUTES * 60_000;
+    const path = `/api/rooms/${joined.conversation.room}/mutes`;
+    const done = await this.act('mute: ', path, muteSchema, { method: 'POST', body: { user, until } });
+    if (done) this.events.notify(`${name} is muted in #${done.room} until ${clock(done.until)}.`);
+  }
+
+  /** One moderation call; a refusal is shown with the server's reason. */
+  private async act<T>(what: string, path: string, schema: Parameters<typeof apiJson<T>>[1], req: ApiRequest): Promise<T | undefined> {
+    try {
+      return await apiJson(path, schema, { ...req, token: this.session?.token });
+    } catch (err) {
+      this.events.notify(`${what}${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   private leave(): void {
@@ -182,7 +292,7 @@ export class ChatRoom {
     this.joined = undefined;
     clearInterval(this.typingTimer);
     this.view.clear();
-    renderMembers(this.el.members, this.el.memberCount, []);
+    renderMembers(this.el.members, this.el.memberCount, [], this.viewer());
     this.el.memberCount.textContent = '';
     renderTyping(this.el.typing, []);
     this.el.loadOlder.hidden = true;
@@ -190,21 +300,31 @@ export class ChatRoom {
 
   private onEvent(joined: Joined, payload: Uint8Array): void {
     const event = parsePayload(chatEventSchema, payload);
-    if (!event || this.joined !== joined) return;
+    if (event && this.joined === joined) this.take(joined, event);
+  }
+
+  private take(joined: Joined, event: ChatEvent): void {
+    if (event.type === 'message') {
+      // Whoever just spoke has stopped typing, whether or not history has loaded yet.
+      joined.spoke.set(event.user, Date.now());
+      if (joined.typists.delete(event.user)) this.renderTypists(joined);
+    }
+    if (event.type === 'mute' && event.user === this.session?.user.sub) {
+      this.events.notify(`You are muted in #${event.room} until ${clock(event.until)}.`);
+    }
     if (joined.early) {
       joined.early.push(event);
       return;
     }
-    if (event.type === 'message') joined.typists.delete(event.user);
     const gap = joined.log.receive(event);
     this.render();
-    this.renderTypists(joined);
     if (gap) void this.catchUp();
   }
 
   private onTyping(joined: Joined, payload: Uint8Array): void {
     const who = parsePayload(typingSchema, payload);
     if (!who || who.user === this.session?.user.sub || this.joined !== joined) return;
+    if (Date.now() - (joined.spoke.get(who.user) ?? 0) < TYPING_STALE_AFTER_MESSAGE_MS) return;
     joined.typists.set(who.user, { name: who.name, until: Date.now() + TYPING_SHOWN_MS });
     this.renderTypists(joined);
   }
@@ -214,7 +334,12 @@ export class ChatRoom {
     if (!change || this.joined !== joined) return;
     if (change.state === 'online') joined.members.set(change.user, { user: change.user, name: change.name });
     else joined.members.delete(change.user);
-    renderMembers(this.el.members, this.el.memberCount, [...joined.members.values()]);
+    this.renderMembers(joined);
+  }
+
+  private renderMembers(joined: Joined): void {
+    renderMembers(this.el.members, this.el.memberCount, [...joined.members.values()], this.viewer());
+    if (joined.conversation.kind === 'dm') this.el.memberCount.textContent = 'direct message';
   }
 
   private expireTypists(joined: Joined): void {
@@ -232,6 +357,15 @@ export class ChatRoom {
     renderTyping(this.el.typing, [...joined.typists.values()].map((t) => t.name));
   }
 
+  private viewer(): Viewer {
+    const roles = this.session?.user.roles ?? [];
+    return { self: this.session?.user.sub, moderator: roles.includes('moderator'), inRoom: this.joined?.conversation.kind !== 'dm' };
+  }
+
+  private showEmpty(text: string): void {
+    this.el.empty.textContent = text;
+  }
+
   /** Pages forward from the last contiguous seq until the server has nothing newer. */
   private catchUp(): Promise<void> {
     if (this.catchingUp) {
@@ -246,14 +380,14 @@ export class ChatRoom {
         try {
           for (let page = 0; page < CATCH_UP_MAX_PAGES; page++) {
             const after = joined.log.lastSeq();
-            const result = await this.api(`/api/rooms/${joined.room}/messages?after=${after}&limit=${CATCH_UP_PAGE}`, historySchema);
+            const result = await this.api(`${messagesPath(joined.conversation)}?after=${after}&limit=${CATCH_UP_PAGE}`, historySchema);
             if (this.joined !== joined) break;
             joined.log.loadNewer(result);
             this.render();
             if (!result.has_more) break;
           }
         } catch (err) {
-          this.notify(`chat: could not fetch missed messages: ${(err as Error).message}`);
+          this.events.notify(`chat: could not fetch missed messages: ${(err as Error).message}`);
         }
       } while (this.catchUpAgain);
     })().finally(() => {
@@ -268,12 +402,12 @@ export class ChatRoom {
     if (!joined || before === undefined) return;
     this.el.loadOlder.disabled = true;
     try {
-      const page = await this.api(`/api/rooms/${joined.room}/messages?before=${before}&limit=${HISTORY_PAGE}`, historySchema);
+      const page = await this.api(`${messagesPath(joined.conversation)}?before=${before}&limit=${HISTORY_PAGE}`, historySchema);
       if (this.joined !== joined) return;
       joined.log.loadOlder(page);
       this.render();
     } catch (err) {
-      this.notify(`chat history: ${(err as Error).message}`);
+      this.events.notify(`chat history: ${(err as Error).message}`);
     } finally {
       this.el.loadOlder.disabled = false;
     }

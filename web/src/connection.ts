@@ -165,14 +165,32 @@ export class MqttConnection implements TopicSubscriber {
   }
 
   private route(client: MqttClient, topic: string, payload: Uint8Array): void {
-    const entry = this.wanted.get(topic);
-    if (!entry) {
+    const entries = this.entriesFor(topic);
+    if (entries.length === 0) {
       // A resumed session may still carry a subscription this page no longer wants.
       if (client === this.client) client.unsubscribe(topic);
       return;
     }
-    for (const handler of entry.handlers) handler(payload);
+    for (const entry of entries) for (const handler of entry.handlers) handler(payload);
   }
+
+  /** The exact subscription for a topic or, failing that, the wildcard filters it matches. */
+  private entriesFor(topic: string): Wanted[] {
+    const exact = this.wanted.get(topic);
+    if (exact) return [exact];
+    return [...this.wanted].filter(([filter]) => filterMatches(filter, topic)).map(([, entry]) => entry);
+  }
+}
+
+/** MQTT-4.7: `+` matches one level, a trailing `#` the rest. */
+export function filterMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
 }
 
 export function randomId(): string {

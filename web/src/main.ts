@@ -1,10 +1,13 @@
-import { ROOM_PATTERN, type Resolution } from '../../protocol/names.js';
+import type { Resolution } from '../../protocol/names.js';
 import { apiJson } from './api.js';
-import { roomsSchema } from './chat-events.js';
+import { roomsSchema, sessionOptionsSchema } from './chat-events.js';
 import { ChatRoom } from './chat-room.js';
 import { ChartView, RESOLUTION_LABELS } from './chart-view.js';
 import { MqttConnection, brokerUrl, type ConnectionState, type Credentials } from './connection.js';
+import { conversationLabel, type Conversation } from './conversation.js';
+import { DmInbox } from './dm-inbox.js';
 import { PriceView } from './price-view.js';
+import { RoomPicker, type Pick } from './room-picker.js';
 import { guestSignIn, savedSession, saveSession, sessionFromToken, type Session } from './session.js';
 import { claimTabId } from './tab-id.js';
 import { UdfClient } from './udf.js';
@@ -30,14 +33,13 @@ const ui = {
   chart: byId<HTMLElement>('chart'),
   status: byId<HTMLElement>('status'),
   statusText: byId<HTMLElement>('status-text'),
-  room: byId<HTMLSelectElement>('room'),
-  roomAdd: byId<HTMLButtonElement>('room-add'),
-  roomNew: byId<HTMLFormElement>('room-new'),
-  roomNewName: byId<HTMLInputElement>('room-new-name'),
   me: byId<HTMLElement>('me'),
   meName: byId<HTMLElement>('me-name'),
   signout: byId<HTMLButtonElement>('signout'),
+  chatTitle: byId<HTMLElement>('chat-title'),
   signin: byId<HTMLFormElement>('signin'),
+  signinGuest: byId<HTMLElement>('signin-guest'),
+  signinTokenBox: byId<HTMLDetailsElement>('signin-token-box'),
   signinName: byId<HTMLInputElement>('signin-name'),
   signinSubmit: byId<HTMLButtonElement>('signin-submit'),
   signinToken: byId<HTMLInputElement>('signin-token'),
@@ -98,8 +100,30 @@ const chat = new ChatRoom(
     memberCount: byId('member-count'),
     typing: byId('typing'),
     loadOlder: byId('load-older'),
+    empty: byId('chat-empty'),
   },
-  notify,
+  { notify, startDm: (user, name) => openDm(user, name) },
+);
+const inbox = new DmInbox(
+  connection,
+  (event) => chat.receive(event),
+  () => picker.showDms(inbox.list()),
+);
+const picker = new RoomPicker(
+  {
+    picker: byId('room-picker'),
+    select: byId('room'),
+    toggle: byId('room-add'),
+    form: byId('room-new'),
+    search: byId('room-search'),
+    suggestions: byId('room-suggestions'),
+    unread: byId('dm-unread'),
+  },
+  {
+    fetchRooms: (query) => apiJson(`/api/rooms?${query}`, roomsSchema, { token: session?.token }),
+    picked: (pick: Pick) => (pick.kind === 'room' ? joinRoom(pick.room) : openDm(pick.user)),
+    notify,
+  },
 );
 
 // ---- market ----
@@ -168,15 +192,22 @@ async function signIn(next: Session): Promise<void> {
   saveSession(next);
   showSignedIn(next);
   await connection.open(await credentials(next));
-  chat.setSession(next);
-  await loadRooms();
-  await chat.join(ui.room.value);
+  await enterChat(next);
+}
+
+/** The chat of a signed-in page: its DMs, the room list, and the room it was in last. */
+async function enterChat(s: Session): Promise<void> {
+  chat.setSession(s);
+  inbox.setSession(s);
+  await picker.load();
+  joinRoom(localStorage.getItem(PREFS.room) ?? DEFAULT_ROOM);
 }
 
 async function signOut(message?: string): Promise<void> {
   session = undefined;
   saveSession(undefined);
   chat.setSession(undefined);
+  inbox.setSession(undefined);
   showSignedOut(message);
   await connection.open();
 }
@@ -191,8 +222,8 @@ function showSignedIn(s: Session): void {
   ui.composer.hidden = false;
   ui.me.hidden = false;
   ui.meName.textContent = s.user.name;
-  ui.room.disabled = false;
-  ui.roomAdd.disabled = false;
+  ui.chatTitle.hidden = true;
+  picker.setEnabled(true);
   ui.signinError.textContent = '';
 }
 
@@ -200,9 +231,8 @@ function showSignedOut(message?: string): void {
   ui.signin.hidden = false;
   ui.composer.hidden = true;
   ui.me.hidden = true;
-  ui.room.disabled = true;
-  ui.roomAdd.disabled = true;
-  ui.roomNew.hidden = true;
+  ui.chatTitle.hidden = false;
+  picker.setEnabled(false);
   ui.signinError.textContent = message ?? '';
 }
 
@@ -217,6 +247,12 @@ ui.signin.addEventListener('submit', (e) => {
     .finally(() => (ui.signinSubmit.disabled = false));
 });
 
+ui.signinToken.addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter') return;
+  e.preventDefault();
+  ui.tokenSubmit.click();
+});
+
 ui.tokenSubmit.addEventListener('click', () => {
   try {
     void signIn(sessionFromToken(ui.signinToken.value));
@@ -228,53 +264,37 @@ ui.tokenSubmit.addEventListener('click', () => {
 
 ui.signout.addEventListener('click', () => void signOut());
 
-// ---- rooms and composer ----
-
-function addRoomOption(room: string): void {
-  if (![...ui.room.options].some((o) => o.value === room)) ui.room.append(new Option(room, room));
+/** Guest sign-in is offered only when the server has it on (AUTH_GUEST); otherwise a token is the way in. */
+async function showSignInOptions(): Promise<void> {
+  const guest = await apiJson('/api/session/options', sessionOptionsSchema)
+    .then((o) => o.guest)
+    .catch(() => true);
+  ui.signinGuest.hidden = !guest;
+  // A hidden required field would block the form (and complain in the console).
+  ui.signinName.required = guest;
+  ui.signinTokenBox.open = !guest;
 }
 
-async function loadRooms(): Promise<void> {
-  const wanted = localStorage.getItem(PREFS.room) ?? DEFAULT_ROOM;
-  try {
-    const { rooms } = await apiJson('/api/rooms', roomsSchema, { token: session?.token });
-    ui.room.replaceChildren();
-    for (const r of rooms) addRoomOption(r.room);
-  } catch (err) {
-    notify(`rooms: ${(err as Error).message}`);
-  }
-  addRoomOption(DEFAULT_ROOM);
-  addRoomOption(wanted);
-  ui.room.value = wanted;
-  ui.input.placeholder = `Message #${wanted}`;
-}
+// ---- conversations and composer ----
 
 function joinRoom(room: string): void {
   localStorage.setItem(PREFS.room, room);
-  ui.input.placeholder = `Message #${room}`;
-  void chat.join(room);
+  picker.showRoom(room);
+  show({ kind: 'room', room });
 }
 
-ui.room.addEventListener('change', () => joinRoom(ui.room.value));
+function openDm(user: string, name?: string): void {
+  if (!session || user === session.user.sub) return;
+  const known = name ?? inbox.get(user)?.name ?? user;
+  inbox.opened(user, known);
+  picker.showDm(user);
+  show({ kind: 'dm', other: user, name: known });
+}
 
-ui.roomAdd.addEventListener('click', () => {
-  ui.roomNew.hidden = !ui.roomNew.hidden;
-  if (!ui.roomNew.hidden) ui.roomNewName.focus();
-});
-
-ui.roomNew.addEventListener('submit', (e) => {
-  e.preventDefault();
-  const room = ui.roomNewName.value.trim().toLowerCase();
-  if (!ROOM_PATTERN.test(room)) {
-    notify('Room names are lower-case letters, digits, "-" and "_" (up to 64).');
-    return;
-  }
-  addRoomOption(room);
-  ui.room.value = room;
-  ui.roomNewName.value = '';
-  ui.roomNew.hidden = true;
-  joinRoom(room);
-});
+function show(conversation: Conversation): void {
+  ui.input.placeholder = `Message ${conversationLabel(conversation)}`;
+  void chat.join(conversation);
+}
 
 function sendComposer(): void {
   chat.send(ui.input.value);
@@ -307,10 +327,10 @@ ui.composer.addEventListener('submit', (e) => {
 async function start(): Promise<void> {
   session = savedSession();
   tabId = claimTabId();
+  const signInOptions = showSignInOptions();
   if (session) {
     showSignedIn(session);
     await connection.open(await credentials(session));
-    chat.setSession(session);
   } else {
     showSignedOut();
     await connection.open();
@@ -318,11 +338,8 @@ async function start(): Promise<void> {
   const market = loadSymbols()
     .then(showMarket)
     .catch((err: Error) => notify(`symbols: ${err.message}`));
-  if (session) {
-    await loadRooms();
-    await chat.join(ui.room.value);
-  }
-  await market;
+  if (session) await enterChat(session);
+  await Promise.all([market, signInOptions]);
 }
 
 void start();
