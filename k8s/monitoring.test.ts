@@ -19,6 +19,8 @@ const SCRAPE_SERIES = ['up'];
 const SEVERITIES = ['critical', 'warning', 'info'];
 const MIN_PANELS = 8;
 const MIN_ALERTS = 5;
+/** Every role on the embedded database: opening it takes most of a minute on a loaded 2-core machine. */
+const STARTUP_TIMEOUT_MS = 180_000;
 
 const k8sDir = dirname(fileURLToPath(import.meta.url));
 const monitoringDir = join(k8sDir, 'components/monitoring');
@@ -106,7 +108,7 @@ describe('Grafana dashboard and alert rules', () => {
       app = await startTestApp({}, [...ROLE_NAMES]);
       body = await (await fetch(`${app.httpUrl}/metrics`)).text();
       exported = new Set([...body.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1]!));
-    });
+    }, STARTUP_TIMEOUT_MS);
     afterAll(async () => {
       await app?.stop();
     });
