@@ -4,6 +4,12 @@
  */
 export type ReadinessCheck = () => boolean | Promise<boolean>;
 
+/**
+ * A check that has not answered by then fails: /readyz and the readiness metric must answer while a
+ * dependency drops packets (a query to it can wait minutes), or the scrape fails with them.
+ */
+const CHECK_TIMEOUT_MS = 2_000;
+
 export class Health {
   private readonly checks = new Map<string, ReadinessCheck>();
   private draining = false;
@@ -21,14 +27,24 @@ export class Health {
     const checks: Record<string, boolean> = {};
     await Promise.all(
       [...this.checks].map(async ([name, check]) => {
-        try {
-          checks[name] = await check();
-        } catch {
-          checks[name] = false;
-        }
+        checks[name] = await answerWithin(check, CHECK_TIMEOUT_MS);
       }),
     );
     if (this.draining) checks.draining = false;
     return { ready: Object.values(checks).every(Boolean), checks };
+  }
+}
+
+async function answerWithin(check: ReadinessCheck, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(check), late]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -44,6 +44,12 @@ export function createHttpServer({ log, health, metrics, requestTimeoutS }: Http
     const result = await health.readiness();
     return reply.status(result.ready ? 200 : 503).send(result);
   });
+  // The same checks as /readyz, per check, so an alert can say which dependency is missing.
+  metrics.gauge('readiness_check', '1 while the named readiness check passes, 0 while it fails', ['check'], async (g) => {
+    const { checks } = await health.readiness();
+    g.reset();
+    for (const [check, ok] of Object.entries(checks)) g.labels(check).set(ok ? 1 : 0);
+  });
   app.get('/metrics', async (_req, reply) => {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);

@@ -3,7 +3,9 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import type { ZodType } from 'zod';
 import type { K8sObject } from './render.js';
+import { prometheusRuleSchema, serviceMonitorSchema } from './monitoring-schema.js';
 
 interface Validatable {
   validate(): void;
@@ -24,6 +26,12 @@ const models: Record<string, new (data: never) => Validatable> = {
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
 };
 
+/** Custom resources kubernetes-models has no model for, checked against their CRD schemas instead. */
+const customResources: Record<string, ZodType> = {
+  'monitoring.coreos.com/v1/ServiceMonitor': serviceMonitorSchema,
+  'monitoring.coreos.com/v1/PrometheusRule': prometheusRuleSchema,
+};
+
 /**
  * kustomize wraps long base64 Secret values over several lines; the API server's base64 decoding
  * skips line breaks, the schema's "byte" format does not.
@@ -36,10 +44,16 @@ function asApiServerReads(obj: K8sObject): K8sObject {
 
 /**
  * Checks an object against the Kubernetes OpenAPI schema (types, required fields, enums) through
- * kubernetes-models. Returns the problem, or undefined when the object is valid.
+ * kubernetes-models, or a custom resource against its CRD's. Returns the problem, or undefined
+ * when the object is valid.
  */
 export function schemaProblem(obj: K8sObject): string | undefined {
   const id = `${obj.kind}/${obj.metadata.name}`;
+  const custom = customResources[`${obj.apiVersion}/${obj.kind}`];
+  if (custom) {
+    const result = custom.safeParse(obj);
+    return result.success ? undefined : `${id}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+  }
   const Model = models[`${obj.apiVersion}/${obj.kind}`];
   if (!Model) return `${id}: ${obj.apiVersion} ${obj.kind} is not a kind these manifests are checked for`;
   try {
