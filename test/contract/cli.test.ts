@@ -41,4 +41,32 @@ describe('contract §1 CLI', () => {
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain(name);
   });
+
+  it('config --check names every bad variable at once, exit 2, without their secret values', async () => {
+    const run = await ticktalk(['config', '--check'], {
+      MQTT_PORT: 'abc',
+      CANDLE_PRICE: 'close',
+      AUTH_JWT_SECRET: 'too-short',
+      AMQP_URL: 'http://feed:amqp-secret@127.0.0.1',
+      ACL_FILE: '/nonexistent-contract-acl',
+    });
+    expect(run.code).toBe(2);
+    for (const name of ['MQTT_PORT', 'CANDLE_PRICE', 'AUTH_JWT_SECRET', 'AMQP_URL', 'ACL_FILE']) {
+      expect(run.stderr).toMatch(new RegExp(`^ticktalk: invalid configuration: ${name}: `, 'm'));
+    }
+    expect(run.stderr + run.stdout).not.toMatch(/too-short|amqp-secret/);
+  });
+
+  it('config --check on a good environment exits 0', async () => {
+    const run = await ticktalk(['config', '--check'], { AUTH_JWT_SECRET: SECRET });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^configuration OK/);
+    expect(run.stdout).not.toContain(SECRET);
+  });
+
+  it('token without --sub says --sub is required, exit 2', async () => {
+    const run = await ticktalk(['token'], { AUTH_JWT_SECRET: SECRET });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--sub is required/);
+  });
 });
