@@ -48,19 +48,20 @@ describe('ticktalk CLI', () => {
   });
 
   it('token without --sub says --sub is required; several bad flags are all named', async () => {
-    const missing = run(['token'], { AUTH_JWT_SECRET: SECRET });
-    expect(await missing.exited).toBe(2);
-    expect(missing.err()).toMatch(/^ticktalk token: --sub is required\nusage: ticktalk token --sub ID/);
-    const bad = run(['token', '--sub', 'alice', '--roles', 'king', '--ttl', 'soon'], { AUTH_JWT_SECRET: SECRET });
-    expect(await bad.exited).toBe(2);
-    expect(bad.err()).toMatch(/--roles takes trader, feed, moderator, admin; --ttl: bad ttl "soon"/);
-    const unknown = run(['token', '--sub', 'alice', '--expires', '1h'], { AUTH_JWT_SECRET: SECRET });
-    expect(await unknown.exited).toBe(2);
-    expect(unknown.err()).toMatch(/^ticktalk token: unknown option --expires\n/);
-    const noValue = run(['token', '--sub'], { AUTH_JWT_SECRET: SECRET });
-    expect(await noValue.exited).toBe(2);
-    expect(noValue.err()).toMatch(/^ticktalk token: --sub needs a value\n/);
-  });
+    const env = { AUTH_JWT_SECRET: SECRET };
+    const [missing, bad, unknown, noValue] = await Promise.all(
+      [['token'], ['token', '--sub', 'alice', '--roles', 'king', '--ttl', 'soon'], ['token', '--sub', 'alice', '--expires', '1h'], ['token', '--sub']].map(
+        async (args) => {
+          const p = run(args, env);
+          return { code: await p.exited, err: p.err() };
+        },
+      ),
+    );
+    expect(missing).toEqual({ code: 2, err: expect.stringMatching(/^ticktalk token: --sub is required\nusage: ticktalk token --sub ID/) });
+    expect(bad).toEqual({ code: 2, err: expect.stringMatching(/--roles takes trader, feed, moderator, admin; --ttl: bad ttl "soon"/) });
+    expect(unknown).toEqual({ code: 2, err: expect.stringMatching(/^ticktalk token: unknown option --expires\n/) });
+    expect(noValue).toEqual({ code: 2, err: expect.stringMatching(/^ticktalk token: --sub needs a value\n/) });
+  }, 90_000);
 
   it('config --check lists every bad variable at once and never prints a secret', async () => {
     const p = run(['config', '--check'], {

@@ -13,7 +13,8 @@ async function ticktalk(args: string[], env: Record<string, string>): Promise<{ 
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
       env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', ...env },
-      timeout: 15_000,
+      // Generous: on a loaded machine loading the CLI alone has taken over 15 s.
+      timeout: 60_000,
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -22,7 +23,7 @@ async function ticktalk(args: string[], env: Record<string, string>): Promise<{ 
   }
 }
 
-describe('contract §1 CLI', () => {
+describe('contract §1 CLI', { timeout: 90_000 }, () => {
   it('token --sub --name --roles --ttl prints a JWT signed with AUTH_JWT_SECRET', async () => {
     const run = await ticktalk(['token', '--sub', 'alice', '--name', 'Alice', '--roles', 'trader,moderator', '--ttl', '1h'], { AUTH_JWT_SECRET: SECRET });
     expect(run.code).toBe(0);
