@@ -205,11 +205,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
     this.problems = problems;
   }
-
-  /** The first bad variable. */
-  get variable(): string {
-    return this.problems[0]?.variable ?? '';
-  }
 }
 
 /** Variables whose whole value is a secret: never echoed, only their length. */
