@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError, type Config } from '../protocol/config.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { Metrics } from '../platform/metrics.js';
@@ -8,7 +7,7 @@ import { Shutdown } from '../platform/shutdown.js';
 import { TickHub } from '../platform/tick-hub.js';
 import type { RoleContext } from '../platform/context.js';
 import { Hs256Auth } from '../platform/auth.js';
-import { OperatorAcl } from '../broker/acl-file.js';
+import { loadOperatorAcl } from './operator-acl.js';
 import { BrokerNode } from '../broker/core.js';
 import { BrokerPublisher } from '../broker/market-publisher.js';
 import { TcpListener, registerWebSocketListener } from '../broker/listeners.js';
@@ -159,21 +158,6 @@ async function startBridgeRole(ctx: RoleContext, engines: Engines): Promise<void
   if (!source) return;
   await source.start(ctx.ticks);
   ctx.shutdown.add('tick-source', () => source.stop());
-}
-
-/** An unreadable or invalid ACL file stops start-up with a message naming ACL_FILE. */
-function loadOperatorAcl(path: string): OperatorAcl {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError('ACL_FILE', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    return OperatorAcl.parse(text);
-  } catch (err) {
-    throw new ConfigError('ACL_FILE', (err as Error).message);
-  }
 }
 
 /** A port already taken is a configuration problem: say which variable to change. */

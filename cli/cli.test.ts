@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { Hs256Auth } from '../platform/auth.js';
+import { freshDatabase } from '../test/support/postgres.js';
 
 /** The built CLI, as an operator runs it (`npm test` builds first through `pretest`). */
 const BIN = fileURLToPath(new URL('../bin/ticktalk.js', import.meta.url));
@@ -46,6 +47,82 @@ describe('ticktalk CLI', () => {
     expect(noSecret.err()).toMatch(/AUTH_JWT_SECRET is not set/);
   });
 
+  it('token without --sub says --sub is required; several bad flags are all named', async () => {
+    const env = { AUTH_JWT_SECRET: SECRET };
+    const [missing, bad, unknown, noValue] = await Promise.all(
+      [['token'], ['token', '--sub', 'alice', '--roles', 'king', '--ttl', 'soon'], ['token', '--sub', 'alice', '--expires', '1h'], ['token', '--sub']].map(
+        async (args) => {
+          const p = run(args, env);
+          return { code: await p.exited, err: p.err() };
+        },
+      ),
+    );
+    expect(missing).toEqual({ code: 2, err: expect.stringMatching(/^ticktalk token: --sub is required\nusage: ticktalk token --sub ID/) });
+    expect(bad).toEqual({ code: 2, err: expect.stringMatching(/--roles takes trader, feed, moderator, admin; --ttl: bad ttl "soon"/) });
+    expect(unknown).toEqual({ code: 2, err: expect.stringMatching(/^ticktalk token: unknown option --expires\n/) });
+    expect(noValue).toEqual({ code: 2, err: expect.stringMatching(/^ticktalk token: --sub needs a value\n/) });
+  }, 90_000);
+
+  it('config --check lists every bad variable at once and never prints a secret', async () => {
+    const p = run(['config', '--check'], {
+      MQTT_PORT: 'eighteen',
+      AUTH_JWT_SECRET: 'hunter2-short',
+      DATABASE_URL: 'mysql://admin:s3cr3t-pw@db.example/app',
+      ACL_FILE: '/nonexistent/acl',
+    });
+    expect(await p.exited).toBe(2);
+    const lines = p.err().trim().split('\n');
+    expect(lines.map((l) => /^ticktalk: invalid configuration: (\w+):/.exec(l)?.[1])).toEqual(['MQTT_PORT', 'DATABASE_URL', 'AUTH_JWT_SECRET', 'ACL_FILE']);
+    expect(p.err()).toContain('(got "mysql://admin:***@db.example/app")');
+    expect(p.err()).toContain('AUTH_JWT_SECRET: must be at least 16 characters (got 13 characters, not shown)');
+    expect(p.err()).toContain('ACL_FILE: cannot read /nonexistent/acl: ENOENT');
+    expect(p.err() + p.out()).not.toMatch(/hunter2|s3cr3t/);
+  });
+
+  it('config --check names an invalid ACL_FILE and a DATA_DIR that is not a directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ticktalk-check-'));
+    try {
+      writeFileSync(join(dir, 'acl'), 'user alice\ntopic readwrite chat/#\n');
+      const p = run(['config', '--check'], { ACL_FILE: join(dir, 'acl'), DATA_DIR: join(dir, 'acl', 'data') });
+      expect(await p.exited).toBe(2);
+      expect(p.err()).toMatch(/invalid configuration: ACL_FILE: line 2: "chat\/#" touches a built-in topic family/);
+      expect(p.err()).toContain(`invalid configuration: DATA_DIR: ${join(dir, 'acl')} is not a directory`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('config --check on a good environment exits 0 with a short summary, passwords masked', async () => {
+    const p = run(['config', '--check'], {
+      AUTH_JWT_SECRET: SECRET,
+      DATABASE_URL: 'postgres://ticktalk:pg-pass-123@127.0.0.1:5432/ticktalk',
+      REDIS_URL: 'redis://:redis-pass-456@127.0.0.1:6379',
+    });
+    expect(await p.exited).toBe(0);
+    // LOG_LEVEL is the fourth, set by run().
+    expect(p.out()).toMatch(/^configuration OK: 4 set, the rest default\n/);
+    expect(p.out()).toMatch(/\n  AUTH_JWT_SECRET +26 characters, not shown\n/);
+    expect(p.out()).toMatch(/\n  database +PostgreSQL postgres:\/\/ticktalk:\*\*\*@127\.0\.0\.1:5432\/ticktalk\n/);
+    expect(p.out()).toMatch(/\n  cluster +Redis redis:\/\/:\*\*\*@127\.0\.0\.1:6379\n/);
+    expect(p.out()).not.toMatch(new RegExp(`${SECRET}|pg-pass-123|redis-pass-456`));
+  });
+
+  it('help lines up its columns for every command', async () => {
+    const helps = await Promise.all(['--help', 'serve --help', 'token --help', 'feed-sim --help', 'replay --help', 'config -h'].map(async (args) => {
+      const p = run(args.split(' '));
+      expect(await p.exited).toBe(0);
+      return p.out();
+    }));
+    for (const text of helps) {
+      // Each indented block's second column starts at one place: two spaces after its widest first column.
+      for (const block of text.split(/\n(?!  )/).map((b) => b.split('\n').filter((l) => l.startsWith('  '))).filter((b) => b.length > 0)) {
+        const starts = new Set(block.map((l) => /^  \S.*?  +(?=\S)/.exec(l)?.[0].length));
+        expect(starts.size, block.join('\n')).toBe(1);
+      }
+    }
+    expect(helps[0]).toMatch(/\n  feed-sim  publish simulated/);
+  }, 90_000);
+
   it('a bad variable stops serve with a message naming it', async () => {
     const p = run(['serve'], { MQTT_PORT: 'eighteen' });
     expect(await p.exited).toBe(2);
@@ -80,6 +157,46 @@ describe('ticktalk CLI', () => {
     }
   });
 
+  it('serve prints where to connect and the engines chosen on stderr, JSON logs stay on stdout', async () => {
+    const db = await freshDatabase('tt_cli');
+    // Trust authentication ignores the password: it is there to be masked.
+    const url = new URL(db.url);
+    url.password = 'pg-pass-789';
+    try {
+      const p = run(['serve'], { HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', DATABASE_URL: url.toString(), FEED_SIM: 'off', SHUTDOWN_DRAIN_S: '0' });
+      children.push(p.child);
+      // stderr and stdout are separate pipes: either may arrive first.
+      await expect.poll(() => /\n  feed .*\n/.test(p.err()) && /"msg":"ticktalk started"/.test(p.out()), { timeout: 60_000 }).toBe(true);
+      const { ports } = JSON.parse(p.out().split('\n').find((l) => l.includes('ticktalk started'))!);
+      const http = `http://127.0.0.1:${ports.http}`;
+      url.password = '***';
+      expect(p.err()).toContain(
+        [
+          `  web page        ${http}/`,
+          `  MQTT            mqtt://127.0.0.1:${ports.mqtt}`,
+          `  MQTT WebSocket  ws://127.0.0.1:${ports.http}/mqtt`,
+          `  metrics         ${http}/metrics`,
+          '  cluster         memory: this process only (REDIS_URL unset)',
+          `  database        PostgreSQL ${url.toString()}`,
+          '  feed            none (FEED_SIM off, AMQP_URL unset)',
+        ].join('\n'),
+      );
+      expect(p.err()).toMatch(/^ticktalk \S+ started, roles broker, bridge, ohlcv, web\n/);
+      expect(p.err() + p.out()).not.toContain('pg-pass-789');
+      // The URLs printed are the ones that answer.
+      expect((await fetch(`${http}/`)).status).toBe(200);
+      expect(await (await fetch(`${http}/metrics`)).text()).toMatch(/^# HELP ticktalk_/m);
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { reconnectPeriod: 0 });
+      await client.endAsync();
+      for (const line of p.out().trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+    } finally {
+      await db.drop();
+    }
+  }, 90_000);
+
   it('serve runs until SIGTERM, disconnects its clients and exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ticktalk-cli-'));
     try {
@@ -87,7 +204,7 @@ describe('ticktalk CLI', () => {
         HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', DATA_DIR: dataDir, SHUTDOWN_DRAIN_S: '1', AUTH_JWT_SECRET: SECRET,
       });
       children.push(p.child);
-      await expect.poll(() => /"msg":"ticktalk started"/.test(p.out()), { timeout: 20_000 }).toBe(true);
+      await expect.poll(() => /"msg":"ticktalk started"/.test(p.out()), { timeout: 60_000 }).toBe(true);
       const started = JSON.parse(p.out().split('\n').find((l) => l.includes('ticktalk started'))!);
       const chosen = p.out().split('\n').filter((l) => l.includes('"engines chosen"'));
       expect(chosen.map((l) => JSON.parse(l).engines)).toEqual([{ cluster: 'memory', database: 'pglite', feed: 'simulator' }]);
@@ -104,5 +221,5 @@ describe('ticktalk CLI', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 });

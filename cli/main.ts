@@ -1,5 +1,6 @@
 import { ConfigError } from '../protocol/config.js';
-import { UsageError, type Command } from './args.js';
+import { commandHelp, UsageError, type Command } from './args.js';
+import { columns } from './columns.js';
 import { command as serve } from './commands/serve.js';
 import { command as token } from './commands/token.js';
 import { command as config } from './commands/config.js';
@@ -12,11 +13,33 @@ function help(): string {
   return [
     'ticktalk: live market ticks and chat over one MQTT connection',
     '',
-    'usage:',
-    ...commands.map((c) => `  ${c.usage.padEnd(72)} ${c.summary}`),
+    'usage: ticktalk COMMAND [options]',
     '',
-    'configuration is by environment variable; see the README.',
+    'commands:',
+    ...columns(commands.map((c) => [c.name, c.summary])),
+    '',
+    '`ticktalk COMMAND --help` lists a command\'s options.',
+    'Configuration is by environment variable; see the README.',
   ].join('\n');
+}
+
+/** `--help` anywhere before a `--` asks for the command's help instead of running it. */
+function wantsHelp(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+function report(name: string, err: unknown, usage: string): number | undefined {
+  if (err instanceof UsageError) {
+    process.stderr.write(`ticktalk ${name}: ${err.message}\nusage: ${usage}\n`);
+    return 2;
+  }
+  if (err instanceof ConfigError) {
+    // One line per bad variable, each on its own so none hides behind another.
+    process.stderr.write(err.message.split('\n').map((line) => `ticktalk: ${line}\n`).join(''));
+    return 2;
+  }
+  return undefined;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -30,18 +53,16 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ticktalk: unknown command "${name}"\n\n${help()}\n`);
     return 2;
   }
+  if (wantsHelp(rest)) {
+    process.stdout.write(`${commandHelp(cmd)}\n`);
+    return 0;
+  }
   try {
     return await cmd.run(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`ticktalk ${cmd.name}: ${err.message}\nusage: ${cmd.usage}\n`);
-      return 2;
-    }
-    if (err instanceof ConfigError) {
-      process.stderr.write(`ticktalk: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
+    const code = report(cmd.name, err, cmd.usage);
+    if (code === undefined) throw err;
+    return code;
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { ConfigError, configTable, loadConfig } from './config.js';
+import { ConfigError, configTable, loadConfig, maskUserinfo } from './config.js';
 
 describe('configuration', () => {
   it('has the contract defaults', () => {
@@ -37,6 +37,34 @@ describe('configuration', () => {
   ])('a bad %s stops start-up with a message naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^invalid configuration: ${name}:`));
+  });
+
+  it('one ConfigError lists every bad variable, each on its own line, secrets never shown', () => {
+    const env = { MQTT_PORT: 'x', CANDLE_PRICE: 'ask', AUTH_JWT_SECRET: 'tiny-secret', REDIS_URL: 'http://u:redis-pw@h' };
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    let error: ConfigError | undefined;
+    try {
+      loadConfig(env);
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.problems.map((p) => p.variable)).toEqual(['MQTT_PORT', 'REDIS_URL', 'CANDLE_PRICE', 'AUTH_JWT_SECRET']);
+    expect(error?.message.split('\n')).toHaveLength(4);
+    expect(error?.message).toContain('AUTH_JWT_SECRET: must be at least 16 characters (got 11 characters, not shown)');
+    expect(error?.message).toContain('(got "http://u:***@h")');
+    expect(error?.message).not.toMatch(/tiny-secret|redis-pw/);
+  });
+
+  it.each([
+    ['postgres://app:pw@db:5432/app', 'postgres://app:***@db:5432/app'],
+    ['postgres://app:p/w@rd@db/app', 'postgres://app:***@db/app'],
+    ['redis://:pw@r:6379', 'redis://:***@r:6379'],
+    ['https://ghp_token@host/x', 'https://***@host/x'],
+    ['postgres://db/app?sslmode=require&password=pw', 'postgres://db/app?sslmode=require&password=***'],
+    ['amqp://guest@h', 'amqp://***@h'],
+    ['amqp://h:5672', 'amqp://h:5672'],
+  ])('masks the password of %s', (url, shown) => {
+    expect(maskUserinfo(url)).toBe(shown);
   });
 
   it('the README table is the one generated from the schema (npm run docs:config)', () => {

@@ -195,7 +195,7 @@ export const configVars = {
 } as const;
 
 type Vars = typeof configVars;
-type RawConfig = { [K in keyof Vars]: z.output<Vars[K]['schema']> };
+export type RawConfig = { [K in keyof Vars]: z.output<Vars[K]['schema']> };
 
 export type Config = Omit<RawConfig, 'FEED_SIM' | 'AUTH_GUEST'> & {
   FEED_SIM: boolean;
@@ -203,40 +203,96 @@ export type Config = Omit<RawConfig, 'FEED_SIM' | 'AUTH_GUEST'> & {
   NODE_ID: string;
 };
 
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+/** One or more bad variables, each named with its problem, one line each. */
 export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`invalid configuration: ${variable}: ${message}`);
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(variable: string, message: string);
+  constructor(problems: readonly ConfigProblem[]);
+  constructor(first: string | readonly ConfigProblem[], message?: string) {
+    const problems = typeof first === 'string' ? [{ variable: first, message: message ?? 'invalid value' }] : first;
+    super(problems.map((p) => `invalid configuration: ${p.variable}: ${p.message}`).join('\n'));
     this.name = 'ConfigError';
+    this.problems = problems;
   }
 }
 
-/** Parse an environment; throws ConfigError naming the first bad variable. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+/** Variables whose whole value is a secret: never echoed, only their length. */
+const SECRET_NAME = /SECRET|PASSWORD|TOKEN|_KEY$/;
+/** URL variables may carry a password in their userinfo (`postgres://user:pw@host`). */
+const URL_NAME = /_URL$/;
+
+/** A variable's value as it may be printed: secrets hidden, URL passwords masked. */
+export function shownValue(name: string, value: string): string {
+  if (SECRET_NAME.test(name)) return `${value.length} characters, not shown`;
+  return JSON.stringify(URL_NAME.test(name) ? maskUserinfo(value) : value);
+}
+
+/**
+ * A URL's password masked: the userinfo up to the last `@` (a password may hold `/` or `@`), keeping
+ * the user name before its `:` (a userinfo without `:` may be a bare token: masked whole), and
+ * password-like query parameters (libpq reads `?password=`). Works on text that is not a valid URL.
+ */
+export function maskUserinfo(value: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(value)?.[0] ?? '';
+  let rest = value.slice(scheme.length);
+  const at = rest.lastIndexOf('@');
+  if (at !== -1) {
+    const colon = rest.slice(0, at).indexOf(':');
+    rest = `${colon === -1 ? '***' : `${rest.slice(0, colon)}:***`}${rest.slice(at)}`;
+  }
+  return scheme + rest.replace(/([?&](?:password|pass|pwd|secret|token|sslpassword)=)[^&#]*/gi, '$1***');
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const messages = [...new Set(issues.map((i) => i.message))];
+  return messages.length > 0 ? messages.join('; ') : 'invalid value';
+}
+
+export interface ConfigCheck {
+  /** Set when no variable is bad. */
+  config?: Config;
+  problems: ConfigProblem[];
+  /** The variables that parsed (a bad one is absent; an unset optional one is present, undefined). */
+  valid: Partial<RawConfig>;
+}
+
+/** Every variable parsed; every bad one reported, not only the first. */
+export function checkConfig(env: Record<string, string | undefined>): ConfigCheck {
   const out: Record<string, unknown> = {};
+  const problems: ConfigProblem[] = [];
   for (const [name, spec] of Object.entries(configVars) as [string, VarSpec<z.ZodType>][]) {
     const given = env[name];
     const raw = given === undefined || given === '' ? spec.default : given;
     const parsed = spec.schema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ConfigError(name, `${issue?.message ?? 'invalid value'} (got ${JSON.stringify(given)})`);
-    }
-    out[name] = parsed.data;
+    if (parsed.success) out[name] = parsed.data;
+    else problems.push({ variable: name, message: `${describeIssues(parsed.error.issues)} (got ${given === undefined ? 'the default' : shownValue(name, given)})` });
   }
   const raw = out as RawConfig;
   if (raw.FEED_SIM === true && raw.AMQP_URL !== undefined) {
     // Candles come from RabbitMQ then: simulated ticks would show on MQTT but never make a candle.
-    throw new ConfigError('FEED_SIM', 'cannot be on with AMQP_URL set: publish simulated ticks into RabbitMQ with `ticktalk feed-sim`');
+    problems.push({ variable: 'FEED_SIM', message: 'cannot be on with AMQP_URL set: publish simulated ticks into RabbitMQ with `ticktalk feed-sim`' });
   }
-  return {
+  if (problems.length > 0) return { problems, valid: raw };
+  const config: Config = {
     ...raw,
     FEED_SIM: raw.FEED_SIM ?? raw.AMQP_URL === undefined,
     AUTH_GUEST: raw.AUTH_GUEST ?? raw.AUTH_JWT_SECRET === undefined,
     NODE_ID: raw.NODE_ID ?? `${hostname()}-${process.pid}`,
   };
+  return { config, problems, valid: raw };
+}
+
+/** Parse an environment; throws one ConfigError listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const { config, problems } = checkConfig(env);
+  if (!config) throw new ConfigError(problems);
+  return config;
 }
 
 /** The README's configuration table, generated so the docs never drift from the schema. */

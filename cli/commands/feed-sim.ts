@@ -18,6 +18,15 @@ const argsSchema = z.object({
   feed: feedNameArg,
 });
 
+const options = {
+  amqp: { type: 'string', arg: 'URL', doc: 'RabbitMQ to publish to (default AMQP_URL)' },
+  symbols: { type: 'string', arg: 'A,B', doc: 'comma-separated symbols (default SYMBOLS)' },
+  rate: { type: 'string', arg: 'N', default: '10', doc: 'ticks per second per symbol, at most 10000' },
+  duration: { type: 'string', arg: 'S', doc: 'seconds to run (default: until interrupted)' },
+  format: { type: 'string', arg: 'F', default: 'json', doc: 'json or dwx' },
+  feed: { type: 'string', arg: 'NAME', default: 'sim', doc: 'feed name, the routing key\'s first part' },
+} as const;
+
 /**
  * `ticktalk feed-sim`: the in-process simulator's ticks published to `mt.ticks` as a feed would,
  * with publisher confirms. JSON times are written in FEED_TIMEZONE, as the bridge expects them.
@@ -27,15 +36,9 @@ export const command: Command = {
   name: 'feed-sim',
   summary: 'publish simulated MT-style ticks into RabbitMQ (mt.ticks)',
   usage: 'ticktalk feed-sim --amqp URL [--symbols EURUSD,...] [--rate N] [--duration S] [--format json|dwx] [--feed NAME]',
+  options,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, {
-      amqp: { type: 'string' },
-      symbols: { type: 'string' },
-      rate: { type: 'string', default: '10' },
-      duration: { type: 'string' },
-      format: { type: 'string', default: 'json' },
-      feed: { type: 'string', default: 'sim' },
-    });
+    const { values } = parseCommandArgs(argv, options);
     const config = loadConfig(process.env);
     const parsed = argsSchema.safeParse({
       ...values,

@@ -26,6 +26,14 @@ const argsSchema = z.object({
 /** Rows reported individually before the rest are only counted. */
 const MAX_REPORTED_ERRORS = 5;
 
+const options = {
+  amqp: { type: 'string', arg: 'URL', doc: 'RabbitMQ to publish to (default AMQP_URL)' },
+  tz: { type: 'string', arg: 'ZONE', doc: 'IANA zone the export\'s times are in (default FEED_TIMEZONE)' },
+  speed: { type: 'string', arg: 'X', doc: 'pace by the file\'s timestamps at X times real time (default: as fast as confirmed)' },
+  symbol: { type: 'string', arg: 'S', doc: 'symbol of the ticks (default: the file name\'s leading symbol)' },
+  feed: { type: 'string', arg: 'NAME', default: 'replay', doc: 'feed name, the routing key\'s first part' },
+} as const;
+
 /**
  * `ticktalk replay`: an MT5 tick export published to `mt.ticks`, one tick per message with
  * publisher confirms, as fast as RabbitMQ confirms or paced by the file's timestamps (`--speed`).
@@ -37,18 +45,10 @@ export const command: Command = {
   name: 'replay',
   summary: 'publish a MetaTrader 5 tick export into RabbitMQ (mt.ticks)',
   usage: 'ticktalk replay --amqp URL FILE [--tz ZONE] [--speed X] [--symbol S] [--feed NAME]',
+  options,
+  operands: [['FILE', 'MetaTrader 5 tick export (tab-separated, UTF-8 or UTF-16LE)']],
   async run(argv) {
-    const { values, positionals } = parseCommandArgs(
-      argv,
-      {
-        amqp: { type: 'string' },
-        tz: { type: 'string' },
-        speed: { type: 'string' },
-        symbol: { type: 'string' },
-        feed: { type: 'string', default: 'replay' },
-      },
-      true,
-    );
+    const { values, positionals } = parseCommandArgs(argv, options, true);
     if (positionals.length > 1) throw new UsageError(`one FILE expected, got ${positionals.length}`);
     const config = loadConfig(process.env);
     const file = positionals[0];

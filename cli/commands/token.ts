@@ -5,41 +5,45 @@ import { ROLES, USER_PATTERN } from '../../protocol/names.js';
 import { parseCommandArgs, UsageError, type Command } from '../args.js';
 
 const inputSchema = z.object({
-  sub: z.string().regex(USER_PATTERN, '--sub must match [A-Za-z0-9_.-]{1,64}'),
-  name: z.string().min(1).max(64).optional(),
+  sub: z.string({ error: '--sub is required' }).regex(USER_PATTERN, '--sub must match [A-Za-z0-9_.-]{1,64}'),
+  name: z.string().min(1, '--name must not be empty').max(64, '--name is at most 64 characters').optional(),
   roles: z.array(z.enum(ROLES, { message: `--roles takes ${ROLES.join(', ')}` })).optional(),
-  ttl: z.number().int().positive(),
+  ttl: z.string().transform((text, ctx) => {
+    try {
+      return parseTtl(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `--ttl: ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  }),
 });
+
+const options = {
+  sub: { type: 'string', arg: 'ID', doc: 'user id, [A-Za-z0-9_.-]{1,64} (required)' },
+  name: { type: 'string', arg: 'N', doc: 'display name, 1 to 64 characters' },
+  roles: { type: 'string', arg: 'r1,r2', doc: `comma-separated roles: ${ROLES.join(', ')}` },
+  ttl: { type: 'string', arg: 'T', default: '1h', doc: 'lifetime: seconds, or 45s, 30m, 1h, 7d' },
+} as const;
 
 export const command: Command = {
   name: 'token',
   summary: 'print a JWT signed with AUTH_JWT_SECRET',
   usage: 'ticktalk token --sub ID [--name N] [--roles r1,r2] [--ttl 1h]',
+  options,
   async run(argv) {
-    const { values } = parseCommandArgs(argv, {
-      sub: { type: 'string' },
-      name: { type: 'string' },
-      roles: { type: 'string' },
-      ttl: { type: 'string', default: '1h' },
+    const { values } = parseCommandArgs(argv, options);
+    const parsed = inputSchema.safeParse({
+      ...values,
+      roles: values.roles?.split(',').map((r) => r.trim()).filter(Boolean),
     });
+    // Every bad flag at once, so a second try is the last.
+    if (!parsed.success) throw new UsageError([...new Set(parsed.error.issues.map((i) => i.message))].join('; '));
     const config = loadConfig(process.env);
     if (!config.AUTH_JWT_SECRET) {
       throw new UsageError('AUTH_JWT_SECRET is not set: a token signed with a random secret would be accepted nowhere');
     }
-    let ttl: number;
-    try {
-      ttl = parseTtl(values.ttl ?? '1h');
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const parsed = inputSchema.safeParse({
-      sub: values.sub,
-      name: values.name,
-      roles: values.roles?.split(',').map((r) => r.trim()).filter(Boolean),
-      ttl,
-    });
-    if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? 'invalid arguments');
-    const token = await new Hs256Auth(config.AUTH_JWT_SECRET).issue(parsed.data, parsed.data.ttl);
+    const { ttl, ...claims } = parsed.data;
+    const token = await new Hs256Auth(config.AUTH_JWT_SECRET).issue(claims, ttl);
     process.stdout.write(`${token}\n`);
     return 0;
   },

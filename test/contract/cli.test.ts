@@ -13,7 +13,8 @@ async function ticktalk(args: string[], env: Record<string, string>): Promise<{ 
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
       env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', ...env },
-      timeout: 15_000,
+      // Generous: on a loaded machine loading the CLI alone has taken over 15 s.
+      timeout: 60_000,
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -22,7 +23,7 @@ async function ticktalk(args: string[], env: Record<string, string>): Promise<{ 
   }
 }
 
-describe('contract §1 CLI', () => {
+describe('contract §1 CLI', { timeout: 90_000 }, () => {
   it('token --sub --name --roles --ttl prints a JWT signed with AUTH_JWT_SECRET', async () => {
     const run = await ticktalk(['token', '--sub', 'alice', '--name', 'Alice', '--roles', 'trader,moderator', '--ttl', '1h'], { AUTH_JWT_SECRET: SECRET });
     expect(run.code).toBe(0);
@@ -40,5 +41,33 @@ describe('contract §1 CLI', () => {
     const run = await ticktalk(['serve'], { MQTT_PORT: '0', HTTP_PORT: '0', DATA_DIR: '/nonexistent-contract-dir', [name]: value });
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain(name);
+  });
+
+  it('config --check names every bad variable at once, exit 2, without their secret values', async () => {
+    const run = await ticktalk(['config', '--check'], {
+      MQTT_PORT: 'abc',
+      CANDLE_PRICE: 'close',
+      AUTH_JWT_SECRET: 'too-short',
+      AMQP_URL: 'http://feed:amqp-secret@127.0.0.1',
+      ACL_FILE: '/nonexistent-contract-acl',
+    });
+    expect(run.code).toBe(2);
+    for (const name of ['MQTT_PORT', 'CANDLE_PRICE', 'AUTH_JWT_SECRET', 'AMQP_URL', 'ACL_FILE']) {
+      expect(run.stderr).toMatch(new RegExp(`^ticktalk: invalid configuration: ${name}: `, 'm'));
+    }
+    expect(run.stderr + run.stdout).not.toMatch(/too-short|amqp-secret/);
+  });
+
+  it('config --check on a good environment exits 0', async () => {
+    const run = await ticktalk(['config', '--check'], { AUTH_JWT_SECRET: SECRET });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^configuration OK/);
+    expect(run.stdout).not.toContain(SECRET);
+  });
+
+  it('token without --sub says --sub is required, exit 2', async () => {
+    const run = await ticktalk(['token'], { AUTH_JWT_SECRET: SECRET });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--sub is required/);
   });
 });
