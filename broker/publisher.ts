@@ -1,6 +1,6 @@
 import type { Tick } from '../protocol/tick.js';
 import type { MqttPublisher } from '../platform/context.js';
-import type { BrokerNode } from './core.js';
+import type { BrokerNode } from './node.js';
 
 /**
  * In-process publishing into the cluster. Ticks take the node's fast path (encoded once, retained,

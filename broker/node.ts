@@ -14,10 +14,10 @@ import { isAllowed, type Access } from './acl.js';
 import type { OperatorAcl } from './acl-file.js';
 import type { BrokerExtension, ClientInfo, ClientPublish } from './extensions.js';
 import { guardPackets } from './packet-guard.js';
-import { DEFAULT_LIMITS, TickFastPath } from './fastpath/fast-path.js';
-import { installQoSDelivery } from './fastpath/qos-delivery.js';
-import { QoSForwarder } from './qos-forward.js';
-import { gateClientDeliveries, orderResumedSessions } from './resume-order.js';
+import { DEFAULT_LIMITS, WireLayer } from './wire/wire-layer.js';
+import { installQoSDelivery } from './aedes/qos-delivery.js';
+import { QoSForwarder } from './aedes/qos-forward.js';
+import { gateClientDeliveries, orderResumedSessions } from './aedes/resume-order.js';
 
 const require = createRequire(import.meta.url);
 
@@ -72,8 +72,8 @@ export class BrokerNode {
 
   private constructor(
     readonly aedes: Aedes,
-    /** Tick publishing and fan-out (see broker/fastpath). */
-    readonly ticks: TickFastPath,
+    /** Tick publishing and fan-out (see broker/wire). */
+    readonly ticks: WireLayer,
     private readonly opts: BrokerNodeOptions,
     private readonly closeBackends: () => Promise<void>,
     /** Cluster link state (always true for a single in-memory node). */
@@ -110,14 +110,14 @@ export class BrokerNode {
     let node: BrokerNode | undefined;
     storeGrantedOnly(aedes, (client, topic) => node?.granted(client, topic) ?? false);
     orderResumedSessions(aedes);
-    const ticks = await TickFastPath.start({
+    const ticks = await WireLayer.start({
       aedes,
-      log: opts.log.child({ component: 'tick-fast-path' }),
+      log: opts.log.child({ component: 'wire' }),
       metrics: opts.metrics,
       nodeId: opts.config.NODE_ID,
       mayPublishTicks: (client) => node?.may(client, 'publish', TICK_PERMISSION_PROBE) ?? false,
       takeAcks: true,
-      extensionIntake: {
+      chatIntake: {
         maxFrame: opts.config.MQTT_MAX_PACKET,
         prefixesFor: (client) => node?.intakePrefixes(client) ?? [],
         onPublish: (client, publish, settle) => (node ? node.intakePublish(client, publish, settle) : settle(new Error('broker not started'))),

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Aedes } from 'aedes';
-import type { Logger } from '../platform/logger.js';
+import type { Logger } from '../../platform/logger.js';
 
 const require = createRequire(import.meta.url);
 
@@ -27,7 +27,7 @@ interface PublishPath {
   emit(event: 'publish', packet: QueuedPacket, client: null): boolean;
 }
 
-/** Where the live fan-out waits: it runs once the turn's PUBACKs are written (TickFastPath). */
+/** Where the live fan-out waits: it runs once the turn's PUBACKs are written (WireLayer). */
 export interface AckTurn {
   afterAcksWritten(task: () => void): void;
 }

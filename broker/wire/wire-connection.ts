@@ -4,18 +4,18 @@ import { pubackFrame } from './mqtt-frame.js';
 import { OrderedAcks } from './ordered-acks.js';
 import { SubscriberWriter, type WriterLimits, type WriterStats } from './subscriber-writer.js';
 
-/** What the fast path takes off a connection's wire: a feed's ticks, an extension's QoS 1 publishes, PUBACKs. */
-export type CapturedKind = 'tick' | 'extension' | 'puback';
+/** What the fast path takes off a connection's wire: a feed's ticks, chat (extension) QoS 1 publishes, PUBACKs. */
+export type CapturedKind = 'tick' | 'chat' | 'puback';
 
 /** What a connection needs from the fast path that owns it. */
 export interface ConnectionHost {
   /** A publish or PUBACK taken off the wire (a view into the read buffer: copy anything kept). */
-  onCapturedFrame(conn: FastPathConnection, frame: Buffer, kind: CapturedKind): void;
+  onCapturedFrame(conn: WireConnection, frame: Buffer, kind: CapturedKind): void;
   /** The writer has something queued: flush it at the end of this turn. */
   /** `holdsAcks`: the writer has PUBACKs queued, which leave ahead of other writes in the turn. */
   markDirty(writer: SubscriberWriter, holdsAcks?: boolean): void;
-  onClosed(conn: FastPathConnection): void;
-  onSlowConsumer(conn: FastPathConnection): void;
+  onClosed(conn: WireConnection): void;
+  onSlowConsumer(conn: WireConnection): void;
 }
 
 export interface ConnectionOptions {
@@ -47,7 +47,7 @@ interface AedesClientLike {
  * writer as the ticks, so Aedes never waits on a slow client (its write always completes at once)
  * and a frozen client can never hold a slot other clients need.
  */
-export class FastPathConnection extends Duplex {
+export class WireConnection extends Duplex {
   readonly writer: SubscriberWriter;
   /** PUBACKs for the publishes the fast path took, in arrival order. */
   readonly acks: OrderedAcks;

@@ -1,5 +1,5 @@
 import type { Client } from 'aedes';
-import { qosPublishFrame } from './mqtt-frame.js';
+import { qosPublishFrame } from '../wire/mqtt-frame.js';
 
 /** What Aedes' client and broker expose to its own QoS delivery (internal in Aedes 1.x). */
 interface DeliveringClient {

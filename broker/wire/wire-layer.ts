@@ -5,7 +5,7 @@ import { topics } from '../../protocol/topics.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { ClientPublish } from '../extensions.js';
-import { FastPathConnection, type CapturedKind, type ConnectionHost } from './connection.js';
+import { WireConnection, type CapturedKind, type ConnectionHost } from './wire-connection.js';
 import type { CaptureRule } from './frame-splitter.js';
 import { frameLength, publishFrame, readPublish } from './mqtt-frame.js';
 import { RouteTable } from './route-table.js';
@@ -14,7 +14,7 @@ import { ClusterBatcher } from './cluster-batcher.js';
 import { readFeedTick } from './tick-intake.js';
 import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
 
-export interface FastPathLimits {
+export interface WireLimits {
   /** Bytes a client's transport may buffer before its ticks conflate. */
   backlogBytes: number;
   /** Bytes queued for a backed-up client (chat, acks, one tick per topic) before it is disconnected. */
@@ -27,7 +27,7 @@ export interface FastPathLimits {
   maxTickFrame: number;
 }
 
-export const DEFAULT_LIMITS: FastPathLimits = {
+export const DEFAULT_LIMITS: WireLimits = {
   backlogBytes: 256 * 1024,
   maxQueuedBytes: 4 * 1024 * 1024,
   maxCachedTopics: 10_000,
@@ -40,7 +40,7 @@ export const DEFAULT_LIMITS: FastPathLimits = {
  * handler chain and PUBACK were most of the broker's CPU per chat message. Delivery to subscribers
  * still goes through Aedes (sessions, offline queues, the cluster).
  */
-export interface ExtensionIntake {
+export interface ChatIntake {
   /** Topic prefixes whose QoS 1 publishes from this client are taken (none: Aedes parses them). */
   prefixesFor(client: Client): readonly string[];
   /** Largest frame taken: the broker's packet-size bound, so nothing bigger escapes its guard. */
@@ -52,14 +52,14 @@ export interface ExtensionIntake {
   onPublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void): void;
 }
 
-export interface TickFastPathOptions {
+export interface WireLayerOptions {
   aedes: Aedes;
   log: Logger;
   metrics: Metrics;
   nodeId: string;
   /** Asked once per client, right after it is authenticated: may it publish ticks? */
   mayPublishTicks(client: Client): boolean;
-  extensionIntake?: ExtensionIntake;
+  chatIntake?: ChatIntake;
   /**
    * Take clients' PUBACKs off the wire too and clear the acknowledged message as Aedes' handler
    * would (persistence, then the 'ack' event): a subscriber acks every QoS 1 message it gets, and
@@ -68,7 +68,7 @@ export interface TickFastPathOptions {
   takeAcks?: boolean;
   /** Cluster mode: ticks travel between nodes in batches over this Redis. */
   cluster?: { redisUrl: string; channel?: string; intervalMs?: number; maxBatchBytes?: number };
-  limits?: Partial<FastPathLimits>;
+  limits?: Partial<WireLimits>;
 }
 
 type TickSource = 'feed' | 'local' | 'cluster';
@@ -96,9 +96,9 @@ const MAX_HELD_BYTES = 256 * 1024;
  * Aedes keeps CONNECT/auth, SUBSCRIBE (and its ACL), routing and sessions, retained delivery, wills
  * and every other packet.
  */
-export class TickFastPath implements ConnectionHost {
-  private readonly routes: RouteTable<FastPathConnection>;
-  private readonly limits: FastPathLimits;
+export class WireLayer implements ConnectionHost {
+  private readonly routes: RouteTable<WireConnection>;
+  private readonly limits: WireLimits;
   private readonly retained: RetainedTicks;
   private turn = new Map<string, Buffer[]>();
   private readonly dirty = new Set<SubscriberWriter>();
@@ -116,7 +116,7 @@ export class TickFastPath implements ConnectionHost {
   private readonly flushTurn = () => this.runTurn();
 
   private constructor(
-    private readonly opts: TickFastPathOptions,
+    private readonly opts: WireLayerOptions,
     private readonly cluster: ClusterBatcher | undefined,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -143,8 +143,8 @@ export class TickFastPath implements ConnectionHost {
     this.wireAedes(aedes);
   }
 
-  static async start(opts: TickFastPathOptions): Promise<TickFastPath> {
-    let fastPath: TickFastPath | undefined;
+  static async start(opts: WireLayerOptions): Promise<WireLayer> {
+    let fastPath: WireLayer | undefined;
     const cluster = opts.cluster
       ? await ClusterBatcher.start({
           redisUrl: opts.cluster.redisUrl,
@@ -156,13 +156,13 @@ export class TickFastPath implements ConnectionHost {
           onRemoteFrames: (frames) => fastPath?.acceptRemoteFrames(frames),
         })
       : undefined;
-    fastPath = new TickFastPath(opts, cluster);
+    fastPath = new WireLayer(opts, cluster);
     return fastPath;
   }
 
   /** Put the fast path between a client transport (TCP socket, WebSocket stream) and Aedes. */
-  wrap(transport: Duplex): FastPathConnection {
-    return new FastPathConnection(transport, this, {
+  wrap(transport: Duplex): WireConnection {
+    return new WireConnection(transport, this, {
       splitter: { maxHeldBytes: MAX_HELD_BYTES },
       writer: { backlogBytes: this.limits.backlogBytes, maxQueuedBytes: this.limits.maxQueuedBytes },
       stats: this.stats,
@@ -182,13 +182,13 @@ export class TickFastPath implements ConnectionHost {
     await this.cluster?.close();
   }
 
-  onCapturedFrame(conn: FastPathConnection, frame: Buffer, kind: CapturedKind): void {
+  onCapturedFrame(conn: WireConnection, frame: Buffer, kind: CapturedKind): void {
     if (kind === 'tick') this.onTickFrame(conn, frame);
     else if (kind === 'puback') this.onPubackFrame(conn, frame);
-    else this.onExtensionFrame(conn, frame);
+    else this.onChatFrame(conn, frame);
   }
 
-  private onTickFrame(conn: FastPathConnection, frame: Buffer): void {
+  private onTickFrame(conn: WireConnection, frame: Buffer): void {
     const publish = readPublish(frame);
     if (publish === null) {
       this.counters.rejected.labels('frame').inc();
@@ -204,10 +204,10 @@ export class TickFastPath implements ConnectionHost {
     this.logRejection(conn, result.message);
   }
 
-  private onExtensionFrame(conn: FastPathConnection, frame: Buffer): void {
+  private onChatFrame(conn: WireConnection, frame: Buffer): void {
     const publish = readPublish(frame);
     const client = conn.client as Client | undefined;
-    const intake = this.opts.extensionIntake;
+    const intake = this.opts.chatIntake;
     if (publish === null || publish.messageId === undefined || !client || !intake) {
       conn.destroy(new Error('malformed PUBLISH'));
       return;
@@ -218,7 +218,7 @@ export class TickFastPath implements ConnectionHost {
     intake.onPublish(client, packet, (err) => (err ? conn.destroy(err) : ack()));
   }
 
-  private onPubackFrame(conn: FastPathConnection, frame: Buffer): void {
+  private onPubackFrame(conn: WireConnection, frame: Buffer): void {
     const client = conn.client as Client | undefined;
     if (!client) return;
     const { aedes } = this.opts;
@@ -247,13 +247,13 @@ export class TickFastPath implements ConnectionHost {
     this.schedule();
   }
 
-  onClosed(conn: FastPathConnection): void {
+  onClosed(conn: WireConnection): void {
     this.routes.removeSubscriber(conn);
     this.dirty.delete(conn.writer);
     this.ackDirty.delete(conn.writer);
   }
 
-  onSlowConsumer(conn: FastPathConnection): void {
+  onSlowConsumer(conn: WireConnection): void {
     this.counters.slow.inc();
     this.opts.log.warn(
       { client: conn.client?.id, queuedBytes: conn.writer.queuedBytes },
@@ -351,7 +351,7 @@ export class TickFastPath implements ConnectionHost {
     this.bump('dropped', this.cluster?.dropped ?? 0, counters.dropped);
   }
 
-  private bump(key: keyof TickFastPath['reported'], now: number, counter: { inc(by: number): void }): void {
+  private bump(key: keyof WireLayer['reported'], now: number, counter: { inc(by: number): void }): void {
     const before = this.reported[key];
     if (now === before) return;
     counter.inc(now - before);
@@ -359,7 +359,7 @@ export class TickFastPath implements ConnectionHost {
   }
 
   private wireAedes(aedes: Aedes): void {
-    const connOf = (client: Client) => (client.conn instanceof FastPathConnection ? client.conn : undefined);
+    const connOf = (client: Client) => (client.conn instanceof WireConnection ? client.conn : undefined);
     aedes.on('client', (client) => {
       const conn = connOf(client);
       if (!conn) return;
@@ -390,9 +390,9 @@ export class TickFastPath implements ConnectionHost {
       if (this.opts.mayPublishTicks(client)) {
         rules.push({ kind: 'tick', prefix: `${TICK_ROOT}/`, qos: [0, 1], maxFrame: this.limits.maxTickFrame });
       }
-      const intake = this.opts.extensionIntake;
+      const intake = this.opts.chatIntake;
       for (const prefix of intake?.prefixesFor(client) ?? []) {
-        rules.push({ kind: 'extension', prefix, qos: [1], maxFrame: intake!.maxFrame });
+        rules.push({ kind: 'chat', prefix, qos: [1], maxFrame: intake!.maxFrame });
       }
     } catch (err) {
       this.opts.log.error({ err, client: client.id }, 'deciding what to take off the wire failed; Aedes parses everything');
@@ -401,7 +401,7 @@ export class TickFastPath implements ConnectionHost {
     return rules;
   }
 
-  private logRejection(conn: FastPathConnection, message: string): void {
+  private logRejection(conn: WireConnection, message: string): void {
     const now = Date.now();
     if (now - this.lastRejectionLog < 1_000) {
       this.suppressedRejections++;
