@@ -1,4 +1,5 @@
 import { Duplex } from 'node:stream';
+import { clientInternals, type Client } from '../aedes/internals.js';
 import { FrameSplitter, type CaptureRule, type SplitterOptions } from './frame-splitter.js';
 import { pubackFrame } from './mqtt-frame.js';
 import { OrderedAcks } from './ordered-acks.js';
@@ -35,12 +36,6 @@ const MAX_PENDING = 1024;
 /** After an orderly close, how long a peer gets to read our last bytes before the socket goes. */
 const LINGER_MS = 2_000;
 
-/** The parts of Aedes' client object the connection touches. */
-interface AedesClientLike {
-  id?: string;
-  _keepaliveTimer?: { refresh(): void } | null;
-}
-
 /**
  * The stream Aedes sees in place of the client's transport. Inbound, it forwards every frame except
  * the publishes the fast path takes; outbound, whatever Aedes writes joins the same per-client
@@ -58,7 +53,7 @@ export class WireConnection extends Duplex {
   private tracked = 0;
   private capturedSeen = false;
   /** Set by Aedes (`conn.client = this`). */
-  declare client?: AedesClientLike;
+  declare client?: Client;
 
   constructor(
     readonly transport: Duplex,
@@ -185,7 +180,7 @@ export class WireConnection extends Duplex {
     if (this.capturedSeen) {
       // Aedes never sees these packets, so keep its keepalive timer honest ourselves.
       this.capturedSeen = false;
-      this.client?._keepaliveTimer?.refresh();
+      if (this.client) clientInternals(this.client)._keepaliveTimer?.refresh();
     }
     this.updateFlow();
   }

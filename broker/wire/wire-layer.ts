@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { Aedes, Client, Subscription } from 'aedes';
+import { aedesInternals, clientInternals, type Aedes, type Client, type Subscription } from '../aedes/internals.js';
 import { encodeTick, type Tick } from '../../protocol/tick.js';
 import { topics } from '../../protocol/topics.js';
 import type { Logger } from '../../platform/logger.js';
@@ -9,7 +9,7 @@ import { WireConnection, type CapturedKind, type ConnectionHost } from './wire-c
 import type { CaptureRule } from './frame-splitter.js';
 import { frameLength, publishFrame, readPublish } from './mqtt-frame.js';
 import { RouteTable } from './route-table.js';
-import { RetainedTicks, type RetainedStore } from './retained-ticks.js';
+import { RetainedTicks } from './retained-ticks.js';
 import { ClusterBatcher } from './cluster-batcher.js';
 import { readFeedTick } from './tick-intake.js';
 import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
@@ -73,11 +73,6 @@ export interface WireLayerOptions {
 
 type TickSource = 'feed' | 'local' | 'cluster';
 
-/** The part of Aedes' persistence a PUBACK touches. */
-interface AckStore {
-  outgoingClearMessageId(client: Client, packet: { messageId: number }): Promise<unknown>;
-}
-
 const TICK_ROOT = 'ticks';
 
 /** Redis pub/sub ignores the database number, so the channel carries it: one cluster per database. */
@@ -123,7 +118,7 @@ export class WireLayer implements ConnectionHost {
     this.routes = new RouteTable(TICK_ROOT, this.limits.maxCachedTopics);
     const aedes = opts.aedes;
     this.retained = new RetainedTicks(
-      () => (aedes as unknown as { persistence: RetainedStore }).persistence,
+      () => aedesInternals(aedes).persistence,
       this.limits.retainFlushMs,
       opts.log,
     );
@@ -206,7 +201,7 @@ export class WireLayer implements ConnectionHost {
 
   private onChatFrame(conn: WireConnection, frame: Buffer): void {
     const publish = readPublish(frame);
-    const client = conn.client as Client | undefined;
+    const client = conn.client;
     const intake = this.opts.chatIntake;
     if (publish === null || publish.messageId === undefined || !client || !intake) {
       conn.destroy(new Error('malformed PUBLISH'));
@@ -219,15 +214,15 @@ export class WireLayer implements ConnectionHost {
   }
 
   private onPubackFrame(conn: WireConnection, frame: Buffer): void {
-    const client = conn.client as Client | undefined;
+    const client = conn.client;
     if (!client) return;
     const { aedes } = this.opts;
-    const persistence = (aedes as unknown as { persistence: AckStore }).persistence;
+    const internals = aedesInternals(aedes);
     const handled = conn.beginWork();
-    persistence.outgoingClearMessageId(client, { messageId: frame.readUInt16BE(2) }).then(
+    internals.persistence.outgoingClearMessageId(client, { messageId: frame.readUInt16BE(2) }).then(
       (acknowledged) => {
         handled();
-        aedes.emit('ack', acknowledged as never, client);
+        internals.emit('ack', acknowledged, client);
       },
       (err: Error) => {
         handled();
@@ -364,7 +359,7 @@ export class WireLayer implements ConnectionHost {
       const conn = connOf(client);
       if (!conn) return;
       // A resumed session's subscriptions were restored without a 'subscribe' event.
-      const held = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
+      const held = clientInternals(client).subscriptions;
       for (const filter of Object.keys(held)) this.routes.add(filter, conn);
       conn.release(this.captureRules(client), this.opts.takeAcks ?? false);
     });
