@@ -15,6 +15,6 @@ export class BrokerPublisher implements MqttPublisher {
   }
 
   publishTicks(ticks: readonly Tick[]): void {
-    this.node.ticks.publishTicks(ticks);
+    this.node.wire.publishTicks(ticks);
   }
 }

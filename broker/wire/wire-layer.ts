@@ -13,6 +13,10 @@ import { RetainedTicks } from './retained-ticks.js';
 import { ClusterBatcher } from './cluster-batcher.js';
 import { readFeedTick } from './tick-intake.js';
 import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
+import { QoSForwarder } from '../aedes/qos-forward.js';
+
+/** Where client and server QoS 1 publishes go on (see QoSForwarder). */
+export type Forwarder = Pick<QoSForwarder, 'forward'>;
 
 export interface WireLimits {
   /** Bytes a client's transport may buffer before its ticks conflate. */
@@ -46,10 +50,11 @@ export interface ChatIntake {
   /** Largest frame taken: the broker's packet-size bound, so nothing bigger escapes its guard. */
   maxFrame: number;
   /**
-   * Handles one publish. `settle()` sends its PUBACK (in arrival order); `settle(err)` closes the
-   * connection without one, so the client sends the message again.
+   * Handles one publish, forwarding it through `forwarder` if it is to be delivered. `settle()`
+   * sends its PUBACK (in arrival order); `settle(err)` closes the connection without one, so the
+   * client sends the message again.
    */
-  onPublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void): void;
+  onPublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void, forwarder: Forwarder): void;
 }
 
 export interface WireLayerOptions {
@@ -109,12 +114,18 @@ export class WireLayer implements ConnectionHost {
   private suppressedRejections = 0;
   private lastRejectionLog = 0;
   private readonly flushTurn = () => this.runTurn();
+  /**
+   * QoS 1 publishes (taken off the wire, or the node's own) go on through here. Single node: the
+   * live fan-out runs in this layer's turn, after its PUBACKs are written. Cluster: undefined turn.
+   */
+  readonly forwarder: QoSForwarder;
 
   private constructor(
     private readonly opts: WireLayerOptions,
     private readonly cluster: ClusterBatcher | undefined,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.forwarder = new QoSForwarder(opts.aedes, cluster ? undefined : this, opts.log.child({ component: 'forward' }));
     this.routes = new RouteTable(TICK_ROOT, this.limits.maxCachedTopics);
     const aedes = opts.aedes;
     this.retained = new RetainedTicks(
@@ -210,7 +221,7 @@ export class WireLayer implements ConnectionHost {
     const ack = conn.acks.reserve(publish.messageId);
     // The frame is a view into the read buffer: the payload outlives this call.
     const packet: ClientPublish = { topic: publish.topic, payload: Buffer.from(publish.payload), qos: 1, retain: publish.retain };
-    intake.onPublish(client, packet, (err) => (err ? conn.destroy(err) : ack()));
+    intake.onPublish(client, packet, (err) => (err ? conn.destroy(err) : ack()), this.forwarder);
   }
 
   private onPubackFrame(conn: WireConnection, frame: Buffer): void {
