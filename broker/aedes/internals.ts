@@ -28,11 +28,18 @@ export interface InternalPacket {
   nl?: boolean;
 }
 
+/** A persistent session's subscription, as the session store lists them. */
+export interface StoredSubscription {
+  clientId: string;
+  topic: string;
+  qos: number;
+}
+
 /** Aedes' session store (aedes-persistence, aedes-persistence-redis): the calls ticktalk makes or replaces. */
 export interface PersistenceInternals {
   addSubscriptions(client: Client, subs: { topic: string; qos: number }[]): Promise<unknown>;
-  subscriptionsByTopic(topic: string): Promise<unknown[]>;
-  outgoingEnqueueCombi(subs: unknown[], packet: InternalPacket): Promise<unknown>;
+  subscriptionsByTopic(topic: string): Promise<StoredSubscription[]>;
+  outgoingEnqueueCombi(subs: StoredSubscription[], packet: InternalPacket): Promise<unknown>;
   outgoingStream(client: Client): AsyncIterable<InternalPacket>;
   outgoingUpdate(client: Client, packet: InternalPacket): Promise<unknown>;
   outgoingClearMessageId(client: Client, packet: { messageId?: number }): Promise<unknown>;
