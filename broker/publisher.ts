@@ -3,7 +3,7 @@ import type { MqttPublisher } from '../platform/context.js';
 import type { BrokerNode } from './node.js';
 
 /**
- * In-process publishing into the cluster. Ticks take the node's fast path (encoded once, retained,
+ * In-process publishing into the cluster. Ticks take the node's wire layer (encoded once, retained,
  * fanned out with one write per client per turn, batched to the other nodes); everything else goes
  * through Aedes.
  */

@@ -16,7 +16,7 @@ const noop = () => {};
 
 /**
  * Aedes' QoS 1 publish (aedes.js: enqueueOffline, emitPacket, callPublished) for the publishes the
- * fast path takes, with the PUBACK where it belongs: once the message is queued for every
+ * wire layer takes, with the PUBACK where it belongs: once the message is queued for every
  * persistent session, so a session resumed right after the PUBACK finds it in its queue, in order.
  *
  * On a single node the PUBACK goes first and the live subscribers get the message right after the

@@ -40,7 +40,7 @@ export interface SplitterOptions {
 type Mode = 'awaiting-connect' | 'held' | 'scan' | 'open';
 
 /**
- * Splits one connection's inbound byte stream into what Aedes must parse and what the fast path
+ * Splits one connection's inbound byte stream into what Aedes must parse and what the wire layer
  * takes (pure state machine). Until the client is authenticated it passes the CONNECT to Aedes and
  * holds what follows; `release(rules)` then makes it capture the publishes the rules describe from
  * that point on, and `release([])` makes it a plain pass-through (no scanning cost).

@@ -5,10 +5,10 @@ import { pubackFrame } from './mqtt-frame.js';
 import { OrderedAcks } from './ordered-acks.js';
 import { SubscriberWriter, type WriterLimits, type WriterStats } from './subscriber-writer.js';
 
-/** What the fast path takes off a connection's wire: a feed's ticks, chat (extension) QoS 1 publishes, PUBACKs. */
+/** What the wire layer takes off a connection's wire: a feed's ticks, chat (extension) QoS 1 publishes, PUBACKs. */
 export type CapturedKind = 'tick' | 'chat' | 'puback';
 
-/** What a connection needs from the fast path that owns it. */
+/** What a connection needs from the wire layer that owns it. */
 export interface ConnectionHost {
   /** A publish or PUBACK taken off the wire (a view into the read buffer: copy anything kept). */
   onCapturedFrame(conn: WireConnection, frame: Buffer, kind: CapturedKind): void;
@@ -38,13 +38,13 @@ const LINGER_MS = 2_000;
 
 /**
  * The stream Aedes sees in place of the client's transport. Inbound, it forwards every frame except
- * the publishes the fast path takes; outbound, whatever Aedes writes joins the same per-client
+ * the publishes the wire layer takes; outbound, whatever Aedes writes joins the same per-client
  * writer as the ticks, so Aedes never waits on a slow client (its write always completes at once)
  * and a frozen client can never hold a slot other clients need.
  */
 export class WireConnection extends Duplex {
   readonly writer: SubscriberWriter;
-  /** PUBACKs for the publishes the fast path took, in arrival order. */
+  /** PUBACKs for the publishes the wire layer took, in arrival order. */
   readonly acks: OrderedAcks;
   private readonly splitter: FrameSplitter<CapturedKind>;
   private readPaused = false;

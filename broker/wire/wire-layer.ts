@@ -87,12 +87,12 @@ function defaultChannel(redisUrl: string): string {
 const MAX_HELD_BYTES = 256 * 1024;
 
 /**
- * The broker's tick path, and the front of every connection. Tick publishes from `feed` clients are
+ * The front of every connection, and the broker's tick path (map: broker/README.md). Tick publishes from `feed` clients are
  * taken off the socket before Aedes' parser, validated, encoded once and fanned out through a route
  * table mirrored from the subscriptions Aedes granted; every client's output (ticks and whatever
  * Aedes writes) leaves in one write per turn, conflated while the client is backed up. Extension
  * (chat) QoS 1 publishes and PUBACKs are taken off the socket too and handed to the broker and to
- * Aedes' persistence directly (and QoS 1 deliveries leave as single frames: see qos-delivery.ts).
+ * Aedes' persistence directly (and QoS 1 deliveries leave as single frames: see ../aedes/qos-delivery.ts).
  * Aedes keeps CONNECT/auth, SUBSCRIBE (and its ACL), routing and sessions, retained delivery, wills
  * and every other packet.
  */
@@ -125,7 +125,7 @@ export class WireLayer implements ConnectionHost {
     private readonly cluster: ClusterBatcher | undefined,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.forwarder = new QoSForwarder(opts.aedes, cluster ? undefined : this, opts.log.child({ component: 'forward' }));
+    this.forwarder = new QoSForwarder(opts.aedes, cluster ? undefined : this, opts.log);
     this.routes = new RouteTable(TICK_ROOT, this.limits.maxCachedTopics);
     const aedes = opts.aedes;
     this.retained = new RetainedTicks(
@@ -166,7 +166,7 @@ export class WireLayer implements ConnectionHost {
     return fastPath;
   }
 
-  /** Put the fast path between a client transport (TCP socket, WebSocket stream) and Aedes. */
+  /** Put the wire layer between a client transport (TCP socket, WebSocket stream) and Aedes. */
   wrap(transport: Duplex): WireConnection {
     return new WireConnection(transport, this, {
       splitter: { maxHeldBytes: MAX_HELD_BYTES },
