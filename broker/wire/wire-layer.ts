@@ -150,7 +150,7 @@ export class WireLayer implements ConnectionHost {
   }
 
   static async start(opts: WireLayerOptions): Promise<WireLayer> {
-    let fastPath: WireLayer | undefined;
+    let wire: WireLayer | undefined;
     const cluster = opts.cluster
       ? await ClusterBatcher.start({
           redisUrl: opts.cluster.redisUrl,
@@ -159,11 +159,11 @@ export class WireLayer implements ConnectionHost {
           maxBatchBytes: opts.cluster.maxBatchBytes ?? 1024 * 1024,
           nodeId: opts.nodeId,
           log: opts.log,
-          onRemoteFrames: (frames) => fastPath?.acceptRemoteFrames(frames),
+          onRemoteFrames: (frames) => wire?.acceptRemoteFrames(frames),
         })
       : undefined;
-    fastPath = new WireLayer(opts, cluster);
-    return fastPath;
+    wire = new WireLayer(opts, cluster);
+    return wire;
   }
 
   /** Put the wire layer between a client transport (TCP socket, WebSocket stream) and Aedes. */
