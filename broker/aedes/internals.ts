@@ -9,7 +9,7 @@ import type { Aedes, Client } from 'aedes';
  */
 export const PINNED_AEDES_VERSION = '1.2.0';
 
-export type { Aedes, AedesOptions, AedesPublishPacket, Client, PublishPacket, Subscription } from 'aedes';
+export type { Aedes, AedesOptions, Client, PublishPacket, Subscription } from 'aedes';
 
 /** A message as Aedes hands it between its emitter, its persistence and its clients (aedes-packet). */
 export interface InternalPacket {
