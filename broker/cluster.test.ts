@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { nextMessage, startTestApp, type TestApp } from '../test/support/app.js';
 
 /**
- * Two broker nodes sharing the local Redis (mqemitter-redis + aedes-persistence-redis), as in
+ * Two broker nodes sharing the local Redis (Aedes' Redis emitter and session store), as in
  * cluster mode. A Redis database of its own keeps this suite's sessions apart from other suites.
  */
 const db = 10 + (process.pid % 5);

@@ -4,7 +4,7 @@ import websocketPlugin from '@fastify/websocket';
 import { createWebSocketStream } from 'ws';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import type { BrokerNode } from './core.js';
+import type { BrokerNode } from './node.js';
 import { ConnectRate } from './connect-rate.js';
 
 export interface ListenerOptions {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { aedesInternals } from '../broker/aedes/internals.js';
 import { freshDatabase } from '../test/support/postgres.js';
 import { deleteKeys, forgetSessions } from './test-support/redis.js';
 import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
@@ -89,7 +90,7 @@ describe('chat across two broker nodes', () => {
     const first = await b.connect(options, onMessage);
     await first.subscribeAsync(topic, { qos: 1 });
     // Node A queues for the session once node B's subscription broadcast has reached it.
-    const persistence = (a.node.aedes as unknown as { persistence: { subscriptionsByTopic(t: string): Promise<{ clientId: string }[]> } }).persistence;
+    const persistence = aedesInternals(a.node.aedes).persistence;
     await eventually(async () => (await persistence.subscriptionsByTopic(topic)).map((s) => s.clientId)).toContain(`${user('resumer')}:${clientId}`);
     await first.endAsync();
 
@@ -119,7 +120,7 @@ describe('chat across two broker nodes', () => {
 
     // Node B queues for an offline session only once the subscription broadcast from node A has
     // reached its copy of the subscription table (Aedes cluster behaviour; history covers the window).
-    const persistence = (b.node.aedes as unknown as { persistence: { subscriptionsByTopic(t: string): Promise<{ clientId: string }[]> } }).persistence;
+    const persistence = aedesInternals(b.node.aedes).persistence;
     await eventually(async () => (await persistence.subscriptionsByTopic(`chat/rooms/${room}`)).map((s) => s.clientId)).toContain(`${user('member')}:${clientId}`); // keyed by user and client id
 
     await a.stop(); // the member's node goes away; its members go offline

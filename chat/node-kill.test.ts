@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { TEST_SECRET } from '../test/support/app.js';
+import { aedesInternals } from '../broker/aedes/internals.js';
 import { freshDatabase } from '../test/support/postgres.js';
 import { deleteKeys, forgetSessions } from './test-support/redis.js';
 import { startChatTestApp, type ChatTestApp } from './test-support/app.js';
@@ -61,7 +62,7 @@ describe('a broker node killed under a persistent chat session', () => {
     });
     onA.on('error', () => {});
     await onA.subscribeAsync(`chat/rooms/${room}`, { qos: 1 });
-    const persistence = (b.node.aedes as unknown as { persistence: { subscriptionsByTopic(t: string): Promise<{ clientId: string }[]> } }).persistence;
+    const persistence = aedesInternals(b.node.aedes).persistence;
     await expect
       .poll(async () => (await persistence.subscriptionsByTopic(`chat/rooms/${room}`)).map((s) => s.clientId), { timeout: 10_000 })
       .toContain(`${member.sub}:${member.clientId}`); // sessions are keyed by user and client id

@@ -4,8 +4,8 @@ import { ChatError } from './errors.js';
 import type { ChatStore, NewMessage, OutboxRow } from './store.js';
 
 /**
- * One suite for every ChatStore engine (PostgreSQL, PGlite), in the spirit of aedes-persistence's
- * abstract.js: a new engine passes these or it is not done.
+ * One suite for every ChatStore engine (PostgreSQL, PGlite), in the spirit of Aedes' shared
+ * persistence test suite: a new engine passes these or it is not done.
  */
 export function describeChatStore(engine: string, open: () => Promise<{ store: ChatStore; close: () => Promise<void> }>): void {
   describe(`ChatStore on ${engine}`, () => {

@@ -8,8 +8,8 @@ import { TickHub } from '../platform/tick-hub.js';
 import type { RoleContext } from '../platform/context.js';
 import { Hs256Auth } from '../platform/auth.js';
 import { loadOperatorAcl } from './operator-acl.js';
-import { BrokerNode } from '../broker/core.js';
-import { BrokerPublisher } from '../broker/market-publisher.js';
+import { BrokerNode } from '../broker/node.js';
+import { BrokerPublisher } from '../broker/publisher.js';
 import { TcpListener, registerWebSocketListener } from '../broker/listeners.js';
 import { drainGradually } from '../broker/drain.js';
 import { startOhlcvRole } from '../ohlcv/role.js';
@@ -70,7 +70,7 @@ async function compose(config: Config, roles: readonly RoleName[], log: Logger, 
 
   // Every process joins the MQTT cluster (roles without listeners publish through it);
   // only the broker role accepts client connections.
-  const node = await BrokerNode.start({ config, log: log.child({ component: 'broker' }), metrics, auth, operatorAcl });
+  const node = await BrokerNode.start({ config, log: log.child({ component: 'broker' }), metrics, auth, operatorAcl, redis: engines.redis });
   if (engines.redis) health.addCheck('cluster', () => node.clusterConnected());
   shutdown.add('http', () => http.close());
   shutdown.add('broker', () => node.close());

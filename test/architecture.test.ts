@@ -14,21 +14,13 @@ import { buildImportGraph, findCycles, isTestFile, type ImportGraph } from './su
  * Files that still import Aedes outside `broker/aedes/` until the fence (issue 13 item 1) merges.
  * Empty it then: an entry that no longer imports Aedes fails the test too.
  */
-const FENCE_PENDING: readonly string[] = [
-  'broker/core.ts',
-  'broker/fastpath/fast-path.ts',
-  'broker/fastpath/qos-delivery.ts',
-  'broker/qos-forward.test.ts',
-  'broker/qos-forward.ts',
-  'broker/resume-order.test.ts',
-  'broker/resume-order.ts',
-];
+const FENCE_PENDING: readonly string[] = [];
 
 /**
  * Production files that still make their own Redis connection until the broker takes its
  * connections from RedisConnections (the broker split). Empty it then, as FENCE_PENDING.
  */
-const REDIS_FACTORY_PENDING: readonly string[] = ['broker/core.ts', 'broker/fastpath/cluster-batcher.ts'];
+const REDIS_FACTORY_PENDING: readonly string[] = [];
 
 const AEDES_PACKAGES = /^(aedes|aedes-packet|aedes-persistence.*|mqemitter.*)$/;
 /** The simulator and its per-symbol walk tables. */

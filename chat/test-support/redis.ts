@@ -11,7 +11,7 @@ export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
 }
 
 /**
- * Removes a test run's client ids from aedes-persistence-redis' set of session owners (`clients`):
+ * Removes a test run's client ids from the broker's Redis session store's set of session owners (`clients`):
  * its per-client keys go with deleteKeys, but the set would otherwise keep growing run after run.
  */
 export async function forgetSessions(redis: Redis, runId: string): Promise<void> {

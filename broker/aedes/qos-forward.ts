@@ -1,33 +1,13 @@
 import { createRequire } from 'node:module';
-import type { Aedes } from 'aedes';
-import type { Logger } from '../platform/logger.js';
+import { aedesInternals, type Aedes, type AedesInternals, type InternalPacket } from './internals.js';
+import type { Logger } from '../../platform/logger.js';
 
 const require = createRequire(import.meta.url);
 
 /** Aedes' own packet wrapper: it stamps the broker id and counter that de-duplicate deliveries. */
-const AedesPacket = require('aedes-packet') as new (original: object, broker: Aedes) => QueuedPacket;
+const AedesPacket = require('aedes-packet') as new (original: object, broker: Aedes) => InternalPacket;
 
-interface QueuedPacket {
-  topic: string;
-  payload: Buffer;
-  qos: number;
-  brokerId: string;
-  brokerCounter: number;
-}
-
-/** The parts of Aedes a QoS 1 publish goes through (aedes.js: enqueueOffline, emitPacket, callPublished). */
-interface PublishPath {
-  persistence: {
-    subscriptionsByTopic(topic: string): Promise<unknown[]>;
-    outgoingEnqueueCombi(subs: unknown[], packet: QueuedPacket): Promise<unknown>;
-  };
-  mq: { emit(packet: QueuedPacket, cb: (err?: Error) => void): void };
-  published(packet: QueuedPacket, client: null, done: () => void): void;
-  closed: boolean;
-  emit(event: 'publish', packet: QueuedPacket, client: null): boolean;
-}
-
-/** Where the live fan-out waits: it runs once the turn's PUBACKs are written (TickFastPath). */
+/** Where the live fan-out waits: it runs once the turn's PUBACKs are written (WireLayer). */
 export interface AckTurn {
   afterAcksWritten(task: () => void): void;
 }
@@ -36,7 +16,7 @@ const noop = () => {};
 
 /**
  * Aedes' QoS 1 publish (aedes.js: enqueueOffline, emitPacket, callPublished) for the publishes the
- * fast path takes, with the PUBACK where it belongs: once the message is queued for every
+ * wire layer takes, with the PUBACK where it belongs: once the message is queued for every
  * persistent session, so a session resumed right after the PUBACK finds it in its queue, in order.
  *
  * On a single node the PUBACK goes first and the live subscribers get the message right after the
@@ -50,8 +30,8 @@ const noop = () => {};
  * the publish (no PUBACK, the client sends it again) instead of leaving its callback uncalled.
  */
 export class QoSForwarder {
-  private readonly aedes: PublishPath;
-  private pending: QueuedPacket[] = [];
+  private readonly aedes: AedesInternals;
+  private pending: InternalPacket[] = [];
 
   constructor(
     private readonly broker: Aedes,
@@ -59,7 +39,7 @@ export class QoSForwarder {
     private readonly localTurn: AckTurn | undefined,
     private readonly log: Logger,
   ) {
-    this.aedes = broker as unknown as PublishPath;
+    this.aedes = aedesInternals(broker);
   }
 
   forward(topic: string, payload: Buffer, settle: (err?: Error) => void): void {
@@ -87,7 +67,7 @@ export class QoSForwarder {
     for (const packet of packets) this.emit(packet, this.emitted);
   };
 
-  private emit(packet: QueuedPacket, done: (err?: Error) => void): void {
+  private emit(packet: InternalPacket, done: (err?: Error) => void): void {
     this.aedes.mq.emit(packet, done);
     this.aedes.published(packet, null, noop);
     this.aedes.emit('publish', packet, null);

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Aedes, Client } from 'aedes';
+import type { Aedes, Client } from './internals.js';
 import { describe, expect, it } from 'vitest';
 import { gateClientDeliveries, orderResumedSessions } from './resume-order.js';
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { RedisConnections } from '../../platform/redis.js';
 import { ClusterBatcher } from './cluster-batcher.js';
 import { frameLength, publishFrame, readPublish } from './mqtt-frame.js';
 
@@ -26,7 +27,7 @@ describe('ClusterBatcher over Redis', () => {
   beforeAll(async () => {
     const start = (nodeId: 'a' | 'b', maxBatchBytes: number) =>
       ClusterBatcher.start({
-        redisUrl: 'redis://127.0.0.1:6379', channel, nodeId, intervalMs: 60_000, maxBatchBytes, log,
+        redis: new RedisConnections('redis://127.0.0.1:6379', log), channel, nodeId, intervalMs: 60_000, maxBatchBytes, log,
         onRemoteFrames: (frames) => received[nodeId]!.push(split(frames)),
       });
     a = await start('a', 200);

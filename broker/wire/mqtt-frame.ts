@@ -1,5 +1,5 @@
 /**
- * The few MQTT 3.1.1 wire details the fast path needs (pure). Tick frames are built once per tick
+ * The few MQTT 3.1.1 wire details the wire layer needs (pure). Tick frames are built once per tick
  * and the same bytes go to every subscriber.
  */
 

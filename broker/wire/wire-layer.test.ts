@@ -38,7 +38,7 @@ async function frozenClient(port: number, token: string, filters: string[]) {
   return client;
 }
 
-describe('tick fast path over real sockets', () => {
+describe('wire layer over real sockets', () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp();

@@ -1,21 +1,22 @@
 import { Duplex } from 'node:stream';
+import { clientInternals, type Client } from '../aedes/internals.js';
 import { FrameSplitter, type CaptureRule, type SplitterOptions } from './frame-splitter.js';
 import { pubackFrame } from './mqtt-frame.js';
 import { OrderedAcks } from './ordered-acks.js';
 import { SubscriberWriter, type WriterLimits, type WriterStats } from './subscriber-writer.js';
 
-/** What the fast path takes off a connection's wire: a feed's ticks, an extension's QoS 1 publishes, PUBACKs. */
-export type CapturedKind = 'tick' | 'extension' | 'puback';
+/** What the wire layer takes off a connection's wire: a feed's ticks, chat (extension) QoS 1 publishes, PUBACKs. */
+export type CapturedKind = 'tick' | 'chat' | 'puback';
 
-/** What a connection needs from the fast path that owns it. */
+/** What a connection needs from the wire layer that owns it. */
 export interface ConnectionHost {
   /** A publish or PUBACK taken off the wire (a view into the read buffer: copy anything kept). */
-  onCapturedFrame(conn: FastPathConnection, frame: Buffer, kind: CapturedKind): void;
+  onCapturedFrame(conn: WireConnection, frame: Buffer, kind: CapturedKind): void;
   /** The writer has something queued: flush it at the end of this turn. */
   /** `holdsAcks`: the writer has PUBACKs queued, which leave ahead of other writes in the turn. */
   markDirty(writer: SubscriberWriter, holdsAcks?: boolean): void;
-  onClosed(conn: FastPathConnection): void;
-  onSlowConsumer(conn: FastPathConnection): void;
+  onClosed(conn: WireConnection): void;
+  onSlowConsumer(conn: WireConnection): void;
 }
 
 export interface ConnectionOptions {
@@ -35,21 +36,15 @@ const MAX_PENDING = 1024;
 /** After an orderly close, how long a peer gets to read our last bytes before the socket goes. */
 const LINGER_MS = 2_000;
 
-/** The parts of Aedes' client object the connection touches. */
-interface AedesClientLike {
-  id?: string;
-  _keepaliveTimer?: { refresh(): void } | null;
-}
-
 /**
  * The stream Aedes sees in place of the client's transport. Inbound, it forwards every frame except
- * the publishes the fast path takes; outbound, whatever Aedes writes joins the same per-client
+ * the publishes the wire layer takes; outbound, whatever Aedes writes joins the same per-client
  * writer as the ticks, so Aedes never waits on a slow client (its write always completes at once)
  * and a frozen client can never hold a slot other clients need.
  */
-export class FastPathConnection extends Duplex {
+export class WireConnection extends Duplex {
   readonly writer: SubscriberWriter;
-  /** PUBACKs for the publishes the fast path took, in arrival order. */
+  /** PUBACKs for the publishes the wire layer took, in arrival order. */
   readonly acks: OrderedAcks;
   private readonly splitter: FrameSplitter<CapturedKind>;
   private readPaused = false;
@@ -58,7 +53,7 @@ export class FastPathConnection extends Duplex {
   private tracked = 0;
   private capturedSeen = false;
   /** Set by Aedes (`conn.client = this`). */
-  declare client?: AedesClientLike;
+  declare client?: Client;
 
   constructor(
     readonly transport: Duplex,
@@ -185,7 +180,7 @@ export class FastPathConnection extends Duplex {
     if (this.capturedSeen) {
       // Aedes never sees these packets, so keep its keepalive timer honest ourselves.
       this.capturedSeen = false;
-      this.client?._keepaliveTimer?.refresh();
+      if (this.client) clientInternals(this.client)._keepaliveTimer?.refresh();
     }
     this.updateFlow();
   }

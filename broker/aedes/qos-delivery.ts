@@ -1,41 +1,5 @@
-import type { Client } from 'aedes';
-import { qosPublishFrame } from './mqtt-frame.js';
-
-/** What Aedes' client and broker expose to its own QoS delivery (internal in Aedes 1.x). */
-interface DeliveringClient {
-  id: string;
-  clean: boolean;
-  connecting: boolean;
-  connected: boolean;
-  _nextId: number;
-  duplicates: Record<string, number>;
-  subscriptions: Record<string, { qos: number } | undefined>;
-  conn: { write(frame: Buffer): unknown };
-  deliver0(packet: DeliveredPacket, cb: () => void): void;
-  deliverQoS(packet: DeliveredPacket, cb: () => void): void;
-  emit(event: 'error', err: Error): boolean;
-  broker: {
-    authorizeForward(client: Client, packet: DeliveredPacket): DeliveredPacket | null | undefined;
-    persistence: {
-      outgoingUpdate(client: Client, packet: DeliveredPacket): Promise<unknown>;
-      outgoingClearMessageId(client: Client, packet: DeliveredPacket): Promise<unknown>;
-    };
-  };
-}
-
-interface DeliveredPacket {
-  cmd: string;
-  topic: string;
-  payload: Buffer | string;
-  qos: number;
-  retain: boolean;
-  dup?: boolean;
-  messageId?: number;
-  brokerId?: string | null;
-  brokerCounter?: number;
-  clientId?: string;
-  nl?: boolean;
-}
+import { clientInternals, type Client, type ClientInternals, type InternalPacket } from './internals.js';
+import { qosPublishFrame } from '../wire/mqtt-frame.js';
 
 const noop = () => {};
 
@@ -47,7 +11,7 @@ const noop = () => {};
  * QoS capped at the subscription's, and for a persistent session the outgoing queue updated first.
  */
 export function installQoSDelivery(client: Client): void {
-  const c = client as unknown as DeliveringClient;
+  const c = clientInternals(client);
   c.deliverQoS = (original, cb) => {
     if (original.qos === 0) return c.deliver0(original, cb);
     const forward = original.clientId === c.id && original.nl ? undefined : dedupe(c, original) ? c.broker.authorizeForward(client, original) : undefined;
@@ -66,7 +30,7 @@ export function installQoSDelivery(client: Client): void {
       process.nextTick(cb);
     };
     if (c.clean || forward.retain) return write();
-    const packet: DeliveredPacket = {
+    const packet: InternalPacket = {
       cmd: forward.cmd,
       brokerId: forward.brokerId,
       brokerCounter: forward.brokerCounter,
@@ -81,14 +45,14 @@ export function installQoSDelivery(client: Client): void {
   };
 }
 
-function nextId(c: DeliveringClient): number {
+function nextId(c: ClientInternals): number {
   const id = c._nextId;
   c._nextId = id >= 65535 ? 1 : id + 1;
   return id;
 }
 
 /** Drops a packet this client already got (overlapping subscriptions, cluster echoes), as Aedes does. */
-function dedupe(c: DeliveringClient, packet: DeliveredPacket): boolean {
+function dedupe(c: ClientInternals, packet: InternalPacket): boolean {
   const id = packet.brokerId;
   if (!id) return true;
   const counter = packet.brokerCounter ?? 0;

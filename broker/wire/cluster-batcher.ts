@@ -1,8 +1,10 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../../platform/logger.js';
+import type { RedisConnections } from '../../platform/redis.js';
 
 export interface ClusterBatcherOptions {
-  redisUrl: string;
+  /** The process' Redis connections: the batcher takes two (publish, subscribe) under their error policy. */
+  redis: RedisConnections;
   /** Pub/sub channel shared by every node of the cluster. */
   channel: string;
   nodeId: string;
@@ -48,9 +50,8 @@ export class ClusterBatcher {
   static async start(opts: ClusterBatcherOptions): Promise<ClusterBatcher> {
     // No offline queue: while Redis is away, batches are dropped (ticks are latest-wins and stale
     // ones are worthless), not piled up and replayed in a burst on reconnect.
-    const pub = new Redis(opts.redisUrl, { lazyConnect: true, enableOfflineQueue: false });
-    const sub = new Redis(opts.redisUrl, { lazyConnect: true });
-    for (const conn of [pub, sub]) conn.on('error', (err: Error) => opts.log.warn({ err: err.message }, 'tick cluster redis error'));
+    const pub = opts.redis.connect('ticks-pub', { lazyConnect: true, enableOfflineQueue: false });
+    const sub = opts.redis.connect('ticks-sub', { lazyConnect: true });
     await Promise.all([pub.connect(), sub.connect()]);
     await sub.subscribe(opts.channel);
     return new ClusterBatcher(pub, sub, opts);

@@ -40,7 +40,7 @@ export interface SplitterOptions {
 type Mode = 'awaiting-connect' | 'held' | 'scan' | 'open';
 
 /**
- * Splits one connection's inbound byte stream into what Aedes must parse and what the fast path
+ * Splits one connection's inbound byte stream into what Aedes must parse and what the wire layer
  * takes (pure state machine). Until the client is authenticated it passes the CONNECT to Aedes and
  * holds what follows; `release(rules)` then makes it capture the publishes the rules describe from
  * that point on, and `release([])` makes it a plain pass-through (no scanning cost).
@@ -67,6 +67,9 @@ export class FrameSplitter<K extends string> {
    * follows what the peer actually sent, not the length its header claims.
    */
   private assembly: { parts: Buffer[]; total: number; received: number } | null = null;
+  /** While a chunk is fed: the position read up to, and where the bytes not yet handed to Aedes start. */
+  private at = 0;
+  private passFrom = 0;
 
   constructor(
     private readonly sink: SplitterSink<K>,
@@ -105,90 +108,110 @@ export class FrameSplitter<K extends string> {
       this.sink.passthrough(chunk);
       return;
     }
-    const len = chunk.length;
-    let i = 0;
-    let passFrom = 0;
-    const flushPass = (end: number) => {
-      if (end > passFrom) this.sink.passthrough(chunk.subarray(passFrom, end));
-      passFrom = end;
-    };
-    while (i < len) {
-      if (this.passRemaining > 0) {
-        const n = Math.min(this.passRemaining, len - i);
-        this.passRemaining -= n;
-        i += n;
-        if (this.passRemaining === 0 && this.frameDone()) {
-          flushPass(i);
-          if (i < len) this.hold(chunk.subarray(i));
-          return;
-        }
-        continue;
-      }
-      if (this.assembly !== null) {
-        const assembly = this.assembly;
-        const n = Math.min(assembly.total - assembly.received, len - i);
-        assembly.parts.push(Buffer.from(chunk.subarray(i, i + n)));
-        assembly.received += n;
-        i += n;
-        passFrom = i;
-        if (assembly.received === assembly.total) {
-          const frame = Buffer.concat(assembly.parts, assembly.total);
-          this.assembly = null;
-          this.finishCapture(frame);
-        }
-        continue;
-      }
-      const byte = chunk[i++]!;
-      this.header[this.headerLength++] = byte;
-      if (this.headerLength === 1) continue;
-      if (byte & 0x80) {
-        if (this.headerLength < 5) continue;
-        // A malformed length: stop interpreting and let Aedes' parser refuse the connection.
-        this.unparseable(chunk, passFrom);
-        return;
-      }
-      const headerLength = this.headerLength;
-      const carried = this.carried;
-      let remaining = 0;
-      for (let k = headerLength - 1; k >= 1; k--) remaining = remaining * 128 + (this.header[k]! & 0x7f);
-      const first = this.header[0]!;
-      const total = headerLength + remaining;
-      this.headerLength = 0;
-      this.carried = 0;
-      const capture =
-        this.mode === 'scan' &&
-        ((first >> 4 === PUBLISH_TYPE && (this.qosMask & (1 << publishQos(first))) !== 0 && total <= this.captureLimit) ||
-          (first === PUBACK_FIRST_BYTE && remaining === 2 && this.ackKind !== undefined));
-      if (!capture) {
-        // Header bytes from earlier chunks were held back; this chunk's part is in the pass range.
-        if (carried > 0) this.sink.passthrough(Buffer.from(this.header.subarray(0, carried)));
-        this.passingConnect = first >> 4 === CONNECT_TYPE;
-        this.passRemaining = remaining;
-        if (remaining === 0 && this.frameDone()) {
-          flushPass(i);
-          if (i < len) this.hold(chunk.subarray(i));
-          return;
-        }
-        continue;
-      }
-      const frameStart = i - (headerLength - carried);
-      flushPass(frameStart);
-      if (carried === 0 && frameStart + total <= len) {
-        i = frameStart + total;
-        passFrom = i;
-        this.finishCapture(chunk.subarray(frameStart, i));
-        continue;
-      }
-      this.assembly = { parts: [Buffer.from(this.header.subarray(0, headerLength))], total, received: headerLength };
-      passFrom = i;
+    this.at = 0;
+    this.passFrom = 0;
+    while (this.at < chunk.length) {
+      const stop = this.passRemaining > 0 ? this.skipPassed(chunk) : this.assembly !== null ? this.assemble(chunk) : this.readHeaderByte(chunk);
+      if (stop) return;
     }
     if (this.headerLength > 0) {
       // Mid-header: keep it back until we know whether the frame is ours.
-      flushPass(len - (this.headerLength - this.carried));
+      this.flushPass(chunk, chunk.length - (this.headerLength - this.carried));
       this.carried = this.headerLength;
     } else {
-      flushPass(len);
+      this.flushPass(chunk, chunk.length);
     }
+  }
+
+  /** Body bytes of a frame for Aedes. Like every step of feed: true when the rest of the chunk is dealt with. */
+  private skipPassed(chunk: Buffer): boolean {
+    const n = Math.min(this.passRemaining, chunk.length - this.at);
+    this.passRemaining -= n;
+    this.at += n;
+    return this.passRemaining === 0 && this.holdAfterFrame(chunk);
+  }
+
+  /** Bytes of a captured frame that arrives over several reads. */
+  private assemble(chunk: Buffer): boolean {
+    const assembly = this.assembly!;
+    const n = Math.min(assembly.total - assembly.received, chunk.length - this.at);
+    assembly.parts.push(Buffer.from(chunk.subarray(this.at, this.at + n)));
+    assembly.received += n;
+    this.at += n;
+    this.passFrom = this.at;
+    if (assembly.received === assembly.total) {
+      const frame = Buffer.concat(assembly.parts, assembly.total);
+      this.assembly = null;
+      this.finishCapture(frame);
+    }
+    return false;
+  }
+
+  private readHeaderByte(chunk: Buffer): boolean {
+    const byte = chunk[this.at++]!;
+    this.header[this.headerLength++] = byte;
+    if (this.headerLength === 1) return false;
+    if (byte & 0x80) {
+      if (this.headerLength < 5) return false;
+      // A malformed length: stop interpreting and let Aedes' parser refuse the connection.
+      this.unparseable(chunk, this.passFrom);
+      return true;
+    }
+    return this.onFixedHeader(chunk);
+  }
+
+  /** A whole fixed header is read: the frame is passed to Aedes or captured. */
+  private onFixedHeader(chunk: Buffer): boolean {
+    const headerLength = this.headerLength;
+    const carried = this.carried;
+    let remaining = 0;
+    for (let k = headerLength - 1; k >= 1; k--) remaining = remaining * 128 + (this.header[k]! & 0x7f);
+    const first = this.header[0]!;
+    const total = headerLength + remaining;
+    this.headerLength = 0;
+    this.carried = 0;
+    if (!this.takes(first, remaining, total)) return this.passFrame(chunk, first, remaining, carried);
+    const frameStart = this.at - (headerLength - carried);
+    this.flushPass(chunk, frameStart);
+    if (carried === 0 && frameStart + total <= chunk.length) {
+      this.at = frameStart + total;
+      this.passFrom = this.at;
+      this.finishCapture(chunk.subarray(frameStart, this.at));
+      return false;
+    }
+    this.assembly = { parts: [Buffer.from(this.header.subarray(0, headerLength))], total, received: headerLength };
+    this.passFrom = this.at;
+    return false;
+  }
+
+  private takes(first: number, remaining: number, total: number): boolean {
+    return (
+      this.mode === 'scan' &&
+      ((first >> 4 === PUBLISH_TYPE && (this.qosMask & (1 << publishQos(first))) !== 0 && total <= this.captureLimit) ||
+        (first === PUBACK_FIRST_BYTE && remaining === 2 && this.ackKind !== undefined))
+    );
+  }
+
+  private passFrame(chunk: Buffer, first: number, remaining: number, carried: number): boolean {
+    // Header bytes from earlier chunks were held back; this chunk's part is in the pass range.
+    if (carried > 0) this.sink.passthrough(Buffer.from(this.header.subarray(0, carried)));
+    this.passingConnect = first >> 4 === CONNECT_TYPE;
+    this.passRemaining = remaining;
+    return remaining === 0 && this.holdAfterFrame(chunk);
+  }
+
+  /** After a frame for Aedes: once the CONNECT went through, the rest of the chunk is held. */
+  private holdAfterFrame(chunk: Buffer): boolean {
+    if (!this.frameDone()) return false;
+    this.flushPass(chunk, this.at);
+    if (this.at < chunk.length) this.hold(chunk.subarray(this.at));
+    return true;
+  }
+
+  /** Hands Aedes the bytes of the chunk from the last pass point up to `end`. */
+  private flushPass(chunk: Buffer, end: number): void {
+    if (end > this.passFrom) this.sink.passthrough(chunk.subarray(this.passFrom, end));
+    this.passFrom = end;
   }
 
   /** Returns true when the splitter now holds input (the CONNECT just went through). */

@@ -1,20 +1,25 @@
 import type { Duplex } from 'node:stream';
-import type { Aedes, Client, Subscription } from 'aedes';
+import { aedesInternals, clientInternals, type Aedes, type Client, type Subscription } from '../aedes/internals.js';
 import { encodeTick, type Tick } from '../../protocol/tick.js';
 import { topics } from '../../protocol/topics.js';
 import type { Logger } from '../../platform/logger.js';
+import type { RedisConnections } from '../../platform/redis.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { ClientPublish } from '../extensions.js';
-import { FastPathConnection, type CapturedKind, type ConnectionHost } from './connection.js';
+import { WireConnection, type CapturedKind, type ConnectionHost } from './wire-connection.js';
 import type { CaptureRule } from './frame-splitter.js';
 import { frameLength, publishFrame, readPublish } from './mqtt-frame.js';
 import { RouteTable } from './route-table.js';
-import { RetainedTicks, type RetainedStore } from './retained-ticks.js';
+import { RetainedTicks } from './retained-ticks.js';
 import { ClusterBatcher } from './cluster-batcher.js';
 import { readFeedTick } from './tick-intake.js';
 import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
+import { QoSForwarder } from '../aedes/qos-forward.js';
 
-export interface FastPathLimits {
+/** Where client and server QoS 1 publishes go on (see QoSForwarder). */
+export type Forwarder = Pick<QoSForwarder, 'forward'>;
+
+export interface WireLimits {
   /** Bytes a client's transport may buffer before its ticks conflate. */
   backlogBytes: number;
   /** Bytes queued for a backed-up client (chat, acks, one tick per topic) before it is disconnected. */
@@ -27,7 +32,7 @@ export interface FastPathLimits {
   maxTickFrame: number;
 }
 
-export const DEFAULT_LIMITS: FastPathLimits = {
+export const DEFAULT_LIMITS: WireLimits = {
   backlogBytes: 256 * 1024,
   maxQueuedBytes: 4 * 1024 * 1024,
   maxCachedTopics: 10_000,
@@ -40,26 +45,27 @@ export const DEFAULT_LIMITS: FastPathLimits = {
  * handler chain and PUBACK were most of the broker's CPU per chat message. Delivery to subscribers
  * still goes through Aedes (sessions, offline queues, the cluster).
  */
-export interface ExtensionIntake {
+export interface ChatIntake {
   /** Topic prefixes whose QoS 1 publishes from this client are taken (none: Aedes parses them). */
   prefixesFor(client: Client): readonly string[];
   /** Largest frame taken: the broker's packet-size bound, so nothing bigger escapes its guard. */
   maxFrame: number;
   /**
-   * Handles one publish. `settle()` sends its PUBACK (in arrival order); `settle(err)` closes the
-   * connection without one, so the client sends the message again.
+   * Handles one publish, forwarding it through `forwarder` if it is to be delivered. `settle()`
+   * sends its PUBACK (in arrival order); `settle(err)` closes the connection without one, so the
+   * client sends the message again.
    */
-  onPublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void): void;
+  onPublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void, forwarder: Forwarder): void;
 }
 
-export interface TickFastPathOptions {
+export interface WireLayerOptions {
   aedes: Aedes;
   log: Logger;
   metrics: Metrics;
   nodeId: string;
   /** Asked once per client, right after it is authenticated: may it publish ticks? */
   mayPublishTicks(client: Client): boolean;
-  extensionIntake?: ExtensionIntake;
+  chatIntake?: ChatIntake;
   /**
    * Take clients' PUBACKs off the wire too and clear the acknowledged message as Aedes' handler
    * would (persistence, then the 'ack' event): a subscriber acks every QoS 1 message it gets, and
@@ -67,16 +73,11 @@ export interface TickFastPathOptions {
    */
   takeAcks?: boolean;
   /** Cluster mode: ticks travel between nodes in batches over this Redis. */
-  cluster?: { redisUrl: string; channel?: string; intervalMs?: number; maxBatchBytes?: number };
-  limits?: Partial<FastPathLimits>;
+  cluster?: { redis: RedisConnections; channel?: string; intervalMs?: number; maxBatchBytes?: number };
+  limits?: Partial<WireLimits>;
 }
 
 type TickSource = 'feed' | 'local' | 'cluster';
-
-/** The part of Aedes' persistence a PUBACK touches. */
-interface AckStore {
-  outgoingClearMessageId(client: Client, packet: { messageId: number }): Promise<unknown>;
-}
 
 const TICK_ROOT = 'ticks';
 
@@ -87,18 +88,18 @@ function defaultChannel(redisUrl: string): string {
 const MAX_HELD_BYTES = 256 * 1024;
 
 /**
- * The broker's tick path, and the front of every connection. Tick publishes from `feed` clients are
+ * The front of every connection, and the broker's tick path (map: broker/README.md). Tick publishes from `feed` clients are
  * taken off the socket before Aedes' parser, validated, encoded once and fanned out through a route
  * table mirrored from the subscriptions Aedes granted; every client's output (ticks and whatever
  * Aedes writes) leaves in one write per turn, conflated while the client is backed up. Extension
  * (chat) QoS 1 publishes and PUBACKs are taken off the socket too and handed to the broker and to
- * Aedes' persistence directly (and QoS 1 deliveries leave as single frames: see qos-delivery.ts).
+ * Aedes' persistence directly (and QoS 1 deliveries leave as single frames: see ../aedes/qos-delivery.ts).
  * Aedes keeps CONNECT/auth, SUBSCRIBE (and its ACL), routing and sessions, retained delivery, wills
  * and every other packet.
  */
-export class TickFastPath implements ConnectionHost {
-  private readonly routes: RouteTable<FastPathConnection>;
-  private readonly limits: FastPathLimits;
+export class WireLayer implements ConnectionHost {
+  private readonly routes: RouteTable<WireConnection>;
+  private readonly limits: WireLimits;
   private readonly retained: RetainedTicks;
   private turn = new Map<string, Buffer[]>();
   private readonly dirty = new Set<SubscriberWriter>();
@@ -114,16 +115,22 @@ export class TickFastPath implements ConnectionHost {
   private suppressedRejections = 0;
   private lastRejectionLog = 0;
   private readonly flushTurn = () => this.runTurn();
+  /**
+   * QoS 1 publishes (taken off the wire, or the node's own) go on through here. Single node: the
+   * live fan-out runs in this layer's turn, after its PUBACKs are written. Cluster: undefined turn.
+   */
+  readonly forwarder: QoSForwarder;
 
   private constructor(
-    private readonly opts: TickFastPathOptions,
+    private readonly opts: WireLayerOptions,
     private readonly cluster: ClusterBatcher | undefined,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.forwarder = new QoSForwarder(opts.aedes, cluster ? undefined : this, opts.log);
     this.routes = new RouteTable(TICK_ROOT, this.limits.maxCachedTopics);
     const aedes = opts.aedes;
     this.retained = new RetainedTicks(
-      () => (aedes as unknown as { persistence: RetainedStore }).persistence,
+      () => aedesInternals(aedes).persistence,
       this.limits.retainFlushMs,
       opts.log,
     );
@@ -143,26 +150,26 @@ export class TickFastPath implements ConnectionHost {
     this.wireAedes(aedes);
   }
 
-  static async start(opts: TickFastPathOptions): Promise<TickFastPath> {
-    let fastPath: TickFastPath | undefined;
+  static async start(opts: WireLayerOptions): Promise<WireLayer> {
+    let wire: WireLayer | undefined;
     const cluster = opts.cluster
       ? await ClusterBatcher.start({
-          redisUrl: opts.cluster.redisUrl,
-          channel: opts.cluster.channel ?? defaultChannel(opts.cluster.redisUrl),
+          redis: opts.cluster.redis,
+          channel: opts.cluster.channel ?? defaultChannel(opts.cluster.redis.url),
           intervalMs: opts.cluster.intervalMs ?? 5,
           maxBatchBytes: opts.cluster.maxBatchBytes ?? 1024 * 1024,
           nodeId: opts.nodeId,
           log: opts.log,
-          onRemoteFrames: (frames) => fastPath?.acceptRemoteFrames(frames),
+          onRemoteFrames: (frames) => wire?.acceptRemoteFrames(frames),
         })
       : undefined;
-    fastPath = new TickFastPath(opts, cluster);
-    return fastPath;
+    wire = new WireLayer(opts, cluster);
+    return wire;
   }
 
-  /** Put the fast path between a client transport (TCP socket, WebSocket stream) and Aedes. */
-  wrap(transport: Duplex): FastPathConnection {
-    return new FastPathConnection(transport, this, {
+  /** Put the wire layer between a client transport (TCP socket, WebSocket stream) and Aedes. */
+  wrap(transport: Duplex): WireConnection {
+    return new WireConnection(transport, this, {
       splitter: { maxHeldBytes: MAX_HELD_BYTES },
       writer: { backlogBytes: this.limits.backlogBytes, maxQueuedBytes: this.limits.maxQueuedBytes },
       stats: this.stats,
@@ -182,13 +189,13 @@ export class TickFastPath implements ConnectionHost {
     await this.cluster?.close();
   }
 
-  onCapturedFrame(conn: FastPathConnection, frame: Buffer, kind: CapturedKind): void {
+  onCapturedFrame(conn: WireConnection, frame: Buffer, kind: CapturedKind): void {
     if (kind === 'tick') this.onTickFrame(conn, frame);
     else if (kind === 'puback') this.onPubackFrame(conn, frame);
-    else this.onExtensionFrame(conn, frame);
+    else this.onChatFrame(conn, frame);
   }
 
-  private onTickFrame(conn: FastPathConnection, frame: Buffer): void {
+  private onTickFrame(conn: WireConnection, frame: Buffer): void {
     const publish = readPublish(frame);
     if (publish === null) {
       this.counters.rejected.labels('frame').inc();
@@ -204,10 +211,10 @@ export class TickFastPath implements ConnectionHost {
     this.logRejection(conn, result.message);
   }
 
-  private onExtensionFrame(conn: FastPathConnection, frame: Buffer): void {
+  private onChatFrame(conn: WireConnection, frame: Buffer): void {
     const publish = readPublish(frame);
-    const client = conn.client as Client | undefined;
-    const intake = this.opts.extensionIntake;
+    const client = conn.client;
+    const intake = this.opts.chatIntake;
     if (publish === null || publish.messageId === undefined || !client || !intake) {
       conn.destroy(new Error('malformed PUBLISH'));
       return;
@@ -215,19 +222,19 @@ export class TickFastPath implements ConnectionHost {
     const ack = conn.acks.reserve(publish.messageId);
     // The frame is a view into the read buffer: the payload outlives this call.
     const packet: ClientPublish = { topic: publish.topic, payload: Buffer.from(publish.payload), qos: 1, retain: publish.retain };
-    intake.onPublish(client, packet, (err) => (err ? conn.destroy(err) : ack()));
+    intake.onPublish(client, packet, (err) => (err ? conn.destroy(err) : ack()), this.forwarder);
   }
 
-  private onPubackFrame(conn: FastPathConnection, frame: Buffer): void {
-    const client = conn.client as Client | undefined;
+  private onPubackFrame(conn: WireConnection, frame: Buffer): void {
+    const client = conn.client;
     if (!client) return;
     const { aedes } = this.opts;
-    const persistence = (aedes as unknown as { persistence: AckStore }).persistence;
+    const internals = aedesInternals(aedes);
     const handled = conn.beginWork();
-    persistence.outgoingClearMessageId(client, { messageId: frame.readUInt16BE(2) }).then(
+    internals.persistence.outgoingClearMessageId(client, { messageId: frame.readUInt16BE(2) }).then(
       (acknowledged) => {
         handled();
-        aedes.emit('ack', acknowledged as never, client);
+        internals.emit('ack', acknowledged, client);
       },
       (err: Error) => {
         handled();
@@ -247,13 +254,13 @@ export class TickFastPath implements ConnectionHost {
     this.schedule();
   }
 
-  onClosed(conn: FastPathConnection): void {
+  onClosed(conn: WireConnection): void {
     this.routes.removeSubscriber(conn);
     this.dirty.delete(conn.writer);
     this.ackDirty.delete(conn.writer);
   }
 
-  onSlowConsumer(conn: FastPathConnection): void {
+  onSlowConsumer(conn: WireConnection): void {
     this.counters.slow.inc();
     this.opts.log.warn(
       { client: conn.client?.id, queuedBytes: conn.writer.queuedBytes },
@@ -351,7 +358,7 @@ export class TickFastPath implements ConnectionHost {
     this.bump('dropped', this.cluster?.dropped ?? 0, counters.dropped);
   }
 
-  private bump(key: keyof TickFastPath['reported'], now: number, counter: { inc(by: number): void }): void {
+  private bump(key: keyof WireLayer['reported'], now: number, counter: { inc(by: number): void }): void {
     const before = this.reported[key];
     if (now === before) return;
     counter.inc(now - before);
@@ -359,12 +366,12 @@ export class TickFastPath implements ConnectionHost {
   }
 
   private wireAedes(aedes: Aedes): void {
-    const connOf = (client: Client) => (client.conn instanceof FastPathConnection ? client.conn : undefined);
+    const connOf = (client: Client) => (client.conn instanceof WireConnection ? client.conn : undefined);
     aedes.on('client', (client) => {
       const conn = connOf(client);
       if (!conn) return;
       // A resumed session's subscriptions were restored without a 'subscribe' event.
-      const held = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
+      const held = clientInternals(client).subscriptions;
       for (const filter of Object.keys(held)) this.routes.add(filter, conn);
       conn.release(this.captureRules(client), this.opts.takeAcks ?? false);
     });
@@ -390,9 +397,9 @@ export class TickFastPath implements ConnectionHost {
       if (this.opts.mayPublishTicks(client)) {
         rules.push({ kind: 'tick', prefix: `${TICK_ROOT}/`, qos: [0, 1], maxFrame: this.limits.maxTickFrame });
       }
-      const intake = this.opts.extensionIntake;
+      const intake = this.opts.chatIntake;
       for (const prefix of intake?.prefixesFor(client) ?? []) {
-        rules.push({ kind: 'extension', prefix, qos: [1], maxFrame: intake!.maxFrame });
+        rules.push({ kind: 'chat', prefix, qos: [1], maxFrame: intake!.maxFrame });
       }
     } catch (err) {
       this.opts.log.error({ err, client: client.id }, 'deciding what to take off the wire failed; Aedes parses everything');
@@ -401,7 +408,7 @@ export class TickFastPath implements ConnectionHost {
     return rules;
   }
 
-  private logRejection(conn: FastPathConnection, message: string): void {
+  private logRejection(conn: WireConnection, message: string): void {
     const now = Date.now();
     if (now - this.lastRejectionLog < 1_000) {
       this.suppressedRejections++;

@@ -1,24 +1,11 @@
-import type { Aedes, Client } from 'aedes';
-
-/** What the gate reads of a message on its way to one client. */
-interface LivePacket {
-  brokerId?: string | null;
-  brokerCounter?: number;
-}
-
-type Deliver = (packet: LivePacket, cb: () => void) => void;
+import { aedesInternals, clientInternals, type Aedes, type Client, type ClientInternals, type Deliver, type InternalPacket } from './internals.js';
 
 /** Aedes' client (lib/client.js): its session flags and the two delivery functions subscriptions call. */
-interface ResumingClient {
-  clean: boolean;
-  connected: boolean;
-  deliver0: Deliver;
-  deliverQoS: Deliver;
-}
+type ResumingClient = Pick<ClientInternals, 'clean' | 'connected' | 'deliver0' | 'deliverQoS'>;
 
 interface Resume {
   /** Live messages that arrived while the session was being resumed, in arrival order. */
-  held: { deliver: Deliver; packet: LivePacket }[];
+  held: { deliver: Deliver; packet: InternalPacket }[];
   /** The queued messages Aedes sent on resuming: a live copy of one of them is not sent again. */
   fromQueue: Set<string>;
 }
@@ -37,11 +24,11 @@ const noop = () => {};
  * Once per broker, before any client connects; `gateClientDeliveries` once per client.
  */
 export function orderResumedSessions(aedes: Aedes): void {
-  const persistence = (aedes as unknown as { persistence: { outgoingStream(client: Client): AsyncIterable<LivePacket> } }).persistence;
+  const { persistence } = aedesInternals(aedes);
   const stream = persistence.outgoingStream.bind(persistence);
   persistence.outgoingStream = (client) => {
     const queued = stream(client);
-    const c = client as unknown as ResumingClient;
+    const c = clientInternals(client);
     if (!isResuming(c)) return queued;
     const { fromQueue } = resumeOf(c);
     return (async function* recordQueued() {
@@ -52,12 +39,12 @@ export function orderResumedSessions(aedes: Aedes): void {
     })();
   };
   // Emitted once the queue is sent (the last step of Aedes' connect), right after `connected` is set.
-  aedes.on('clientReady', (client) => release(client as unknown as ResumingClient));
+  aedes.on('clientReady', (client) => release(clientInternals(client)));
 }
 
 /** In preConnect, after any other replacement of the client's delivery functions. */
 export function gateClientDeliveries(client: Client): void {
-  const c = client as unknown as ResumingClient;
+  const c = clientInternals(client);
   const gate =
     (deliver: Deliver): Deliver =>
     (packet, cb) => {
@@ -96,6 +83,6 @@ function release(c: ResumingClient): void {
 }
 
 /** Aedes' identity of a message across its copies (packet ids differ per delivery). */
-function messageKey(p: LivePacket): string {
+function messageKey(p: Pick<InternalPacket, 'brokerId' | 'brokerCounter'>): string {
   return `${p.brokerId}\u0000${p.brokerCounter}`;
 }

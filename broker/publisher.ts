@@ -1,9 +1,9 @@
 import type { Tick } from '../protocol/tick.js';
 import type { MqttPublisher } from '../platform/context.js';
-import type { BrokerNode } from './core.js';
+import type { BrokerNode } from './node.js';
 
 /**
- * In-process publishing into the cluster. Ticks take the node's fast path (encoded once, retained,
+ * In-process publishing into the cluster. Ticks take the node's wire layer (encoded once, retained,
  * fanned out with one write per client per turn, batched to the other nodes); everything else goes
  * through Aedes.
  */
@@ -15,6 +15,6 @@ export class BrokerPublisher implements MqttPublisher {
   }
 
   publishTicks(ticks: readonly Tick[]): void {
-    this.node.ticks.publishTicks(ticks);
+    this.node.wire.publishTicks(ticks);
   }
 }

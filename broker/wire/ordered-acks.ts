@@ -1,7 +1,7 @@
 /**
  * PUBACKs leave in the order their PUBLISHes arrived (MQTT-4.6.0-2), however long each publish
  * takes to handle: a chat message waiting for its database commit holds back the acks of the
- * publishes behind it, even ones refused at once. This covers the publishes the fast path takes;
+ * publishes behind it, even ones refused at once. This covers the publishes the wire layer takes;
  * a QoS 1 publish left to Aedes (another topic area, an oversized frame) is acked by Aedes and may
  * overtake them.
  */

@@ -1,7 +1,7 @@
-import type { Aedes } from 'aedes';
+import type { Aedes } from './internals.js';
 import { describe, expect, it } from 'vitest';
 import { QoSForwarder } from './qos-forward.js';
-import { createLogger } from '../platform/logger.js';
+import { createLogger } from '../../platform/logger.js';
 
 const settled = () => new Promise((resolve) => setImmediate(resolve));
 

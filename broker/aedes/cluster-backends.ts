@@ -1,0 +1,54 @@
+import { createRequire } from 'node:module';
+import type { Logger } from '../../platform/logger.js';
+import type { RedisConnections } from '../../platform/redis.js';
+import type { EmitterInternals, PersistenceInternals } from './internals.js';
+
+const require = createRequire(import.meta.url);
+
+interface RedisEmitter extends EmitterInternals {
+  state: { on(event: 'error', listener: (err: Error) => void): unknown };
+}
+
+interface RedisPersistence extends PersistenceInternals {
+  /** Without a callback it returns the promise (the callback form waits for an event Aedes 1.x never emits). */
+  destroy(): Promise<void>;
+}
+
+export interface ClusterBackends {
+  mq: EmitterInternals;
+  persistence: PersistenceInternals;
+  /** Both emitter links up: messages cross nodes (readiness). */
+  connected(): boolean;
+  close(): Promise<void>;
+}
+
+/** How often the emitter's own errors reach the log while Redis stays away. */
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Aedes' cluster wiring: mqemitter-redis carries messages between nodes, aedes-persistence-redis
+ * holds sessions, subscriptions and retained messages. Their connections come from `redis` (its
+ * error policy; its close never rejects, where mqemitter-redis' bare quit promise would surface as
+ * an unhandled rejection at shutdown).
+ */
+export function clusterBackends(redis: RedisConnections, log: Logger): ClusterBackends {
+  const mqemitterRedis = require('mqemitter-redis') as (opts: object) => RedisEmitter;
+  const persistenceRedis = require('aedes-persistence-redis') as (opts: object) => RedisPersistence;
+  const links = [redis.connect('cluster-pub', { enableAutoPipelining: true }), redis.connect('cluster-sub', { enableAutoPipelining: true })];
+  const mq = mqemitterRedis({ pubConn: links[0], subConn: links[1] });
+  let lastErrorLog = -Infinity;
+  mq.state.on('error', (err) => {
+    if (performance.now() - lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
+    lastErrorLog = performance.now();
+    log.warn({ err: err.message }, 'cluster redis unavailable; retrying');
+  });
+  // The session store gets a connection of its own, not the emitter's.
+  const persistence = persistenceRedis({ conn: redis.connect('sessions'), maxSessionDelivery: 10_000 });
+  return {
+    mq,
+    persistence,
+    connected: () => links.every((c) => c.status === 'ready'),
+    // Aedes closes the emitter itself; the persistence is ours to release.
+    close: () => persistence.destroy(),
+  };
+}

@@ -1,0 +1,164 @@
+import type { Duplex } from 'node:stream';
+import type { Aedes, Client } from 'aedes';
+
+/**
+ * The fence around Aedes: the rest of the broker names Aedes' types through this module, and every
+ * internal of Aedes ticktalk reads or replaces is declared here and checked at start
+ * (checkAedesInternals, checkAedesClient). The views are written for this exact version (package.json
+ * pins it); a different one fails at start, naming the internal, instead of delivering wrongly.
+ */
+export const PINNED_AEDES_VERSION = '1.2.0';
+
+export type { Aedes, AedesOptions, Client, PublishPacket, Subscription } from 'aedes';
+
+/** A message as Aedes hands it between its emitter, its persistence and its clients (aedes-packet). */
+export interface InternalPacket {
+  cmd: string;
+  topic: string;
+  payload: Buffer | string;
+  qos: number;
+  retain: boolean;
+  dup?: boolean;
+  messageId?: number;
+  /** Set by aedes-packet: with brokerCounter, the identity of a message across its copies. */
+  brokerId?: string | null;
+  brokerCounter?: number;
+  clientId?: string;
+  /** MQTT 5 no-local, read by Aedes' delivery. */
+  nl?: boolean;
+}
+
+/** A persistent session's subscription, as the session store lists them. */
+export interface StoredSubscription {
+  clientId: string;
+  topic: string;
+  qos: number;
+}
+
+/** Aedes' session store (aedes-persistence, aedes-persistence-redis): the calls ticktalk makes or replaces. */
+export interface PersistenceInternals {
+  addSubscriptions(client: Client, subs: { topic: string; qos: number }[]): Promise<unknown>;
+  subscriptionsByTopic(topic: string): Promise<StoredSubscription[]>;
+  outgoingEnqueueCombi(subs: StoredSubscription[], packet: InternalPacket): Promise<unknown>;
+  outgoingStream(client: Client): AsyncIterable<InternalPacket>;
+  outgoingUpdate(client: Client, packet: InternalPacket): Promise<unknown>;
+  outgoingClearMessageId(client: Client, packet: { messageId?: number }): Promise<unknown>;
+  storeRetained(packet: InternalPacket): Promise<void>;
+}
+
+/** Aedes' message emitter (mqemitter, mqemitter-redis). */
+export interface EmitterInternals {
+  emit(packet: InternalPacket, cb?: (err?: Error) => void): unknown;
+}
+
+/**
+ * Aedes' broker object beyond its typed API (aedes.js). Events relied on besides the typed ones:
+ * 'client' (lib: _finishRegisterClient), 'clientReady' (lib/handlers/connect.js init, after the
+ * queue is sent) and 'ack', which the wire layer emits for the PUBACKs it takes.
+ */
+export interface AedesInternals {
+  persistence: PersistenceInternals;
+  mq: EmitterInternals;
+  published(packet: InternalPacket, client: Client | null, done: () => void): void;
+  closed: boolean;
+  clients: Record<string, Client>;
+  authorizeForward(client: Client, packet: InternalPacket): InternalPacket | null | undefined | void;
+  emit(event: string, ...args: unknown[]): boolean;
+}
+
+export type Deliver = (packet: InternalPacket, cb: () => void) => void;
+
+/** Aedes' client object (lib/client.js) beyond its typed API. */
+export interface ClientInternals {
+  id: string;
+  clean: boolean;
+  connecting: boolean;
+  connected: boolean;
+  _nextId: number;
+  /** Highest brokerCounter delivered per broker id (Aedes' de-duplication). */
+  duplicates: Record<string, number>;
+  subscriptions: Record<string, { qos: number } | undefined>;
+  conn: Duplex;
+  _keepaliveTimer: { refresh(): void } | null;
+  /** The functions each subscription captures when it is made (lib/handlers/subscribe.js addSubs). */
+  deliver0: Deliver;
+  deliverQoS: Deliver;
+  broker: AedesInternals;
+  emit(event: 'error', err: Error): boolean;
+}
+
+/** The typed view of a broker's internals (no cost: a cast). */
+export function aedesInternals(aedes: Aedes): AedesInternals {
+  return aedes as unknown as AedesInternals;
+}
+
+/** The typed view of a client's internals (no cost: a cast). */
+export function clientInternals(client: Client): ClientInternals {
+  return client as unknown as ClientInternals;
+}
+
+type Kind = 'function' | 'object' | 'boolean' | 'number';
+type Shape = readonly (readonly [path: string, kind: Kind])[];
+
+const BROKER_SHAPE: Shape = [
+  ['persistence', 'object'],
+  ['persistence.addSubscriptions', 'function'],
+  ['persistence.subscriptionsByTopic', 'function'],
+  ['persistence.outgoingEnqueueCombi', 'function'],
+  ['persistence.outgoingStream', 'function'],
+  ['persistence.outgoingUpdate', 'function'],
+  ['persistence.outgoingClearMessageId', 'function'],
+  ['persistence.storeRetained', 'function'],
+  ['mq', 'object'],
+  ['mq.emit', 'function'],
+  ['published', 'function'],
+  ['closed', 'boolean'],
+  ['clients', 'object'],
+  ['authorizeForward', 'function'],
+];
+
+/** Checked on a client before its CONNECT is handled (the fields exist from Aedes' Client constructor). */
+const CLIENT_SHAPE: Shape = [
+  ['clean', 'boolean'],
+  ['connecting', 'boolean'],
+  ['connected', 'boolean'],
+  ['_nextId', 'number'],
+  ['duplicates', 'object'],
+  ['subscriptions', 'object'],
+  ['conn', 'object'],
+  ['deliver0', 'function'],
+  ['deliverQoS', 'function'],
+  ['broker', 'object'],
+  ['emit', 'function'],
+];
+
+/** `_keepaliveTimer` is null until CONNECT: only its presence can be checked. */
+const CLIENT_FIELDS_PRESENT = ['_keepaliveTimer'] as const;
+
+/** Throws, naming the internal, when the broker lacks one ticktalk relies on. Once, at start. */
+export function checkAedesInternals(aedes: Aedes): void {
+  checkShape(aedes, 'broker', BROKER_SHAPE, aedes);
+}
+
+/** The same for a client object; the broker checks its first client (see hooks/connect.ts). */
+export function checkAedesClient(client: Client): void {
+  const c = clientInternals(client);
+  checkShape(client, 'client', CLIENT_SHAPE, c.broker as unknown as Aedes);
+  for (const field of CLIENT_FIELDS_PRESENT) if (!(field in client)) throw shapeError(`client.${field}`, 'present', c.broker as unknown as Aedes);
+}
+
+function checkShape(target: object, name: string, shape: Shape, aedes: Aedes): void {
+  for (const [path, kind] of shape) {
+    const value = path.split('.').reduce<unknown>((at, key) => (at === null || at === undefined ? undefined : (at as Record<string, unknown>)[key]), target);
+    const actual = value === null ? 'null' : typeof value;
+    if (actual !== kind) throw shapeError(`${name}.${path}`, `a ${kind}, found ${actual}`, aedes);
+  }
+}
+
+function shapeError(internal: string, expected: string, aedes: Aedes | undefined): Error {
+  const running = (aedes as { version?: unknown } | undefined)?.version;
+  return new Error(
+    `Aedes internal ${internal} is not as ticktalk expects (${expected}): the broker overrides are written for aedes ${PINNED_AEDES_VERSION}` +
+      ` (running ${typeof running === 'string' ? running : 'an unknown version'}); see broker/aedes/internals.ts and broker/README.md`,
+  );
+}

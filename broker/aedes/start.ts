@@ -1,0 +1,56 @@
+import { createRequire } from 'node:module';
+import { Aedes } from 'aedes';
+import type { Logger } from '../../platform/logger.js';
+import type { ClusterBackends } from './cluster-backends.js';
+import { swallowDropped } from './dropped.js';
+import { checkAedesInternals, type AedesOptions, type Client, type EmitterInternals } from './internals.js';
+import { orderResumedSessions } from './resume-order.js';
+import { storeGrantedOnly } from './store-granted-only.js';
+
+const require = createRequire(import.meta.url);
+
+export type AedesHooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizeSubscribe' | 'authorizePublish' | 'authorizeForward'>>;
+
+export interface AedesSetup {
+  id: string;
+  /** Redis emitter and session store; without them, Aedes' in-memory ones (a single node). */
+  backends?: ClusterBackends;
+  hooks: AedesHooks;
+  /** Whether this node granted `client` the filter `topic`: only those are stored in sessions. */
+  granted(client: Client, topic: string): boolean;
+  log: Logger;
+}
+
+/**
+ * One Aedes broker with ticktalk's hooks and overrides, after checking that the internals the
+ * overrides rely on are there (a changed Aedes fails here, naming the internal).
+ */
+export async function startAedes(setup: AedesSetup): Promise<Aedes> {
+  const mq = setup.backends?.mq ?? (require('mqemitter') as () => EmitterInternals)();
+  swallowDropped(mq);
+  const aedes = await Aedes.createBroker({
+    id: setup.id,
+    mq,
+    persistence: setup.backends?.persistence,
+    concurrency: 1000,
+    connectTimeout: 10_000,
+    heartbeatInterval: 5_000,
+    maxClientsIdLength: 256,
+    queueLimit: 1000,
+    ...setup.hooks,
+  });
+  try {
+    checkAedesInternals(aedes);
+  } catch (err) {
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    throw err;
+  }
+  storeGrantedOnly(aedes, setup.granted);
+  orderResumedSessions(aedes);
+  // Aedes reports failures of its session store here (offline queueing, the periodic will sweep);
+  // unheard, the event would end the process.
+  (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => setup.log.error({ err }, 'broker persistence error'));
+  aedes.on('clientError', (client, err) => setup.log.debug({ client: client.id, err: err.message }, 'client error'));
+  aedes.on('connectionError', (client, err) => setup.log.debug({ client: client?.id, err: err.message }, 'connection error'));
+  return aedes;
+}

@@ -1,0 +1,111 @@
+import { decodeJwt } from 'jose';
+import type { Config } from '../../protocol/config.js';
+import type { Principal } from '../../protocol/identity.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Metrics } from '../../platform/metrics.js';
+import type { TokenVerifier } from '../../platform/auth.js';
+import type { OperatorAcl } from '../acl-file.js';
+import { checkAedesClient, clientInternals, type AedesOptions, type Client } from '../aedes/internals.js';
+import { installQoSDelivery } from '../aedes/qos-delivery.js';
+import { gateClientDeliveries } from '../aedes/resume-order.js';
+import type { ClientAccess } from '../client-access.js';
+
+export interface ConnectDeps {
+  config: Config;
+  auth: TokenVerifier;
+  operatorAcl?: OperatorAcl;
+  access: ClientAccess;
+  metrics: Metrics;
+  log: Logger;
+}
+
+type ConnectHooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate'>>;
+
+/** CONNECT: protocol checks and the client's delivery overrides (preConnect), then identity (authenticate). */
+export function connectHooks(deps: ConnectDeps): ConnectHooks {
+  return { preConnect: preConnect(deps), authenticate: authenticate(deps) };
+}
+
+function preConnect({ config, access, log }: ConnectDeps): ConnectHooks['preConnect'] {
+  let clientShapeChecked = false;
+  return (client, packet, done) => {
+    // MQTT-3.1.2-14: a will QoS of 3 is a protocol violation (the parser lets it through).
+    if (packet.will && (packet.will.qos as number) > 2) return done(new Error('will QoS 3'), false);
+    if (!clientShapeChecked) {
+      // Aedes creates client objects only per connection: the first one is checked before any override.
+      try {
+        checkAedesClient(client);
+      } catch (err) {
+        log.error({ err }, 'refusing connections: Aedes client internals changed');
+        return done(err as Error, false);
+      }
+      clientShapeChecked = true;
+    }
+    // Before the session is restored: Aedes captures the delivery function with each subscription.
+    installQoSDelivery(client);
+    gateClientDeliveries(client);
+    access.open(client, packet.clientId === '' && packet.clean === false);
+    // MQTT 3.1.1 has no server keepalive: a client asking for none or more than the limit is held
+    // to the limit, so an idle or half-open connection is always reaped.
+    if (!packet.keepalive || packet.keepalive > config.MQTT_MAX_KEEPALIVE_S) packet.keepalive = config.MQTT_MAX_KEEPALIVE_S;
+    done(null, true);
+  };
+}
+
+function authenticate({ config, auth, operatorAcl, access, metrics, log }: ConnectDeps): ConnectHooks['authenticate'] {
+  const refusals = metrics.counter('mqtt_auth_refusals_total', 'CONNECTs refused', ['reason']);
+  return (client, _username, password, done) => {
+    const st = access.get(client);
+    const refuse = (code: 2 | 5, reason: string) => {
+      refusals.labels(reason).inc();
+      const err = Object.assign(new Error(reason), { returnCode: code });
+      done(err as never, false);
+    };
+    if (!st || st.refuseIdentifier) return refuse(2, 'identifier rejected');
+    if (!password || password.length === 0) {
+      if (!config.ALLOW_ANONYMOUS_MARKET_DATA && !operatorAcl) return refuse(5, 'anonymous');
+      client.id = ownedClientId(null, client.id);
+      return done(null, true);
+    }
+    const token = password.toString('utf8');
+    auth.verify(token).then(
+      (who) => {
+        st.who = who;
+        client.id = ownedClientId(who, client.id);
+        closeAtExpiry(client, token);
+        done(null, true);
+      },
+      (err: Error) => {
+        log.info({ client: client.id, reason: err.message }, 'connect refused');
+        refuse(5, 'bad token');
+      },
+    );
+  };
+}
+
+/**
+ * A token is checked at CONNECT only, so a connection outliving its token's `exp` is closed then:
+ * the client must reconnect with a fresh token (its persistent session resumes).
+ */
+function closeAtExpiry(client: Client, verifiedToken: string): void {
+  const exp = decodeJwt(verifiedToken).exp;
+  const { conn } = clientInternals(client);
+  // Gone while the token was being verified: no 'close' would ever clear the timer.
+  if (exp === undefined || conn.destroyed) return;
+  // setTimeout holds at most ~24.8 days; a longer-lived token is re-checked at its next CONNECT anyway.
+  const ms = Math.min(exp * 1000 - Date.now(), 2 ** 31 - 1);
+  const timer = setTimeout(() => client.close(), Math.max(ms, 0));
+  timer.unref();
+  conn.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * Sessions belong to whoever made them: the client id Aedes keys sessions (and takeovers) by is
+ * qualified with the authenticated user, so reusing someone else's client id with clean session
+ * false resumes nothing of theirs, receives none of their queued messages and cannot kick them off.
+ * Set in the authenticate step, before Aedes looks the session up.
+ */
+export function ownedClientId(who: Principal, requested: string): string {
+  // `~` cannot start a user id (USER_PATTERN), so anonymous sessions never meet a user's.
+  return `${who === null ? '~anonymous' : who.sub}:${requested}`;
+}

@@ -1,0 +1,137 @@
+import { TOPIC_FAMILIES, topicFamily, type TopicFamily } from '../../protocol/topics.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Metrics } from '../../platform/metrics.js';
+import type { Aedes, AedesOptions, Client } from '../aedes/internals.js';
+import { DROPPED_TOPIC, drop } from '../aedes/dropped.js';
+import type { ClientAccess } from '../client-access.js';
+import type { BrokerExtension, ClientPublish } from '../extensions.js';
+import type { Forwarder } from '../wire/wire-layer.js';
+
+type Counter = { inc(): void };
+type Decision = 'refused' | 'as-is' | Promise<Buffer | null>;
+
+/**
+ * PUBLISH from clients: the ACL, then the extension owning the topic, decide each one, whether the
+ * wire layer took it off the wire (intakePublish) or Aedes parsed it (authorizePublish).
+ */
+export class PublishHooks {
+  private readonly out: Record<TopicFamily, Counter>;
+  private readonly incoming: Record<TopicFamily, Counter>;
+
+  constructor(
+    private readonly access: ClientAccess,
+    private readonly extensions: readonly BrokerExtension[],
+    metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    const outCounter = metrics.counter('mqtt_messages_out_total', 'Messages delivered to MQTT clients', ['family']);
+    const inCounter = metrics.counter('mqtt_messages_in_total', 'Messages published into the broker', ['family']);
+    this.out = Object.fromEntries(TOPIC_FAMILIES.map((f) => [f, outCounter.labels(f)])) as never;
+    this.incoming = Object.fromEntries(TOPIC_FAMILIES.map((f) => [f, inCounter.labels(f)])) as never;
+  }
+
+  /** Extension topic prefixes the wire layer takes off this client's wire: none for anonymous clients. */
+  readonly intakePrefixes = (client: Client): string[] => {
+    if (!this.access.get(client)?.who) return [];
+    return this.extensions.flatMap((e) => [...e.publishPrefixes]);
+  };
+
+  /**
+   * A QoS 1 publish the wire layer took off the wire: decided as authorizePublish would, then
+   * forwarded (offline sessions, subscribers, the cluster) and acknowledged as QoSForwarder orders it.
+   */
+  readonly intakePublish = (client: Client, publish: ClientPublish, settle: (err?: Error) => void, forwarder: Forwarder): void => {
+    // What Aedes' own PUBLISH handling would close the connection for (MQTT-3.3.2-2, MQTT-4.7.3-2).
+    const malformed = malformedTopicName(publish.topic);
+    if (malformed) return settle(new Error(malformed));
+    const decision = this.decide(client, () => publish);
+    if (decision === 'refused') return settle();
+    if (decision === 'as-is') return this.forward(forwarder, publish.topic, publish.payload, settle);
+    decision.then(
+      (payload) => (payload === null ? settle() : this.forward(forwarder, publish.topic, payload, settle)),
+      (err: Error) => settle(this.extensionFailed(err, client, publish.topic)),
+    );
+  };
+
+  /** What the wire layer does not take (QoS 0 and 2, anonymous clients, oversized frames) comes here. */
+  readonly authorizePublish: Required<AedesOptions>['authorizePublish'] = (client, packet, done) => {
+    if (!client) return done(null);
+    // Aedes checked the rest of the name already; U+0000 is the one it lets through.
+    const malformed = malformedTopicName(packet.topic);
+    if (malformed) return done(new Error(malformed));
+    const decision = this.decide(client, () => ({
+      topic: packet.topic,
+      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      qos: packet.qos,
+      retain: packet.retain,
+    }));
+    if (decision === 'refused') return done(drop(packet));
+    if (decision === 'as-is') return done(null);
+    decision.then(
+      (payload) => {
+        if (payload === null) return done(drop(packet));
+        packet.payload = payload;
+        done(null);
+      },
+      (err: Error) => done(this.extensionFailed(err, client, packet.topic)),
+    );
+  };
+
+  readonly authorizeForward: Required<AedesOptions>['authorizeForward'] = (_client, packet) => {
+    this.out[topicFamily(packet.topic)].inc();
+    return packet;
+  };
+
+  /** Counts what clients published through Aedes (the intake counts its own in forward). */
+  countPublishes(aedes: Aedes): void {
+    aedes.on('publish', (packet, client) => {
+      if (client && packet.topic !== DROPPED_TOPIC) this.incoming[topicFamily(packet.topic)].inc();
+    });
+  }
+
+  /** The PUBACK goes once the message is queued for every persistent session (see QoSForwarder). */
+  private forward(forwarder: Forwarder, topic: string, payload: Buffer, settle: (err?: Error) => void): void {
+    this.incoming[topicFamily(topic)].inc();
+    forwarder.forward(topic, payload, settle);
+  }
+
+  /**
+   * The ACL, then the extension owning the topic, decide a client's publish: refused (acked and
+   * dropped), forwarded as sent (no extension owns it), or the extension's verdict: the payload to
+   * forward, null to ack and drop, a rejection for "not handled" (see extensionFailed).
+   */
+  private decide(client: Client, publish: () => ClientPublish): Decision {
+    const st = this.access.get(client);
+    const { topic } = publish();
+    const ext = this.extensions.find((e) => e.publishPrefixes.some((p) => topic.startsWith(p)));
+    if (!st || !this.access.mayPublish(client, st, topic)) {
+      // Acknowledge and drop, as Mosquitto does for MQTT 3.1.1; the owning extension may explain.
+      this.access.refused('publish');
+      if (st?.who) ext?.onDeniedPublish?.(this.access.info(client), publish());
+      return 'refused';
+    }
+    if (!ext) return 'as-is';
+    return ext.onClientPublish(this.access.info(client), publish());
+  }
+
+  /**
+   * PUBACK means stored: when the extension could not do its work, no ack is sent and the
+   * connection closes, so the client retransmits instead of believing it delivered.
+   */
+  private extensionFailed(err: Error, client: Client, topic: string): Error {
+    this.log.error({ err, topic, client: client.id }, 'publish extension failed; closing without PUBACK');
+    return err;
+  }
+}
+
+const AEDES_MAX_TOPIC_LEVELS = 100;
+
+/** Why a PUBLISH topic name breaks MQTT 3.1.1 (or Aedes' level bound), or null when it does not. */
+function malformedTopicName(topic: string): string | null {
+  if (topic.length === 0) return 'empty topic name';
+  if (topic.includes('#') || topic.includes('+')) return 'wildcard in a topic name';
+  if (topic.includes('\u0000')) return 'topic name contains U+0000';
+  // Aedes' default bound on topic levels (100): only a name that long can exceed it.
+  if (topic.length >= AEDES_MAX_TOPIC_LEVELS && topic.split('/').length > AEDES_MAX_TOPIC_LEVELS) return 'topic has too many levels';
+  return null;
+}

@@ -1,0 +1,159 @@
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { Config } from '../protocol/config.js';
+import { topics } from '../protocol/topics.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import { RedisConnections } from '../platform/redis.js';
+import type { TokenVerifier } from '../platform/auth.js';
+import type { OperatorAcl } from './acl-file.js';
+import { aedesInternals, type Aedes, type Client, type PublishPacket } from './aedes/internals.js';
+import { clusterBackends, type ClusterBackends } from './aedes/cluster-backends.js';
+import { startAedes } from './aedes/start.js';
+import { ClientAccess } from './client-access.js';
+import type { BrokerExtension } from './extensions.js';
+import { connectHooks } from './hooks/connect.js';
+import { PublishHooks } from './hooks/publish.js';
+import { authorizeSubscribe, reportSubscriptions } from './hooks/subscribe.js';
+import { guardPackets } from './packet-guard.js';
+import { DEFAULT_LIMITS, WireLayer } from './wire/wire-layer.js';
+
+/**
+ * The ACL's tick-publisher rule depends on the client's role only (the symbol of each tick is
+ * validated by the wire layer), so one question at CONNECT decides it for the whole connection.
+ */
+const TICK_PERMISSION_PROBE = topics.tick('EURUSD');
+
+export interface BrokerNodeOptions {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  auth: TokenVerifier;
+  operatorAcl?: OperatorAcl;
+  /** Overrides config.REDIS_URL (tests run two nodes against one Redis database). */
+  redisUrl?: string;
+  /** The process' Redis connections; without it, a clustered node makes (and closes) its own. */
+  redis?: RedisConnections;
+}
+
+/**
+ * One broker node: Aedes (sessions, routing, the packets the wire layer leaves it) with ticktalk's
+ * hooks (broker/hooks: identity on CONNECT, the ACL on SUBSCRIBE and PUBLISH, extensions in the
+ * publish path), behind the wire layer (broker/wire) that fronts every connection, and the cluster
+ * wiring when Redis is configured. Listeners hand it connections; other roles publish through it.
+ * See broker/README.md.
+ */
+export class BrokerNode {
+  readonly id: string;
+  private readonly violations: { inc(): void };
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly aedes: Aedes,
+    /** The front of every connection, tick publishing and fan-out (see broker/wire). */
+    readonly wire: WireLayer,
+    private readonly extensions: BrokerExtension[],
+    private readonly opts: BrokerNodeOptions,
+    private readonly cluster: { backends: ClusterBackends; redis: RedisConnections; ownsRedis: boolean } | undefined,
+  ) {
+    this.id = aedes.id;
+    this.violations = opts.metrics.counter('mqtt_protocol_violations_total', 'Connections closed for malformed or oversized packets');
+    opts.metrics.gauge('mqtt_connections', 'Connected MQTT clients', [], (g) => g.set(aedes.connectedClients));
+  }
+
+  static async start(opts: BrokerNodeOptions): Promise<BrokerNode> {
+    const { config, log, metrics } = opts;
+    const extensions: BrokerExtension[] = [];
+    const access = new ClientAccess(config, opts.operatorAcl, metrics);
+    const publishing = new PublishHooks(access, extensions, metrics, log);
+    const cluster = clusterOf(opts);
+    const aedes = await startAedes({
+      id: config.NODE_ID,
+      backends: cluster?.backends,
+      hooks: {
+        ...connectHooks({ config, auth: opts.auth, operatorAcl: opts.operatorAcl, access, metrics, log }),
+        authorizeSubscribe: authorizeSubscribe(access),
+        authorizePublish: publishing.authorizePublish,
+        authorizeForward: publishing.authorizeForward,
+      },
+      granted: access.granted,
+      log,
+    });
+    const wire = await WireLayer.start({
+      aedes,
+      log: log.child({ component: 'wire' }),
+      metrics,
+      nodeId: config.NODE_ID,
+      mayPublishTicks: (client) => access.may(client, 'publish', TICK_PERMISSION_PROBE),
+      takeAcks: true,
+      chatIntake: { maxFrame: config.MQTT_MAX_PACKET, prefixesFor: publishing.intakePrefixes, onPublish: publishing.intakePublish },
+      cluster: cluster ? { redis: cluster.redis } : undefined,
+      // Tick frames taken off the wire never bypass the MQTT_MAX_PACKET bound the packet guard enforces.
+      limits: { maxTickFrame: Math.min(DEFAULT_LIMITS.maxTickFrame, config.MQTT_MAX_PACKET) },
+    });
+    // After the wire layer's listeners: it routes a new subscription (and refreshes retained ticks) first.
+    publishing.countPublishes(aedes);
+    reportSubscriptions(aedes, access, extensions);
+    return new BrokerNode(aedes, wire, extensions, opts, cluster);
+  }
+
+  addExtension(ext: BrokerExtension): void {
+    this.extensions.push(ext);
+  }
+
+  /** Cluster link state (always true for a single in-memory node). */
+  clusterConnected(): boolean {
+    return (this.cluster?.backends.connected() ?? true) && this.wire.clusterConnected();
+  }
+
+  /** Hand a new transport connection (TCP socket or WebSocket stream) to the broker. */
+  handle(transport: Duplex, req?: IncomingMessage): Client {
+    // Aedes sees the transport through the wire layer, which takes tick and chat publishes and
+    // PUBACKs off the wire and owns every write to the client; the packet guard then watches what
+    // Aedes is given.
+    const conn = this.wire.wrap(transport);
+    guardPackets(conn, this.opts.config.MQTT_MAX_PACKET, (err) => {
+      this.violations.inc();
+      this.opts.log.warn({ err: err.message }, 'closing connection: bad packet');
+    });
+    return this.aedes.handle(conn, req);
+  }
+
+  publish(packet: { topic: string; payload: Buffer; qos: 0 | 1; retain: boolean }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const settle = (err?: Error | null) => (err ? reject(err) : resolve());
+      // QoS 1 (chat events, bot messages) takes the clients' forwarder: a bot message stored in the
+      // same commit as a client's then reaches subscribers in seq order, not ahead of it.
+      if (packet.qos === 1 && !packet.retain) return this.wire.forwarder.forward(packet.topic, packet.payload, settle);
+      this.aedes.publish({ cmd: 'publish', dup: false, ...packet } as PublishPacket, settle);
+    });
+  }
+
+  /** Every connected client, for a gradual drain on shutdown. */
+  clients(): Client[] {
+    return Object.values(aedesInternals(this.aedes).clients);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.wire
+      .close()
+      .then(() => new Promise<void>((resolve) => this.aedes.close(() => resolve())))
+      .then(() => this.closeCluster());
+    return this.closing;
+  }
+
+  private async closeCluster(): Promise<void> {
+    if (!this.cluster) return;
+    await this.cluster.backends.close();
+    if (this.cluster.ownsRedis) await this.cluster.redis.close();
+  }
+}
+
+/** Redis when configured: the emitter and session store Aedes clusters with. */
+function clusterOf(opts: BrokerNodeOptions) {
+  const url = opts.redis?.url ?? opts.redisUrl ?? opts.config.REDIS_URL;
+  if (!url) return undefined;
+  const redis = opts.redis ?? new RedisConnections(url, opts.log.child({ component: 'cluster' }));
+  const backends = clusterBackends(redis, opts.log.child({ component: 'cluster' }));
+  return { backends, redis, ownsRedis: opts.redis === undefined };
+}
