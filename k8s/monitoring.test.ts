@@ -8,12 +8,6 @@ import { startTestApp, type TestApp } from '../test/support/app.js';
 import { prometheusRuleSchema, type PrometheusRule } from './support/monitoring-schema.js';
 import { baseMetricName, metricNames } from './support/promql.js';
 
-/**
- * Metrics the dashboard and the alerts query that the broker does not export yet (issue 17: tick
- * latency from feed time to fan-out, chat latency from stored to delivery). The lead empties this
- * list when the broker exports them; from then on they are required like every other name.
- */
-const PENDING_METRICS = ['ticktalk_tick_latency_seconds', 'ticktalk_chat_delivery_latency_seconds'];
 /** Series Prometheus records itself for every target it scrapes, not read from /metrics. */
 const SCRAPE_SERIES = ['up'];
 const SEVERITIES = ['critical', 'warning', 'info'];
@@ -120,13 +114,9 @@ describe('Grafana dashboard and alert rules', () => {
       }
       expect(queried.size).toBeGreaterThan(10);
       const missing = [...queried]
-        .filter(([name]) => !exported.has(name) && !PENDING_METRICS.includes(name) && !SCRAPE_SERIES.includes(name))
+        .filter(([name]) => !exported.has(name) && !SCRAPE_SERIES.includes(name))
         .map(([name, expr]) => `${name} (in ${expr})`);
       expect(missing).toEqual([]);
-    });
-
-    it('still waits for every pending metric (empty PENDING_METRICS once the broker exports them)', () => {
-      expect(PENDING_METRICS.filter((name) => exported.has(name))).toEqual([]);
     });
 
     it('reports each readiness check and the memory limit', () => {

@@ -32,17 +32,22 @@ const noop = () => {};
 export class QoSForwarder {
   private readonly aedes: AedesInternals;
   private pending: InternalPacket[] = [];
+  /** When each pending packet was handed over (stored), for the delivery latency. */
+  private pendingSince: number[] = [];
 
   constructor(
     private readonly broker: Aedes,
     /** Single node: ack before the live fan-out, which waits for the turn's PUBACKs. Cluster: undefined. */
     private readonly localTurn: AckTurn | undefined,
     private readonly log: Logger,
+    /** Seconds from a message being handed over (stored) to its fan-out on this node (or Redis taking it). */
+    private readonly latency: { observe(seconds: number): void } = { observe: noop },
   ) {
     this.aedes = aedesInternals(broker);
   }
 
   forward(topic: string, payload: Buffer, settle: (err?: Error) => void): void {
+    const since = performance.now();
     const packet = new AedesPacket({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, this.broker);
     const { persistence } = this.aedes;
     persistence
@@ -50,8 +55,9 @@ export class QoSForwarder {
       .then((subs) => persistence.outgoingEnqueueCombi(subs, packet))
       .then(
         () => {
-          if (!this.localTurn) return this.emit(packet, settle);
+          if (!this.localTurn) return this.emit(packet, (err) => this.delivered(since, err, settle));
           settle();
+          this.pendingSince.push(since);
           if (this.pending.push(packet) === 1) this.localTurn.afterAcksWritten(this.fanOut);
         },
         // Not queued for every session: no PUBACK, so the client sends it again.
@@ -61,11 +67,20 @@ export class QoSForwarder {
 
   private readonly fanOut = () => {
     const packets = this.pending;
+    const since = this.pendingSince;
     this.pending = [];
+    this.pendingSince = [];
     // Acked during shutdown: stored and queued for persistent sessions; live subscribers are gone.
     if (this.aedes.closed) return;
     for (const packet of packets) this.emit(packet, this.emitted);
+    const now = performance.now();
+    for (const t of since) this.latency.observe((now - t) / 1000);
   };
+
+  private delivered(since: number, err: Error | undefined, settle: (err?: Error) => void): void {
+    if (!err) this.latency.observe((performance.now() - since) / 1000);
+    settle(err);
+  }
 
   private emit(packet: InternalPacket, done: (err?: Error) => void): void {
     this.aedes.mq.emit(packet, done);

@@ -80,6 +80,8 @@ export interface WireLayerOptions {
 type TickSource = 'feed' | 'local' | 'cluster';
 
 const TICK_ROOT = 'ticks';
+/** Seconds: sub-millisecond fan-out up to the multi-second stalls an alert must see. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Redis pub/sub ignores the database number, so the channel carries it: one cluster per database. */
 function defaultChannel(redisUrl: string): string {
@@ -120,13 +122,26 @@ export class WireLayer implements ConnectionHost {
    * live fan-out runs in this layer's turn, after its PUBACKs are written. Cluster: undefined turn.
    */
   readonly forwarder: QoSForwarder;
+  private readonly tickLatency: { observe(seconds: number): void };
+  /** Feed time (UTC ms) of the oldest tick taken in this turn; Infinity when none. */
+  private oldestTickInTurn = Infinity;
 
   private constructor(
     private readonly opts: WireLayerOptions,
     private readonly cluster: ClusterBatcher | undefined,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.forwarder = new QoSForwarder(opts.aedes, cluster ? undefined : this, opts.log);
+    this.forwarder = new QoSForwarder(
+      opts.aedes,
+      cluster ? undefined : this,
+      opts.log,
+      opts.metrics.histogram('chat_delivery_latency_seconds', 'QoS 1 chat message stored to fanned out on this node (cluster: to Redis taking it)', LATENCY_BUCKETS),
+    );
+    this.tickLatency = opts.metrics.histogram(
+      'tick_latency_seconds',
+      "Feed timestamp of a turn's oldest tick from a feed or the bridge to its fan-out to subscribers on this node",
+      LATENCY_BUCKETS,
+    );
     this.routes = new RouteTable(TICK_ROOT, this.limits.maxCachedTopics);
     const aedes = opts.aedes;
     this.retained = new RetainedTicks(
@@ -276,6 +291,7 @@ export class WireLayer implements ConnectionHost {
     const payload = encodeTick(tick);
     const frame = publishFrame(topic, payload, false);
     this.enqueue(topic, frame);
+    if (tick.time_msc < this.oldestTickInTurn) this.oldestTickInTurn = tick.time_msc;
     this.retained.set(topic, payload);
     this.cluster?.add(topic, frame);
     this.incoming[source]++;
@@ -338,9 +354,17 @@ export class WireLayer implements ConnectionHost {
     for (const task of tasks) task();
     for (const writer of this.dirty) writer.flush();
     this.dirty.clear();
+    this.observeTickLatency();
     this.cluster?.flushIfDue();
     this.retained.flushIfDue();
     this.report();
+  }
+
+  /** One observation per turn, of its oldest tick: what the slowest tick of the turn waited. */
+  private observeTickLatency(): void {
+    if (this.oldestTickInTurn === Infinity) return;
+    this.tickLatency.observe(Math.max(0, Date.now() - this.oldestTickInTurn) / 1000);
+    this.oldestTickInTurn = Infinity;
   }
 
   /** False while ticks cannot cross to the other nodes (cluster mode, Redis away). */
