@@ -18,6 +18,8 @@ import type { TickSource } from '../platform/tick-hub.js';
 import { Simulator } from '../bridges/simulator.js';
 import { TickBridge } from '../bridges/tick-bridge.js';
 import { startOhlcvRole } from '../ohlcv/role.js';
+import { prepareSimulatorHistory } from '../ohlcv/first-start.js';
+import { keptJwtSecret } from '../platform/jwt-secret.js';
 import { registerUdfRoutes } from '../ohlcv/udf-routes.js';
 import { openCandleStore } from '../ohlcv/store.js';
 import { createChatService, registerChatRoutes } from '../chat/role.js';
@@ -62,8 +64,8 @@ async function compose(config: Config, roles: readonly RoleName[], log: Logger, 
   const health = new Health();
   const http = createHttpServer({ log, health, metrics });
   const ticks = new TickHub((err) => log.error({ err }, 'tick listener failed'));
-  const auth = config.AUTH_JWT_SECRET ? new Hs256Auth(config.AUTH_JWT_SECRET) : Hs256Auth.ephemeral();
-  if (!config.AUTH_JWT_SECRET) log.warn('AUTH_JWT_SECRET unset: tokens are signed with a random per-start secret');
+  const secret = config.AUTH_JWT_SECRET ?? keptJwtSecret(config.DATA_DIR, log);
+  const auth = secret ? new Hs256Auth(secret) : Hs256Auth.ephemeral();
 
   let db: Promise<Database> | undefined;
   const database = () => {
@@ -140,7 +142,8 @@ async function compose(config: Config, roles: readonly RoleName[], log: Logger, 
   if (roles.includes('bridge')) {
     // chat.events relays the chat outbox, chat.inbound takes bot messages.
     if (config.AMQP_URL) await startChatBridges(ctx);
-    for (const source of tickSources(config, ctx)) {
+    const resumeBids = await prepareSimulatorHistory(ctx, roles);
+    for (const source of tickSources(config, ctx, resumeBids)) {
       await source.start(ticks);
       shutdown.add('tick-source', () => source.stop());
     }
@@ -186,10 +189,11 @@ async function bind<T>(variable: string, port: number, host: string, listen: () 
   }
 }
 
-function tickSources(config: Config, ctx: RoleContext): TickSource[] {
+function tickSources(config: Config, ctx: RoleContext, resumeBids: ReadonlyMap<string, number>): TickSource[] {
   const sources: TickSource[] = [];
   if (config.FEED_SIM) {
-    sources.push(new Simulator({ symbols: config.SYMBOLS, ratePerSymbol: config.FEED_SIM_RATE, log: ctx.log.child({ component: 'simulator' }) }));
+    const log = ctx.log.child({ component: 'simulator' });
+    sources.push(new Simulator({ symbols: config.SYMBOLS, ratePerSymbol: config.FEED_SIM_RATE, resumeBids, log }));
   }
   if (config.AMQP_URL) {
     sources.push(
