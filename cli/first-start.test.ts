@@ -2,6 +2,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import mqtt from 'mqtt';
 import { loadConfig } from '../protocol/config.js';
@@ -93,7 +96,7 @@ describe('first start with the built-in simulator', () => {
     expect(Math.abs(await firstBid(url, 'EURUSD') / 1.2 - 1)).toBeLessThan(0.001);
     // Generation is announced before start-up returns; here it never was.
     expect(lines.join('')).not.toContain('generating simulated candle history');
-  }, 180_000);
+  }, 300_000);
 });
 
 describe('sessions without AUTH_JWT_SECRET', () => {
@@ -119,5 +122,20 @@ describe('sessions without AUTH_JWT_SECRET', () => {
     const secret = readFileSync(path, 'utf8').trim();
     expect(secret.length).toBeGreaterThanOrEqual(32);
     expect([...first.lines, ...second.lines].join('')).not.toContain(secret);
-  }, 180_000);
+  }, 300_000);
+});
+
+describe('the shipped MT5 sample in the default setup', () => {
+  it('loads with one command (`ticktalk replay --store`) and shows on the chart', async () => {
+    const dir = dataDir();
+    const bin = fileURLToPath(new URL('../bin/ticktalk.js', import.meta.url));
+    const fixture = fileURLToPath(new URL('../fixtures/EURUSD-ticks.tsv', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'replay', '--store', fixture], { env: { ...process.env, DATA_DIR: dir } });
+    expect(stdout).toMatch(/^stored 400 ticks of EURUSD as candles in PGlite in .*; rows 400, bad rows 0/);
+
+    const { http } = await serve(dir, { FEED_SIM: 'off' }, ['ohlcv', 'web']);
+    const from = Date.UTC(2025, 0, 2) / 1000;
+    const body = (await (await fetch(`${http}/udf/history?symbol=EURUSD&resolution=1D&from=${from}&to=${from + 86_400}`)).json()) as { s: string; o: number[]; v: number[] };
+    expect(body).toMatchObject({ s: 'ok', o: [1.08501], v: [400] });
+  }, 300_000);
 });

@@ -13,8 +13,10 @@ function help(): string {
     'ticktalk: live market ticks and chat over one MQTT connection',
     '',
     'usage:',
-    ...commands.map((c) => `  ${c.usage.padEnd(72)} ${c.summary}`),
+    // Usage lines differ widely in length: each summary goes on its own line, indented alike.
+    ...commands.flatMap((c) => [`  ${c.usage}`, `      ${c.summary}`]),
     '',
+    'serve stops gracefully on Ctrl-C (SIGINT) or SIGTERM; a second one exits at once.',
     'configuration is by environment variable; see the README.',
   ].join('\n');
 }
