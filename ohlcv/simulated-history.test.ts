@@ -23,10 +23,10 @@ function byResolution(bars: { resolution: Resolution; bar: Bar }[]): Map<Resolut
 
 describe('simulated history', () => {
   it('is the same for the same symbol and end, different for another symbol', async () => {
-    const [a, b, other] = await Promise.all([generate(), generate(), generate({ symbol: 'GBPUSD' })]);
+    const [a, b, other] = await Promise.all([generate({ days: 5 }), generate({ days: 5 }), generate({ days: 5, symbol: 'GBPUSD' })]);
     expect(a).toEqual(b);
     expect(other.bars.find((x) => x.resolution === '1D')!.bar.close).not.toBe(a.bars.find((x) => x.resolution === '1D')!.bar.close);
-  });
+  }, 120_000);
 
   it('covers 90 days in 1-minute bars, the last hour in 1S, and ends where the live walk starts', async () => {
     const history = await generate();
@@ -45,7 +45,7 @@ describe('simulated history', () => {
     expect(history.last).toMatchObject({ symbol: 'EURUSD', digits: 5, bid: profile.start });
     expect(bars.get('1S')!.at(-1)!.close).toBe(profile.start);
     expect(history.last.ask).toBeGreaterThan(history.last.bid);
-  });
+  }, 120_000);
 
   it('rolls up exactly: every coarser bar is the merge of the 1-minute bars in its bucket', async () => {
     const bars = byResolution((await generate({ symbol: 'BTCUSD', mode: { price: 'last', volume: 'real' } })).bars);
@@ -69,7 +69,7 @@ describe('simulated history', () => {
     }
     // Prices carry the symbol's digits; trades make volume in `real` mode.
     expect(minutes.every((m) => Number.isInteger(Math.round(m.close * 100)) && m.volume > 0 && m.low <= m.open && m.high >= m.close)).toBe(true);
-  }, 60_000);
+  }, 180_000);
 
   it('is a market, not a flat line: a month moves the price, a minute moves it a little', async () => {
     const bars = byResolution((await generate()).bars);
@@ -79,13 +79,13 @@ describe('simulated history', () => {
     const minutes = bars.get('1')!;
     const largestJump = minutes.slice(1).reduce((max, m, i) => Math.max(max, Math.abs(m.open / minutes[i]!.close - 1)), 0);
     expect(largestJump).toBeLessThan(0.002);
-  });
+  }, 120_000);
 
   it('gives tick volume at the live rate, and no bars where the mode has no price (last on forex)', async () => {
     const minutes = byResolution((await generate({ ratePerSymbol: 10 })).bars).get('1')!;
     expect(minutes[0]!.volume).toBe(600);
     expect((await generate({ days: 1, mode: { price: 'last', volume: 'ticks' } })).bars).toEqual([]);
-  });
+  }, 120_000);
 });
 
 describe('when history is generated', () => {
