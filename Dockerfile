@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # ticktalk image: every role runs from it (`serve --roles ...`); see k8s/README.md.
-# The base is pinned by full version so a rebuild gives the same runtime.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# The base is pinned by full version so a rebuild gives the same runtime. Node 22: locked dependencies
+# (cookie under fastify, kubernetes-models) declare engines >=22, and Node 20 left support in April 2026.
+ARG NODE_IMAGE=node:22.23.3-bookworm-slim
 
 # --- build: all dependencies, compile TypeScript and bundle the web page into dist/
 FROM ${NODE_IMAGE} AS build

@@ -7,6 +7,8 @@ export interface SimulatorOptions {
   /** Mean ticks per second per symbol (FEED_SIM_RATE); arrivals are a Poisson process. */
   ratePerSymbol?: number;
   log?: Logger;
+  /** Bids the walks continue from (the last stored quote per symbol), so a restart does not jump. */
+  resumeBids?: ReadonlyMap<string, number>;
   /** Seed for reproducible prices and arrival times (tests). */
   seed?: number;
   now?: () => number;
@@ -39,6 +41,7 @@ export class Simulator implements TickSource {
     if (!(this.rate > 0 && Number.isFinite(this.rate))) throw new Error(`simulator rate must be positive, got ${this.rate}`);
     this.random = opts.seed === undefined ? Math.random : seededRandom(opts.seed);
     this.generator = new TickGenerator(this.random);
+    for (const [symbol, bid] of opts.resumeBids ?? []) this.generator.resume(symbol, bid);
     this.now = opts.now ?? Date.now;
   }
 

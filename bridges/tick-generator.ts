@@ -58,7 +58,37 @@ export function poissonIntervalMs(ratePerSecond: number, random: () => number): 
 }
 
 /** Pull towards the start price per tick, so a walk left running for days stays plausible. */
-const MEAN_REVERSION = 2e-5;
+export const MEAN_REVERSION = 2e-5;
+
+/** A spread in points jittered around the symbol's typical one, never below one point. */
+export function drawSpreadPoints(profile: SymbolProfile, random: () => number): number {
+  return Math.max(1, Math.round(profile.spreadPoints * (0.7 + 0.6 * random())));
+}
+
+/** A trade print at the quote (exchange-style symbols): the taker's side and a size in lots. */
+export function drawTrade(bid: number, ask: number, random: () => number): { buy: boolean; last: number; volume: number; volume_real: number } {
+  const buy = random() < 0.5;
+  const size = roundPrice(0.01 + random() * 0.5, 2);
+  return { buy, last: buy ? ask : bid, volume: Math.max(1, Math.round(size)), volume_real: size };
+}
+
+/** Standard normal draw (Box-Muller). */
+export function gaussian(random: () => number): number {
+  const u = 1 - random();
+  const v = random();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/**
+ * `value` rounded to `digits` decimals. An integer divided by a power of ten is the double nearest
+ * that decimal, the same number `Number(value.toFixed(digits))` gives, without formatting text.
+ */
+export function roundPrice(value: number, digits: number): number {
+  const scale = POWERS_OF_TEN[digits] ?? 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+const POWERS_OF_TEN = Array.from({ length: 11 }, (_, i) => 10 ** i);
 
 interface WalkState {
   profile: SymbolProfile;
@@ -79,14 +109,14 @@ export class TickGenerator {
     const walk = this.walk(symbol);
     const { profile, point } = walk;
 
-    walk.logMid += profile.volatility * this.gaussian() - MEAN_REVERSION * (walk.logMid - Math.log(profile.start));
-    const spreadPoints = Math.max(1, Math.round(profile.spreadPoints * (0.7 + 0.6 * this.random())));
-    let bid = round(Math.exp(walk.logMid), profile.digits);
-    let ask = round(bid + spreadPoints * point, profile.digits);
+    walk.logMid += profile.volatility * gaussian(this.random) - MEAN_REVERSION * (walk.logMid - Math.log(profile.start));
+    const spreadPoints = drawSpreadPoints(profile, this.random);
+    let bid = roundPrice(Math.exp(walk.logMid), profile.digits);
+    let ask = roundPrice(bid + spreadPoints * point, profile.digits);
     if (bid === walk.bid && ask === walk.ask) {
       // MT never sends a tick where nothing changed: nudge the bid by one point.
-      bid = round(bid + (this.random() < 0.5 ? -point : point), profile.digits);
-      ask = round(bid + spreadPoints * point, profile.digits);
+      bid = roundPrice(bid + (this.random() < 0.5 ? -point : point), profile.digits);
+      ask = roundPrice(bid + spreadPoints * point, profile.digits);
     }
 
     let flags = (bid !== walk.bid ? TICK_FLAG.BID : 0) | (ask !== walk.ask ? TICK_FLAG.ASK : 0);
@@ -95,15 +125,21 @@ export class TickGenerator {
 
     const tick: Tick = { symbol, time_msc: Math.round(timeMsc), bid, ask, last: 0, volume: 0, flags };
     if (profile.trades) {
-      const buy = this.random() < 0.5;
-      const size = round(0.01 + this.random() * 0.5, 2);
-      tick.last = buy ? ask : bid;
-      tick.volume = Math.max(1, Math.round(size));
-      tick.volume_real = size;
-      flags |= TICK_FLAG.LAST | TICK_FLAG.VOLUME | (buy ? TICK_FLAG.BUY : TICK_FLAG.SELL);
+      const trade = drawTrade(bid, ask, this.random);
+      tick.last = trade.last;
+      tick.volume = trade.volume;
+      tick.volume_real = trade.volume_real;
+      flags |= TICK_FLAG.LAST | TICK_FLAG.VOLUME | (trade.buy ? TICK_FLAG.BUY : TICK_FLAG.SELL);
       tick.flags = flags;
     }
     return tick;
+  }
+
+  /** Continues `symbol`'s walk from `bid` (the last stored quote) instead of the profile's start. */
+  resume(symbol: string, bid: number): void {
+    const walk = this.walk(symbol);
+    walk.logMid = Math.log(bid);
+    walk.bid = bid;
   }
 
   private walk(symbol: string): WalkState {
@@ -115,15 +151,4 @@ export class TickGenerator {
     }
     return walk;
   }
-
-  /** Standard normal draw (Box-Muller). */
-  private gaussian(): number {
-    const u = 1 - this.random();
-    const v = this.random();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  }
-}
-
-function round(value: number, digits: number): number {
-  return Number(value.toFixed(digits));
 }

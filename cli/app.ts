@@ -13,6 +13,8 @@ import { BrokerPublisher } from '../broker/publisher.js';
 import { TcpListener, registerWebSocketListener } from '../broker/listeners.js';
 import { drainGradually } from '../broker/drain.js';
 import { startOhlcvRole } from '../ohlcv/role.js';
+import { prepareSimulatorHistory } from '../ohlcv/first-start.js';
+import { keptJwtSecret } from '../platform/jwt-secret.js';
 import { registerUdfRoutes } from '../ohlcv/udf-routes.js';
 import { openCandleStore } from '../ohlcv/store.js';
 import { createChatService, registerChatRoutes } from '../chat/role.js';
@@ -60,8 +62,8 @@ async function compose(config: Config, roles: readonly RoleName[], log: Logger, 
   const http = createHttpServer({ log, health, metrics, requestTimeoutS: config.HTTP_REQUEST_TIMEOUT_S });
   const ticks = new TickHub((err) => log.error({ err }, 'tick listener failed'));
   const engines = openEngines(config, { log, metrics, health, shutdown });
-  const auth = config.AUTH_JWT_SECRET ? new Hs256Auth(config.AUTH_JWT_SECRET) : Hs256Auth.ephemeral();
-  if (!config.AUTH_JWT_SECRET) log.warn('AUTH_JWT_SECRET unset: tokens are signed with a random per-start secret');
+  const secret = config.AUTH_JWT_SECRET ?? keptJwtSecret(config.DATA_DIR, log);
+  const auth = secret ? new Hs256Auth(secret) : Hs256Auth.ephemeral();
 
   const operatorAcl = config.ACL_FILE ? loadOperatorAcl(config.ACL_FILE) : undefined;
   if (engines.choice.cluster === 'memory' && roles.length < ROLE_NAMES.length) {
@@ -88,7 +90,7 @@ async function compose(config: Config, roles: readonly RoleName[], log: Logger, 
   if (listeners) ports.mqtt = await listenMqtt(ctx, node, listeners);
   await bind('HTTP_PORT', config.HTTP_PORT, config.HOST, () => http.listen({ port: config.HTTP_PORT, host: config.HOST }));
   // Tick sources start last, once every sink (MQTT, aggregator) is listening on the hub.
-  if (roles.includes('bridge')) await startBridgeRole(ctx, engines);
+  if (roles.includes('bridge')) await startBridgeRole(ctx, engines, roles);
   ports.http = (http.server.address() as { port: number }).port;
   log.info({ roles, ports }, 'ticktalk started');
 
@@ -151,10 +153,12 @@ async function startWebRole(ctx: RoleContext): Promise<void> {
 }
 
 /** The feed's tick source into the hub; with RabbitMQ also the chat bridges. */
-async function startBridgeRole(ctx: RoleContext, engines: Engines): Promise<void> {
+async function startBridgeRole(ctx: RoleContext, engines: Engines, roles: readonly RoleName[]): Promise<void> {
   // chat.events relays the chat outbox, chat.inbound takes bot messages.
   if (engines.choice.feed === 'rabbitmq') await startChatBridges(ctx);
-  const source = engines.tickSource();
+  // The simulator continues where the stored (or freshly generated) history ends.
+  const resumeBids = await prepareSimulatorHistory(ctx, roles);
+  const source = engines.tickSource(resumeBids);
   if (!source) return;
   await source.start(ctx.ticks);
   ctx.shutdown.add('tick-source', () => source.stop());

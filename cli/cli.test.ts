@@ -32,6 +32,17 @@ afterEach(() => {
 });
 
 describe('ticktalk CLI', () => {
+  it('help lists every command with its usage and, aligned below, what it does', async () => {
+    const p = run(['help']);
+    expect(await p.exited).toBe(0);
+    const lines = p.out().split('\n');
+    for (const name of ['serve', 'token', 'feed-sim', 'replay', 'config']) {
+      const at = lines.findIndex((l) => l.startsWith(`  ticktalk ${name} `));
+      expect(at, name).toBeGreaterThan(0);
+      expect(lines[at + 1], name).toMatch(/^ {6}\S/);
+    }
+  });
+
   it('token prints a JWT the server accepts', async () => {
     const p = run(['token', '--sub', 'alice', '--name', 'Alice', '--roles', 'trader,moderator', '--ttl', '10m'], { AUTH_JWT_SECRET: SECRET });
     expect(await p.exited).toBe(0);

@@ -25,8 +25,8 @@ export interface Engines {
   readonly redis?: RedisConnections;
   /** The shared database, opened on first use (PGlite allows one handle per data dir). */
   database(): Promise<Database>;
-  /** The feed's tick source, for the bridge role; none when the feed is `none`. */
-  tickSource(): TickSource | undefined;
+  /** The feed's tick source, for the bridge role; none when the feed is `none`. The simulator starts from `resumeBids`. */
+  tickSource(resumeBids?: ReadonlyMap<string, number>): TickSource | undefined;
 }
 
 export interface EngineDeps {
@@ -55,7 +55,7 @@ export function openEngines(config: Config, deps: EngineDeps): Engines {
     choice,
     redis: config.REDIS_URL ? redisConnections(config.REDIS_URL, deps) : undefined,
     database: sharedDatabase(config, deps),
-    tickSource: () => tickSource(config, deps),
+    tickSource: (resumeBids) => tickSource(config, deps, resumeBids),
   };
 }
 
@@ -78,11 +78,16 @@ function sharedDatabase(config: Config, { health, shutdown }: EngineDeps): () =>
     }));
 }
 
-async function openDatabase(config: Config): Promise<Database> {
+/** The configured database (PostgreSQL with DATABASE_URL, else PGlite in DATA_DIR); also for offline tools. */
+export async function openDatabase(config: Config): Promise<Database> {
   return config.DATABASE_URL ? new PostgresDatabase(config.DATABASE_URL) : PgliteDatabase.open(`${config.DATA_DIR}/pglite`);
 }
 
-function tickSource(config: Config, { log, metrics, health }: EngineDeps): TickSource | undefined {
+function tickSource(
+  config: Config,
+  { log, metrics, health }: EngineDeps,
+  resumeBids: ReadonlyMap<string, number> = new Map(),
+): TickSource | undefined {
   if (config.AMQP_URL) {
     return new TickBridge({
       url: config.AMQP_URL,
@@ -94,7 +99,7 @@ function tickSource(config: Config, { log, metrics, health }: EngineDeps): TickS
     });
   }
   if (config.FEED_SIM) {
-    return new Simulator({ symbols: config.SYMBOLS, ratePerSymbol: config.FEED_SIM_RATE, log: log.child({ component: 'simulator' }) });
+    return new Simulator({ symbols: config.SYMBOLS, ratePerSymbol: config.FEED_SIM_RATE, resumeBids, log: log.child({ component: 'simulator' }) });
   }
   return undefined;
 }

@@ -19,6 +19,7 @@ function help(): string {
     ...columns(commands.map((c) => [c.name, c.summary])),
     '',
     '`ticktalk COMMAND --help` lists a command\'s options.',
+    'serve stops gracefully on Ctrl-C (SIGINT) or SIGTERM; a second one exits at once.',
     'Configuration is by environment variable; see the README.',
   ].join('\n');
 }

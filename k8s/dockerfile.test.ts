@@ -29,9 +29,16 @@ function stages(): { name: string; lines: string[] }[] {
 }
 
 describe('Dockerfile', () => {
-  it('builds on a base pinned by full version, Node 20 on Debian bookworm slim', () => {
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim$/m);
+  it('builds on a base pinned by full version, Node 22 on Debian bookworm slim', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22\.\d+\.\d+-bookworm-slim$/m);
     expect(stages().every((s) => s.lines[0]!.startsWith('FROM ${NODE_IMAGE}'))).toBe(true);
+  });
+
+  it('runs a Node every locked dependency accepts (npm ci warns of none)', () => {
+    const node = /^ARG NODE_IMAGE=node:(\d+\.\d+\.\d+)/m.exec(dockerfile)![1]!;
+    const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } }> };
+    const refused = Object.entries(lock.packages).filter(([, p]) => p.engines?.node && !satisfies(node, p.engines.node));
+    expect(refused.map(([name, p]) => `${name} wants node ${p.engines!.node}`)).toEqual([]);
   });
 
   it('ships the build output with production dependencies only, run as the node user', () => {
@@ -58,3 +65,35 @@ describe('Dockerfile', () => {
     for (const entry of ['.git', 'node_modules', 'dist', 'data', '.tmp']) expect(ignored, entry).toContain(entry);
   });
 });
+
+/** npm's `engines` ranges as the lock holds them: `||` of space-separated `>= > <= < ^ ~ =` comparators, `x` wildcards. */
+function satisfies(version: string, range: string): boolean {
+  const v = version.split('.').map(Number);
+  return range.split('||').some((part) =>
+    part
+      .trim()
+      .replace(/([<>=^~]+)\s+/g, '$1')
+      .split(/\s+/)
+      .every((comparator) => {
+        const [, op = '', text = ''] = /^([<>=^~]*)(.*)$/.exec(comparator)!;
+        const want = text.split('.').filter((p) => p !== '' && p !== 'x' && p !== '*').map(Number);
+        const cmp = compareParts(v, want);
+        if (op === '>=') return cmp >= 0;
+        if (op === '>') return cmp > 0;
+        if (op === '<=') return cmp <= 0;
+        if (op === '<') return cmp < 0;
+        if (op === '^') return cmp >= 0 && v[0] === want[0];
+        if (op === '~') return cmp >= 0 && v[0] === want[0] && (want.length < 2 || v[1] === want[1]);
+        return want.every((n, i) => v[i] === n);
+      }),
+  );
+}
+
+/** Compares on the parts `want` gives (`>=20` is `>=20.0.0`; `20` alone is any 20.x). */
+function compareParts(v: number[], want: number[]): number {
+  for (let i = 0; i < 3; i++) {
+    const d = (v[i] ?? 0) - (want[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}

@@ -114,13 +114,25 @@ export function aggregate(ticks: readonly Tick[], mode: CandleMode): Aggregation
   for (const { symbol, ordered, bySecond } of seconds.values()) {
     // Sorted once, every coarser resolution is a single pass: a bucket, once left, is never revisited.
     const secondBars = bySecond ? [...bySecond.values()].sort((a, b) => a.time - b.time) : ordered;
-    const byResolution = new Map<Resolution, Bar[]>([['1S', secondBars]]);
-    for (const [res, from] of ROLLUPS) byResolution.set(res, rollUp(byResolution.get(from)!, res));
-    for (const [resolution, resBars] of byResolution) {
+    for (const [resolution, resBars] of rollUpEvery('1S', secondBars)) {
       for (const bar of resBars) bars.push({ symbol, resolution, bar });
     }
   }
   return { bars, skipped };
+}
+
+/**
+ * `bars` (one symbol's, time-ordered, at `base`) with the bars of every coarser resolution rolled
+ * up from them, exactly as `aggregate` does from 1S; bars built some other way (generated history
+ * at 1m) get the same coarser bars a feed would have given.
+ */
+export function rollUpEvery(base: Resolution, bars: readonly Bar[]): Map<Resolution, readonly Bar[]> {
+  const byResolution = new Map<Resolution, readonly Bar[]>([[base, bars]]);
+  for (const [res, from] of ROLLUPS) {
+    const source = byResolution.get(from);
+    if (source !== undefined && !byResolution.has(res)) byResolution.set(res, rollUp(source, res));
+  }
+  return byResolution;
 }
 
 /** One symbol's 1S bars while a batch is aggregated. */

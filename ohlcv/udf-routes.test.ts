@@ -140,16 +140,27 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
     expect(body).toMatchObject({ s: 'error', errmsg: expect.stringContaining(message) });
   });
 
-  it('quotes known symbols from the daily bars and the newest tick, and flags unknown ones', async () => {
-    const { body } = await get('/udf/quotes?symbols=EURUSD,NOPE');
+  it('quotes known symbols against the previous day\'s close, and flags unknown ones', async () => {
+    // On the day of the 1.5 bar: the change is against the day before's close, 1.4.
+    const sameDay = Fastify();
+    await registerUdfRoutes(sameDay, { store, now: () => T0 + 86_400_000 + 3_600_000 });
+    const { body } = await get('/udf/quotes?symbols=EURUSD,NOPE', sameDay);
+    await sameDay.close();
     expect(body.s).toBe('ok');
     expect(body.d[0]).toMatchObject({
       s: 'ok',
       n: 'EURUSD',
-      v: { lp: 1.5, prev_close_price: 1.4, bid: 1.5, ask: 1.5002, open_price: 1.5, volume: 1, short_name: 'EURUSD', exchange: 'MT5' },
+      v: { lp: 1.5, prev_close_price: 1.4, bid: 1.5, ask: 1.5002, open_price: 1.5, high_price: 1.5, low_price: 1.5, volume: 1, short_name: 'EURUSD', exchange: 'MT5' },
     });
     expect(body.d[0].v.ch).toBeCloseTo(0.1, 10);
+    expect(body.d[0].v.chp).toBeCloseTo((0.1 / 1.4) * 100, 10);
     expect(body.d[1]).toEqual({ s: 'error', n: 'NOPE', v: {} });
+  });
+
+  it('quotes no change for a day without ticks yet: the newest close is the previous close', async () => {
+    // `now` is months after the last bar: yesterday's change is not today's.
+    const { body } = await get('/udf/quotes?symbols=EURUSD');
+    expect(body.d[0].v).toMatchObject({ lp: 1.5, prev_close_price: 1.5, ch: 0, chp: 0, open_price: null, high_price: null, low_price: null, volume: 0 });
   });
 
   it('serves a late correction and a new bar as soon as they are committed, in this process or another', async () => {

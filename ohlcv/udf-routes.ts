@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { z } from 'zod';
 import { RESOLUTIONS, type Resolution } from '../protocol/names.js';
+import { bucketStart } from './bucket.js';
 import { CachedSeries, HistoryCache } from './history-cache.js';
 import type { BarRange, CandleStore, SymbolRecord } from './store.js';
 import { describeSymbol, EXCHANGE, type SymbolType } from './symbols.js';
@@ -114,7 +115,7 @@ export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now =
 
   app.get<{ Querystring: QuotesQuery }>('/quotes', { schema: { querystring: quotesQuery } }, async (req) => ({
     s: 'ok',
-    d: await Promise.all(req.query.symbols.map((name) => quote(store, name))),
+    d: await Promise.all(req.query.symbols.map((name) => quote(store, name, now()))),
   }));
 };
 
@@ -197,14 +198,21 @@ function symbolInfo(record: SymbolRecord) {
   };
 }
 
-async function quote(store: CandleStore, name: string) {
+/**
+ * Today is the UTC day of `now` (CONTRACT §6 buckets): `ch`/`chp` are the change of the last price
+ * against the previous day's close, the close of the newest daily bar before today. With no tick
+ * today yet there is no change today (not yesterday's change shown again) and no open/high/low.
+ */
+async function quote(store: CandleStore, name: string, now: number) {
   const record = await store.symbol(name);
   if (!record) return { s: 'error', n: name, v: {} };
   const info = describeSymbol(record.symbol, record.digits);
   const days = await store.bars(name, '1D', { to: Number.MAX_SAFE_INTEGER, limit: 2 });
-  const last = days.time.length - 1;
-  const lp = last >= 0 ? days.close[last]! : record.bid;
-  const prevClose = last >= 1 ? days.close[last - 1]! : undefined;
+  const newest = days.time.length - 1;
+  const today = newest >= 0 && days.time[newest]! >= bucketStart(now, '1D') ? newest : -1;
+  const previous = today >= 0 ? newest - 1 : newest;
+  const lp = newest >= 0 ? days.close[newest]! : record.bid;
+  const prevClose = previous >= 0 ? days.close[previous]! : undefined;
   const ch = lp !== null && prevClose !== undefined ? lp - prevClose : 0;
   return {
     s: 'ok',
@@ -218,11 +226,11 @@ async function quote(store: CandleStore, name: string) {
       lp,
       ask: record.ask,
       bid: record.bid,
-      open_price: last >= 0 ? days.open[last] : null,
-      high_price: last >= 0 ? days.high[last] : null,
-      low_price: last >= 0 ? days.low[last] : null,
+      open_price: today >= 0 ? days.open[today] : null,
+      high_price: today >= 0 ? days.high[today] : null,
+      low_price: today >= 0 ? days.low[today] : null,
       prev_close_price: prevClose ?? null,
-      volume: last >= 0 ? days.volume[last] : 0,
+      volume: today >= 0 ? days.volume[today] : 0,
     },
   };
 }

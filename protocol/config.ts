@@ -75,7 +75,7 @@ export const configVars = {
     doc: 'PostgreSQL for candles and chat',
     public: true,
   }),
-  DATA_DIR: v({ schema: z.string().min(1), default: './data', doc: 'embedded database files', public: true }),
+  DATA_DIR: v({ schema: z.string().min(1), default: './data', doc: 'embedded database files and the generated JWT secret', public: true }),
   AMQP_URL: v({
     schema: url(['amqp', 'amqps']).optional(),
     shownDefault: 'unset: built-in feed simulator',
@@ -92,6 +92,11 @@ export const configVars = {
     schema: z.coerce.number().positive().max(10_000),
     default: '10',
     doc: 'ticks per second per symbol from the in-process simulator',
+  }),
+  FEED_SIM_HISTORY_DAYS: v({
+    schema: z.coerce.number().int().min(0).max(366),
+    default: '90',
+    doc: 'days of 1-minute candles generated on start for simulated symbols without any history (0: none; never with `AMQP_URL`)',
   }),
   FEED_TIMEZONE: v({
     schema: ianaZone,
@@ -119,7 +124,7 @@ export const configVars = {
   }),
   AUTH_JWT_SECRET: v({
     schema: z.string().min(16, 'must be at least 16 characters').optional(),
-    shownDefault: 'unset: a random secret per start, guest sign-in on',
+    shownDefault: 'unset: a generated secret kept in `DATA_DIR/jwt-secret`, guest sign-in on',
     doc: 'HS256 secret for user JWTs',
     public: true,
   }),

@@ -1,16 +1,15 @@
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { encodeFeedMessage } from '../../bridges/feed-encoding.js';
 import { FeedProgress } from '../../bridges/feed-progress.js';
-import { isKnownTimeZone, wallClockToUtc } from '../../bridges/feed-time.js';
+import { isKnownTimeZone } from '../../bridges/feed-time.js';
 import { amqpUrlArg, feedNameArg, interrupted, openFeedPublisher, redactUrl } from '../../bridges/feed-tool.js';
-import { Mt5ExportParser, textLines } from '../../bridges/mt5-export.js';
 import { loadConfig } from '../../protocol/config.js';
 import { SYMBOL_PATTERN } from '../../protocol/names.js';
-import type { Tick } from '../../protocol/tick.js';
 import { parseCommandArgs, UsageError, type Command } from '../args.js';
+import { exportTicks, MAX_REPORTED_ERRORS, type ExportCounts } from './mt5-file.js';
+import { replayIntoStore } from './replay-store.js';
 
 const zone = (flag: string) => z.string().refine(isKnownTimeZone, { message: `${flag} must be an IANA time zone such as UTC or Europe/Athens` });
 
@@ -22,9 +21,7 @@ const argsSchema = z.object({
   symbol: z.string({ error: '--symbol is required when the file name does not start with one' }).regex(SYMBOL_PATTERN, '--symbol must match [A-Za-z0-9._-]{1,32}'),
   feed: feedNameArg,
 });
-
-/** Rows reported individually before the rest are only counted. */
-const MAX_REPORTED_ERRORS = 5;
+const storeArgsSchema = argsSchema.pick({ file: true, tz: true, symbol: true });
 
 const options = {
   amqp: { type: 'string', arg: 'URL', doc: 'RabbitMQ to publish to (default AMQP_URL)' },
@@ -32,6 +29,7 @@ const options = {
   speed: { type: 'string', arg: 'X', doc: 'pace by the file\'s timestamps at X times real time (default: as fast as confirmed)' },
   symbol: { type: 'string', arg: 'S', doc: 'symbol of the ticks (default: the file name\'s leading symbol)' },
   feed: { type: 'string', arg: 'NAME', default: 'replay', doc: 'feed name, the routing key\'s first part' },
+  store: { type: 'boolean', doc: 'aggregate the export straight into the candle store (the default setup; stop the server first)' },
 } as const;
 
 /**
@@ -43,8 +41,8 @@ const options = {
  */
 export const command: Command = {
   name: 'replay',
-  summary: 'publish a MetaTrader 5 tick export into RabbitMQ (mt.ticks)',
-  usage: 'ticktalk replay --amqp URL FILE [--tz ZONE] [--speed X] [--symbol S] [--feed NAME]',
+  summary: 'publish a MetaTrader 5 tick export into RabbitMQ (mt.ticks), or with --store straight into the candle store',
+  usage: 'ticktalk replay (--amqp URL | --store) FILE [--tz ZONE] [--speed X] [--symbol S] [--feed NAME]',
   options,
   operands: [['FILE', 'MetaTrader 5 tick export (tab-separated, UTF-8 or UTF-16LE)']],
   async run(argv) {
@@ -52,6 +50,13 @@ export const command: Command = {
     if (positionals.length > 1) throw new UsageError(`one FILE expected, got ${positionals.length}`);
     const config = loadConfig(process.env);
     const file = positionals[0];
+    if (values.store) {
+      const { amqp, speed, ...rest } = values;
+      if (amqp !== undefined || speed !== undefined) throw new UsageError('--store writes candles directly: --amqp and --speed do not apply');
+      const parsedStore = storeArgsSchema.safeParse({ ...rest, file, tz: rest.tz ?? config.FEED_TIMEZONE, symbol: rest.symbol ?? (file ? symbolFromFileName(file) : undefined) });
+      if (!parsedStore.success) throw new UsageError(parsedStore.error.issues[0]?.message ?? 'invalid arguments');
+      return replayIntoStore(parsedStore.data, config);
+    }
     const parsed = argsSchema.safeParse({
       ...values,
       file,
@@ -73,42 +78,15 @@ export const command: Command = {
     const signal = interrupted();
     let stop = false;
     void signal.promise.then(() => (stop = true));
-    const counts = { rows: 0, bad: 0, skipped: 0 };
+    const counts: ExportCounts = { rows: 0, bad: 0, skipped: 0 };
+    const report = (message: string) => process.stderr.write(`${message}\n`);
     let failure: string | undefined;
 
     progress.start();
     try {
-      let parser: Mt5ExportParser | undefined;
-      let lineNo = 0;
       let clock: { fileStart: number; wallStart: number } | undefined;
-      for await (const line of textLines(createReadStream(args.file))) {
-        lineNo++;
+      for await (const tick of exportTicks(args.file, { symbol: args.symbol, tz: args.tz, counts, report })) {
         if (stop || publisher.lost) break;
-        if (line.trim() === '') continue;
-        if (!parser) {
-          parser = new Mt5ExportParser(line);
-          continue;
-        }
-        counts.rows++;
-        const result = parser.row(line);
-        if ('error' in result) {
-          if (++counts.bad <= MAX_REPORTED_ERRORS) process.stderr.write(`${args.file}:${lineNo}: ${result.error}\n`);
-          continue;
-        }
-        if ('skipped' in result) {
-          counts.skipped++;
-          continue;
-        }
-        const { row } = result;
-        const tick: Tick = {
-          symbol: args.symbol,
-          time_msc: wallClockToUtc(row.wallMs, args.tz),
-          bid: row.bid,
-          ask: row.ask,
-          last: row.last,
-          volume: row.volume,
-          flags: row.flags,
-        };
         if (args.speed) {
           clock ??= { fileStart: tick.time_msc, wallStart: Date.now() };
           const due = clock.wallStart + (tick.time_msc - clock.fileStart) / args.speed;
@@ -120,7 +98,6 @@ export const command: Command = {
         publisher.publish(encodeFeedMessage(tick, { feed: args.feed, format: 'json', timeZone: config.FEED_TIMEZONE }));
         progress.sent++;
       }
-      if (!parser && !failure) failure = `${args.file} is empty`;
     } catch (err) {
       failure = `${args.file}: ${(err as Error).message}`;
     } finally {

@@ -2,6 +2,7 @@ import { publishedTickSchema } from './tick.js';
 import { topics } from '../../protocol/topics.js';
 import type { TopicSubscriber } from './datafeed.js';
 import { parsePayload } from './payload.js';
+import { formatSpread } from './spread.js';
 
 /**
  * The last price of the chosen symbol from `ticks/{SYMBOL}` (retained, so it shows at once), with
@@ -33,7 +34,7 @@ export class PriceView {
       this.el.last.textContent = text;
       this.el.bid.textContent = tick.bid.toFixed(precision);
       this.el.ask.textContent = tick.ask.toFixed(precision);
-      this.el.spread.textContent = Math.round((tick.ask - tick.bid) * 10 ** precision).toString();
+      this.el.spread.textContent = formatSpread(symbol, tick.bid, tick.ask, precision);
       this.onPrice(symbol, text);
     });
   }
