@@ -40,7 +40,7 @@ export const command: Command = {
     if (!parsed.success) throw new UsageError([...new Set(parsed.error.issues.map((i) => i.message))].join('; '));
     const config = loadConfig(process.env);
     if (!config.AUTH_JWT_SECRET) {
-      throw new UsageError('AUTH_JWT_SECRET is not set: a token signed with a random secret would be accepted nowhere');
+      throw new UsageError(`AUTH_JWT_SECRET is not set: a token signed with a random secret would be accepted nowhere (a server started without it keeps its secret in ${config.DATA_DIR}/jwt-secret)`);
     }
     const { ttl, ...claims } = parsed.data;
     const token = await new Hs256Auth(config.AUTH_JWT_SECRET).issue(claims, ttl);
