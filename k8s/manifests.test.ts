@@ -4,8 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configVars, loadConfig, type Config } from '../protocol/config.js';
 import { ROLE_NAMES, parseRoles, type RoleName } from '../cli/app.js';
-import { renderKustomization, type K8sObject } from './support/render.js';
-import { schemaProblem } from './support/schema.js';
+import { renderKustomization, type K8sObject } from './testing/render.js';
+import { schemaProblem } from './testing/schema.js';
 import {
   allContainers,
   allowedPorts,
@@ -22,7 +22,7 @@ import {
   type Container,
   type Labels,
   type Workload,
-} from './support/cluster.js';
+} from './testing/cluster.js';
 
 const k8sDir = dirname(fileURLToPath(import.meta.url));
 const readme = readFileSync(join(k8sDir, 'README.md'), 'utf8');
