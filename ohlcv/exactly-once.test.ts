@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PostgresDatabase } from '../platform/database.js';
-import { freshDatabase } from '../test/support/postgres.js';
+import { freshDatabase } from '../test/testing/postgres.js';
 import { openCandleStore, type CandleStore } from './store.js';
 import { expectedSeries } from './testing/compare.js';
 import { publishFeed, waitFor } from './testing/feed.js';

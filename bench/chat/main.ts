@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
 import { Hs256Auth } from '../../broker/auth.js';
-import { freshDatabase } from '../../test/support/postgres.js';
+import { freshDatabase } from '../../test/testing/postgres.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);

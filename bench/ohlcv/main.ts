@@ -21,7 +21,7 @@ import { openCandleStore, type CandleStore } from '../../ohlcv/store.js';
 import { symbolSightings } from '../../ohlcv/symbols.js';
 import { declareOhlcvStream, TickStream } from '../../ohlcv/tick-stream.js';
 import { registerUdfRoutes } from '../../ohlcv/udf-routes.js';
-import { freshDatabase } from '../../test/support/postgres.js';
+import { freshDatabase } from '../../test/testing/postgres.js';
 
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const AGG_TICKS = Number(process.env.BENCH_AGG_TICKS ?? 4_000_000);

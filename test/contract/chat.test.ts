@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { freshDatabase } from '../support/postgres.js';
-import { nextMessage, startTestApp, type TestApp } from '../support/app.js';
+import { freshDatabase } from '../testing/postgres.js';
+import { nextMessage, startTestApp, type TestApp } from '../testing/app.js';
 
 /**
  * CONTRACT.md §4 (chat messages over MQTT) and the chat part of §5 (HTTP API), as a client sees them.

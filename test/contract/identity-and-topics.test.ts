@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import type { MqttClient } from 'mqtt';
-import { freshDatabase } from '../support/postgres.js';
-import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../support/app.js';
+import { freshDatabase } from '../testing/postgres.js';
+import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../testing/app.js';
 
 /**
  * CONTRACT.md §2 (identity) and §3 (topics, ACL, retained market data), checked from outside:
