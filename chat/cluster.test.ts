@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { freshDatabase } from '../test/support/postgres.js';
+import { freshDatabase } from '../test/testing/postgres.js';
 import { deleteKeys, forgetSessions } from './test-support/redis.js';
 import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
 

@@ -5,8 +5,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
-import { TEST_SECRET } from '../test/support/app.js';
-import { freshDatabase } from '../test/support/postgres.js';
+import { TEST_SECRET } from '../test/testing/app.js';
+import { freshDatabase } from '../test/testing/postgres.js';
 import { deleteKeys, forgetSessions } from './test-support/redis.js';
 import { startChatTestApp, type ChatTestApp } from './test-support/app.js';
 
