@@ -90,7 +90,7 @@ describe('chat.inbound (RabbitMQ, private vhost)', () => {
     expect(got).toHaveLength(invalid.length);
     invalid.forEach(([key, body, reason], i) => {
       expect(got[i]).toMatchObject({ key, body: typeof body === 'string' ? body : JSON.stringify(body) });
-      expect(got[i]!.error).toContain(reason);
+      expect(got[i].error).toContain(reason);
     });
     expect((await chat.service.history(roomConversation('lobby')!, { limit: 10 })).messages).toHaveLength(1);
   });

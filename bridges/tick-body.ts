@@ -78,7 +78,7 @@ export interface TickMessageMeta {
 export function receiptTime(msg: { properties: { headers?: Record<string, unknown>; timestamp?: unknown } }, now: number): number {
   const inMs = msg.properties.headers?.['timestamp_in_ms'];
   if (typeof inMs === 'number' && Number.isFinite(inMs)) return inMs;
-  const seconds = msg.properties.timestamp as unknown;
+  const seconds = msg.properties.timestamp;
   return typeof seconds === 'number' && Number.isFinite(seconds) ? seconds * 1000 : now;
 }
 

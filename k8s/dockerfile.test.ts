@@ -31,7 +31,7 @@ function stages(): { name: string; lines: string[] }[] {
 describe('Dockerfile', () => {
   it('builds on a base pinned by full version, Node 20 on Debian bookworm slim', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim$/m);
-    expect(stages().every((s) => s.lines[0]!.startsWith('FROM ${NODE_IMAGE}'))).toBe(true);
+    expect(stages().every((s) => s.lines[0].startsWith('FROM ${NODE_IMAGE}'))).toBe(true);
   });
 
   it('ships the build output with production dependencies only, run as the node user', () => {

@@ -47,7 +47,7 @@ const PUBLIC_ROLES: RoleName[] = ['broker', 'web'];
 function readmeSecretLiterals(): Record<string, string> {
   const block = /kubectl -n ticktalk create secret generic ticktalk-secrets[^`]*/.exec(readme)?.[0];
   if (!block) throw new Error('README.md has no `kubectl -n ticktalk create secret generic ticktalk-secrets` command');
-  return Object.fromEntries([...block.matchAll(/--from-literal=([A-Z_]+)='([^']*)'/g)].map((m) => [m[1]!, m[2]!]));
+  return Object.fromEntries([...block.matchAll(/--from-literal=([A-Z_]+)='([^']*)'/g)].map((m) => [m[1], m[2]]));
 }
 
 /** The site overlay README.md shows, rendered from where it says to put it (a scratch copy). */
@@ -208,7 +208,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
   it('starts every ticktalk container with a configuration the config schema accepts', () => {
     const known = new Set(Object.keys(configVars));
     for (const cm of ofKind(objects, 'ConfigMap')) {
-      const keys = Object.keys((cm.data ?? {}) as object);
+      const keys = Object.keys(cm.data ?? {});
       expect(keys.filter((k) => !known.has(k)), `unknown settings in ${cm.metadata.name}`).toEqual([]);
       expect(keys.filter((k) => SECRET_VARS.includes(k)), `credentials in ${cm.metadata.name}`).toEqual([]);
     }
@@ -268,7 +268,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
       // Kubernetes refuses to evict a pod that two budgets cover.
       const covering = pdbs.filter((p) => selects((p.spec as { selector: { matchLabels: Labels } }).selector.matchLabels, w.labels));
       expect(covering.length, `${w.name} PodDisruptionBudgets`).toBe(1);
-      expect((covering[0]!.spec as { maxUnavailable?: number }).maxUnavailable, w.name).toBe(1);
+      expect((covering[0].spec as { maxUnavailable?: number }).maxUnavailable, w.name).toBe(1);
     }
     for (const hpa of ofKind(objects, 'HorizontalPodAutoscaler')) {
       const ref = (hpa.spec as { scaleTargetRef: { kind: string; name: string } }).scaleTargetRef;
@@ -284,7 +284,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
     const brokers = pods.filter(runs('broker'));
     const lb = ofKind(objects, 'Service').filter((s) => (s.spec as { type?: string }).type === 'LoadBalancer');
     expect(lb.map((s) => s.metadata.name)).toEqual(['ticktalk-mqtt']);
-    const lbSpec = lb[0]!.spec as { externalTrafficPolicy: string; ports: { port: number }[] };
+    const lbSpec = lb[0].spec as { externalTrafficPolicy: string; ports: { port: number }[] };
     expect(lbSpec.ports.map((p) => p.port)).toEqual([1883]);
     // Local keeps client addresses for the per-address connect limit.
     expect(lbSpec.externalTrafficPolicy).toBe('Local');
@@ -295,7 +295,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
       rules: { http: { paths: { path: string; pathType: string; backend: { service: { name: string } } }[] } }[];
     };
     const backendOf = (path: string) => {
-      const found = spec.rules[0]!.http.paths.find((p) => p.path === path);
+      const found = spec.rules[0].http.paths.find((p) => p.path === path);
       expect(found?.pathType, path).toBe('Prefix');
       return serviceBackends(objects, found!.backend.service.name);
     };
@@ -304,7 +304,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
     expect(web.length).toBeGreaterThan(0);
     expect(web.every(runs('web'))).toBe(true);
     // The proxy must not cut an idle WebSocket before the longest MQTT keepalive allows.
-    const keepalive = configOf(overlay, brokers[0]!).MQTT_MAX_KEEPALIVE_S;
+    const keepalive = configOf(overlay, brokers[0]).MQTT_MAX_KEEPALIVE_S;
     const annotations = ingress.metadata.annotations ?? {};
     for (const key of ['nginx.ingress.kubernetes.io/proxy-read-timeout', 'nginx.ingress.kubernetes.io/proxy-send-timeout']) {
       expect(Number(annotations[key]), key).toBeGreaterThan(keepalive * 1.5);
@@ -340,7 +340,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
       const sources = appContainer(w).envFrom?.map((s) => s.secretRef?.name).filter(Boolean) ?? [];
       expect(sources.length, w.name).toBe(1);
       const secret = named(objects, 'Secret', sources[0]!);
-      const keys = secret ? Object.keys({ ...(secret.data as object), ...(secret.stringData as object) }) : Object.keys(overlay.external[sources[0]!]!);
+      const keys = secret ? Object.keys({ ...(secret.data as object), ...(secret.stringData as object) }) : Object.keys(overlay.external[sources[0]!]);
       expect(keys.sort(), `${w.name}: keys of ${sources[0]}`).toEqual([...SECRET_VARS].sort());
     }
   });
@@ -358,7 +358,7 @@ describe('k8s overlay dev', () => {
   });
 
   it('points the app at in-cluster Redis, PostgreSQL and RabbitMQ StatefulSets on persistent volumes', () => {
-    const config = configOf(dev, ticktalkPods(objects)[0]!);
+    const config = configOf(dev, ticktalkPods(objects)[0]);
     const infra = [
       { url: config.REDIS_URL!, name: 'redis', password: undefined },
       { url: config.DATABASE_URL!, name: 'postgres', password: 'POSTGRES_PASSWORD' },
@@ -372,9 +372,9 @@ describe('k8s overlay dev', () => {
       expect((svc.spec as { ports: { port: number }[] }).ports.map((p) => p.port), name).toContain(Number(parsed.port));
       const [set] = serviceBackends(objects, name);
       expect(set?.kind, name).toBe('StatefulSet');
-      expect(set!.replicas, name).toBe(1);
-      expect(set!.claimTemplates, name).toEqual(['data']);
-      expect(set!.pod.containers[0]!.volumeMounts?.map((m) => m.name), name).toContain('data');
+      expect(set.replicas, name).toBe(1);
+      expect(set.claimTemplates, name).toEqual(['data']);
+      expect(set.pod.containers[0].volumeMounts?.map((m) => m.name), name).toContain('data');
       if (password) {
         const data = Object.fromEntries(
           Object.entries(credentials.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
@@ -385,7 +385,7 @@ describe('k8s overlay dev', () => {
   });
 
   it('lets only ticktalk pods reach the in-cluster servers', () => {
-    const ticktalk = ticktalkPods(objects)[0]!;
+    const ticktalk = ticktalkPods(objects)[0];
     for (const w of workloads(objects).filter((x) => x.kind === 'StatefulSet')) {
       const { isolated, rules } = policyRules(objects, w.labels, 'ingress');
       expect(isolated, w.name).toBe(true);
@@ -423,7 +423,7 @@ describe.each([prod, site])('k8s overlay $name (prod)', (overlay) => {
         continue;
       }
       expect(hpa?.minReplicas ?? w.replicas, w.name).toBeGreaterThanOrEqual(2);
-      if (['broker', 'web'].includes(rolesOf(w)[0]!)) {
+      if (['broker', 'web'].includes(rolesOf(w)[0])) {
         expect(hpa?.metrics.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu'), w.name).toBe(true);
       }
     }
@@ -447,7 +447,7 @@ describe('k8s README site overlay', () => {
 
   it('sets its own host and registry and scales brokers on connections too', () => {
     const ingress = named(objects, 'Ingress', 'ticktalk')!.spec as { rules: { host: string }[] };
-    expect(ingress.rules[0]!.host).not.toBe('ticktalk.example.com');
+    expect(ingress.rules[0].host).not.toBe('ticktalk.example.com');
     expect(ticktalkPods(objects).every((w) => !appContainer(w).image.startsWith('registry.example.com/'))).toBe(true);
     const hpa = named(objects, 'HorizontalPodAutoscaler', 'ticktalk-broker')!.spec as {
       metrics: { type: string; pods?: { metric: { name: string } } }[];

@@ -58,9 +58,9 @@ describe('aggregator killed mid-stream', () => {
       env: { ...process.env, OHLCV_TEST_DATABASE_URL: pg.url, OHLCV_TEST_EXCHANGE: names.exchange, OHLCV_TEST_STREAM: names.stream, OHLCV_TEST_BATCH: '20' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    proc.stdout!.setEncoding('utf8');
+    proc.stdout.setEncoding('utf8');
     await Promise.race([
-      once(proc.stdout!, 'data'),
+      once(proc.stdout, 'data'),
       once(proc, 'exit').then(([code]) => {
         throw new Error(`aggregator process exited with ${String(code)}`);
       }),

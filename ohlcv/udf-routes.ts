@@ -203,8 +203,8 @@ async function quote(store: CandleStore, name: string) {
   const info = describeSymbol(record.symbol, record.digits);
   const days = await store.bars(name, '1D', { to: Number.MAX_SAFE_INTEGER, limit: 2 });
   const last = days.time.length - 1;
-  const lp = last >= 0 ? days.close[last]! : record.bid;
-  const prevClose = last >= 1 ? days.close[last - 1]! : undefined;
+  const lp = last >= 0 ? days.close[last] : record.bid;
+  const prevClose = last >= 1 ? days.close[last - 1] : undefined;
   const ch = lp !== null && prevClose !== undefined ? lp - prevClose : 0;
   return {
     s: 'ok',

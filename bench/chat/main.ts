@@ -57,7 +57,7 @@ function connect(url: string, password?: string): Promise<MqttClient> {
 
 /** NaN when nothing was delivered. */
 function percentile(sorted: Float64Array, p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
 
 /**
@@ -138,7 +138,7 @@ async function commits(metricsUrl: string): Promise<{ messages: number; transact
 
 /** CPU seconds every core of the machine has spent busy (not idle or waiting on I/O) since boot. */
 function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
   return (user + nice + system + irq + softirq + steal) / 100;
 }
@@ -173,7 +173,7 @@ async function startTicktalk(env: Record<string, string>): Promise<{ child: Chil
     env: { ...process.env, HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', FEED_SIM: 'off', SHUTDOWN_DRAIN_S: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`ticktalk exited with ${code} before listening`)));
     lines.on('line', (line) => {
@@ -254,7 +254,7 @@ async function main(): Promise<void> {
     say('');
     say(
       `ratio ticktalk / Mosquitto per round: ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')}; ` +
-        `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}x (target >= 0.5x)`,
+        `median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}x (target >= 0.5x)`,
     );
   } finally {
     child.kill('SIGTERM');

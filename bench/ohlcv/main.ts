@@ -47,7 +47,7 @@ function orderedTicks(count: number, meanGapMs: number): Tick[] {
   let time = START;
   for (let i = 0; i < count; i++) {
     time += random() * 2 * meanGapMs;
-    out[i] = gen.next(SYMBOLS[i % SYMBOLS.length]!, time);
+    out[i] = gen.next(SYMBOLS[i % SYMBOLS.length], time);
   }
   return out;
 }
@@ -58,7 +58,7 @@ function shuffledHistory(ticks: readonly Tick[]): Tick[] {
   const out = ticks.map((t) => ({ ...t, time_msc: START + Math.floor(random() * 365 * 86_400_000) }));
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
+    [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
 }
@@ -127,7 +127,7 @@ async function benchEndToEnd(): Promise<void> {
         committedOffset: () => store.committedOffset(stream),
         handle: async (batch) => {
           await aggregator.applyStreamBatch(stream, batch);
-          const last = batch[batch.length - 1]!.offset;
+          const last = batch[batch.length - 1].offset;
           if (performance.now() - lastReport > 1000) {
             lastReport = performance.now();
             say(`  ... ${fmt((last + 1) * perMessage)} ticks committed`);
@@ -178,7 +178,7 @@ async function benchUdf(name: string, db: Database, elsewhere?: Database): Promi
   for (let i = 0; i < 50; i++) await (await fetch(url)).arrayBuffer();
   const q = (list: number[], p: number) => {
     const sorted = [...list].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2);
+    return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(2);
   };
   const measure = async (label: string, beforeEach: (i: number) => Promise<unknown>) => {
     const times: number[] = [];

@@ -27,7 +27,7 @@ export function renderKustomization(dir: string): K8sObject[] {
     throw new Error(`kubectl kustomize ${dir} failed: ${stderr.trim()}`);
   }
   return parseAllDocuments(out).map((doc, i) => {
-    if (doc.errors.length > 0) throw new Error(`document ${i} of ${dir}: ${doc.errors[0]!.message}`);
+    if (doc.errors.length > 0) throw new Error(`document ${i} of ${dir}: ${doc.errors[0].message}`);
     const obj = doc.toJS() as K8sObject;
     if (!obj?.kind || !obj.metadata?.name) throw new Error(`document ${i} of ${dir} has no kind or name`);
     return obj;
