@@ -117,6 +117,20 @@ function configOf(overlay: Overlay, w: Workload): Config {
   return loadConfig(env);
 }
 
+/** Non-root, read-only root filesystem, no privilege escalation or capabilities, CPU and memory bounded. */
+function expectLockedDownContainer(c: Container, at: string): void {
+  expect(c.securityContext?.runAsNonRoot, at).toBe(true);
+  expect(c.securityContext?.readOnlyRootFilesystem, at).toBe(true);
+  expect(c.securityContext?.allowPrivilegeEscalation, at).toBe(false);
+  expect(c.securityContext?.capabilities?.drop, at).toEqual(['ALL']);
+  for (const resource of ['cpu', 'memory']) {
+    const request = c.resources?.requests?.[resource];
+    const limit = c.resources?.limits?.[resource];
+    expect(request && limit, `${at} ${resource} request and limit`).toBeTruthy();
+    expect(quantity(limit!), `${at} ${resource} limit >= request`).toBeGreaterThanOrEqual(quantity(request!));
+  }
+}
+
 /** Workloads whose pods a selector picks. */
 function selected(objects: K8sObject[], selector: Labels | undefined): Workload[] {
   return workloads(objects).filter((w) => selects(selector, w.labels));
@@ -166,19 +180,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
       expect(w.pod.automountServiceAccountToken, where).toBe(false);
       // Service links would inject variables (e.g. MQTT_PORT=tcp://...) that collide with config.
       expect(w.pod.enableServiceLinks, where).toBe(false);
-      for (const c of allContainers(w.pod)) {
-        const at = `${where}/${c.name}`;
-        expect(c.securityContext?.runAsNonRoot, at).toBe(true);
-        expect(c.securityContext?.readOnlyRootFilesystem, at).toBe(true);
-        expect(c.securityContext?.allowPrivilegeEscalation, at).toBe(false);
-        expect(c.securityContext?.capabilities?.drop, at).toEqual(['ALL']);
-        for (const resource of ['cpu', 'memory']) {
-          const request = c.resources?.requests?.[resource];
-          const limit = c.resources?.limits?.[resource];
-          expect(request && limit, `${at} ${resource} request and limit`).toBeTruthy();
-          expect(quantity(limit!), `${at} ${resource} limit >= request`).toBeGreaterThanOrEqual(quantity(request!));
-        }
-      }
+      for (const c of allContainers(w.pod)) expectLockedDownContainer(c, `${where}/${c.name}`);
     }
   });
 

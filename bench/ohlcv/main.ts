@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import amqp from 'amqplib';
+import amqp, { type ConfirmChannel } from 'amqplib';
 import Fastify from 'fastify';
 import { PgliteDatabase, PostgresDatabase, type Database } from '../../platform/database.js';
 import { Metrics } from '../../platform/metrics.js';
@@ -43,7 +43,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 function orderedTicks(count: number, meanGapMs: number): Tick[] {
   const random = seededRandom(1);
   const gen = new TickGenerator(random);
-  const out: Tick[] = new Array(count);
+  const out = new Array<Tick>(count);
   let time = START;
   for (let i = 0; i < count; i++) {
     time += random() * 2 * meanGapMs;
@@ -88,6 +88,23 @@ function benchAggregation(): void {
   }
 }
 
+/** Publishes `ticks` into the stream, `perMessage` to a message, with confirms; returns the message count. */
+async function publishTicks(channel: ConfirmChannel, stream: string, ticks: readonly Tick[], perMessage: number): Promise<number> {
+  say(`publishing ${fmt(ticks.length)} ticks, ${perMessage} per message, into ${stream}...`);
+  let messages = 0;
+  const pubStart = performance.now();
+  for (let i = 0; i < ticks.length; i += perMessage) {
+    const slice = ticks.slice(i, i + perMessage);
+    const body = JSON.stringify(perMessage === 1 ? slice[0] : slice);
+    if (!channel.sendToQueue(stream, Buffer.from(body), { contentType: 'application/json' })) await new Promise((r) => channel.once('drain', r));
+    messages++;
+    if (messages % 20_000 === 0) await channel.waitForConfirms();
+  }
+  await channel.waitForConfirms();
+  say(`  published in ${((performance.now() - pubStart) / 1000).toFixed(1)} s; consuming...`);
+  return messages;
+}
+
 async function benchEndToEnd(): Promise<void> {
   say(`\n== 2. end to end: RabbitMQ stream -> aggregator -> PostgreSQL`);
   const pg = await freshDatabase('tt_bench_ohlcv');
@@ -103,18 +120,7 @@ async function benchEndToEnd(): Promise<void> {
     for (const perMessage of [1, 50]) {
       const stream = `${names.stream}.${perMessage}`;
       await declareOhlcvStream(channel, { exchange: names.exchange, stream });
-      say(`publishing ${fmt(ticks.length)} ticks, ${perMessage} per message, into ${stream}...`);
-      let messages = 0;
-      const pubStart = performance.now();
-      for (let i = 0; i < ticks.length; i += perMessage) {
-        const slice = ticks.slice(i, i + perMessage);
-        const body = JSON.stringify(perMessage === 1 ? slice[0] : slice);
-        if (!channel.sendToQueue(stream, Buffer.from(body), { contentType: 'application/json' })) await new Promise((r) => channel.once('drain', r));
-        messages++;
-        if (messages % 20_000 === 0) await channel.waitForConfirms();
-      }
-      await channel.waitForConfirms();
-      say(`  published in ${((performance.now() - pubStart) / 1000).toFixed(1)} s; consuming...`);
+      const messages = await publishTicks(channel, stream, ticks, perMessage);
 
       const aggregator = new CandleAggregator({ store, mode: MODE, timeZone: 'UTC', log: pino({ level: 'silent' }), metrics: new Metrics(false), onStored: () => {} });
       let done!: () => void;

@@ -24,7 +24,7 @@ export function renderKustomization(dir: string): K8sObject[] {
     out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? String(err);
-    throw new Error(`kubectl kustomize ${dir} failed: ${stderr.trim()}`);
+    throw new Error(`kubectl kustomize ${dir} failed: ${stderr.trim()}`, { cause: err });
   }
   return parseAllDocuments(out).map((doc, i) => {
     if (doc.errors.length > 0) throw new Error(`document ${i} of ${dir}: ${doc.errors[0].message}`);
