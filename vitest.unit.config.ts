@@ -19,4 +19,6 @@ const UNIT_TESTS = [
   'web/src/**/*.test.ts',
 ];
 
-export default defineConfig({ test: { ...base.test, include: UNIT_TESTS } });
+// One file at a time: these tests are CPU-bound (property tests, PGlite), and the CLI's serve test
+// waits a bounded time for a child process that would otherwise share the cores with them.
+export default defineConfig({ test: { ...base.test, include: UNIT_TESTS, maxWorkers: 1 } });
