@@ -2,7 +2,7 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../platform/metrics.js';
 import { dmConversation, roomConversation } from '../chat/conversation.js';
-import { chatServiceOnPglite } from '../chat/test-support/service.js';
+import { chatServiceOnPglite } from '../chat/testing/service.js';
 import { CHAT_BRIDGE_NAMES, connectChatBridges } from './chat-events.js';
 import { closeConnectionNamed, privateVhost } from './testing/rabbitmq.js';
 
@@ -58,8 +58,8 @@ describe('chat.events outbox relay (RabbitMQ, private vhost)', () => {
       'room.lobby.delete',
       'room.lobby.mute',
     ]);
-    expect(received[0]!.body).toMatchObject({ type: 'message', room: 'lobby', seq: 1, user: 'alice', text: 'one' });
-    expect(received[3]!.body).toEqual({ type: 'edit', room: 'lobby', seq: 1, text: 'uno', edited_ts: expect.any(Number) });
+    expect(received[0].body).toMatchObject({ type: 'message', room: 'lobby', seq: 1, user: 'alice', text: 'one' });
+    expect(received[3].body).toEqual({ type: 'edit', room: 'lobby', seq: 1, text: 'uno', edited_ts: expect.any(Number) });
 
     await closeConnectionNamed('ticktalk chat bridges relay-1');
     await chat.service.post(alice, lobby, { text: 'three' }, { rateLimited: false });

@@ -2,7 +2,7 @@ import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../platform/metrics.js';
 import { roomConversation } from '../chat/conversation.js';
-import { chatServiceOnPglite } from '../chat/test-support/service.js';
+import { chatServiceOnPglite } from '../chat/testing/service.js';
 import { CHAT_BRIDGE_NAMES, connectChatBridges } from './chat-events.js';
 import { declareChatInbound } from './chat-inbound.js';
 import { privateVhost } from './testing/rabbitmq.js';
@@ -90,7 +90,7 @@ describe('chat.inbound (RabbitMQ, private vhost)', () => {
     expect(got).toHaveLength(invalid.length);
     invalid.forEach(([key, body, reason], i) => {
       expect(got[i]).toMatchObject({ key, body: typeof body === 'string' ? body : JSON.stringify(body) });
-      expect(got[i]!.error).toContain(reason);
+      expect(got[i].error).toContain(reason);
     });
     expect((await chat.service.history(roomConversation('lobby')!, { limit: 10 })).messages).toHaveLength(1);
   });

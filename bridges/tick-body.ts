@@ -78,7 +78,7 @@ export interface TickMessageMeta {
 export function receiptTime(msg: { properties: { headers?: Record<string, unknown>; timestamp?: unknown } }, now: number): number {
   const inMs = msg.properties.headers?.['timestamp_in_ms'];
   if (typeof inMs === 'number' && Number.isFinite(inMs)) return inMs;
-  const seconds = msg.properties.timestamp as unknown;
+  const seconds = msg.properties.timestamp;
   return typeof seconds === 'number' && Number.isFinite(seconds) ? seconds * 1000 : now;
 }
 
@@ -214,12 +214,8 @@ function jsonTick(item: unknown, keySymbol: string | undefined, timeZone: string
   const symbol = checkSymbol(t.symbol ?? keySymbol, t.symbol !== undefined);
   if (typeof symbol !== 'string') return symbol;
 
-  const wallMs = t.time_msc ?? (t.time as number) * 1000;
-  const time_msc = wallMs < MAX_TIME_MSC ? Math.round(wallClockToUtc(wallMs, timeZone)) : NaN;
-  if (!(time_msc > 0 && time_msc < MAX_TIME_MSC)) {
-    const field = t.time_msc !== undefined ? 'time_msc' : 'time';
-    return { reject: { code: 'invalid_time', reason: `${field}: out of range (1970 to 2099 UTC)` } };
-  }
+  const time_msc = checkTime(t, timeZone);
+  if (typeof time_msc !== 'number') return time_msc;
 
   const tick: Tick = {
     symbol,
@@ -243,6 +239,15 @@ function checkSymbol(symbol: string | undefined, fromBody: boolean): string | { 
     return { reject: { code: 'invalid_symbol', reason: `${where}: ${JSON.stringify(symbol)} must match [A-Za-z0-9._-]{1,32}` } };
   }
   return symbol;
+}
+
+/** The tick's UTC time in ms from its wall-clock `time_msc` (or `time` in seconds) in the feed's zone. */
+function checkTime(t: FeedTick, timeZone: string): number | { reject: Omit<TickReject, 'index'> } {
+  const wallMs = t.time_msc ?? (t.time as number) * 1000;
+  const time_msc = wallMs < MAX_TIME_MSC ? Math.round(wallClockToUtc(wallMs, timeZone)) : NaN;
+  if (time_msc > 0 && time_msc < MAX_TIME_MSC) return time_msc;
+  const field = t.time_msc !== undefined ? 'time_msc' : 'time';
+  return { reject: { code: 'invalid_time', reason: `${field}: out of range (1970 to 2099 UTC)` } };
 }
 
 function fromIssue(issue: z.core.$ZodIssue, item: Record<string, unknown>): Omit<TickReject, 'index'> {

@@ -136,7 +136,7 @@ export class TickBridge implements TickSource {
     instruments.messages.inc();
     const result = parseTickMessage(
       msg.content,
-      { contentType: msg.properties.contentType, routingKey: msg.fields.routingKey, receivedAt: receiptTime(msg, this.now()) },
+      { contentType: msg.properties.contentType as string | undefined, routingKey: msg.fields.routingKey, receivedAt: receiptTime(msg, this.now()) },
       { timeZone: this.opts.timeZone },
     );
     if (result.ticks.length > 0) {

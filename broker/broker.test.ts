@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import { SignJWT, UnsecuredJWT } from 'jose';
-import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../test/support/app.js';
-import { connectPacket, rawClient } from '../test/support/raw-mqtt.js';
+import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../test/testing/app.js';
+import { connectPacket, rawClient } from '../test/testing/raw-mqtt.js';
 
 const connect = connectPacket;
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { nextMessage, startTestApp, type TestApp } from '../test/support/app.js';
+import { nextMessage, startTestApp, type TestApp } from '../test/testing/app.js';
 
 /**
  * Two broker nodes sharing the local Redis (Aedes' Redis emitter and session store), as in

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { nextMessage, startTestApp, type TestApp } from '../test/support/app.js';
-import { privateRedis } from '../test/support/private-redis.js';
+import { nextMessage, startTestApp, type TestApp } from '../test/testing/app.js';
+import { privateRedis } from '../test/testing/private-redis.js';
 
 /**
  * A broker node whose Redis goes away and comes back. The Redis is this test's own (its own port

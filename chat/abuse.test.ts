@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nextMessage } from '../test/support/app.js';
+import { nextMessage } from '../test/testing/app.js';
 import { chatRuntime } from './role.js';
-import { collect, startChatTestApp, type ChatTestApp } from './test-support/app.js';
+import { collect, startChatTestApp, type ChatTestApp } from './testing/app.js';
 
 /** A loaded CI machine can take a while to route a message: poll generously (never a speed assertion). */
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });

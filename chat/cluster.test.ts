@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { aedesInternals } from '../broker/aedes/internals.js';
-import { freshDatabase } from '../test/support/postgres.js';
-import { deleteKeys, forgetSessions } from './test-support/redis.js';
-import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
+import { freshDatabase } from '../test/testing/postgres.js';
+import { deleteKeys, forgetSessions } from './testing/redis.js';
+import { startChatTestApp, collect, type ChatTestApp } from './testing/app.js';
 
 /** A loaded CI machine can take a while to route a message: poll generously (never a speed assertion). */
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });

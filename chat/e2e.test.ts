@@ -1,7 +1,7 @@
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChatTestApp, collect, type ChatTestApp } from './test-support/app.js';
-import { signedInRawClient } from '../test/support/raw-mqtt.js';
+import { startChatTestApp, collect, type ChatTestApp } from './testing/app.js';
+import { signedInRawClient } from '../test/testing/raw-mqtt.js';
 
 /** A loaded CI machine can take a while to route a message: poll generously (never a speed assertion). */
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });

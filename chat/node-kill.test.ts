@@ -5,11 +5,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
-import { TEST_SECRET } from '../test/support/app.js';
+import { TEST_SECRET } from '../test/testing/app.js';
 import { aedesInternals } from '../broker/aedes/internals.js';
-import { freshDatabase } from '../test/support/postgres.js';
-import { deleteKeys, forgetSessions } from './test-support/redis.js';
-import { startChatTestApp, type ChatTestApp } from './test-support/app.js';
+import { freshDatabase } from '../test/testing/postgres.js';
+import { deleteKeys, forgetSessions } from './testing/redis.js';
+import { startChatTestApp, type ChatTestApp } from './testing/app.js';
 
 /** The built CLI, as an operator runs it (`npm test` builds first through `pretest`). */
 const BIN = fileURLToPath(new URL('../bin/ticktalk.js', import.meta.url));

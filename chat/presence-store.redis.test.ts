@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { RedisPresenceStore } from './redis-presence-store.js';
 import { describePresenceStore } from './presence.suite.js';
 import { Presence } from './presence.js';
-import { deleteKeys } from './test-support/redis.js';
+import { deleteKeys } from './testing/redis.js';
 
 const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
 const run = randomBytes(6).toString('hex');

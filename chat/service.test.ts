@@ -5,7 +5,7 @@ import type { ClientInfo } from '../broker/extensions.js';
 import type { Identity } from '../protocol/identity.js';
 import { chatRoutes } from './http-routes.js';
 import type { ChatService } from './service.js';
-import { chatServiceOnPglite, type Published } from './test-support/service.js';
+import { chatServiceOnPglite, type Published } from './testing/service.js';
 
 /** The chat service through the two surfaces the broker and the web role use, on PGlite. */
 describe('ChatService', () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { PostgresDatabase } from '../platform/database.js';
-import { freshDatabase } from '../test/support/postgres.js';
+import { freshDatabase } from '../test/testing/postgres.js';
 import { SqlChatStore } from './sql-store.js';
 import { describeChatStore } from './store.suite.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import { privateVhost } from '../bridges/testing/rabbitmq.js';
-import { nextMessage, startTestApp, type TestApp } from '../test/support/app.js';
+import { nextMessage, startTestApp, type TestApp } from '../test/testing/app.js';
 
 /**
  * The composed process as `ticktalk serve` runs it with RabbitMQ: a feed written in any language

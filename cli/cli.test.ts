@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { Hs256Auth } from '../platform/auth.js';
-import { freshDatabase } from '../test/support/postgres.js';
+import { freshDatabase } from '../test/testing/postgres.js';
 
 /** The built CLI, as an operator runs it (`npm test` builds first through `pretest`). */
 const BIN = fileURLToPath(new URL('../bin/ticktalk.js', import.meta.url));

@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configVars, loadConfig, type Config } from '../protocol/config.js';
 import { ROLE_NAMES, parseRoles, type RoleName } from '../cli/app.js';
-import { renderKustomization, type K8sObject } from './support/render.js';
-import { schemaProblem } from './support/schema.js';
-import type { PrometheusRule, ServiceMonitor } from './support/monitoring-schema.js';
+import { renderKustomization, type K8sObject } from './testing/render.js';
+import { schemaProblem } from './testing/schema.js';
+import type { PrometheusRule, ServiceMonitor } from './testing/monitoring-schema.js';
 import {
   allContainers,
   allowedPorts,
@@ -23,7 +23,7 @@ import {
   type Container,
   type Labels,
   type Workload,
-} from './support/cluster.js';
+} from './testing/cluster.js';
 
 const k8sDir = dirname(fileURLToPath(import.meta.url));
 const readme = readFileSync(join(k8sDir, 'README.md'), 'utf8');
@@ -48,7 +48,7 @@ const PUBLIC_ROLES: RoleName[] = ['broker', 'web'];
 function readmeSecretLiterals(): Record<string, string> {
   const block = /kubectl -n ticktalk create secret generic ticktalk-secrets[^`]*/.exec(readme)?.[0];
   if (!block) throw new Error('README.md has no `kubectl -n ticktalk create secret generic ticktalk-secrets` command');
-  return Object.fromEntries([...block.matchAll(/--from-literal=([A-Z_]+)='([^']*)'/g)].map((m) => [m[1]!, m[2]!]));
+  return Object.fromEntries([...block.matchAll(/--from-literal=([A-Z_]+)='([^']*)'/g)].map((m) => [m[1], m[2]]));
 }
 
 /** The site overlay README.md shows, rendered from where it says to put it (a scratch copy). */
@@ -118,6 +118,20 @@ function configOf(overlay: Overlay, w: Workload): Config {
   return loadConfig(env);
 }
 
+/** Non-root, read-only root filesystem, no privilege escalation or capabilities, CPU and memory bounded. */
+function expectLockedDownContainer(c: Container, at: string): void {
+  expect(c.securityContext?.runAsNonRoot, at).toBe(true);
+  expect(c.securityContext?.readOnlyRootFilesystem, at).toBe(true);
+  expect(c.securityContext?.allowPrivilegeEscalation, at).toBe(false);
+  expect(c.securityContext?.capabilities?.drop, at).toEqual(['ALL']);
+  for (const resource of ['cpu', 'memory']) {
+    const request = c.resources?.requests?.[resource];
+    const limit = c.resources?.limits?.[resource];
+    expect(request && limit, `${at} ${resource} request and limit`).toBeTruthy();
+    expect(quantity(limit!), `${at} ${resource} limit >= request`).toBeGreaterThanOrEqual(quantity(request!));
+  }
+}
+
 /** Workloads whose pods a selector picks. */
 function selected(objects: K8sObject[], selector: Labels | undefined): Workload[] {
   return workloads(objects).filter((w) => selects(selector, w.labels));
@@ -167,19 +181,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
       expect(w.pod.automountServiceAccountToken, where).toBe(false);
       // Service links would inject variables (e.g. MQTT_PORT=tcp://...) that collide with config.
       expect(w.pod.enableServiceLinks, where).toBe(false);
-      for (const c of allContainers(w.pod)) {
-        const at = `${where}/${c.name}`;
-        expect(c.securityContext?.runAsNonRoot, at).toBe(true);
-        expect(c.securityContext?.readOnlyRootFilesystem, at).toBe(true);
-        expect(c.securityContext?.allowPrivilegeEscalation, at).toBe(false);
-        expect(c.securityContext?.capabilities?.drop, at).toEqual(['ALL']);
-        for (const resource of ['cpu', 'memory']) {
-          const request = c.resources?.requests?.[resource];
-          const limit = c.resources?.limits?.[resource];
-          expect(request && limit, `${at} ${resource} request and limit`).toBeTruthy();
-          expect(quantity(limit!), `${at} ${resource} limit >= request`).toBeGreaterThanOrEqual(quantity(request!));
-        }
-      }
+      for (const c of allContainers(w.pod)) expectLockedDownContainer(c, `${where}/${c.name}`);
     }
   });
 
@@ -271,7 +273,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
       // Kubernetes refuses to evict a pod that two budgets cover.
       const covering = pdbs.filter((p) => selects((p.spec as { selector: { matchLabels: Labels } }).selector.matchLabels, w.labels));
       expect(covering.length, `${w.name} PodDisruptionBudgets`).toBe(1);
-      expect((covering[0]!.spec as { maxUnavailable?: number }).maxUnavailable, w.name).toBe(1);
+      expect((covering[0].spec as { maxUnavailable?: number }).maxUnavailable, w.name).toBe(1);
     }
     for (const hpa of ofKind(objects, 'HorizontalPodAutoscaler')) {
       const ref = (hpa.spec as { scaleTargetRef: { kind: string; name: string } }).scaleTargetRef;
@@ -287,7 +289,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
     const brokers = pods.filter(runs('broker'));
     const lb = ofKind(objects, 'Service').filter((s) => (s.spec as { type?: string }).type === 'LoadBalancer');
     expect(lb.map((s) => s.metadata.name)).toEqual(['ticktalk-mqtt']);
-    const lbSpec = lb[0]!.spec as { externalTrafficPolicy: string; ports: { port: number }[] };
+    const lbSpec = lb[0].spec as { externalTrafficPolicy: string; ports: { port: number }[] };
     expect(lbSpec.ports.map((p) => p.port)).toEqual([1883]);
     // Local keeps client addresses for the per-address connect limit.
     expect(lbSpec.externalTrafficPolicy).toBe('Local');
@@ -298,7 +300,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
       rules: { http: { paths: { path: string; pathType: string; backend: { service: { name: string } } }[] } }[];
     };
     const backendOf = (path: string) => {
-      const found = spec.rules[0]!.http.paths.find((p) => p.path === path);
+      const found = spec.rules[0].http.paths.find((p) => p.path === path);
       expect(found?.pathType, path).toBe('Prefix');
       return serviceBackends(objects, found!.backend.service.name);
     };
@@ -307,7 +309,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
     expect(web.length).toBeGreaterThan(0);
     expect(web.every(runs('web'))).toBe(true);
     // The proxy must not cut an idle WebSocket before the longest MQTT keepalive allows.
-    const keepalive = configOf(overlay, brokers[0]!).MQTT_MAX_KEEPALIVE_S;
+    const keepalive = configOf(overlay, brokers[0]).MQTT_MAX_KEEPALIVE_S;
     const annotations = ingress.metadata.annotations ?? {};
     for (const key of ['nginx.ingress.kubernetes.io/proxy-read-timeout', 'nginx.ingress.kubernetes.io/proxy-send-timeout']) {
       expect(Number(annotations[key]), key).toBeGreaterThan(keepalive * 1.5);
@@ -343,7 +345,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
       const sources = appContainer(w).envFrom?.map((s) => s.secretRef?.name).filter(Boolean) ?? [];
       expect(sources.length, w.name).toBe(1);
       const secret = named(objects, 'Secret', sources[0]!);
-      const keys = secret ? Object.keys({ ...(secret.data as object), ...(secret.stringData as object) }) : Object.keys(overlay.external[sources[0]!]!);
+      const keys = secret ? Object.keys({ ...(secret.data as object), ...(secret.stringData as object) }) : Object.keys(overlay.external[sources[0]!]);
       expect(keys.sort(), `${w.name}: keys of ${sources[0]}`).toEqual([...SECRET_VARS].sort());
     }
   });
@@ -361,7 +363,7 @@ describe('k8s overlay dev', () => {
   });
 
   it('points the app at in-cluster Redis, PostgreSQL and RabbitMQ StatefulSets on persistent volumes', () => {
-    const config = configOf(dev, ticktalkPods(objects)[0]!);
+    const config = configOf(dev, ticktalkPods(objects)[0]);
     const infra = [
       { url: config.REDIS_URL!, name: 'redis', password: undefined },
       { url: config.DATABASE_URL!, name: 'postgres', password: 'POSTGRES_PASSWORD' },
@@ -375,9 +377,9 @@ describe('k8s overlay dev', () => {
       expect((svc.spec as { ports: { port: number }[] }).ports.map((p) => p.port), name).toContain(Number(parsed.port));
       const [set] = serviceBackends(objects, name);
       expect(set?.kind, name).toBe('StatefulSet');
-      expect(set!.replicas, name).toBe(1);
-      expect(set!.claimTemplates, name).toEqual(['data']);
-      expect(set!.pod.containers[0]!.volumeMounts?.map((m) => m.name), name).toContain('data');
+      expect(set.replicas, name).toBe(1);
+      expect(set.claimTemplates, name).toEqual(['data']);
+      expect(set.pod.containers[0].volumeMounts?.map((m) => m.name), name).toContain('data');
       if (password) {
         const data = Object.fromEntries(
           Object.entries(credentials.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
@@ -388,7 +390,7 @@ describe('k8s overlay dev', () => {
   });
 
   it('lets only ticktalk pods reach the in-cluster servers', () => {
-    const ticktalk = ticktalkPods(objects)[0]!;
+    const ticktalk = ticktalkPods(objects)[0];
     for (const w of workloads(objects).filter((x) => x.kind === 'StatefulSet')) {
       const { isolated, rules } = policyRules(objects, w.labels, 'ingress');
       expect(isolated, w.name).toBe(true);
@@ -426,7 +428,7 @@ describe.each([prod, site])('k8s overlay $name (prod)', (overlay) => {
         continue;
       }
       expect(hpa?.minReplicas ?? w.replicas, w.name).toBeGreaterThanOrEqual(2);
-      if (['broker', 'web'].includes(rolesOf(w)[0]!)) {
+      if (['broker', 'web'].includes(rolesOf(w)[0])) {
         expect(hpa?.metrics.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu'), w.name).toBe(true);
       }
     }
@@ -491,7 +493,7 @@ describe('k8s README site overlay', () => {
 
   it('sets its own host and registry and scales brokers on connections too', () => {
     const ingress = named(objects, 'Ingress', 'ticktalk')!.spec as { rules: { host: string }[] };
-    expect(ingress.rules[0]!.host).not.toBe('ticktalk.example.com');
+    expect(ingress.rules[0].host).not.toBe('ticktalk.example.com');
     expect(ticktalkPods(objects).every((w) => !appContainer(w).image.startsWith('registry.example.com/'))).toBe(true);
     const hpa = named(objects, 'HorizontalPodAutoscaler', 'ticktalk-broker')!.spec as {
       metrics: { type: string; pods?: { metric: { name: string } } }[];

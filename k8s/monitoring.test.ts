@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { ROLE_NAMES } from '../cli/app.js';
-import { startTestApp, type TestApp } from '../test/support/app.js';
-import { prometheusRuleSchema, type PrometheusRule } from './support/monitoring-schema.js';
-import { baseMetricName, metricNames } from './support/promql.js';
+import { startTestApp, type TestApp } from '../test/testing/app.js';
+import { prometheusRuleSchema, type PrometheusRule } from './testing/monitoring-schema.js';
+import { baseMetricName, metricNames } from './testing/promql.js';
 
 /** Series Prometheus records itself for every target it scrapes, not read from /metrics. */
 const SCRAPE_SERIES = ['up'];

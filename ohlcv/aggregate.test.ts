@@ -51,7 +51,7 @@ describe('aggregate', () => {
       fc.property(ticksArb, fc.nat(), modeArb, (raw, pick, mode) => {
         const ordered = [...raw].sort((a, b) => a.time_msc - b.time_msc);
         expect(bySeries(aggregate(ordered, mode).bars)).toEqual(referenceBars(ordered, mode));
-        const late = [...ordered, ordered[pick % ordered.length]!, ...ordered];
+        const late = [...ordered, ordered[pick % ordered.length], ...ordered];
         expect(bySeries(aggregate(late, mode).bars)).toEqual(referenceBars(late, mode));
       }),
       { numRuns: 200 },
@@ -81,7 +81,7 @@ describe('aggregate', () => {
     const mode: CandleMode = { price: 'bid', volume: 'ticks' };
     const [first, second] = aggregateInBatches([[tick(1.1), tick(1.3)], [tick(1.2)]], mode).filter((b) => b.resolution === '1M');
     expect(second).toBeUndefined();
-    expect(plain(first!.bar)).toEqual({ time: Date.UTC(2025, 0, 1), open: 1.1, high: 1.3, low: 1.1, close: 1.2, volume: 3 });
+    expect(plain(first.bar)).toEqual({ time: Date.UTC(2025, 0, 1), open: 1.1, high: 1.3, low: 1.1, close: 1.2, volume: 3 });
   });
 
   it('skips ticks without a price in the chosen mode instead of drawing a zero', () => {

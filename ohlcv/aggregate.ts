@@ -75,41 +75,56 @@ export function aggregate(ticks: readonly Tick[], mode: CandleMode): Aggregation
       skipped++;
       continue;
     }
-    if (series === undefined || t.symbol !== series.symbol) {
-      series = seconds.get(t.symbol);
-      if (series === undefined) seconds.set(t.symbol, (series = { symbol: t.symbol, ordered: [], bySecond: undefined, last: undefined }));
-    }
-    const time = t.time_msc;
-    const second = Math.floor(time / 1000);
-    const volume = countTicks ? 1 : (t.volume_real ?? t.volume);
-    let bar = series.last;
-    if (bar === undefined || bar.time !== second * 1000) {
-      // Ticks of a symbol usually come in time order: append, and index by second only once they don't.
-      if (series.bySecond === undefined && (bar === undefined || second * 1000 > bar.time)) {
-        series.ordered.push((series.last = newBar(second * 1000, price, volume, time)));
-        continue;
-      }
-      series.bySecond ??= new Map(series.ordered.map((b) => [b.time / 1000, b]));
-      bar = series.bySecond.get(second);
-      if (bar === undefined) {
-        series.bySecond.set(second, (series.last = newBar(second * 1000, price, volume, time)));
-        continue;
-      }
-      series.last = bar;
-    }
-    if (time < bar.openTime) {
-      bar.open = price;
-      bar.openTime = time;
-    }
-    if (time >= bar.closeTime) {
-      bar.close = price;
-      bar.closeTime = time;
-    }
-    if (price > bar.high) bar.high = price;
-    if (price < bar.low) bar.low = price;
-    bar.volume += volume;
+    if (series === undefined || t.symbol !== series.symbol) series = seriesOf(seconds, t.symbol);
+    addTick(series, t.time_msc, price, countTicks ? 1 : (t.volume_real ?? t.volume));
   }
+  return { bars: rolledUp(seconds), skipped };
+}
 
+function seriesOf(seconds: Map<string, SecondBars>, symbol: string): SecondBars {
+  let series = seconds.get(symbol);
+  if (series === undefined) seconds.set(symbol, (series = { symbol, ordered: [], bySecond: undefined, last: undefined }));
+  return series;
+}
+
+/** Puts a tick into its 1S bar of the series: a new bar for the first tick of a second. */
+function addTick(series: SecondBars, time: number, price: number, volume: number): void {
+  const second = Math.floor(time / 1000);
+  let bar = series.last;
+  if (bar === undefined || bar.time !== second * 1000) {
+    // Ticks of a symbol usually come in time order: append, and index by second only once they don't.
+    if (series.bySecond === undefined && (bar === undefined || second * 1000 > bar.time)) {
+      series.ordered.push((series.last = newBar(second * 1000, price, volume, time)));
+      return;
+    }
+    series.bySecond ??= new Map(series.ordered.map((b) => [b.time / 1000, b]));
+    bar = series.bySecond.get(second);
+    if (bar === undefined) {
+      series.bySecond.set(second, (series.last = newBar(second * 1000, price, volume, time)));
+      return;
+    }
+    series.last = bar;
+  }
+  extendBar(bar, time, price, volume);
+}
+
+/** A later (or, out of order, earlier) tick in a bar's second. */
+function extendBar(bar: Bar, time: number, price: number, volume: number): void {
+  if (time < bar.openTime) {
+    bar.open = price;
+    bar.openTime = time;
+  }
+  if (time >= bar.closeTime) {
+    bar.close = price;
+    bar.closeTime = time;
+  }
+  if (price > bar.high) bar.high = price;
+  if (price < bar.low) bar.low = price;
+  bar.volume += volume;
+}
+
+/** Every series' 1S bars and their roll-ups to every coarser resolution. */
+function rolledUp(seconds: Map<string, SecondBars>): SeriesBar[] {
   const bars: SeriesBar[] = [];
   for (const { symbol, ordered, bySecond } of seconds.values()) {
     // Sorted once, every coarser resolution is a single pass: a bucket, once left, is never revisited.
@@ -118,7 +133,7 @@ export function aggregate(ticks: readonly Tick[], mode: CandleMode): Aggregation
       for (const bar of resBars) bars.push({ symbol, resolution, bar });
     }
   }
-  return { bars, skipped };
+  return bars;
 }
 
 /**

@@ -53,10 +53,10 @@ export class CandleAggregator {
         replayed = parsed.length - fresh.length;
         return fresh.flatMap((m) => m.ticks);
       },
-      { stream, offset: batch[batch.length - 1]!.offset },
+      { stream, offset: batch[batch.length - 1].offset },
     );
     this.instruments.replayed.inc(replayed);
-    this.instruments.offset.set({ stream }, batch[batch.length - 1]!.offset);
+    this.instruments.offset.set({ stream }, batch[batch.length - 1].offset);
   }
 
   applyTicks(ticks: readonly Tick[]): Promise<void> {

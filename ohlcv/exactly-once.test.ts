@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PostgresDatabase } from '../platform/database.js';
-import { freshDatabase } from '../test/support/postgres.js';
+import { freshDatabase } from '../test/testing/postgres.js';
 import { openCandleStore, type CandleStore } from './store.js';
 import { expectedSeries } from './testing/compare.js';
 import { publishFeed, waitFor } from './testing/feed.js';
@@ -58,9 +58,9 @@ describe('aggregator killed mid-stream', () => {
       env: { ...process.env, OHLCV_TEST_DATABASE_URL: pg.url, OHLCV_TEST_EXCHANGE: names.exchange, OHLCV_TEST_STREAM: names.stream, OHLCV_TEST_BATCH: '20' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    proc.stdout!.setEncoding('utf8');
+    proc.stdout.setEncoding('utf8');
     await Promise.race([
-      once(proc.stdout!, 'data'),
+      once(proc.stdout, 'data'),
       once(proc, 'exit').then(([code]) => {
         throw new Error(`aggregator process exited with ${String(code)}`);
       }),

@@ -5,6 +5,12 @@ import type { BarRange, BarsText, SeriesChange } from './store.js';
 /** The response keys of UDF history, in order, and the `BarsText` column each one is. */
 const COLUMNS = ['t', 'o', 'h', 'l', 'c', 'v'] as const;
 
+/** Bars to write after the kept ones: their times and, per column, their texts. */
+interface Tail {
+  times: number[];
+  texts: string[][];
+}
+
 /**
  * The newest bars of one series at one revision, kept as the database wrote their numbers, so a
  * history answer is six substrings: no number becomes text again per request (that was most of
@@ -36,7 +42,7 @@ export class CachedSeries {
     const columns = COLUMNS.map((key) => text[key]);
     const starts = columns.map((list) => elementStarts(list, text.count));
     const times = new Float64Array(text.count);
-    for (let i = 0; i < text.count; i++) times[i] = Number(columns[0]!.slice(starts[0]![i], starts[0]![i + 1]! - 1)) * 1000;
+    for (let i = 0; i < text.count; i++) times[i] = Number(columns[0].slice(starts[0][i], starts[0][i + 1] - 1)) * 1000;
     return new CachedSeries(revision, columns, starts, times, text.count < window, window);
   }
 
@@ -46,52 +52,59 @@ export class CachedSeries {
    * bars from the oldest changed one on are written again (usually just the newest).
    */
   withCommit(revision: number, bars: readonly Bar[]): CachedSeries {
-    const n = this.times.length;
-    const oldest = n > 0 ? this.times[0]! : Infinity;
+    const oldest = this.times.length > 0 ? this.times[0] : Infinity;
     // Bars older than an incomplete copy are not in it and change nothing in it.
     const changed = bars.filter((b) => this.complete || b.time >= oldest).sort((a, b) => a.time - b.time);
     if (changed.length === 0) return new CachedSeries(revision, this.columns, this.starts, this.times, this.complete, this.window);
-    const from = firstAtOrAfter(this.times, changed[0]!.time);
-    const tailTimes: number[] = [];
-    const tails: string[][] = COLUMNS.map(() => []);
+    const from = firstAtOrAfter(this.times, changed[0].time);
+    return this.withTail(revision, from, this.mergedTail(from, changed));
+  }
+
+  /** The bars from index `from` on, with `changed` (sorted by time) merged in: a changed bar replaces the one at its time. */
+  private mergedTail(from: number, changed: readonly Bar[]): Tail {
+    const n = this.times.length;
+    const tail: Tail = { times: [], texts: COLUMNS.map(() => []) };
     let i = from;
     for (const bar of changed) {
-      for (; i < n && this.times[i]! < bar.time; i++) {
-        tailTimes.push(this.times[i]!);
-        for (let k = 0; k < COLUMNS.length; k++) tails[k]!.push(this.element(k, i));
-      }
+      for (; i < n && this.times[i] < bar.time; i++) this.copyInto(tail, i);
       if (i < n && this.times[i] === bar.time) i++;
-      tailTimes.push(bar.time);
+      tail.times.push(bar.time);
       const texts = [String(bar.time / 1000), String(bar.open), String(bar.high), String(bar.low), String(bar.close), String(bar.volume)];
-      for (let k = 0; k < COLUMNS.length; k++) tails[k]!.push(texts[k]!);
+      for (let k = 0; k < COLUMNS.length; k++) tail.texts[k].push(texts[k]);
     }
-    for (; i < n; i++) {
-      tailTimes.push(this.times[i]!);
-      for (let k = 0; k < COLUMNS.length; k++) tails[k]!.push(this.element(k, i));
-    }
+    for (; i < n; i++) this.copyInto(tail, i);
+    return tail;
+  }
 
-    const count = from + tailTimes.length;
+  private copyInto(tail: Tail, i: number): void {
+    tail.times.push(this.times[i]);
+    for (let k = 0; k < COLUMNS.length; k++) tail.texts[k].push(this.element(k, i));
+  }
+
+  /** This copy's bars before index `from`, then `tail`, the oldest dropped past the window, at `revision`. */
+  private withTail(revision: number, from: number, tail: Tail): CachedSeries {
+    const count = from + tail.times.length;
     const drop = Math.max(0, count - this.window);
     const kept = count - drop;
     const times = new Float64Array(kept);
-    for (let j = drop; j < count; j++) times[j - drop] = j < from ? this.times[j]! : tailTimes[j - from]!;
+    for (let j = drop; j < count; j++) times[j - drop] = j < from ? this.times[j] : tail.times[j - from];
     const columns: string[] = [];
     const starts: Int32Array[] = [];
     for (let k = 0; k < COLUMNS.length; k++) {
-      const old = this.starts[k]!;
+      const old = this.starts[k];
       // Bars drop..from-1 are kept as they are; dropped ones can be in the tail too when a commit
       // adds more bars than the window holds.
-      const prefix = from > drop ? this.columns[k]!.slice(old[drop], old[from]! - 1) : '';
-      const tail = tails[k]!;
+      const prefix = from > drop ? this.columns[k].slice(old[drop], old[from] - 1) : '';
+      const texts = tail.texts[k];
       const at = new Int32Array(kept + 1);
-      for (let j = drop; j < from; j++) at[j - drop] = old[j]! - old[drop]!;
+      for (let j = drop; j < from; j++) at[j - drop] = old[j] - old[drop];
       let position = prefix === '' ? 0 : prefix.length + 1;
       for (let j = Math.max(drop, from); j < count; j++) {
         at[j - drop] = position;
-        position += tail[j - from]!.length + 1;
+        position += texts[j - from].length + 1;
       }
       at[kept] = position;
-      const tailText = tail.slice(Math.max(0, drop - from)).join(',');
+      const tailText = texts.slice(Math.max(0, drop - from)).join(',');
       columns.push(prefix === '' ? tailText : `${prefix},${tailText}`);
       starts.push(at);
     }
@@ -107,7 +120,7 @@ export class CachedSeries {
     const end = firstAtOrAfter(times, to);
     let start: number;
     if (from !== undefined) {
-      if (!this.complete && (times.length === 0 || from < times[0]!)) return undefined;
+      if (!this.complete && (times.length === 0 || from < times[0])) return undefined;
       start = Math.max(firstAtOrAfter(times, from), end - limit);
     } else {
       start = end - limit;
@@ -122,14 +135,14 @@ export class CachedSeries {
   }
 
   private element(k: number, i: number): string {
-    return this.columns[k]!.slice(this.starts[k]![i], this.starts[k]![i + 1]! - 1);
+    return this.columns[k].slice(this.starts[k][i], this.starts[k][i + 1] - 1);
   }
 
   private encode(start: number, end: number): Buffer {
     let body = '{"s":"ok"';
     for (let k = 0; k < COLUMNS.length; k++) {
-      const starts = this.starts[k]!;
-      body += `,"${COLUMNS[k]}":[${this.columns[k]!.slice(starts[start], starts[end]! - 1)}]`;
+      const starts = this.starts[k];
+      body += `,"${COLUMNS[k]}":[${this.columns[k].slice(starts[start], starts[end] - 1)}]`;
     }
     return Buffer.from(`${body}}`);
   }
@@ -199,7 +212,7 @@ function firstAtOrAfter(times: Float64Array, ms: number): number {
   let hi = times.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (times[mid]! < ms) lo = mid + 1;
+    if (times[mid] < ms) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -304,7 +304,7 @@ class SqlCandleStore implements CandleStore {
              ORDER BY time) ascending`,
       [symbol, res, limit],
     );
-    const r = rows[0]!;
+    const r = rows[0];
     return { revision: r.revision ?? undefined, count: r.count, t: r.t ?? '', o: r.o ?? '', h: r.h ?? '', l: r.l ?? '', c: r.c ?? '', v: r.v ?? '' };
   }
 
@@ -341,7 +341,7 @@ async function lockOffset(tx: Sql, stream: string): Promise<number> {
     'SELECT committed::float8 AS committed FROM ohlcv_stream_offsets WHERE stream = $1 FOR UPDATE',
     [stream],
   );
-  return rows[0]!.committed;
+  return rows[0].committed;
 }
 
 async function upsertBars(tx: Sql, bars: readonly SeriesBar[]): Promise<UpsertedRow[]> {
@@ -355,17 +355,17 @@ function barColumns(bars: readonly SeriesBar[]): unknown[][] {
   const n = bars.length;
   const cols = Array.from({ length: 10 }, () => new Array<unknown>(n));
   for (let i = 0; i < n; i++) {
-    const { symbol, resolution, bar } = bars[i]!;
-    cols[0]![i] = symbol;
-    cols[1]![i] = resolution;
-    cols[2]![i] = bar.time;
-    cols[3]![i] = bar.open;
-    cols[4]![i] = bar.high;
-    cols[5]![i] = bar.low;
-    cols[6]![i] = bar.close;
-    cols[7]![i] = bar.volume;
-    cols[8]![i] = bar.openTime;
-    cols[9]![i] = bar.closeTime;
+    const { symbol, resolution, bar } = bars[i];
+    cols[0][i] = symbol;
+    cols[1][i] = resolution;
+    cols[2][i] = bar.time;
+    cols[3][i] = bar.open;
+    cols[4][i] = bar.high;
+    cols[5][i] = bar.low;
+    cols[6][i] = bar.close;
+    cols[7][i] = bar.volume;
+    cols[8][i] = bar.openTime;
+    cols[9][i] = bar.closeTime;
   }
   return cols;
 }

@@ -19,9 +19,9 @@ describe('symbols', () => {
       fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 0, max: 6 }), fc.nat(1000)), { minLength: 1 }), (rows) => {
         const ticks = rows.map(([n, d, time]) => tick('EURUSD', time, n / 10 ** d));
         const [sighting] = symbolSightings(ticks);
-        expect(sighting!.digits).toBe(Math.max(...ticks.map((t) => decimalPlaces(t.bid))));
+        expect(sighting.digits).toBe(Math.max(...ticks.map((t) => decimalPlaces(t.bid))));
         const newest = Math.max(...ticks.map((t) => t.time_msc));
-        expect(sighting!.bid).toBe(ticks.filter((t) => t.time_msc === newest).at(-1)!.bid);
+        expect(sighting.bid).toBe(ticks.filter((t) => t.time_msc === newest).at(-1)!.bid);
       }),
     );
   });

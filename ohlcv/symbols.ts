@@ -36,7 +36,7 @@ const COINS: Record<string, string> = {
 export function describeSymbol(symbol: string, digitsSeen: number | null): SymbolInfo {
   const upper = symbol.toUpperCase();
   const pair = /^([A-Z]{3,4})([A-Z]{3})$/.exec(upper);
-  const quoteName = pair ? CURRENCIES[pair[2]!] : undefined;
+  const quoteName = pair ? CURRENCIES[pair[2]] : undefined;
   const base = pair?.[1] ?? '';
   let type: SymbolType = 'cfd';
   let description = symbol;
@@ -57,7 +57,7 @@ export function describeSymbol(symbol: string, digitsSeen: number | null): Symbo
 export function decimalPlaces(x: number): number {
   if (!Number.isFinite(x)) return 0;
   const [mantissa, exponent] = String(x).split('e');
-  const fraction = mantissa!.split('.')[1]?.length ?? 0;
+  const fraction = mantissa.split('.')[1]?.length ?? 0;
   return Math.min(MAX_DIGITS, Math.max(0, fraction - Number(exponent ?? 0)));
 }
 
@@ -99,6 +99,6 @@ const POWERS_OF_TEN = Array.from({ length: MAX_DIGITS + 1 }, (_, i) => 10 ** i);
 
 /** True when `x` has at most `digits` decimals (a fast, conservative check before decimalPlaces). */
 function fitsDigits(x: number, digits: number): boolean {
-  const scale = POWERS_OF_TEN[digits]!;
+  const scale = POWERS_OF_TEN[digits];
   return Math.round(x * scale) / scale === x;
 }

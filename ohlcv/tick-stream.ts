@@ -176,7 +176,7 @@ export class TickStream {
     let count = 0;
     let bytes = 0;
     while (count < session.pending.length && count < this.batchSize && (count === 0 || bytes < this.batchBytes)) {
-      bytes += session.pending[count]!.raw.content.length;
+      bytes += session.pending[count].raw.content.length;
       count++;
     }
     const batch = session.pending.splice(0, count);
@@ -192,7 +192,7 @@ export class TickStream {
     }
     try {
       // In a stream an ack only returns credit: the stored offset, not the ack, is the position.
-      session.channel.ack(batch[batch.length - 1]!.raw, true);
+      session.channel.ack(batch[batch.length - 1].raw, true);
     } catch {
       // The channel went away after the commit; the next session resumes after the stored offset.
     }

@@ -224,7 +224,7 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
         `/udf/history?symbol=EURUSD&resolution=1&from=${from}&to=${from + 90_000}`,
       ];
       for (const url of urls) expect((await get(url, small)).body).toEqual((await get(url)).body);
-      expect((await get(urls[0]!, small)).body.t).toHaveLength(5);
+      expect((await get(urls[0], small)).body.t).toHaveLength(5);
     } finally {
       await small.close();
     }

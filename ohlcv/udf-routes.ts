@@ -27,47 +27,30 @@ export interface UdfDeps {
 
 const SYMBOL_TYPES: readonly SymbolType[] = ['forex', 'commodity', 'crypto', 'cfd'];
 
+/** `/udf/config`: what this datafeed supports. */
+const UDF_CONFIG = {
+  supports_search: true,
+  supports_group_request: false,
+  supports_marks: false,
+  supports_timescale_marks: false,
+  supports_time: true,
+  supported_resolutions: RESOLUTIONS,
+  exchanges: [
+    { value: '', name: 'All exchanges', desc: '' },
+    { value: EXCHANGE, name: EXCHANGE, desc: 'MetaTrader 5 feed' },
+  ],
+  symbols_types: [{ name: 'All types', value: '' }, ...SYMBOL_TYPES.map((t) => ({ name: t, value: t }))],
+};
+
 /** TradingView's UDF datafeed (CONTRACT §5), answering from the candle store. */
 export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now = Date.now, historyCache = HISTORY_CACHE }) => {
   const cache = new HistoryCache(historyCache.maxSeries, historyCache.windowBars);
   // Commits of this process (the ohlcv role) keep cached series current without a re-read.
   const unsubscribe = store.onCommitted((changes) => cache.applyCommitted(changes));
   app.addHook('onClose', async () => unsubscribe());
-  // Encapsulated: zod validates this plugin's query strings, and errors are answered in UDF shape.
-  app.setValidatorCompiler(({ schema }) => (data) => {
-    const parsed = (schema as z.ZodType).safeParse(data);
-    return parsed.success ? { value: parsed.data } : { error: new Error(parsed.error.issues.map((i) => i.message).join('; ')) };
-  });
-  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) req.log.error({ err, url: req.url }, 'udf request failed');
-    return reply.status(status).send({ s: 'error', errmsg: status === 500 ? 'internal error' : err.message });
-  });
-  app.addHook('onSend', async (_req, reply) => {
-    reply.header('access-control-allow-origin', '*');
-  });
-  app.options('/*', async (_req, reply) =>
-    reply
-      .status(204)
-      .header('access-control-allow-methods', 'GET, OPTIONS')
-      .header('access-control-allow-headers', '*')
-      .header('access-control-max-age', '86400')
-      .send(),
-  );
+  useUdfConventions(app);
 
-  app.get('/config', async () => ({
-    supports_search: true,
-    supports_group_request: false,
-    supports_marks: false,
-    supports_timescale_marks: false,
-    supports_time: true,
-    supported_resolutions: RESOLUTIONS,
-    exchanges: [
-      { value: '', name: 'All exchanges', desc: '' },
-      { value: EXCHANGE, name: EXCHANGE, desc: 'MetaTrader 5 feed' },
-    ],
-    symbols_types: [{ name: 'All types', value: '' }, ...SYMBOL_TYPES.map((t) => ({ name: t, value: t }))],
-  }));
+  app.get('/config', async () => UDF_CONFIG);
 
   app.get('/time', async (_req, reply) => reply.type('text/plain').send(String(Math.floor(now() / 1000))));
 
@@ -118,6 +101,33 @@ export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now =
     d: await Promise.all(req.query.symbols.map((name) => quote(store, name, now()))),
   }));
 };
+
+/**
+ * Encapsulated in the plugin: zod validates the query strings, errors are answered in UDF shape
+ * (`{"s":"error","errmsg":…}`), and any origin may call (CORS).
+ */
+function useUdfConventions(app: FastifyInstance): void {
+  app.setValidatorCompiler(({ schema }) => (data) => {
+    const parsed = (schema as z.ZodType).safeParse(data);
+    return parsed.success ? { value: parsed.data } : { error: new Error(parsed.error.issues.map((i) => i.message).join('; ')) };
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) req.log.error({ err, url: req.url }, 'udf request failed');
+    return reply.status(status).send({ s: 'error', errmsg: status === 500 ? 'internal error' : err.message });
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('access-control-allow-origin', '*');
+  });
+  app.options('/*', async (_req, reply) =>
+    reply
+      .status(204)
+      .header('access-control-allow-methods', 'GET, OPTIONS')
+      .header('access-control-allow-headers', '*')
+      .header('access-control-max-age', '86400')
+      .send(),
+  );
+}
 
 /**
  * 5,000 newest bars (TradingView's first screens and then some) of 32 series: about 400 KB each,

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../test/support/app.js';
+import { startTestApp, type TestApp } from '../test/testing/app.js';
 
 /** Poll generously on a loaded machine (these are bounds on waiting, never speed assertions). */
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });

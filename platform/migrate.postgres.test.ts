@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SqlChatStore } from '../chat/sql-store.js';
 import { openCandleStore } from '../ohlcv/store.js';
-import { freshDatabase } from '../test/support/postgres.js';
+import { freshDatabase } from '../test/testing/postgres.js';
 import { PostgresDatabase } from './database.js';
 
 const NODES = 4;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildImportGraph, findCycles, isTestFile, type ImportGraph } from './support/import-graph.js';
+import { buildImportGraph, findCycles, isTestFile, type ImportGraph } from './testing/import-graph.js';
 
 /**
  * The layers of the code, checked on its import graph (no services needed): what may import what,

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../test/support/app.js';
+import { startTestApp, type TestApp } from '../test/testing/app.js';
 
 /**
  * The page end to end: the real server (every role, built-in feed simulator, guest sign-in) and

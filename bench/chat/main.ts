@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
 import { Hs256Auth } from '../../platform/auth.js';
-import { freshDatabase } from '../../test/support/postgres.js';
+import { freshDatabase } from '../../test/testing/postgres.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
@@ -57,7 +57,7 @@ function connect(url: string, password?: string): Promise<MqttClient> {
 
 /** NaN when nothing was delivered. */
 function percentile(sorted: Float64Array, p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
 
 /**
@@ -138,7 +138,7 @@ async function commits(metricsUrl: string): Promise<{ messages: number; transact
 
 /** CPU seconds every core of the machine has spent busy (not idle or waiting on I/O) since boot. */
 function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
   return (user + nice + system + irq + softirq + steal) / 100;
 }
@@ -173,7 +173,7 @@ async function startTicktalk(env: Record<string, string>): Promise<{ child: Chil
     env: { ...process.env, HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', FEED_SIM: 'off', SHUTDOWN_DRAIN_S: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const ports = await new Promise<{ mqtt: number; http: number }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`ticktalk exited with ${code} before listening`)));
     lines.on('line', (line) => {
@@ -187,6 +187,58 @@ async function startTicktalk(env: Record<string, string>): Promise<{ child: Chil
     });
   });
   return { child, url: `mqtt://127.0.0.1:${ports.mqtt}`, metricsUrl: `http://127.0.0.1:${ports.http}/metrics` };
+}
+
+/** Where ticktalk listens, how its clients sign in, and where its CPU time and stored rows are read. */
+interface Ticktalk {
+  url: string;
+  metricsUrl: string;
+  run: string;
+  token: (i: number) => Promise<string>;
+  pgUrl?: string;
+  pid: number;
+}
+
+/** ROUNDS rounds, the brokers taking turns, one table row each; returns ticktalk's msg/s over Mosquitto's per round. */
+async function compareRounds(ours: Ticktalk): Promise<number[]> {
+  // The local Mosquitto's process, when this machine runs it (its CPU per message is shown too).
+  const mosquitto = pidsNamed('mosquitto')[0];
+  const cpu = () => ({
+    ticktalk: cpuSeconds(ours.pid),
+    pg: ours.pgUrl ? postgresSeconds() : 0,
+    clients: cpuSeconds(process.pid),
+    machine: machineBusySeconds(),
+  });
+  say('');
+  say('| round | broker | acked msg/s | e2e p50 ms | e2e p99 ms | delivered | stored | msgs per commit | CPU µs/msg: broker, PostgreSQL, load generator, machine |');
+  say('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  const ratios: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const room = `bench-${ours.run}-${round}`;
+    const measureOurs = async () => {
+      const [before, batchesBefore] = [cpu(), await commits(ours.metricsUrl)];
+      const result = await workload(ours.url, `chat/rooms/${room}`, MESSAGES, ours.token);
+      const [after, batchesAfter] = [cpu(), await commits(ours.metricsUrl)];
+      const perCommit = (batchesAfter.messages - batchesBefore.messages) / (batchesAfter.transactions - batchesBefore.transactions);
+      const us = (k: keyof typeof before) => (((after[k] - before[k]) * 1e6) / MESSAGES).toFixed(0);
+      const stored = ours.pgUrl ? fmt(await storedCount(ours.pgUrl, room)) : 'n/a';
+      say(`| ${round} | ticktalk (stamp + store, then PUBACK) | ${row(result)} | ${stored} | ${perCommit.toFixed(0)} | ${us('ticktalk')}, ${ours.pgUrl ? us('pg') : '-'}, ${us('clients')}, ${us('machine')} |`);
+      return result;
+    };
+    const measureTheirs = async () => {
+      const before = { broker: mosquitto ? cpuSeconds(mosquitto) : 0, clients: cpuSeconds(process.pid), machine: machineBusySeconds() };
+      const result = await workload(MOSQUITTO_URL, `chat/rooms/${room}`, MESSAGES, async () => undefined);
+      const after = { broker: mosquitto ? cpuSeconds(mosquitto) : 0, clients: cpuSeconds(process.pid), machine: machineBusySeconds() };
+      const us = (k: keyof typeof before) => (((after[k] - before[k]) * 1e6) / MESSAGES).toFixed(0);
+      say(`| ${round} | Mosquitto 127.0.0.1:1883 | ${row(result)} | - | - | ${mosquitto ? us('broker') : '?'}, -, ${us('clients')}, ${us('machine')} |`);
+      return result;
+    };
+    // Alternate who goes first: a drift in the machine's load then favours neither.
+    const [mine, theirs] =
+      round % 2 === 1 ? [await measureOurs(), await measureTheirs()] : await measureTheirs().then(async (t) => [await measureOurs(), t]);
+    ratios.push(mine.perSecond / theirs.perSecond);
+  }
+  return ratios;
 }
 
 async function main(): Promise<void> {
@@ -213,48 +265,12 @@ async function main(): Promise<void> {
     // Warm both (JIT, connection pools, PostgreSQL caches) before anything is measured.
     await workload(url, `chat/rooms/warmup-${run}`, WARMUP, token);
     await workload(MOSQUITTO_URL, `bench/warmup-${run}`, WARMUP, async () => undefined);
-    // The local Mosquitto's process, when this machine runs it (its CPU per message is shown too).
-    const mosquitto = pidsNamed('mosquitto')[0];
-    const cpu = () => ({
-      ticktalk: cpuSeconds(child.pid!),
-      pg: pgDb ? postgresSeconds() : 0,
-      clients: cpuSeconds(process.pid),
-      machine: machineBusySeconds(),
-    });
-    say('');
-    say('| round | broker | acked msg/s | e2e p50 ms | e2e p99 ms | delivered | stored | msgs per commit | CPU µs/msg: broker, PostgreSQL, load generator, machine |');
-    say('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-    const ratios: number[] = [];
-    for (let round = 1; round <= ROUNDS; round++) {
-      const room = `bench-${run}-${round}`;
-      const measureOurs = async () => {
-        const [before, batchesBefore] = [cpu(), await commits(metricsUrl)];
-        const result = await workload(url, `chat/rooms/${room}`, MESSAGES, token);
-        const [after, batchesAfter] = [cpu(), await commits(metricsUrl)];
-        const perCommit = (batchesAfter.messages - batchesBefore.messages) / (batchesAfter.transactions - batchesBefore.transactions);
-        const us = (k: keyof typeof before) => (((after[k] - before[k]) * 1e6) / MESSAGES).toFixed(0);
-        const stored = pgDb ? fmt(await storedCount(pgDb.url, room)) : 'n/a';
-        say(`| ${round} | ticktalk (stamp + store, then PUBACK) | ${row(result)} | ${stored} | ${perCommit.toFixed(0)} | ${us('ticktalk')}, ${pgDb ? us('pg') : '-'}, ${us('clients')}, ${us('machine')} |`);
-        return result;
-      };
-      const measureTheirs = async () => {
-        const before = { broker: mosquitto ? cpuSeconds(mosquitto) : 0, clients: cpuSeconds(process.pid), machine: machineBusySeconds() };
-        const result = await workload(MOSQUITTO_URL, `chat/rooms/${room}`, MESSAGES, async () => undefined);
-        const after = { broker: mosquitto ? cpuSeconds(mosquitto) : 0, clients: cpuSeconds(process.pid), machine: machineBusySeconds() };
-        const us = (k: keyof typeof before) => (((after[k] - before[k]) * 1e6) / MESSAGES).toFixed(0);
-        say(`| ${round} | Mosquitto 127.0.0.1:1883 | ${row(result)} | - | - | ${mosquitto ? us('broker') : '?'}, -, ${us('clients')}, ${us('machine')} |`);
-        return result;
-      };
-      // Alternate who goes first: a drift in the machine's load then favours neither.
-      const [ours, theirs] =
-        round % 2 === 1 ? [await measureOurs(), await measureTheirs()] : await measureTheirs().then(async (t) => [await measureOurs(), t]);
-      ratios.push(ours.perSecond / theirs.perSecond);
-    }
+    const ratios = await compareRounds({ url, metricsUrl, run, token, pgUrl: pgDb?.url, pid: child.pid! });
     const sorted = [...ratios].sort((a, b) => a - b);
     say('');
     say(
       `ratio ticktalk / Mosquitto per round: ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')}; ` +
-        `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}x (target >= 0.5x)`,
+        `median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}x (target >= 0.5x)`,
     );
   } finally {
     child.kill('SIGTERM');

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import amqp from 'amqplib';
+import amqp, { type ConfirmChannel } from 'amqplib';
 import Fastify from 'fastify';
 import { PgliteDatabase, PostgresDatabase, type Database } from '../../platform/database.js';
 import { Metrics } from '../../platform/metrics.js';
@@ -21,7 +21,7 @@ import { openCandleStore, type CandleStore } from '../../ohlcv/store.js';
 import { symbolSightings } from '../../ohlcv/symbols.js';
 import { declareOhlcvStream, TickStream } from '../../ohlcv/tick-stream.js';
 import { registerUdfRoutes } from '../../ohlcv/udf-routes.js';
-import { freshDatabase } from '../../test/support/postgres.js';
+import { freshDatabase } from '../../test/testing/postgres.js';
 
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const AGG_TICKS = Number(process.env.BENCH_AGG_TICKS ?? 4_000_000);
@@ -43,11 +43,11 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 function orderedTicks(count: number, meanGapMs: number): Tick[] {
   const random = seededRandom(1);
   const gen = new TickGenerator(random);
-  const out: Tick[] = new Array(count);
+  const out = new Array<Tick>(count);
   let time = START;
   for (let i = 0; i < count; i++) {
     time += random() * 2 * meanGapMs;
-    out[i] = gen.next(SYMBOLS[i % SYMBOLS.length]!, time);
+    out[i] = gen.next(SYMBOLS[i % SYMBOLS.length], time);
   }
   return out;
 }
@@ -58,7 +58,7 @@ function shuffledHistory(ticks: readonly Tick[]): Tick[] {
   const out = ticks.map((t) => ({ ...t, time_msc: START + Math.floor(random() * 365 * 86_400_000) }));
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
+    [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
 }
@@ -88,6 +88,23 @@ function benchAggregation(): void {
   }
 }
 
+/** Publishes `ticks` into the stream, `perMessage` to a message, with confirms; returns the message count. */
+async function publishTicks(channel: ConfirmChannel, stream: string, ticks: readonly Tick[], perMessage: number): Promise<number> {
+  say(`publishing ${fmt(ticks.length)} ticks, ${perMessage} per message, into ${stream}...`);
+  let messages = 0;
+  const pubStart = performance.now();
+  for (let i = 0; i < ticks.length; i += perMessage) {
+    const slice = ticks.slice(i, i + perMessage);
+    const body = JSON.stringify(perMessage === 1 ? slice[0] : slice);
+    if (!channel.sendToQueue(stream, Buffer.from(body), { contentType: 'application/json' })) await new Promise((r) => channel.once('drain', r));
+    messages++;
+    if (messages % 20_000 === 0) await channel.waitForConfirms();
+  }
+  await channel.waitForConfirms();
+  say(`  published in ${((performance.now() - pubStart) / 1000).toFixed(1)} s; consuming...`);
+  return messages;
+}
+
 async function benchEndToEnd(): Promise<void> {
   say(`\n== 2. end to end: RabbitMQ stream -> aggregator -> PostgreSQL`);
   const pg = await freshDatabase('tt_bench_ohlcv');
@@ -103,18 +120,7 @@ async function benchEndToEnd(): Promise<void> {
     for (const perMessage of [1, 50]) {
       const stream = `${names.stream}.${perMessage}`;
       await declareOhlcvStream(channel, { exchange: names.exchange, stream });
-      say(`publishing ${fmt(ticks.length)} ticks, ${perMessage} per message, into ${stream}...`);
-      let messages = 0;
-      const pubStart = performance.now();
-      for (let i = 0; i < ticks.length; i += perMessage) {
-        const slice = ticks.slice(i, i + perMessage);
-        const body = JSON.stringify(perMessage === 1 ? slice[0] : slice);
-        if (!channel.sendToQueue(stream, Buffer.from(body), { contentType: 'application/json' })) await new Promise((r) => channel.once('drain', r));
-        messages++;
-        if (messages % 20_000 === 0) await channel.waitForConfirms();
-      }
-      await channel.waitForConfirms();
-      say(`  published in ${((performance.now() - pubStart) / 1000).toFixed(1)} s; consuming...`);
+      const messages = await publishTicks(channel, stream, ticks, perMessage);
 
       const aggregator = new CandleAggregator({ store, mode: MODE, timeZone: 'UTC', log: pino({ level: 'silent' }), metrics: new Metrics(false), onStored: () => {} });
       let done!: () => void;
@@ -127,7 +133,7 @@ async function benchEndToEnd(): Promise<void> {
         committedOffset: () => store.committedOffset(stream),
         handle: async (batch) => {
           await aggregator.applyStreamBatch(stream, batch);
-          const last = batch[batch.length - 1]!.offset;
+          const last = batch[batch.length - 1].offset;
           if (performance.now() - lastReport > 1000) {
             lastReport = performance.now();
             say(`  ... ${fmt((last + 1) * perMessage)} ticks committed`);
@@ -178,7 +184,7 @@ async function benchUdf(name: string, db: Database, elsewhere?: Database): Promi
   for (let i = 0; i < 50; i++) await (await fetch(url)).arrayBuffer();
   const q = (list: number[], p: number) => {
     const sorted = [...list].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(2);
+    return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))].toFixed(2);
   };
   const measure = async (label: string, beforeEach: (i: number) => Promise<unknown>) => {
     const times: number[] = [];

@@ -51,6 +51,19 @@ export const PINGREQ = Buffer.from([0xc0, 0x00]);
 
 const VOLUME_KEY = Buffer.from('"volume":');
 
+/** The integer after `"volume":` in buf[from, end), or -1 without one. */
+function stampIn(buf, from, end) {
+  const k = buf.indexOf(VOLUME_KEY, from);
+  if (k === -1 || k >= end) return -1;
+  let v = 0;
+  for (let p = k + VOLUME_KEY.length; p < end; p++) {
+    const c = buf[p];
+    if (c < 48 || c > 57) break;
+    v = v * 10 + (c - 48);
+  }
+  return v;
+}
+
 /**
  * Splits an inbound byte stream into frames. Counts PUBLISH frames; with `onStamp` it also reads the
  * integer after `"volume":` in each payload (the load generator's send time, in microseconds).
@@ -91,16 +104,8 @@ export class FrameReader {
       if (type === 3) {
         this.publishes++;
         if (this.onStamp) {
-          const k = buf.indexOf(VOLUME_KEY, i);
-          if (k !== -1 && k < end) {
-            let v = 0;
-            for (let p = k + VOLUME_KEY.length; p < end; p++) {
-              const c = buf[p];
-              if (c < 48 || c > 57) break;
-              v = v * 10 + (c - 48);
-            }
-            this.onStamp(v);
-          }
+          const stamp = stampIn(buf, i, end);
+          if (stamp !== -1) this.onStamp(stamp);
         }
       } else if (this.onOther) {
         this.onOther(type, buf.subarray(at, end));

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../test/support/free-port.js';
+import { freePort } from '../../test/testing/free-port.js';
 
 const run = promisify(execFile);
 const RABBIT_BIN = '/usr/lib/rabbitmq/bin';

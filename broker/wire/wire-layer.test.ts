@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { nextMessage, startTestApp, type TestApp } from '../../test/support/app.js';
-import { signedInRawClient } from '../../test/support/raw-mqtt.js';
+import { nextMessage, startTestApp, type TestApp } from '../../test/testing/app.js';
+import { signedInRawClient } from '../../test/testing/raw-mqtt.js';
 import type { Tick } from '../../protocol/tick.js';
 
 const tick = (symbol: string, n: number): Tick => ({

@@ -43,7 +43,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const symbols = Array.from({ length: symbolCount }, (_, i) => `SIZE${i}`);
 
 async function brokerFigures(): Promise<{ rss: number; cpu: number; connections: number }> {
-  const text = await (await fetch(opts.metrics!)).text();
+  const text = await (await fetch(opts.metrics)).text();
   const read = (name: string) => {
     const m = new RegExp(`^${name} ([0-9.e+]+)$`, 'm').exec(text);
     if (!m) throw new Error(`${opts.metrics} has no ${name}`);
@@ -58,7 +58,7 @@ async function brokerFigures(): Promise<{ rss: number; cpu: number; connections:
 
 function connect(options: IClientOptions = {}): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const c = mqtt.connect(opts.mqtt!, { reconnectPeriod: 0, keepalive: 60, ...options });
+    const c = mqtt.connect(opts.mqtt, { reconnectPeriod: 0, keepalive: 60, ...options });
     c.once('connect', () => resolve(c));
     c.once('error', reject);
   });

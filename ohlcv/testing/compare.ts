@@ -12,11 +12,11 @@ export const START_OF_TIME_MS = -END_OF_TIME_MS;
 export function columnsToBars(c: BarColumns): ReferenceBar[] {
   return c.time.map((time, i) => ({
     time,
-    open: c.open[i]!,
-    high: c.high[i]!,
-    low: c.low[i]!,
-    close: c.close[i]!,
-    volume: c.volume[i]!,
+    open: c.open[i],
+    high: c.high[i],
+    low: c.low[i],
+    close: c.close[i],
+    volume: c.volume[i],
   }));
 }
 

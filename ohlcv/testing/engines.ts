@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PgliteDatabase, PostgresDatabase, type Database } from '../../platform/database.js';
-import { freshDatabase } from '../../test/support/postgres.js';
+import { freshDatabase } from '../../test/testing/postgres.js';
 
 /**
  * The two engines every store suite runs against. Each hands out a database that survives

@@ -36,7 +36,7 @@ export async function publishFeed(
   });
 
   for (let i = 0; i < ticks.length; ) {
-    const t = ticks[i]!;
+    const t = ticks[i];
     const form = random();
     if (form < 0.03) {
       send(`feed.${t.symbol}`, JSON.stringify({ ...json(t), ask: t.bid / 2 }), 'application/json');

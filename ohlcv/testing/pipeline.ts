@@ -69,12 +69,12 @@ export async function seriesOverUdf(app: FastifyInstance, symbols: Iterable<stri
   for (const symbol of symbols) {
     for (const res of RESOLUTIONS) {
       const res_ = await app.inject({ method: 'GET', url: `/udf/history?symbol=${symbol}&resolution=${res}&from=-99999999999&to=7258118400` });
-      const body = res_.json() as { s: string; t: number[]; o: number[]; h: number[]; l: number[]; c: number[]; v: number[] };
+      const body = res_.json<{ s: string; t: number[]; o: number[]; h: number[]; l: number[]; c: number[]; v: number[] }>();
       if (body.s !== 'ok' && body.s !== 'no_data') throw new Error(`history ${symbol} ${res}: ${res_.body}`);
       out.set(
         `${symbol}|${res}`,
         body.s === 'ok'
-          ? body.t.map((t, i) => ({ time: t * 1000, open: body.o[i]!, high: body.h[i]!, low: body.l[i]!, close: body.c[i]!, volume: body.v[i]! }))
+          ? body.t.map((t, i) => ({ time: t * 1000, open: body.o[i], high: body.h[i], low: body.l[i], close: body.c[i], volume: body.v[i] }))
           : [],
       );
     }

@@ -55,10 +55,10 @@ export function referenceBars(ticks: readonly Tick[], mode: CandleMode): Map<str
     const prices = members.map((m) => tickPrice(m.tick, mode.price));
     const bar: ReferenceBar = {
       time: Number(time),
-      open: prices[0]!,
+      open: prices[0],
       high: Math.max(...prices),
       low: Math.min(...prices),
-      close: prices[prices.length - 1]!,
+      close: prices[prices.length - 1],
       volume: members.reduce((sum, m) => sum + tickVolume(m.tick, mode.volume), 0),
     };
     const sk = seriesKey(symbol, res);

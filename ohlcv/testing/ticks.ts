@@ -62,7 +62,7 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
     s ^= s >>> 17;
     s ^= s << 5;
     const j = (s >>> 0) % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
+    [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { freshDatabase } from '../support/postgres.js';
-import { nextMessage, startTestApp, type TestApp } from '../support/app.js';
+import { freshDatabase } from '../testing/postgres.js';
+import { nextMessage, startTestApp, type TestApp } from '../testing/app.js';
 
 /**
  * CONTRACT.md §4 (chat messages over MQTT) and the chat part of §5 (HTTP API), as a client sees them.
@@ -66,10 +66,10 @@ describe('contract §4 chat messages', () => {
 
     expect(got).toHaveLength(3);
     expect(got[0]).toEqual({ type: 'message', id: expect.any(String), room, seq: 1, user: 'alice', name: 'Alice', text: 'hi', ts: expect.any(Number), ref: 'c-1' });
-    expect(got[0]!.ts as number).toBeGreaterThanOrEqual(before - 1000);
+    expect(got[0].ts as number).toBeGreaterThanOrEqual(before - 1000);
     expect(got[1]).toMatchObject({ type: 'message', seq: 2, user: 'bob', name: 'Bob', text: 'hello' });
     expect(got[2]).toMatchObject({ type: 'message', seq: 3, user: 'alice', name: 'Alice', text: 'spoof', ref: 'c-2' });
-    expect(got[2]!.id).not.toBe('mine');
+    expect(got[2].id).not.toBe('mine');
     expect(new Set(got.map((m) => m.id)).size).toBe(3);
   });
 
@@ -154,7 +154,7 @@ describe('contract §4 chat messages', () => {
     const history = (await api('GET', path, 'alice')).json.messages as Json[];
     expect(history[0]).toMatchObject({ seq: 1, text: 'mine, edited' });
     expect(history[1]).toMatchObject({ seq: 2, deleted: true });
-    expect(history[1]!.text).not.toBe('his');
+    expect(history[1].text).not.toBe('his');
   });
 
   it('a moderator mutes (a trader may not); a muted user is refused with an error', async () => {
@@ -206,7 +206,7 @@ describe('contract §5 chat HTTP API', () => {
       const { status, json } = await api('GET', `/api/rooms/${room}/messages${query}`, 'bob');
       expect(status).toBe(200);
       const seqs = (json.messages as Json[]).map((m) => m.seq as number);
-      return { first: seqs[0], last: seqs.at(-1), count: seqs.length, ascending: seqs.every((s, i) => i === 0 || s === seqs[i - 1]! + 1), has_more: json.has_more };
+      return { first: seqs[0], last: seqs.at(-1), count: seqs.length, ascending: seqs.every((s, i) => i === 0 || s === seqs[i - 1] + 1), has_more: json.has_more };
     };
     expect(await page('?limit=200')).toEqual({ first: 6, last: 205, count: 200, ascending: true, has_more: true });
     expect(await page('?limit=5')).toEqual({ first: 201, last: 205, count: 5, ascending: true, has_more: true });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { privateVhost } from '../../bridges/testing/rabbitmq.js';
-import { freshDatabase } from '../support/postgres.js';
-import { nextMessage, startTestApp, type TestApp } from '../support/app.js';
+import { freshDatabase } from '../testing/postgres.js';
+import { nextMessage, startTestApp, type TestApp } from '../testing/app.js';
 
 /**
  * CONTRACT.md §7 (RabbitMQ) and the UDF / operations part of §5, against every role composed with

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import type { MqttClient } from 'mqtt';
-import { freshDatabase } from '../support/postgres.js';
-import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../support/app.js';
+import { freshDatabase } from '../testing/postgres.js';
+import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../testing/app.js';
 
 /**
  * CONTRACT.md §2 (identity) and §3 (topics, ACL, retained market data), checked from outside:
@@ -118,14 +118,14 @@ describe('contract §3 topics and ACL', () => {
     await feed.publishAsync('ticks/QFEED', tick('QFEED'), { qos: 0 });
     await settle();
     expect(seen.map((m) => m.topic)).toEqual(['ticks/QFEED']);
-    expect(seen[0]!.retain).toBe(false);
+    expect(seen[0].retain).toBe(false);
 
     const late = await app.connect();
     const lateSeen = received(late, 'ticks/');
     await late.subscribeAsync(['ticks/QANON', 'ticks/QTRADER', 'ticks/QFEED'], { qos: 0 });
     await settle();
     expect(lateSeen.map((m) => [m.topic, m.retain])).toEqual([['ticks/QFEED', true]]);
-    expect(JSON.parse(lateSeen[0]!.body)).toMatchObject({ symbol: 'QFEED', bid: 1.1, ask: 1.2 });
+    expect(JSON.parse(lateSeen[0].body)).toMatchObject({ symbol: 'QFEED', bid: 1.1, ask: 1.2 });
   });
 
   it('only the broker publishes presence and user errors; a feed cannot write candles', async () => {

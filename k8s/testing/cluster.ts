@@ -185,7 +185,7 @@ export function quantity(text: string | number): number {
   const match = /^([0-9.]+)([a-zA-Z]*)$/.exec(String(text));
   if (!match) throw new Error(`not a quantity: ${text}`);
   const units: Record<string, number> = { '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
-  const unit = units[match[2]!];
+  const unit = units[match[2]];
   if (unit === undefined) throw new Error(`unknown unit in ${text}`);
   return Number(match[1]) * unit;
 }

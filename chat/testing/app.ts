@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { MqttClient } from 'mqtt';
-import { startTestApp, type TestApp } from '../../test/support/app.js';
+import { startTestApp, type TestApp } from '../../test/testing/app.js';
 
 export interface ChatTestApp extends TestApp {
   /** The process's HTTP server (chat API included), for inject(). */

@@ -27,7 +27,7 @@ const SKIPPED_DIRS = new Set(['node_modules', 'dist', 'coverage', 'test-results'
 export function isTestFile(path: string): boolean {
   return (
     /\.(test|suite)\.ts$/.test(path) ||
-    /(^|\/)(testing|test-support)\//.test(path) ||
+    /(^|\/)testing\//.test(path) ||
     path.startsWith('test/')
   );
 }

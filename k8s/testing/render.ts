@@ -24,10 +24,10 @@ export function renderKustomization(dir: string): K8sObject[] {
     out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? String(err);
-    throw new Error(`kubectl kustomize ${dir} failed: ${stderr.trim()}`);
+    throw new Error(`kubectl kustomize ${dir} failed: ${stderr.trim()}`, { cause: err });
   }
   return parseAllDocuments(out).map((doc, i) => {
-    if (doc.errors.length > 0) throw new Error(`document ${i} of ${dir}: ${doc.errors[0]!.message}`);
+    if (doc.errors.length > 0) throw new Error(`document ${i} of ${dir}: ${doc.errors[0].message}`);
     const obj = doc.toJS() as K8sObject;
     if (!obj?.kind || !obj.metadata?.name) throw new Error(`document ${i} of ${dir} has no kind or name`);
     return obj;
