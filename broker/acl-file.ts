@@ -89,7 +89,7 @@ function parseRule(words: string[], pattern: boolean, lineNo: number): Rule {
   }
   const filter = filterWords.join(' ');
   if (!filter) throw new AclFileError(lineNo, 'missing topic filter');
-  const root = filter.split('/')[0]!;
+  const root = filter.split('/')[0];
   if (PROTECTED_ROOTS.has(root)) {
     throw new AclFileError(lineNo, `"${filter}" touches a built-in topic family; ACL_FILE only governs other topics`);
   }

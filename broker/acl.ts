@@ -31,7 +31,7 @@ const isUser = (s: string | undefined) => s !== undefined && USER_PATTERN.test(s
 export function isAllowed(who: Principal, access: Access, topic: string, ctx: AclContext): boolean {
   if (access === 'subscribe' ? !isValidFilter(topic) : /[+#]/.test(topic) || topic.length === 0) return false;
   const levels = topic.split('/');
-  const root = levels[0]!;
+  const root = levels[0];
   switch (root) {
     case 'ticks':
       return access === 'subscribe' ? marketFilter(who, levels, 2, ctx) : tickPublisher(who, levels);
@@ -43,7 +43,7 @@ export function isAllowed(who: Principal, access: Access, topic: string, ctx: Ac
     case 'users':
       // Only the broker writes a user's errors; a user reads their own and no one else's.
       return (
-        access === 'subscribe' && who !== null && levels.length === 3 && levels[1] === who.sub && OWN_USER_LEAVES.has(levels[2]!)
+        access === 'subscribe' && who !== null && levels.length === 3 && levels[1] === who.sub && OWN_USER_LEAVES.has(levels[2])
       );
     case '$SYS':
       return access === 'subscribe' && hasRole(who, 'admin');
@@ -61,7 +61,7 @@ function marketFilter(who: Principal, levels: string[], depth: number, ctx: AclC
   if (who === null && !ctx.allowAnonymousMarketData) return false;
   if (levels.length > depth) return false;
   for (let k = 1; k < levels.length; k++) {
-    const level = levels[k]!;
+    const level = levels[k];
     if (level === '#') return true;
     if (level === '+') continue;
     if (k === 1 ? !isSymbol(level) : level.length === 0 || level.length > 3) return false;
@@ -92,7 +92,7 @@ function chat(sub: string, moderator: boolean, access: Access, levels: string[])
         if (a === '+') return b === sub;
         if (b === '+') return a === sub;
       }
-      return isUser(a) && isUser(b) && a! < b! && (a === sub || b === sub);
+      return isUser(a) && isUser(b) && a < b && (a === sub || b === sub);
     }
     default:
       return false;

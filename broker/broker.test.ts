@@ -85,7 +85,7 @@ describe('broker over real sockets', () => {
     expect(trader.connected).toBe(true);
     app.ctx.mqtt.publishTicks([{ symbol: 'GBPUSD', time_msc: 1, bid: 1.2, ask: 1.3, last: 0, volume: 0, flags: 6 }]);
     await expect.poll(() => received.length).toBe(1);
-    expect(JSON.parse(received[0]!).bid).toBe(1.2);
+    expect(JSON.parse(received[0]).bid).toBe(1.2);
   });
 
   it('garbage, oversized and malformed input close that client only', async () => {
@@ -126,7 +126,7 @@ describe('broker over real sockets', () => {
     ['MQTT-2.2.2-2: PINGREQ with flags', [CONNECT, [0xc1, 0]]],
   ])('closes the connection on %s', async (_name, chunks) => {
     const c = rawClient(app.ports.mqtt!);
-    for (const chunk of chunks as number[][]) {
+    for (const chunk of chunks) {
       c.socket.write(Buffer.from(chunk));
       await new Promise((r) => setTimeout(r, 30));
     }
@@ -334,11 +334,11 @@ describe('persistent sessions keep only granted subscriptions', () => {
     await expect.poll(() => publishes(quiet).length).toBe(1);
     await new Promise((r) => setTimeout(r, 200));
     const [first, second] = publishes(moderator);
-    expect([first, second].map((p) => [p!.topic, p!.payload.toString(), p!.qos])).toEqual([
+    expect([first, second].map((p) => [p.topic, p.payload.toString(), p.qos])).toEqual([
       ['chat/rooms/overlap', '{"n":1}', 1],
       ['chat/rooms/other', '{"n":2}', 1],
     ]);
-    expect(first!.messageId).not.toBe(second!.messageId);
+    expect(first.messageId).not.toBe(second.messageId);
     // Subscribed at QoS 0: delivered at QoS 0, without a packet id.
     expect(publishes(quiet).map((p) => [p.topic, p.qos, p.messageId])).toEqual([['chat/rooms/overlap', 0, undefined]]);
     moderator.socket.destroy();

@@ -125,7 +125,7 @@ export class BrokerNode {
       // QoS 1 (chat events, bot messages) takes the clients' forwarder: a bot message stored in the
       // same commit as a client's then reaches subscribers in seq order, not ahead of it.
       if (packet.qos === 1 && !packet.retain) return this.wire.forwarder.forward(packet.topic, packet.payload, settle);
-      this.aedes.publish({ cmd: 'publish', dup: false, ...packet } as PublishPacket, settle);
+      this.aedes.publish({ cmd: 'publish', dup: false, ...packet }, settle);
     });
   }
 

@@ -33,7 +33,7 @@ export class FrameScanner {
         i += n;
         continue;
       }
-      const byte = chunk[i++]!;
+      const byte = chunk[i++];
       if (this.headerBytes === 0) {
         // Packet type 0 and 15 are reserved in MQTT 3.1.1.
         const type = byte >> 4;

@@ -10,7 +10,7 @@ export function covers(outer: string, inner: string): boolean {
   const i = inner.split('/');
   if ((o[0] === '+' || o[0] === '#') && i[0]?.startsWith('$')) return false;
   for (let k = 0; k < o.length; k++) {
-    const ol = o[k]!;
+    const ol = o[k];
     if (ol === '#') return true;
     const il = i[k];
     if (il === undefined) return false;

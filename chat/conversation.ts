@@ -52,15 +52,15 @@ export function parseChatTopic(topic: string): ChatTopic | null {
   const parts = topic.split('/');
   if (parts[0] !== 'chat') return null;
   if (parts.length === 3 && parts[1] === 'rooms') {
-    const conversation = roomConversation(parts[2]!);
+    const conversation = roomConversation(parts[2]);
     return conversation && { kind: 'message', conversation };
   }
-  if (parts.length === 4 && parts[1] === 'dm' && parts[2]! < parts[3]!) {
-    const conversation = dmConversation(parts[2]!, parts[3]!);
+  if (parts.length === 4 && parts[1] === 'dm' && parts[2] < parts[3]) {
+    const conversation = dmConversation(parts[2], parts[3]);
     return conversation && { kind: 'message', conversation };
   }
-  if (parts.length === 3 && parts[1] === 'typing' && ROOM_PATTERN.test(parts[2]!)) {
-    return { kind: 'typing', room: parts[2]! };
+  if (parts.length === 3 && parts[1] === 'typing' && ROOM_PATTERN.test(parts[2])) {
+    return { kind: 'typing', room: parts[2] };
   }
   return null;
 }
@@ -68,7 +68,7 @@ export function parseChatTopic(topic: string): ChatTopic | null {
 /** The room of a subscription filter that means "I am in this room" (presence), else null. */
 export function presenceRoomOfFilter(filter: string): string | null {
   const parts = filter.split('/');
-  return parts.length === 3 && parts[0] === 'chat' && parts[1] === 'rooms' && ROOM_PATTERN.test(parts[2]!)
-    ? parts[2]!
+  return parts.length === 3 && parts[0] === 'chat' && parts[1] === 'rooms' && ROOM_PATTERN.test(parts[2])
+    ? parts[2]
     : null;
 }

@@ -96,7 +96,7 @@ describe('chat over MQTT', () => {
       ['not-mine', 'forbidden'],
       ['bad-room', 'forbidden'],
     ]);
-    expect(errors[0]!.message).toMatch(/a < b/);
+    expect(errors[0].message).toMatch(/a < b/);
   });
 
   it('answers a rejected publish on users/{sub}/errors and forwards nothing', async () => {

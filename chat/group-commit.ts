@@ -47,7 +47,7 @@ export class GroupCommit<I, O> {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
         const out = await this.write(batch.map((b) => b.item));
-        batch.forEach((b, i) => b.resolve(out[i]!));
+        batch.forEach((b, i) => b.resolve(out[i]));
       } catch (err) {
         for (const b of batch) b.reject(err);
       }

@@ -91,7 +91,7 @@ describe('ChatService', () => {
       for (const [body] of bad) expect(await send(bob, 'chat/rooms/bad', body)).toBeNull();
       const errors = errorsOf('bob') as { ref: string | null; code: string; message: string }[];
       expect(errors.map((e) => e.code)).toEqual(Array(bad.length).fill('invalid_payload'));
-      bad.forEach(([, message], i) => expect(errors[i]!.message).toContain(message));
+      bad.forEach(([, message], i) => expect(errors[i].message).toContain(message));
       expect(errors.map((e) => e.ref)).toEqual([null, 'b-1', 'b-2', 'b-3', null, null]);
       expect((await chat.history({ kind: 'room', key: 'bad', room: 'bad' }, { limit: 10 })).messages).toEqual([]);
     });

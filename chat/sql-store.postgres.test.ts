@@ -27,7 +27,7 @@ describe('chat append on PostgreSQL', () => {
       db.query = ((text: string, params?: unknown[], name?: string) => {
         if (name?.startsWith('ticktalk_chat_append')) appends.set(name, { text, params: params ?? [] });
         return query(text, params, name);
-      }) as typeof db.query;
+      });
       const store = await SqlChatStore.open(db, { outbox: false });
       const message = (i: number, ref?: string) => ({ room: 'busy', id: randomUUID(), user: 'u1', name: 'U', text: 'hi', ts: 1, ...(ref ? { ref } : {}) });
       // Statistics taken while the room was young, then thousands of rows autovacuum has not
@@ -48,7 +48,7 @@ describe('chat append on PostgreSQL', () => {
           if (node['Node Type'] === 'Seq Scan') scans.push(String(node['Relation Name']));
           for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
         };
-        walk((rows[0]!['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0]!.Plan);
+        walk((rows[0]['QUERY PLAN'] as { Plan: Record<string, unknown> }[])[0].Plan);
         expect(scans).not.toContain('chat_messages');
       }
     } finally {

@@ -276,7 +276,7 @@ export class SqlChatStore implements ChatStore {
     batch.forEach((m, i) => {
       if (firstOf[i] !== i) {
         // Repeated within this batch: the first occurrence is the original.
-        const first = outcomes[firstOf[i]!]!;
+        const first = outcomes[firstOf[i]];
         outcomes.push(first.status === 'stored' ? { status: 'duplicate', message: first.message } : first);
         return;
       }

@@ -172,7 +172,7 @@ export function describeChatStore(engine: string, open: () => Promise<{ store: C
         'room.outbox.delete',
         'room.outbox.mute',
       ]);
-      expect(JSON.parse(sent[0]!.body)).toMatchObject({ type: 'message', room: 'outbox', seq: 1, text: 'hi' });
+      expect(JSON.parse(sent[0].body)).toMatchObject({ type: 'message', room: 'outbox', seq: 1, text: 'hi' });
       expect(await store.relayOutbox('relay-a', 100, async () => {})).toBe(0);
       await store.append([msg('outbox', 'alice', 'after hand-over')]);
       await store.releaseOutbox('relay-a');

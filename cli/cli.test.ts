@@ -112,9 +112,9 @@ describe('ticktalk CLI', () => {
     expect(await p.exited).toBe(0);
     // LOG_LEVEL is the fourth, set by run().
     expect(p.out()).toMatch(/^configuration OK: 4 set, the rest default\n/);
-    expect(p.out()).toMatch(/\n  AUTH_JWT_SECRET +26 characters, not shown\n/);
-    expect(p.out()).toMatch(/\n  database +PostgreSQL postgres:\/\/ticktalk:\*\*\*@127\.0\.0\.1:5432\/ticktalk\n/);
-    expect(p.out()).toMatch(/\n  cluster +Redis redis:\/\/:\*\*\*@127\.0\.0\.1:6379\n/);
+    expect(p.out()).toMatch(/\n {2}AUTH_JWT_SECRET +26 characters, not shown\n/);
+    expect(p.out()).toMatch(/\n {2}database +PostgreSQL postgres:\/\/ticktalk:\*\*\*@127\.0\.0\.1:5432\/ticktalk\n/);
+    expect(p.out()).toMatch(/\n {2}cluster +Redis redis:\/\/:\*\*\*@127\.0\.0\.1:6379\n/);
     expect(p.out()).not.toMatch(new RegExp(`${SECRET}|pg-pass-123|redis-pass-456`));
   });
 
@@ -126,12 +126,12 @@ describe('ticktalk CLI', () => {
     }));
     for (const text of helps) {
       // Each indented block's second column starts at one place: two spaces after its widest first column.
-      for (const block of text.split(/\n(?!  )/).map((b) => b.split('\n').filter((l) => l.startsWith('  '))).filter((b) => b.length > 0)) {
-        const starts = new Set(block.map((l) => /^  \S.*?  +(?=\S)/.exec(l)?.[0].length));
+      for (const block of text.split(/\n(?! {2})/).map((b) => b.split('\n').filter((l) => l.startsWith('  '))).filter((b) => b.length > 0)) {
+        const starts = new Set(block.map((l) => /^ {2}\S.*?  +(?=\S)/.exec(l)?.[0].length));
         expect(starts.size, block.join('\n')).toBe(1);
       }
     }
-    expect(helps[0]).toMatch(/\n  feed-sim  publish simulated/);
+    expect(helps[0]).toMatch(/\n {2}feed-sim {2}publish simulated/);
   }, 90_000);
 
   it('a bad variable stops serve with a message naming it', async () => {
@@ -177,7 +177,7 @@ describe('ticktalk CLI', () => {
       const p = run(['serve'], { HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', DATABASE_URL: url.toString(), FEED_SIM: 'off', SHUTDOWN_DRAIN_S: '0' });
       children.push(p.child);
       // stderr and stdout are separate pipes: either may arrive first.
-      await expect.poll(() => /\n  feed .*\n/.test(p.err()) && /"msg":"ticktalk started"/.test(p.out()), { timeout: 60_000 }).toBe(true);
+      await expect.poll(() => /\n {2}feed .*\n/.test(p.err()) && /"msg":"ticktalk started"/.test(p.out()), { timeout: 60_000 }).toBe(true);
       const { ports } = JSON.parse(p.out().split('\n').find((l) => l.includes('ticktalk started'))!);
       const http = `http://127.0.0.1:${ports.http}`;
       url.password = '***';

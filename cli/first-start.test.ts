@@ -79,7 +79,7 @@ describe('first start with the built-in simulator', () => {
     // No jump: the last generated minute before the start closes where the live ticks begin.
     const minute = bucketStart(startedAt, '1') / 1000 - 60;
     const body = (await (await fetch(`${http}/udf/history?symbol=EURUSD&resolution=1&from=${minute}&to=${minute + 60}`)).json()) as { c: number[] };
-    expect(Math.abs(liveBid / body.c[0]! - 1)).toBeLessThan(0.002);
+    expect(Math.abs(liveBid / body.c[0] - 1)).toBeLessThan(0.002);
   }, 420_000);
 
   it('generates nothing when the symbol has history, and the walk resumes from its last stored quote', async () => {
@@ -110,7 +110,7 @@ describe('sessions without AUTH_JWT_SECRET', () => {
     const path = join(dir, JWT_SECRET_FILE);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(first.lines.join('')).toContain(path);
-    await apps.splice(0)[0]!.stop();
+    await apps.splice(0)[0].stop();
 
     const second = await serve(dir, env, ['broker', 'web']);
     expect(second.lines.join('')).toContain(path);

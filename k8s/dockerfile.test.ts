@@ -31,11 +31,11 @@ function stages(): { name: string; lines: string[] }[] {
 describe('Dockerfile', () => {
   it('builds on a base pinned by full version, Node 22 on Debian bookworm slim', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:22\.\d+\.\d+-bookworm-slim$/m);
-    expect(stages().every((s) => s.lines[0]!.startsWith('FROM ${NODE_IMAGE}'))).toBe(true);
+    expect(stages().every((s) => s.lines[0].startsWith('FROM ${NODE_IMAGE}'))).toBe(true);
   });
 
   it('runs a Node every locked dependency accepts (npm ci warns of none)', () => {
-    const node = /^ARG NODE_IMAGE=node:(\d+\.\d+\.\d+)/m.exec(dockerfile)![1]!;
+    const node = /^ARG NODE_IMAGE=node:(\d+\.\d+\.\d+)/m.exec(dockerfile)![1];
     const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } }> };
     const refused = Object.entries(lock.packages).filter(([, p]) => p.engines?.node && !satisfies(node, p.engines.node));
     expect(refused.map(([name, p]) => `${name} wants node ${p.engines!.node}`)).toEqual([]);

@@ -213,7 +213,7 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
     const settings = new Set(pods.flatMap((w) => (appContainer(w).envFrom ?? []).flatMap((s) => s.configMapRef?.name ?? [])));
     expect(settings.size).toBeGreaterThan(0);
     for (const cm of ofKind(objects, 'ConfigMap').filter((c) => settings.has(c.metadata.name))) {
-      const keys = Object.keys((cm.data ?? {}) as object);
+      const keys = Object.keys((cm.data ?? {}));
       expect(keys.filter((k) => !known.has(k)), `unknown settings in ${cm.metadata.name}`).toEqual([]);
       expect(keys.filter((k) => SECRET_VARS.includes(k)), `credentials in ${cm.metadata.name}`).toEqual([]);
     }
@@ -437,7 +437,7 @@ describe.each([prod, site])('k8s overlay $name (prod)', (overlay) => {
   it('is scraped by a ServiceMonitor on /metrics at the HTTP port of every ticktalk pod, once, labelled with its role', () => {
     const monitors = ofKind(objects, 'ServiceMonitor') as unknown as ServiceMonitor[];
     expect(monitors.length).toBe(1);
-    const { selector, endpoints } = monitors[0]!.spec;
+    const { selector, endpoints } = monitors[0].spec;
     const scraped: string[] = [];
     for (const svc of ofKind(objects, 'Service').filter((s) => selects(selector.matchLabels, s.metadata.labels ?? {}))) {
       const spec = svc.spec as { selector: Labels; ports: { name: string; targetPort: string | number }[] };
@@ -452,27 +452,27 @@ describe.each([prod, site])('k8s overlay $name (prod)', (overlay) => {
       }
     }
     expect(scraped.sort()).toEqual(ticktalkPods(objects).map((w) => w.name).sort());
-    const roleLabel = endpoints[0]!.relabelings?.find((r) => r.targetLabel === 'role');
+    const roleLabel = endpoints[0].relabelings?.find((r) => r.targetLabel === 'role');
     expect(roleLabel?.sourceLabels).toEqual(['__meta_kubernetes_pod_label_app_kubernetes_io_component']);
     for (const w of ticktalkPods(objects)) expect(w.labels['app.kubernetes.io/component'], w.name).toBe(rolesOf(w)[0]);
   });
 
   it('ships the alert rules for the scraped job, and the dashboard as a ConfigMap for Grafana', () => {
     const [rule] = ofKind(objects, 'PrometheusRule') as unknown as PrometheusRule[];
-    const exprs = rule!.spec.groups.flatMap((g) => g.rules).map((r) => String(r.expr));
+    const exprs = rule.spec.groups.flatMap((g) => g.rules).map((r) => String(r.expr));
     expect(exprs.length).toBeGreaterThanOrEqual(5);
     // Prometheus names a ServiceMonitor's job after the Service it scrapes.
     const [monitor] = ofKind(objects, 'ServiceMonitor') as unknown as ServiceMonitor[];
     const scrapedServices = ofKind(objects, 'Service')
-      .filter((s) => selects(monitor!.spec.selector.matchLabels, s.metadata.labels ?? {}))
+      .filter((s) => selects(monitor.spec.selector.matchLabels, s.metadata.labels ?? {}))
       .map((s) => s.metadata.name);
-    const jobs = exprs.flatMap((e) => [...e.matchAll(/\bjob="([^"]*)"/g)].map((m) => m[1]!));
+    const jobs = exprs.flatMap((e) => [...e.matchAll(/\bjob="([^"]*)"/g)].map((m) => m[1]));
     expect(jobs.length).toBeGreaterThan(0);
     for (const job of jobs) expect(scrapedServices, `job="${job}"`).toContain(job);
     const dashboards = ofKind(objects, 'ConfigMap').filter((c) => c.metadata.labels?.grafana_dashboard === '1');
     expect(dashboards.map((c) => Object.keys(c.data as object))).toEqual([['ticktalk.json']]);
     const file = readFileSync(join(k8sDir, 'components/monitoring/grafana-dashboard.json'), 'utf8');
-    expect(JSON.parse((dashboards[0]!.data as Record<string, string>)['ticktalk.json']!)).toEqual(JSON.parse(file));
+    expect(JSON.parse((dashboards[0].data as Record<string, string>)['ticktalk.json'])).toEqual(JSON.parse(file));
   });
 
   it('renders no Secret: the operator creates them', () => {

@@ -62,7 +62,7 @@ function dashboardQueries(): string[] {
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
 function readmeAnchors(): Set<string> {
-  const headings = [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1]!);
+  const headings = [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1]);
   return new Set(headings.map((h) => h.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')));
 }
 
@@ -101,7 +101,7 @@ describe('Grafana dashboard and alert rules', () => {
     beforeAll(async () => {
       app = await startTestApp({}, [...ROLE_NAMES]);
       body = await (await fetch(`${app.httpUrl}/metrics`)).text();
-      exported = new Set([...body.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1]!));
+      exported = new Set([...body.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1]));
     }, STARTUP_TIMEOUT_MS);
     afterAll(async () => {
       await app?.stop();

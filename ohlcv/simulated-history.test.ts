@@ -32,12 +32,12 @@ describe('simulated history', () => {
     const history = await generate();
     const bars = byResolution(history.bars);
     const minutes = bars.get('1')!;
-    expect(minutes[0]!.time).toBe(bucketStart(END, '1D') - 90 * DAY_MS);
+    expect(minutes[0].time).toBe(bucketStart(END, '1D') - 90 * DAY_MS);
     expect(minutes.length).toBeGreaterThanOrEqual(90 * 1440);
     expect(bars.get('1S')!.length).toBeGreaterThan(3500);
     expect(bars.get('1D')!.length).toBe(91);
     for (const [res, list] of bars) {
-      for (let i = 1; i < list.length; i++) expect(list[i]!.time, res).toBeGreaterThan(list[i - 1]!.time);
+      for (let i = 1; i < list.length; i++) expect(list[i].time, res).toBeGreaterThan(list[i - 1].time);
       expect(list.at(-1)!.closeTime, res).toBeLessThan(END);
     }
     // The simulator's walk starts at the profile's price: the history's newest quote is that price.
@@ -60,7 +60,7 @@ describe('simulated history', () => {
       expect(bars.get(res)!.map((b) => b.time)).toEqual([...buckets.keys()]);
       for (const bar of bars.get(res)!) {
         const inside = buckets.get(bar.time)!;
-        expect(bar.open).toBe(inside[0]!.open);
+        expect(bar.open).toBe(inside[0].open);
         expect(bar.close).toBe(inside.at(-1)!.close);
         expect(bar.high).toBe(Math.max(...inside.map((m) => m.high)));
         expect(bar.low).toBe(Math.min(...inside.map((m) => m.low)));
@@ -77,13 +77,13 @@ describe('simulated history', () => {
     const closes = days.map((d) => d.close);
     expect(Math.max(...closes) / Math.min(...closes)).toBeGreaterThan(1.005);
     const minutes = bars.get('1')!;
-    const largestJump = minutes.slice(1).reduce((max, m, i) => Math.max(max, Math.abs(m.open / minutes[i]!.close - 1)), 0);
+    const largestJump = minutes.slice(1).reduce((max, m, i) => Math.max(max, Math.abs(m.open / minutes[i].close - 1)), 0);
     expect(largestJump).toBeLessThan(0.002);
   }, 120_000);
 
   it('gives tick volume at the live rate, and no bars where the mode has no price (last on forex)', async () => {
     const minutes = byResolution((await generate({ ratePerSymbol: 10 })).bars).get('1')!;
-    expect(minutes[0]!.volume).toBe(600);
+    expect(minutes[0].volume).toBe(600);
     expect((await generate({ days: 1, mode: { price: 'last', volume: 'ticks' } })).bars).toEqual([]);
   }, 120_000);
 });

@@ -219,10 +219,10 @@ async function quote(store: CandleStore, name: string, now: number) {
   const info = describeSymbol(record.symbol, record.digits);
   const days = await store.bars(name, '1D', { to: Number.MAX_SAFE_INTEGER, limit: 2 });
   const newest = days.time.length - 1;
-  const today = newest >= 0 && days.time[newest]! >= bucketStart(now, '1D') ? newest : -1;
+  const today = newest >= 0 && days.time[newest] >= bucketStart(now, '1D') ? newest : -1;
   const previous = today >= 0 ? newest - 1 : newest;
-  const lp = newest >= 0 ? days.close[newest]! : record.bid;
-  const prevClose = previous >= 0 ? days.close[previous]! : undefined;
+  const lp = newest >= 0 ? days.close[newest] : record.bid;
+  const prevClose = previous >= 0 ? days.close[previous] : undefined;
   const ch = lp !== null && prevClose !== undefined ? lp - prevClose : 0;
   return {
     s: 'ok',

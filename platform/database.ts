@@ -126,7 +126,7 @@ export async function migrate(db: Database, component: string, migrations: reado
     );
     const current = Number(rows[0]?.v ?? 0);
     for (let i = current; i < migrations.length; i++) {
-      for (const statement of splitStatements(migrations[i]!)) await tx.query(statement);
+      for (const statement of splitStatements(migrations[i])) await tx.query(statement);
       await tx.query('INSERT INTO schema_migrations (component, version) VALUES ($1, $2)', [component, i + 1]);
     }
   });

@@ -27,7 +27,7 @@ export function createHttpServer({ log, health, metrics, requestTimeoutS }: Http
       // Node only looks for late requests this often (30 s by default, longer than the timeout).
       connectionsCheckingInterval: Math.min(1000, timeoutMs),
     },
-    loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance: log.child({ component: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     return503OnClosing: true,

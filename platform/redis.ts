@@ -34,7 +34,7 @@ export class RedisConnections {
       this.log.warn({ redis: name, err: err.message }, 'redis unavailable; retrying');
     });
     const quit = conn.quit.bind(conn);
-    conn.quit = (() => quit().catch(() => 'OK')) as typeof conn.quit;
+    conn.quit = (() => quit().catch(() => 'OK'));
     this.conns.push({ name, conn });
     return conn;
   }

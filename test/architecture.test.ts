@@ -33,7 +33,7 @@ const TOOL_FOLDERS = new Set(['bench', 'fixtures', 'k8s']);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const graph = buildImportGraph(root);
 
-const folderOf = (path: string) => path.split('/')[0]!;
+const folderOf = (path: string) => path.split('/')[0];
 const isProduction = (path: string) => !isTestFile(path) && !TOOL_FOLDERS.has(folderOf(path));
 
 /** `from → to` for every project import of a non-test file that `allowed` refuses. */

@@ -218,7 +218,7 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
 
     // Bob's connection drops; Alice talks meanwhile. Bob's page reconnects, resumes its session
     // and fetches the gap by seq: every message once, in order.
-    const bobSub = await bob.page.evaluate(() => JSON.parse(atob(localStorage.getItem('ticktalk.session')!.split('.')[1]!)).sub as string);
+    const bobSub = await bob.page.evaluate(() => JSON.parse(atob(localStorage.getItem('ticktalk.session')!.split('.')[1])).sub as string);
     // The broker keys sessions by user and client id (`{sub}:{client id}`).
     const bobClient = app.node.clients().find((c) => c.id.startsWith(`${bobSub}:web-${bobSub}-`));
     expect(bobClient, 'Bob is connected with a stable per-tab client id').toBeDefined();

@@ -59,7 +59,7 @@ function authenticate({ config, auth, operatorAcl, access, metrics, log }: Conne
     const refuse = (code: 2 | 5, reason: string) => {
       refusals.labels(reason).inc();
       const err = Object.assign(new Error(reason), { returnCode: code });
-      done(err as never, false);
+      done(err, false);
     };
     if (!st || st.refuseIdentifier) return refuse(2, 'identifier rejected');
     if (!password || password.length === 0) {

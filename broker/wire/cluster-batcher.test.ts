@@ -28,7 +28,7 @@ describe('ClusterBatcher over Redis', () => {
     const start = (nodeId: 'a' | 'b', maxBatchBytes: number) =>
       ClusterBatcher.start({
         redis: new RedisConnections('redis://127.0.0.1:6379', log), channel, nodeId, intervalMs: 60_000, maxBatchBytes, log,
-        onRemoteFrames: (frames) => received[nodeId]!.push(split(frames)),
+        onRemoteFrames: (frames) => received[nodeId].push(split(frames)),
       });
     a = await start('a', 200);
     b = await start('b', 1 << 20);

@@ -67,7 +67,7 @@ export class ClusterBatcher {
     this.bytes += frame.length;
     if (this.bytes > this.opts.maxBatchBytes) {
       this.latest = new Map();
-      for (let i = 0; i < this.frames.length; i++) this.latest.set(this.topics[i]!, this.frames[i]!);
+      for (let i = 0; i < this.frames.length; i++) this.latest.set(this.topics[i], this.frames[i]);
       this.frames = [];
       this.topics = [];
     }

@@ -148,7 +148,7 @@ export class FrameSplitter<K extends string> {
   }
 
   private readHeaderByte(chunk: Buffer): boolean {
-    const byte = chunk[this.at++]!;
+    const byte = chunk[this.at++];
     this.header[this.headerLength++] = byte;
     if (this.headerLength === 1) return false;
     if (byte & 0x80) {
@@ -165,8 +165,8 @@ export class FrameSplitter<K extends string> {
     const headerLength = this.headerLength;
     const carried = this.carried;
     let remaining = 0;
-    for (let k = headerLength - 1; k >= 1; k--) remaining = remaining * 128 + (this.header[k]! & 0x7f);
-    const first = this.header[0]!;
+    for (let k = headerLength - 1; k >= 1; k--) remaining = remaining * 128 + (this.header[k] & 0x7f);
+    const first = this.header[0];
     const total = headerLength + remaining;
     this.headerLength = 0;
     this.carried = 0;
@@ -229,7 +229,7 @@ export class FrameSplitter<K extends string> {
       this.sink.captured(frame, this.ackKind!);
       return;
     }
-    const qosBit = 1 << publishQos(frame[0]!);
+    const qosBit = 1 << publishQos(frame[0]);
     for (const rule of this.rules) {
       if ((rule.qosMask & qosBit) !== 0 && frame.length <= rule.maxFrame && publishTopicStartsWith(frame, rule.prefix)) {
         this.sink.captured(frame, rule.kind);

@@ -48,7 +48,7 @@ export function qosPublishFrame(topic: string, payload: string | Buffer, qos: nu
 /** Where a frame's variable header starts (after the fixed header), or -1 if the varint is bad. */
 export function bodyOffset(frame: Buffer): number {
   for (let i = 1; i < 5 && i < frame.length; i++) {
-    if ((frame[i]! & 0x80) === 0) return i + 1;
+    if ((frame[i] & 0x80) === 0) return i + 1;
   }
   return -1;
 }
@@ -58,7 +58,7 @@ export function frameLength(bytes: Buffer): number {
   const body = bodyOffset(bytes);
   if (body < 0) return -1;
   let remaining = 0;
-  for (let k = body - 1; k >= 1; k--) remaining = remaining * 128 + (bytes[k]! & 0x7f);
+  for (let k = body - 1; k >= 1; k--) remaining = remaining * 128 + (bytes[k] & 0x7f);
   return body + remaining <= bytes.length ? body + remaining : -1;
 }
 
@@ -79,8 +79,8 @@ export function publishQos(firstByte: number): number {
 
 /** Topic, payload and QoS of a complete QoS 0 or 1 PUBLISH frame, or null when it is not one. */
 export function readPublish(frame: Buffer): PublishView | null {
-  if (frame[0]! >> 4 !== PUBLISH_TYPE) return null;
-  const qos = publishQos(frame[0]!);
+  if (frame[0] >> 4 !== PUBLISH_TYPE) return null;
+  const qos = publishQos(frame[0]);
   if (qos > 1) return null;
   const body = bodyOffset(frame);
   if (body < 0 || body + 2 > frame.length) return null;
@@ -89,7 +89,7 @@ export function readPublish(frame: Buffer): PublishView | null {
   if (payloadStart > frame.length) return null;
   const topic = frame.toString('utf8', body + 2, topicEnd);
   const payload = frame.subarray(payloadStart);
-  const retain = (frame[0]! & RETAIN_BIT) !== 0;
+  const retain = (frame[0] & RETAIN_BIT) !== 0;
   return qos === 1 ? { topic, payload, qos: 1, retain, messageId: frame.readUInt16BE(topicEnd) } : { topic, payload, qos: 0, retain };
 }
 

@@ -31,9 +31,9 @@ describe('OrderedAcks', () => {
         const finishing = [...settle.keys()];
         for (const [i, pick] of order.entries()) {
           const j = pick % finishing.length;
-          [finishing[i % finishing.length], finishing[j]] = [finishing[j]!, finishing[i % finishing.length]!];
+          [finishing[i % finishing.length], finishing[j]] = [finishing[j], finishing[i % finishing.length]];
         }
-        for (const i of finishing) settle[i]!();
+        for (const i of finishing) settle[i]();
         expect(sent).toEqual(ids);
         expect(acks.pending).toBe(0);
       }),

@@ -28,8 +28,8 @@ export class OrderedAcks {
   }
 
   private release(): void {
-    while (this.head < this.waiting.length && this.waiting[this.head]!.settled) {
-      this.send(this.waiting[this.head]!.messageId);
+    while (this.head < this.waiting.length && this.waiting[this.head].settled) {
+      this.send(this.waiting[this.head].messageId);
       this.head++;
     }
     if (this.head === this.waiting.length) {

@@ -39,8 +39,8 @@ export class OutboundQueue {
       this.slotOf.set(topic, this.push(latest, 1));
       return frames - 1;
     }
-    const dropped = this.framesInPart[slot]! + frames - 1;
-    this._bytes += latest.length - this.parts[slot]!.length;
+    const dropped = this.framesInPart[slot] + frames - 1;
+    this._bytes += latest.length - this.parts[slot].length;
     this.parts[slot] = latest;
     this.framesInPart[slot] = 1;
     return dropped;

@@ -133,7 +133,7 @@ describe('wire layer over real sockets', () => {
     // Ticks until the frozen client's socket is backed up and its ticks conflate (bounded rounds).
     let n = 0;
     for (let round = 0; round < 400 && (await counter(app, 'ticks_conflated_total')) === conflatedBefore; round++) {
-      app.ctx.mqtt.publishTicks(Array.from({ length: 500 }, (_, i) => tick(symbols[i % symbols.length]!, ++n)));
+      app.ctx.mqtt.publishTicks(Array.from({ length: 500 }, (_, i) => tick(symbols[i % symbols.length], ++n)));
       await new Promise((r) => setImmediate(r));
     }
     expect(await counter(app, 'ticks_conflated_total')).toBeGreaterThan(conflatedBefore);

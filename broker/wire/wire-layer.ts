@@ -338,8 +338,8 @@ export class WireLayer implements ConnectionHost {
     for (const [topic, frames] of turn) {
       const route = this.routes.lookup(topic);
       if (route.length === 0) continue;
-      const batch = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
-      const latest = frames[frames.length - 1]!;
+      const batch = frames.length === 1 ? frames[0] : Buffer.concat(frames);
+      const latest = frames[frames.length - 1];
       for (const conn of route) {
         conn.writer.offerTicks(topic, batch, latest, frames.length);
         this.dirty.add(conn.writer);

@@ -18,7 +18,7 @@ export function metricNames(expr: string): string[] {
   if (/[{}[\]]/.test(bare)) throw new Error(`unbalanced braces or brackets in ${expr}`);
   const names = new Set<string>();
   for (const [, name, call] of bare.matchAll(IDENTIFIER)) {
-    if (!call && !KEYWORDS.has(name!.toLowerCase())) names.add(name!);
+    if (!call && !KEYWORDS.has(name.toLowerCase())) names.add(name);
   }
   return [...names];
 }

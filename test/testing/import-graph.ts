@@ -67,7 +67,7 @@ function importsOf(root: string, path: string): FileImports {
 /** `aedes/types/instance` → `aedes`, `@fastify/websocket/x` → `@fastify/websocket`. */
 function packageName(specifier: string): string {
   const parts = specifier.split('/');
-  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
 
 /** NodeNext spells a .ts file `./x.js`; a directory import has no place in ESM. */

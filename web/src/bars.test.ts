@@ -7,7 +7,7 @@ describe('bars', () => {
   it('mergeBars keeps one bar per time, ascending, the incoming one winning', () => {
     const merged = mergeBars([bar(60), bar(120, 2), bar(180)], [bar(0), bar(120, 5)]);
     expect(merged.map((b) => b.time)).toEqual([0, 60, 120, 180]);
-    expect(merged[2]!.close).toBe(5);
+    expect(merged[2].close).toBe(5);
   });
 
   it('classifyLiveBar tells appends, updates of the last bar and corrections of older bars apart', () => {

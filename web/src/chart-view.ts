@@ -255,7 +255,7 @@ function barAt(bars: readonly Bar[], time: number): Bar | undefined {
   let hi = bars.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const t = bars[mid]!.time;
+    const t = bars[mid].time;
     if (t === time) return bars[mid];
     if (t < time) lo = mid + 1;
     else hi = mid - 1;

@@ -75,7 +75,7 @@ describe('TicktalkDatafeed (TradingView JS API over UDF + MQTT)', () => {
     datafeed.onReady(callback);
     expect(callback).not.toHaveBeenCalled();
     await vi.waitFor(() => expect(callback).toHaveBeenCalledOnce());
-    expect(callback.mock.calls[0]![0]).toMatchObject({
+    expect(callback.mock.calls[0][0]).toMatchObject({
       supported_resolutions: ['1S', '1', '1D'],
       supports_search: true,
       supports_group_request: false,
@@ -99,7 +99,7 @@ describe('TicktalkDatafeed (TradingView JS API over UDF + MQTT)', () => {
     });
     const items = await new Promise((ok) => datafeed.searchSymbols('eur', 'TICKTALK', 'forex', ok));
     expect(items).toEqual([{ symbol: 'EURUSD', full_name: 'EURUSD', description: 'Euro', exchange: 'TICKTALK', ticker: 'EURUSD', type: 'forex' }]);
-    const params = server.requests[0]!.searchParams;
+    const params = server.requests[0].searchParams;
     expect([params.get('query'), params.get('exchange'), params.get('type')]).toEqual(['eur', 'TICKTALK', 'forex']);
   });
 

@@ -169,7 +169,7 @@ function zipBars(h: { t: number[]; o: number[]; h: number[]; l: number[]; c: num
   }
   const bars: Bar[] = [];
   for (let i = 0; i < n; i++) {
-    bars.push({ time: h.t[i]!, open: h.o[i]!, high: h.h[i]!, low: h.l[i]!, close: h.c[i]!, volume: h.v?.[i] ?? 0 });
+    bars.push({ time: h.t[i], open: h.o[i], high: h.h[i], low: h.l[i], close: h.c[i], volume: h.v?.[i] ?? 0 });
   }
   // The contract promises ascending order; sorting guards the chart, which throws on disorder.
   return bars.sort((a, b) => a.time - b.time);
