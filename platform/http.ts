@@ -16,6 +16,8 @@ export interface HttpOptions {
  * the broker adds `/mqtt` (WebSocket), the web role `/`, `/api`, `/udf`.
  */
 export function createHttpServer({ log, health, metrics, requestTimeoutS }: HttpOptions): FastifyInstance {
+  // Typed as Fastify's logger: pino's own type would make every route generic over it.
+  const httpLog: FastifyBaseLogger = log.child({ component: 'http' });
   const timeoutMs = Math.round(requestTimeoutS * 1000);
   const app = Fastify({
     // A client dribbling its headers or body would hold a socket and a parser for as long as it
@@ -27,7 +29,7 @@ export function createHttpServer({ log, health, metrics, requestTimeoutS }: Http
       // Node only looks for late requests this often (30 s by default, longer than the timeout).
       connectionsCheckingInterval: Math.min(1000, timeoutMs),
     },
-    loggerInstance: log.child({ component: 'http' }),
+    loggerInstance: httpLog,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     return503OnClosing: true,
