@@ -28,32 +28,33 @@ const isSymbol = (s: string | undefined) => s !== undefined && SYMBOL_PATTERN.te
 const isRoom = (s: string | undefined) => s !== undefined && ROOM_PATTERN.test(s);
 const isUser = (s: string | undefined) => s !== undefined && USER_PATTERN.test(s);
 
+/** Decides one topic family; `levels` is the topic split at `/`, already known to be well formed. */
+type FamilyDecider = (who: Principal, access: Access, levels: string[], ctx: AclContext) => boolean;
+
+// A Map, not an object literal: a root such as `constructor` must not find a prototype member.
+const FAMILIES = new Map<string, FamilyDecider>([
+  ['ticks', (who, access, levels, ctx) => (access === 'subscribe' ? marketFilter(who, levels, 2, ctx) : tickPublisher(who, levels))],
+  // Candles are produced inside the cluster only; clients never publish them.
+  ['candles', (who, access, levels, ctx) => access === 'subscribe' && marketFilter(who, levels, 3, ctx)],
+  ['chat', (who, access, levels) => who !== null && chat(who.sub, hasRole(who, 'moderator') || hasRole(who, 'admin'), access, levels)],
+  ['users', ownUserTopic],
+  ['$SYS', (who, access) => access === 'subscribe' && hasRole(who, 'admin')],
+  // A leading wildcard would span built-in families (and other users' topics).
+  ['+', () => false],
+  ['#', () => false],
+]);
+
 export function isAllowed(who: Principal, access: Access, topic: string, ctx: AclContext): boolean {
-  if (access === 'subscribe' ? !isValidFilter(topic) : /[+#]/.test(topic) || topic.length === 0) return false;
+  if (!isWellFormed(access, topic)) return false;
   const levels = topic.split('/');
-  const root = levels[0];
-  switch (root) {
-    case 'ticks':
-      return access === 'subscribe' ? marketFilter(who, levels, 2, ctx) : tickPublisher(who, levels);
-    case 'candles':
-      // Candles are produced inside the cluster only; clients never publish them.
-      return access === 'subscribe' && marketFilter(who, levels, 3, ctx);
-    case 'chat':
-      return who !== null && chat(who.sub, hasRole(who, 'moderator') || hasRole(who, 'admin'), access, levels);
-    case 'users':
-      // Only the broker writes a user's errors; a user reads their own and no one else's.
-      return (
-        access === 'subscribe' && who !== null && levels.length === 3 && levels[1] === who.sub && OWN_USER_LEAVES.has(levels[2])
-      );
-    case '$SYS':
-      return access === 'subscribe' && hasRole(who, 'admin');
-    case '+':
-    case '#':
-      // A leading wildcard would span built-in families (and other users' topics).
-      return false;
-    default:
-      return ctx.operator?.allows(who, ctx.clientId ?? '', access, topic) ?? false;
-  }
+  const decide = FAMILIES.get(levels[0]);
+  if (decide) return decide(who, access, levels, ctx);
+  return ctx.operator?.allows(who, ctx.clientId ?? '', access, topic) ?? false;
+}
+
+/** A subscription takes a valid filter; a publication a non-empty topic without wildcards. */
+function isWellFormed(access: Access, topic: string): boolean {
+  return access === 'subscribe' ? isValidFilter(topic) : topic.length > 0 && !/[+#]/.test(topic);
 }
 
 /** `ticks/{SYMBOL}` or `candles/{SYMBOL}/{RES}`, with `+`/`#` allowed below the root. */
@@ -73,28 +74,47 @@ function tickPublisher(who: Principal, levels: string[]): boolean {
   return hasRole(who, 'feed') && levels.length === 2 && isSymbol(levels[1]);
 }
 
+/** Only the broker writes a user's errors; a user reads their own and no one else's. */
+function ownUserTopic(who: Principal, access: Access, levels: string[]): boolean {
+  return access === 'subscribe' && who !== null && levels.length === 3 && levels[1] === who.sub && OWN_USER_LEAVES.has(levels[2]);
+}
+
+/** A `chat/…` request from a signed-in caller. */
+interface ChatRequest {
+  sub: string;
+  moderator: boolean;
+  access: Access;
+  levels: string[];
+}
+
+const CHAT_KINDS = new Map<string, (req: ChatRequest) => boolean>([
+  ['rooms', chatRoom],
+  ['typing', ({ levels }) => levels.length === 3 && isRoom(levels[2])],
+  ['presence', ({ access, levels }) => access === 'subscribe' && levels.length === 3 && isRoom(levels[2])],
+  ['dm', chatDm],
+]);
+
 function chat(sub: string, moderator: boolean, access: Access, levels: string[]): boolean {
-  const [, kind, a, b] = levels;
-  switch (kind) {
-    case 'rooms':
-      if (levels.length !== 3) return false;
-      if (a === '+') return access === 'subscribe' && moderator;
-      return isRoom(a);
-    case 'typing':
-      return levels.length === 3 && isRoom(a);
-    case 'presence':
-      return access === 'subscribe' && levels.length === 3 && isRoom(a);
-    case 'dm': {
-      if (levels.length !== 4) return false;
-      if (access === 'subscribe') {
-        // Own DMs only: `chat/dm/{me}/+` and `chat/dm/+/{me}` match nothing but the caller's pairs.
-        if (a === '+' && b === '+') return false;
-        if (a === '+') return b === sub;
-        if (b === '+') return a === sub;
-      }
-      return isUser(a) && isUser(b) && a < b && (a === sub || b === sub);
-    }
-    default:
-      return false;
-  }
+  const decide = CHAT_KINDS.get(levels[1]);
+  return decide !== undefined && decide({ sub, moderator, access, levels });
+}
+
+function chatRoom({ moderator, access, levels }: ChatRequest): boolean {
+  if (levels.length !== 3) return false;
+  const room = levels[2];
+  if (room === '+') return access === 'subscribe' && moderator;
+  return isRoom(room);
+}
+
+function chatDm({ sub, access, levels }: ChatRequest): boolean {
+  if (levels.length !== 4) return false;
+  const [, , a, b] = levels;
+  if (access === 'subscribe' && (a === '+' || b === '+')) return ownDmFilter(sub, a, b);
+  return isUser(a) && isUser(b) && a < b && (a === sub || b === sub);
+}
+
+/** Own DMs only: `chat/dm/{me}/+` and `chat/dm/+/{me}` match nothing but the caller's pairs. */
+function ownDmFilter(sub: string, a: string, b: string): boolean {
+  if (a === '+' && b === '+') return false;
+  return a === '+' ? b === sub : a === sub;
 }

@@ -7,7 +7,7 @@ import type { Metrics } from '../platform/metrics.js';
 import { RedisConnections } from '../platform/redis.js';
 import type { TokenVerifier } from '../platform/auth.js';
 import type { OperatorAcl } from './acl-file.js';
-import { aedesInternals, type Aedes, type Client, type PublishPacket } from './aedes/internals.js';
+import { aedesInternals, type Aedes, type Client } from './aedes/internals.js';
 import { clusterBackends, type ClusterBackends } from './aedes/cluster-backends.js';
 import { startAedes } from './aedes/start.js';
 import { ClientAccess } from './client-access.js';

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { TokenIssuer, TokenVerifier } from '../platform/auth.js';
@@ -44,7 +44,12 @@ const historyQuery = z
 const roomsQuery = z.object({
   limit: pageLimit,
   after: roomNameSchema.optional(),
-  q: z.string().trim().toLowerCase().regex(/^[a-z0-9_-]{0,64}$/, 'must be the start of a room name ([a-z0-9_-], up to 64)').optional(),
+  q: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9_-]{0,64}$/, 'must be the start of a room name ([a-z0-9_-], up to 64)')
+    .optional(),
 });
 const roomParams = z.object({ room: roomNameSchema });
 const messageParams = z.object({ room: roomNameSchema, seq: seqNumber });
@@ -64,16 +69,31 @@ declare module 'fastify' {
 
 /** The chat HTTP API of CONTRACT §5: history, rooms, moderation, presence and guest sign-in. */
 export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) => {
-  const { chat, auth } = deps;
-  const editBody = z.object({ text: textSchema(deps.maxLength) });
+  useZodInput(app);
+  useChatErrors(app);
+  sessionRoutes(app, deps);
+  app.register(async (api) => {
+    api.addHook('preHandler', signedIn(deps.auth));
+    roomRoutes(api, deps.chat);
+    historyRoutes(api, deps.chat);
+    dmRoutes(api, deps.chat);
+    messageRoutes(api, deps.chat, deps.maxLength);
+    moderationRoutes(api, deps.chat);
+  });
+};
 
-  // Encapsulated: zod validates this plugin's input; errors carry a code and a message.
+/** Encapsulated: zod validates this plugin's input. */
+function useZodInput(app: FastifyInstance): void {
   app.setValidatorCompiler(({ schema }) => (data) => {
     const parsed = (schema as z.ZodType).safeParse(data);
     if (parsed.success) return { value: parsed.data };
     const issue = parsed.error.issues[0];
     return { error: new Error(`${issue?.path.length ? `${issue.path.join('.')}: ` : ''}${issue?.message ?? 'invalid input'}`) };
   });
+}
+
+/** Errors carry a code and a message; only 500s are logged, and their detail stays in the log. */
+function useChatErrors(app: FastifyInstance): void {
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     if (err instanceof ChatError) {
       // RFC 9110 §10.2.3: whole seconds, never 0 (that would invite an immediate retry).
@@ -85,8 +105,11 @@ export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) 
     if (status === 500) req.log.error({ err, url: req.url }, 'chat request failed');
     return reply.status(status).send({ error: status === 500 ? 'internal error' : err.message });
   });
+}
 
-  const signedIn = async (req: FastifyRequest): Promise<void> => {
+const signedIn =
+  (auth: TokenVerifier) =>
+  async (req: FastifyRequest): Promise<void> => {
     const header = req.headers.authorization;
     // The auth scheme is case-insensitive (RFC 7235).
     const token = header && /^bearer /i.test(header) ? header.slice(7).trim() : '';
@@ -97,9 +120,14 @@ export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) 
       throw Object.assign(new Error(`not authorized: ${(err as Error).message}`), { statusCode: 401 });
     }
   };
-  const who = (req: FastifyRequest): Identity => req.identity!;
-  const room = (name: string): Conversation => roomConversation(name)!;
+/** Set by the `signedIn` hook on every route behind it. */
+const who = (req: FastifyRequest): Identity => req.identity!;
+/** Only for names the route schema has already checked. */
+const room = (name: string): Conversation => roomConversation(name)!;
 
+/** Guest sign-in (AUTH_GUEST) and the options the sign-in form asks for. */
+function sessionRoutes(app: FastifyInstance, deps: ChatRoutesDeps): void {
+  const { auth } = deps;
   // The sign-in form asks before offering guest sign-in (no failed request in the console).
   app.get('/api/session/options', async () => ({ guest: deps.guest }));
 
@@ -125,49 +153,59 @@ export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) 
       throw Object.assign(new Error('guest sign-in is off (AUTH_GUEST): sign in with a token from your identity provider'), { statusCode: 403 });
     });
   }
+}
 
-  app.register(async (api) => {
-    api.addHook('preHandler', signedIn);
-
-    api.get('/api/rooms', { schema: { querystring: roomsQuery } }, async (req) => {
-      const { limit, after, q } = req.query as z.output<typeof roomsQuery>;
-      const page = await chat.rooms({ limit, ...(after ? { after } : {}), ...(q ? { prefix: q } : {}) });
-      // `next` is the cursor for the following page: pass it back as `after`.
-      return page.has_more ? { ...page, next: page.rooms.at(-1)!.room } : page;
-    });
-
-    api.get('/api/rooms/:room/messages', { schema: { params: roomParams, querystring: historyQuery } }, async (req) => {
-      const { room: name } = req.params as z.output<typeof roomParams>;
-      return chat.history(room(name), req.query as z.output<typeof historyQuery>);
-    });
-
-    api.get('/api/dm/:other/messages', { schema: { params: dmParams, querystring: historyQuery } }, async (req) => {
-      const { other } = req.params as z.output<typeof dmParams>;
-      // The pair is built from the caller's own id, so nobody can read someone else's DMs.
-      const conversation = dmConversation(who(req).sub, other);
-      if (!conversation) throw new ChatError('invalid_payload', 'a DM needs another user');
-      return chat.history(conversation, req.query as z.output<typeof historyQuery>);
-    });
-
-    api.patch('/api/rooms/:room/messages/:seq', { schema: { params: messageParams, body: editBody } }, async (req) => {
-      const { room: name, seq } = req.params as z.output<typeof messageParams>;
-      return chat.edit(who(req), room(name), seq, (req.body as { text: string }).text);
-    });
-
-    api.delete('/api/rooms/:room/messages/:seq', { schema: { params: messageParams } }, async (req) => {
-      const { room: name, seq } = req.params as z.output<typeof messageParams>;
-      return chat.delete(who(req), room(name), seq);
-    });
-
-    api.post('/api/rooms/:room/mutes', { schema: { params: roomParams, body: muteBody } }, async (req, reply) => {
-      const { room: name } = req.params as z.output<typeof roomParams>;
-      const { user, until } = req.body as z.output<typeof muteBody>;
-      return reply.status(201).send(await chat.mute(who(req), room(name), user, until));
-    });
-
-    api.get('/api/rooms/:room/presence', { schema: { params: roomParams } }, async (req) => {
-      const { room: name } = req.params as z.output<typeof roomParams>;
-      return { room: name, members: await chat.members(name) };
-    });
+/** The room list and who is in a room. */
+function roomRoutes(api: FastifyInstance, chat: ChatService): void {
+  api.get('/api/rooms', { schema: { querystring: roomsQuery } }, async (req) => {
+    const { limit, after, q } = req.query as z.output<typeof roomsQuery>;
+    const page = await chat.rooms({ limit, ...(after ? { after } : {}), ...(q ? { prefix: q } : {}) });
+    // `next` is the cursor for the following page: pass it back as `after`.
+    return page.has_more ? { ...page, next: page.rooms.at(-1)!.room } : page;
   });
-};
+
+  api.get('/api/rooms/:room/presence', { schema: { params: roomParams } }, async (req) => {
+    const { room: name } = req.params as z.output<typeof roomParams>;
+    return { room: name, members: await chat.members(name) };
+  });
+}
+
+function historyRoutes(api: FastifyInstance, chat: ChatService): void {
+  api.get('/api/rooms/:room/messages', { schema: { params: roomParams, querystring: historyQuery } }, async (req) => {
+    const { room: name } = req.params as z.output<typeof roomParams>;
+    return chat.history(room(name), req.query as z.output<typeof historyQuery>);
+  });
+}
+
+function dmRoutes(api: FastifyInstance, chat: ChatService): void {
+  api.get('/api/dm/:other/messages', { schema: { params: dmParams, querystring: historyQuery } }, async (req) => {
+    const { other } = req.params as z.output<typeof dmParams>;
+    // The pair is built from the caller's own id, so nobody can read someone else's DMs.
+    const conversation = dmConversation(who(req).sub, other);
+    if (!conversation) throw new ChatError('invalid_payload', 'a DM needs another user');
+    return chat.history(conversation, req.query as z.output<typeof historyQuery>);
+  });
+}
+
+/** Editing and deleting one room message (the service decides who may). */
+function messageRoutes(api: FastifyInstance, chat: ChatService, maxLength: number): void {
+  const editBody = z.object({ text: textSchema(maxLength) });
+
+  api.patch('/api/rooms/:room/messages/:seq', { schema: { params: messageParams, body: editBody } }, async (req) => {
+    const { room: name, seq } = req.params as z.output<typeof messageParams>;
+    return chat.edit(who(req), room(name), seq, (req.body as { text: string }).text);
+  });
+
+  api.delete('/api/rooms/:room/messages/:seq', { schema: { params: messageParams } }, async (req) => {
+    const { room: name, seq } = req.params as z.output<typeof messageParams>;
+    return chat.delete(who(req), room(name), seq);
+  });
+}
+
+function moderationRoutes(api: FastifyInstance, chat: ChatService): void {
+  api.post('/api/rooms/:room/mutes', { schema: { params: roomParams, body: muteBody } }, async (req, reply) => {
+    const { room: name } = req.params as z.output<typeof roomParams>;
+    const { user, until } = req.body as z.output<typeof muteBody>;
+    return reply.status(201).send(await chat.mute(who(req), room(name), user, until));
+  });
+}

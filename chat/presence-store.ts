@@ -48,13 +48,16 @@ export function distinctMembers(entries: Iterable<PresenceMember>): PresenceMemb
   return [...byUser.values()].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
 }
 
+/** A member as one node's client connection. */
+type NodeMember = PresenceMember & { node: string; client: string };
+
 export class MemoryPresenceStore implements PresenceStore {
   /** room → `${node}|${client}` → member */
-  private readonly rooms = new Map<string, Map<string, PresenceMember & { node: string; client: string }>>();
+  private readonly rooms = new Map<string, Map<string, NodeMember>>();
 
   async add(e: PresenceEntry): Promise<void> {
     let room = this.rooms.get(e.room);
-    if (!room) this.rooms.set(e.room, (room = new Map()));
+    if (!room) this.rooms.set(e.room, (room = new Map<string, NodeMember>()));
     room.set(`${e.node}|${e.client}`, { user: e.user, name: e.name, node: e.node, client: e.client });
   }
 

@@ -79,7 +79,8 @@ async function compose(config: Config, roles: readonly RoleName[], log: Logger, 
   const mqtt = new BrokerPublisher(node);
   ticks.subscribe((batch) => mqtt.publishTicks(batch));
 
-  const { database, redis } = engines;
+  const { redis } = engines;
+  const database = () => engines.database();
   const ctx: RoleContext = { config, log, metrics, health, http, shutdown, mqtt, ticks, auth, database, redis };
 
   const listeners = roles.includes('broker') ? await startBrokerRole(ctx, node) : undefined;

@@ -52,7 +52,7 @@ export class RedisConnections {
   /** Quits every connection still open (ones their users closed already are skipped). */
   async close(): Promise<void> {
     await Promise.all(
-      this.conns.map(({ conn }) => (conn.status === 'end' ? undefined : conn.quit().catch(() => conn.disconnect()))),
+      this.conns.filter(({ conn }) => conn.status !== 'end').map(({ conn }) => conn.quit().catch(() => conn.disconnect())),
     );
   }
 }

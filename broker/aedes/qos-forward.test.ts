@@ -17,9 +17,9 @@ function fakeBroker(opts: { failSessions?: boolean } = {}) {
         if (opts.failSessions) throw new Error('session store down');
         return [{ clientId: 'offline-member' }];
       },
-      outgoingEnqueueCombi: async (_subs: unknown[], packet: { payload: Buffer }) => void steps.push(`queued ${packet.payload}`),
+      outgoingEnqueueCombi: async (_subs: unknown[], packet: { payload: Buffer }) => void steps.push(`queued ${packet.payload.toString()}`),
     },
-    mq: { emit: (packet: { payload: Buffer }, cb: () => void) => (steps.push(`emitted ${packet.payload}`), cb()) },
+    mq: { emit: (packet: { payload: Buffer }, cb: () => void) => (steps.push(`emitted ${packet.payload.toString()}`), cb()) },
     published: (_p: unknown, _c: unknown, done: () => void) => done(),
     emit: () => true,
   };

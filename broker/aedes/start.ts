@@ -45,7 +45,7 @@ export async function startAedes(setup: AedesSetup): Promise<Aedes> {
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     throw err;
   }
-  storeGrantedOnly(aedes, setup.granted);
+  storeGrantedOnly(aedes, (client, topic) => setup.granted(client, topic));
   orderResumedSessions(aedes);
   // Aedes reports failures of its session store here (offline queueing, the periodic will sweep);
   // unheard, the event would end the process.

@@ -166,7 +166,8 @@ export class WireLayer implements ConnectionHost {
   }
 
   static async start(opts: WireLayerOptions): Promise<WireLayer> {
-    let wire: WireLayer | undefined;
+    // Starts empty (not `const`): the batcher's callback is made before the layer exists and must see no layer, not a TDZ error.
+    let wire: WireLayer | undefined = undefined;
     const cluster = opts.cluster
       ? await ClusterBatcher.start({
           redis: opts.cluster.redis,

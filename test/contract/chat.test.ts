@@ -227,7 +227,7 @@ describe('contract §5 chat HTTP API', () => {
     const rooms = async (query: string) => {
       const { status, json } = await api('GET', `/api/rooms?${query}`, 'bob');
       expect(status, query).toBe(200);
-      return { names: (json.rooms as Json[]).map((r) => r.room as string), has_more: json.has_more, next: json.next, first: (json.rooms as Json[])[0] };
+      return { names: (json.rooms as Json[]).map((r) => r.room as string), has_more: json.has_more, next: json.next as string | undefined, first: (json.rooms as Json[])[0] };
     };
 
     const byDefault = await rooms(`q=${prefix}`);

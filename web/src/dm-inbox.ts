@@ -35,7 +35,7 @@ export class DmInbox {
     this.stop?.();
     this.stop = undefined;
     this.self = session?.user.sub;
-    this.peers = this.self ? this.load(this.self) : new Map();
+    this.peers = this.self ? this.load(this.self) : new Map<string, DmPeer>();
     if (session) {
       const stops = topics.dmInbox(session.user.sub).map((filter) => this.connection.subscribe(filter, (p) => this.onPayload(p), 1));
       this.stop = () => stops.forEach((stop) => stop());
@@ -63,17 +63,21 @@ export class DmInbox {
     const peer = event && this.self ? dmPeer(event.room, this.self) : undefined;
     if (!event || !peer) return;
     const shown = this.deliver(event);
-    if (event.type !== 'message') return;
+    if (event.type === 'message') this.touch(this.afterMessage(peer, event, shown));
+  }
+
+  /** The peer's entry once `message` of their conversation has arrived (`shown`: it is on screen). */
+  private afterMessage(peer: string, message: Extract<ChatEvent, { type: 'message' }>, shown: boolean): DmPeer {
     const known = this.peers.get(peer);
     const lastSeq = known?.lastSeq ?? 0;
     // A message delivered again (QoS 1 after a reconnect) is not news.
-    const news = !shown && event.user === peer && event.seq > lastSeq ? 1 : 0;
-    this.touch({
+    const news = !shown && message.user === peer && message.seq > lastSeq ? 1 : 0;
+    return {
       user: peer,
-      name: event.user === peer ? event.name : (known?.name ?? peer),
+      name: message.user === peer ? message.name : (known?.name ?? peer),
       unread: shown ? 0 : (known?.unread ?? 0) + news,
-      lastSeq: Math.max(lastSeq, event.seq),
-    });
+      lastSeq: Math.max(lastSeq, message.seq),
+    };
   }
 
   private touch(peer: DmPeer): void {
