@@ -7,8 +7,9 @@ import { covers } from './topic-filter.js';
  *   topic [read|write|readwrite|deny] <filter>   (before any `user` line: anonymous clients)
  *   user <name>                                   (following `topic` lines apply to that user)
  *   pattern [read|write|readwrite|deny] <filter>  (every client; %u = user id, %c = client id)
- * As in Mosquitto, a subscription is granted when a rule's filter covers the requested filter,
- * and a matching `deny` wins. Rules naming a built-in family are refused at load, so the file can
+ * As in Mosquitto, a subscription is granted when a read rule's filter covers the requested filter
+ * and no `deny` rule covers it whole; a message is delivered when its topic passes the same check
+ * (so `deny` on one topic withholds that topic from a wider subscription instead of refusing it). Rules naming a built-in family are refused at load, so the file can
  * never widen `chat/`, `users/`, `ticks/`, `candles/` or `$SYS`.
  */
 type RuleAccess = 'read' | 'write' | 'readwrite' | 'deny';
@@ -67,10 +68,11 @@ export class OperatorAcl implements OperatorRules {
     for (const rule of rules) {
       const filter = rule.pattern ? substitute(rule.filter, who?.sub, clientId) : rule.filter;
       if (filter === undefined) continue;
-      // A deny wins, as in Mosquitto. A wildcard subscription that would also reach a denied
-      // topic is refused whole, since deliveries are not re-checked against operator rules.
+      // A deny wins, as in Mosquitto, where it matches the topic or the whole subscription filter.
+      // A wildcard that only partly reaches denied topics is granted: deliveries are re-checked
+      // per topic (ClientAccess.mayReceive), which withholds the denied ones.
       if (rule.access === 'deny') {
-        if (covers(filter, topic) || covers(topic, filter)) return false;
+        if (covers(filter, topic)) return false;
         continue;
       }
       if (!permits(rule.access, access)) continue;

@@ -159,8 +159,10 @@ describe('operator rules (ACL_FILE)', () => {
     [anon, 'publish', 'public/news', false],
     [trader, 'subscribe', 'public/news', false],
     [trader, 'subscribe', 'desks/fx/usd', true],
-    // A wildcard that would also reach a denied topic is refused whole (no per-message re-check).
-    [trader, 'subscribe', 'desks/fx/+', false],
+    // As in Mosquitto: a wildcard that also reaches a denied topic is granted (delivery withholds
+    // that topic); a filter the deny covers whole is refused.
+    [trader, 'subscribe', 'desks/fx/+', true],
+    [trader, 'subscribe', 'desks/fx/#', true],
     [trader, 'publish', 'desks/fx/orders', true],
     [trader, 'subscribe', 'desks/fx/secret', false],
     [trader, 'subscribe', 'desks/#', false],

@@ -22,6 +22,14 @@ export interface AclContext {
 /** First topic levels whose rules live here alone; the operator's ACL_FILE may not touch them. */
 export const BUILT_IN_ROOTS = ['ticks', 'candles', 'chat', 'users', '$SYS'] as const;
 
+const BUILT_IN_ROOT_SET = new Set<string>(BUILT_IN_ROOTS);
+
+/** Whether a topic name lies in a built-in family (decided here alone, never by ACL_FILE). */
+export function inBuiltInFamily(topic: string): boolean {
+  const slash = topic.indexOf('/');
+  return BUILT_IN_ROOT_SET.has(slash === -1 ? topic : topic.slice(0, slash));
+}
+
 const OWN_USER_LEAVES = new Set(['errors', '+', '#']);
 
 const isSymbol = (s: string | undefined) => s !== undefined && SYMBOL_PATTERN.test(s);

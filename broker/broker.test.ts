@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqttPacket from 'mqtt-packet';
 import { SignJWT, UnsecuredJWT } from 'jose';
+import type { MqttClient } from 'mqtt';
 import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../test/testing/app.js';
 import { connectPacket, rawClient } from '../test/testing/raw-mqtt.js';
 
@@ -355,5 +356,67 @@ describe('persistent sessions keep only granted subscriptions', () => {
     c.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'ticks/A', qos: 0 }] });
     expect(((await c.waitFor('suback')) as mqttPacket.ISubackPacket).granted).toEqual([0]);
     c.socket.destroy();
+  });
+});
+
+describe('operator rules (ACL_FILE) as Mosquitto applies them', () => {
+  let app: TestApp;
+  const settle = () => new Promise((r) => setTimeout(r, 300));
+  /** The SUBACK's return codes (mqtt.js rejects a SUBACK with 0x80, carrying the packet). */
+  const subackCodes = (c: MqttClient, filter: string) =>
+    c.subscribeAsync(filter, { qos: 1 }).then(
+      (grants) => grants.map((g) => g.qos),
+      (err: { packet: mqttPacket.ISubackPacket }) => err.packet.granted,
+    );
+  beforeAll(async () => {
+    const aclFile = join(mkdtempSync(join(tmpdir(), 'ticktalk-acl-')), 'acl');
+    writeFileSync(aclFile, ['user reader', 'topic read apps/#', 'topic deny apps/test/nosubscribe', 'user writer', 'topic write apps/#', ''].join('\n'));
+    app = await startTestApp({ ACL_FILE: aclFile });
+  });
+  afterAll(() => app.stop());
+
+  it('grants a wildcard that reaches a denied topic, and withholds only that topic live (QoS 0 and 1)', async () => {
+    const got: string[] = [];
+    const reader = await app.connect({ password: await app.token('reader') }, (t, p) => got.push(`${t} ${p}`));
+    expect(await subackCodes(reader, 'apps/+/+')).toEqual([1]);
+    const writer = await app.connect({ password: await app.token('writer') });
+    for (const qos of [0, 1] as const) {
+      await writer.publishAsync('apps/test/nosubscribe', `denied q${qos}`, { qos });
+      await writer.publishAsync('apps/test/ok', `ok q${qos}`, { qos });
+    }
+    await expect.poll(() => got.length).toBe(2);
+    await settle();
+    expect(got).toEqual(['apps/test/ok ok q0', 'apps/test/ok ok q1']);
+  });
+
+  it('withholds a denied retained message on SUBSCRIBE', async () => {
+    await app.ctx.mqtt.publish('apps/test/nosubscribe', 'denied retained', { qos: 1, retain: true });
+    await app.ctx.mqtt.publish('apps/test/ok', 'ok retained', { qos: 1, retain: true });
+    const got: string[] = [];
+    const reader = await app.connect({ password: await app.token('reader') }, (t, p) => got.push(`${t} ${p}`));
+    expect(await subackCodes(reader, 'apps/+/+')).toEqual([1]);
+    await expect.poll(() => got.length).toBe(1);
+    await settle();
+    expect(got).toEqual(['apps/test/ok ok retained']);
+  });
+
+  it('withholds a denied message queued for a persistent session while it was offline', async () => {
+    const password = await app.token('reader');
+    const first = await app.connect({ clientId: 'reader-phone', clean: false, password });
+    expect(await subackCodes(first, 'apps/+/+')).toEqual([1]);
+    await first.endAsync();
+    await app.ctx.mqtt.publish('apps/test/nosubscribe', 'denied queued', { qos: 1, retain: false });
+    await app.ctx.mqtt.publish('apps/test/ok', 'ok queued', { qos: 1, retain: false });
+
+    const got: string[] = [];
+    await app.connect({ clientId: 'reader-phone', clean: false, password }, (t, p) => got.push(`${t} ${p}`));
+    await expect.poll(() => got.length).toBe(1);
+    await settle();
+    expect(got).toEqual(['apps/test/ok ok queued']);
+  });
+
+  it('still refuses a filter the rules deny entirely', async () => {
+    const reader = await app.connect({ password: await app.token('reader') });
+    expect(await subackCodes(reader, 'apps/test/nosubscribe')).toEqual([128]);
   });
 });

@@ -1,7 +1,7 @@
 import type { Config } from '../protocol/config.js';
 import type { Principal } from '../protocol/identity.js';
 import type { Metrics } from '../platform/metrics.js';
-import { isAllowed, type Access } from './acl.js';
+import { inBuiltInFamily, isAllowed, type Access } from './acl.js';
 import type { OperatorAcl } from './acl-file.js';
 import type { Client } from './aedes/internals.js';
 import type { ClientInfo } from './extensions.js';
@@ -61,6 +61,17 @@ export class ClientAccess {
       (st.filters.has(filter) || st.filters.size < this.config.MQTT_MAX_SUBSCRIPTIONS) &&
       isAllowed(st.who, 'subscribe', filter, this.aclContext(client))
     );
+  }
+
+  /**
+   * Whether a message on `topic` may reach the client. Built-in families were decided whole at
+   * SUBSCRIBE; in operator areas a granted wildcard may span topics the rules deny to this client,
+   * so each topic is checked (Mosquitto's acl_file does the same at delivery).
+   */
+  mayReceive(client: Client, topic: string): boolean {
+    if (this.operatorAcl === undefined || inBuiltInFamily(topic)) return true;
+    const st = this.states.get(client);
+    return st !== undefined && this.operatorAcl.allows(st.who, client.id, 'subscribe', topic);
   }
 
   /** Whether this node granted `client` the subscription `topic` (ACL and cap passed). */

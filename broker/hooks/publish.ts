@@ -77,7 +77,9 @@ export class PublishHooks {
     );
   };
 
-  readonly authorizeForward: Required<AedesOptions>['authorizeForward'] = (_client, packet) => {
+  /** Every delivery Aedes makes (live QoS 0/1, retained on SUBSCRIBE, a resumed queue) passes here. */
+  readonly authorizeForward: Required<AedesOptions>['authorizeForward'] = (client, packet) => {
+    if (!this.access.mayReceive(client, packet.topic)) return null;
     this.out[topicFamily(packet.topic)].inc();
     return packet;
   };
