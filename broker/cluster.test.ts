@@ -23,7 +23,12 @@ async function subscribesSeveralInOnePacket(sub: TestApp, pub: TestApp, tag: str
   const rooms = [1, 2, 3].map((i) => `chat/rooms/multi-${tag}-${i}`);
   const symbol = `MS${tag}`.slice(0, 12);
   const client = await sub.connect({ clientId: `multi-${tag}`, clean: false, password: await sub.token('alice') });
-  const filters = { [rooms[0]!]: { qos: 1 as const }, [`ticks/${symbol}`]: { qos: 0 as const }, [rooms[1]!]: { qos: 1 as const }, [rooms[2]!]: { qos: 1 as const } };
+  const filters = {
+    [rooms[0]]: { qos: 1 as const },
+    [`ticks/${symbol}`]: { qos: 0 as const },
+    [rooms[1]]: { qos: 1 as const },
+    [rooms[2]]: { qos: 1 as const },
+  };
   const granted = await withinMs(client.subscribeAsync(filters), 5000, 'SUBACK');
   expect(granted.map((g) => [g.topic, g.qos])).toEqual(Object.entries(filters).map(([topic, o]) => [topic, o.qos]));
   await new Promise((r) => setTimeout(r, 200)); // subscriptions propagate through Redis
