@@ -11,6 +11,56 @@ const db = 10 + (process.pid % 5);
 const REDIS_URL = `redis://127.0.0.1:6379/${db}`;
 const run = randomBytes(4).toString('hex');
 
+const withinMs = <T>(p: Promise<T>, ms: number, what: string) =>
+  Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms))]);
+
+/**
+ * A persistent session subscribing to several filters in ONE SUBSCRIBE gets a SUBACK with every
+ * code and live messages on each filter (issue 14 item 1: aedes-persistence's broadcast waiter,
+ * keyed by client id + first topic, left all but one store unanswered, so no SUBACK came).
+ */
+async function subscribesSeveralInOnePacket(sub: TestApp, pub: TestApp, tag: string): Promise<void> {
+  const rooms = [1, 2, 3].map((i) => `chat/rooms/multi-${tag}-${i}`);
+  const symbol = `MS${tag}`.slice(0, 12);
+  const client = await sub.connect({ clientId: `multi-${tag}`, clean: false, password: await sub.token('alice') });
+  const filters = {
+    [rooms[0]]: { qos: 1 as const },
+    [`ticks/${symbol}`]: { qos: 0 as const },
+    [rooms[1]]: { qos: 1 as const },
+    [rooms[2]]: { qos: 1 as const },
+  };
+  const granted = await withinMs(client.subscribeAsync(filters), 5000, 'SUBACK');
+  expect(granted.map((g) => [g.topic, g.qos])).toEqual(Object.entries(filters).map(([topic, o]) => [topic, o.qos]));
+  await new Promise((r) => setTimeout(r, 200)); // subscriptions propagate through Redis
+
+  for (const room of rooms) {
+    const got = nextMessage(client, room);
+    await pub.ctx.mqtt.publish(room, JSON.stringify({ room }), { qos: 1, retain: false });
+    expect(JSON.parse((await got).payload.toString()).room).toBe(room);
+  }
+  const tick = nextMessage(client, `ticks/${symbol}`);
+  pub.ctx.mqtt.publishTicks([{ symbol, time_msc: 7, bid: 2, ask: 2.1, last: 0, volume: 0, flags: 6 }]);
+  expect(JSON.parse((await tick).payload.toString()).bid).toBe(2);
+}
+
+describe('one node over Redis', () => {
+  const url = REDIS_URL; // the describes run one after the other, each flushing the database after it
+  let node: TestApp;
+  beforeAll(async () => {
+    node = await startTestApp({ REDIS_URL: url, NODE_ID: `single-${run}` });
+  });
+  afterAll(async () => {
+    await node?.stop();
+    const redis = new Redis(url);
+    await redis.flushdb();
+    redis.disconnect();
+  });
+
+  it('answers a persistent session subscribing to several filters in one SUBSCRIBE, and delivers on each', async () => {
+    await subscribesSeveralInOnePacket(node, node, `one${run}`);
+  });
+});
+
 describe('cluster over Redis', () => {
   let a: TestApp;
   let b: TestApp;
@@ -40,6 +90,10 @@ describe('cluster over Redis', () => {
     const chat = nextMessage(onA, topic);
     await b.ctx.mqtt.publish(topic, '{"type":"message","text":"from b"}', { qos: 1, retain: false });
     expect(JSON.parse((await chat).payload.toString()).text).toBe('from b');
+  });
+
+  it('answers a persistent session subscribing to several filters in one SUBSCRIBE, and delivers on each from the other node', async () => {
+    await subscribesSeveralInOnePacket(a, b, `two${run}`);
   });
 
   it('resumes a persistent session made on node A on node B, with QoS 1 messages queued meanwhile', async () => {

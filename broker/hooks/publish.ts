@@ -17,6 +17,7 @@ type Decision = 'refused' | 'as-is' | Promise<Buffer | null>;
 export class PublishHooks {
   private readonly out: Record<TopicFamily, Counter>;
   private readonly incoming: Record<TopicFamily, Counter>;
+  private readonly ticksRejected: Record<'qos2' | 'bypass', Counter>;
 
   constructor(
     private readonly access: ClientAccess,
@@ -28,6 +29,9 @@ export class PublishHooks {
     const inCounter = metrics.counter('mqtt_messages_in_total', 'Messages published into the broker', ['family']);
     this.out = Object.fromEntries(TOPIC_FAMILIES.map((f) => [f, outCounter.labels(f)])) as never;
     this.incoming = Object.fromEntries(TOPIC_FAMILIES.map((f) => [f, inCounter.labels(f)])) as never;
+    // The wire layer's counter (one metric for every refused feed tick).
+    const rejected = metrics.counter('ticks_rejected_total', 'Tick publishes from feed clients refused', ['reason']);
+    this.ticksRejected = { qos2: rejected.labels('qos2'), bypass: rejected.labels('bypass') };
   }
 
   /** Extension topic prefixes the wire layer takes off this client's wire: none for anonymous clients. */
@@ -66,7 +70,7 @@ export class PublishHooks {
       retain: packet.retain,
     }));
     if (decision === 'refused') return done(drop(packet));
-    if (decision === 'as-is') return done(null);
+    if (decision === 'as-is') return done(this.bypassesTickIntake(packet) ? drop(packet) : null);
     decision.then(
       (payload) => {
         if (payload === null) return done(drop(packet));
@@ -89,6 +93,18 @@ export class PublishHooks {
     aedes.on('publish', (packet, client) => {
       if (client && packet.topic !== DROPPED_TOPIC) this.incoming[topicFamily(packet.topic)].inc();
     });
+  }
+
+  /**
+   * The wire layer validates every feed tick it takes (QoS 0 and 1 within maxTickFrame); a `ticks/`
+   * publish reaching Aedes is one it did not take (QoS 2; `bypass`: a frame over the bound, a will)
+   * and would be forwarded and retained unvalidated: it is acked and dropped, counted like the wire
+   * layer's refusals.
+   */
+  private bypassesTickIntake(packet: { topic: string; qos: number }): boolean {
+    if (topicFamily(packet.topic) !== 'ticks') return false;
+    this.ticksRejected[packet.qos === 2 ? 'qos2' : 'bypass'].inc();
+    return true;
   }
 
   /** The PUBACK goes once the message is queued for every persistent session (see QoSForwarder). */

@@ -45,7 +45,7 @@ describe('wire layer over real sockets', () => {
   });
   afterAll(() => app.stop());
 
-  it('forwards a feed client\'s valid ticks without the retain bit, and retains the latest for later subscribers', async () => {
+  it("forwards a feed client's valid ticks without the retain bit, and retains the latest for later subscribers", async () => {
     const sub = await app.connect();
     await sub.subscribeAsync('ticks/+');
     const feed = await app.connect({ password: await app.token('feed-1', ['feed']) });
@@ -82,6 +82,31 @@ describe('wire layer over real sockets', () => {
     feed.publish('ticks/USDJPY', JSON.stringify({ symbol: 'USDJPY', time_msc: 2, bid: 150.1, ask: 150.2 }));
     expect(JSON.parse((await marker).payload.toString()).time_msc).toBe(2);
     expect(seen.map((p) => JSON.parse(p).time_msc)).toEqual([2]);
+  });
+
+  it('refuses feed ticks at QoS 2 or over 4 KB (they reach Aedes, not the wire layer): never delivered or retained, counted', async () => {
+    const sub = await app.connect();
+    await sub.subscribeAsync('ticks/EURUSD');
+    const seen: string[] = [];
+    sub.on('message', (t, p) => t === 'ticks/EURUSD' && seen.push(p.toString()));
+    const rejected = (reason: string) => counter(app, 'ticks_rejected_total', { reason });
+    const [qos2, bypass] = [await rejected('qos2'), await rejected('bypass')];
+    const feed = await app.connect({ password: await app.token('feed-bypass', ['feed']) });
+    const forged = { symbol: 'EURUSD', time_msc: 1, bid: '<script>alert(1)</script>', ask: 1 };
+    await feed.publishAsync('ticks/EURUSD', JSON.stringify(forged), { qos: 2, retain: true });
+    const padded = { ...forged, pad: 'x'.repeat(5000) };
+    await feed.publishAsync('ticks/EURUSD', JSON.stringify(padded), { qos: 1, retain: true });
+    await feed.publishAsync('ticks/EURUSD', JSON.stringify({ ...padded, bid: 1, ask: 1.1 }), { qos: 0, retain: true });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.map((p) => p.slice(0, 80))).toEqual([]);
+    expect([await rejected('qos2'), await rejected('bypass')]).toEqual([qos2 + 1, bypass + 2]);
+
+    const late = await app.connect();
+    const retained: string[] = [];
+    late.on('message', (t, p) => t === 'ticks/EURUSD' && retained.push(p.toString()));
+    await late.subscribeAsync('ticks/EURUSD');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(retained.filter((p) => p.includes('script') || p.includes('pad')).map((p) => p.slice(0, 80))).toEqual([]);
   });
 
   it('delivers ticks to WebSocket clients', async () => {
