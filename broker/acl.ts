@@ -22,6 +22,12 @@ export interface AclContext {
 /** First topic levels whose rules live here alone; the operator's ACL_FILE may not touch them. */
 export const BUILT_IN_ROOTS = ['ticks', 'candles', 'chat', 'users', '$SYS'] as const;
 
+/** Whether `topic` lies in a built-in family (a root of BUILT_IN_ROOTS). */
+export function isBuiltInTopic(topic: string): boolean {
+  const root = topic.split('/', 1)[0];
+  return (BUILT_IN_ROOTS as readonly string[]).includes(root);
+}
+
 const OWN_USER_LEAVES = new Set(['errors', '+', '#']);
 
 const isSymbol = (s: string | undefined) => s !== undefined && SYMBOL_PATTERN.test(s);
