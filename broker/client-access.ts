@@ -12,6 +12,8 @@ export interface ClientState {
   filters: Set<string>;
   /** Set in preConnect: MQTT-3.1.3-8 needs CONNACK 2, which only the authenticate step can send. */
   refuseIdentifier: boolean;
+  /** The topic of the CONNECT's will, decided in the authenticate step (mayLeaveWill). */
+  willTopic?: string;
   /**
    * The ACL's answer for the last topic this client published on: a chatting client publishes on
    * one room at a time, and the answer depends on nothing that changes during a connection.
@@ -33,8 +35,8 @@ export class ClientAccess {
   }
 
   /** A client's CONNECT arrived: it is anonymous until authenticated. */
-  open(client: Client, refuseIdentifier: boolean): void {
-    this.states.set(client, { who: null, filters: new Set(), refuseIdentifier });
+  open(client: Client, refuseIdentifier: boolean, willTopic: string | undefined): void {
+    this.states.set(client, { who: null, filters: new Set(), refuseIdentifier, willTopic });
   }
 
   get(client: Client): ClientState | undefined {
@@ -44,13 +46,13 @@ export class ClientAccess {
   /** ACL decision for an authenticated client, for paths that bypass Aedes (the wire layer). */
   may(client: Client, access: Access, topic: string): boolean {
     const st = this.states.get(client);
-    return st !== undefined && isAllowed(st.who, access, topic, this.aclContext(client));
+    return st !== undefined && isAllowed(st.who, access, topic, this.aclContext(client.id));
   }
 
   /** The ACL's answer for a publish on `topic`, cached for the client's last topic. */
   mayPublish(client: Client, st: ClientState, topic: string): boolean {
     if (st.lastPublish?.topic !== topic) {
-      st.lastPublish = { topic, allowed: isAllowed(st.who, 'publish', topic, this.aclContext(client)) };
+      st.lastPublish = { topic, allowed: isAllowed(st.who, 'publish', topic, this.aclContext(client.id)) };
     }
     return st.lastPublish.allowed;
   }
@@ -59,7 +61,7 @@ export class ClientAccess {
   maySubscribe(client: Client, st: ClientState, filter: string): boolean {
     return (
       (st.filters.has(filter) || st.filters.size < this.config.MQTT_MAX_SUBSCRIPTIONS) &&
-      isAllowed(st.who, 'subscribe', filter, this.aclContext(client))
+      isAllowed(st.who, 'subscribe', filter, this.aclContext(client.id))
     );
   }
 
@@ -74,6 +76,16 @@ export class ClientAccess {
     return st !== undefined && this.operatorAcl.allows(st.who, client.id, 'subscribe', topic);
   }
 
+  /**
+   * Whether `who`, connected as `clientId` (owned, see ownedClientId), may leave a will on `topic`:
+   * never on a built-in family (a will is published after its owner is gone, so chat cannot stamp
+   * it nor the tick intake validate it, and the other families are the broker's own), elsewhere
+   * where the owner may publish. Asked at CONNECT and again when a node publishes a dead node's will.
+   */
+  mayLeaveWill(who: Principal, clientId: string, topic: string): boolean {
+    return !inBuiltInFamily(topic) && isAllowed(who, 'publish', topic, this.aclContext(clientId));
+  }
+
   /** Whether this node granted `client` the subscription `topic` (ACL and cap passed). */
   readonly granted = (client: Client, topic: string): boolean => this.states.get(client)?.filters.has(topic) ?? false;
 
@@ -85,11 +97,35 @@ export class ClientAccess {
     return { id: client.id, who: this.states.get(client)?.who ?? null, node: this.config.NODE_ID };
   }
 
-  private aclContext(client: Client) {
+  private aclContext(clientId: string) {
     return {
       allowAnonymousMarketData: this.config.ALLOW_ANONYMOUS_MARKET_DATA,
       operator: this.operatorAcl,
-      clientId: client.id,
+      clientId,
     };
   }
+}
+
+const ANONYMOUS_OWNER = '~anonymous';
+
+/**
+ * Sessions belong to whoever made them: the client id Aedes keys sessions (and takeovers) by is
+ * qualified with the authenticated user, so reusing someone else's client id with clean session
+ * false resumes nothing of theirs, receives none of their queued messages and cannot kick them off.
+ * Set in the authenticate step, before Aedes looks the session up.
+ */
+export function ownedClientId(who: Principal, requested: string): string {
+  // `~` cannot start a user id (USER_PATTERN), so anonymous sessions never meet a user's.
+  return `${who === null ? ANONYMOUS_OWNER : who.sub}:${requested}`;
+}
+
+/**
+ * The owner's user id in an owned client id (null: anonymous), or undefined when the id is not
+ * one ownedClientId made. Roles are not in it: only rules that ignore roles may be asked with it.
+ */
+export function ownerOf(ownedId: string): Principal | undefined {
+  const colon = ownedId.indexOf(':');
+  if (colon <= 0) return undefined;
+  const sub = ownedId.slice(0, colon);
+  return sub === ANONYMOUS_OWNER ? null : { sub, name: sub, roles: [] };
 }

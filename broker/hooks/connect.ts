@@ -1,6 +1,5 @@
 import { decodeJwt } from 'jose';
 import type { Config } from '../../protocol/config.js';
-import type { Principal } from '../../protocol/identity.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { TokenVerifier } from '../../platform/auth.js';
@@ -8,7 +7,8 @@ import type { OperatorAcl } from '../acl-file.js';
 import { checkAedesClient, clientInternals, type AedesOptions, type Client } from '../aedes/internals.js';
 import { installQoSDelivery } from '../aedes/qos-delivery.js';
 import { gateClientDeliveries } from '../aedes/resume-order.js';
-import type { ClientAccess } from '../client-access.js';
+import { ownedClientId, type ClientAccess, type ClientState } from '../client-access.js';
+import { malformedTopicName } from './publish.js';
 
 export interface ConnectDeps {
   config: Config;
@@ -44,7 +44,7 @@ function preConnect({ config, access, log }: ConnectDeps): ConnectHooks['preConn
     // Before the session is restored: Aedes captures the delivery function with each subscription.
     installQoSDelivery(client);
     gateClientDeliveries(client);
-    access.open(client, packet.clientId === '' && packet.clean === false);
+    access.open(client, packet.clientId === '' && packet.clean === false, packet.will?.topic);
     // MQTT 3.1.1 has no server keepalive: a client asking for none or more than the limit is held
     // to the limit, so an idle or half-open connection is always reaped.
     if (!packet.keepalive || packet.keepalive > config.MQTT_MAX_KEEPALIVE_S) packet.keepalive = config.MQTT_MAX_KEEPALIVE_S;
@@ -65,6 +65,7 @@ function authenticate({ config, auth, operatorAcl, access, metrics, log }: Conne
     if (!password || password.length === 0) {
       if (!config.ALLOW_ANONYMOUS_MARKET_DATA && !operatorAcl) return refuse(5, 'anonymous');
       client.id = ownedClientId(null, client.id);
+      if (!willAllowed(access, client, st)) return refuse(5, 'will not authorised');
       return done(null, true);
     }
     const token = password.toString('utf8');
@@ -72,6 +73,7 @@ function authenticate({ config, auth, operatorAcl, access, metrics, log }: Conne
       (who) => {
         st.who = who;
         client.id = ownedClientId(who, client.id);
+        if (!willAllowed(access, client, st)) return refuse(5, 'will not authorised');
         closeAtExpiry(client, token);
         done(null, true);
       },
@@ -81,6 +83,16 @@ function authenticate({ config, auth, operatorAcl, access, metrics, log }: Conne
       },
     );
   };
+}
+
+/**
+ * A will is authorised against its owner at CONNECT (after the client id is owned: operator `%c`
+ * rules see the id a publish would): Aedes stores it then and publishes it, possibly from another
+ * node, once the owner is gone. Refused with CONNACK 5 (not authorized).
+ */
+function willAllowed(access: ClientAccess, client: Client, st: ClientState): boolean {
+  const topic = st.willTopic;
+  return topic === undefined || (malformedTopicName(topic) === null && access.mayLeaveWill(st.who, client.id, topic));
 }
 
 /**
@@ -97,15 +109,4 @@ function closeAtExpiry(client: Client, verifiedToken: string): void {
   const timer = setTimeout(() => client.close(), Math.max(ms, 0));
   timer.unref();
   conn.once('close', () => clearTimeout(timer));
-}
-
-/**
- * Sessions belong to whoever made them: the client id Aedes keys sessions (and takeovers) by is
- * qualified with the authenticated user, so reusing someone else's client id with clean session
- * false resumes nothing of theirs, receives none of their queued messages and cannot kick them off.
- * Set in the authenticate step, before Aedes looks the session up.
- */
-export function ownedClientId(who: Principal, requested: string): string {
-  // `~` cannot start a user id (USER_PATTERN), so anonymous sessions never meet a user's.
-  return `${who === null ? '~anonymous' : who.sub}:${requested}`;
 }

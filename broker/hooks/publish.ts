@@ -1,9 +1,9 @@
 import { TOPIC_FAMILIES, topicFamily, type TopicFamily } from '../../protocol/topics.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
-import type { Aedes, AedesOptions, Client } from '../aedes/internals.js';
+import type { Aedes, AedesOptions, Client, PublishPacket } from '../aedes/internals.js';
 import { DROPPED_TOPIC, drop } from '../aedes/dropped.js';
-import type { ClientAccess } from '../client-access.js';
+import { ownerOf, type ClientAccess } from '../client-access.js';
 import type { BrokerExtension, ClientPublish } from '../extensions.js';
 import type { Forwarder } from '../wire/wire-layer.js';
 
@@ -59,7 +59,7 @@ export class PublishHooks {
 
   /** What the wire layer does not take (QoS 0 and 2, anonymous clients, oversized frames) comes here. */
   readonly authorizePublish: Required<AedesOptions>['authorizePublish'] = (client, packet, done) => {
-    if (!client) return done(null);
+    if (!client) return done(this.ownerlessWill(packet));
     // Aedes checked the rest of the name already; U+0000 is the one it lets through.
     const malformed = malformedTopicName(packet.topic);
     if (malformed) return done(new Error(malformed));
@@ -80,6 +80,22 @@ export class PublishHooks {
       (err: Error) => done(this.extensionFailed(err, client, packet.topic)),
     );
   };
+
+  /**
+   * With no client, Aedes is publishing the will of a client another node held when it died (its
+   * will sweep). Only the owner's user id is known here (in the owned client id), not their roles:
+   * the will goes out only where that owner may leave one (ClientAccess.mayLeaveWill asks role-free
+   * rules only) and no extension would have to stamp it; anything else is dropped.
+   */
+  private ownerlessWill(packet: PublishPacket & { clientId?: string }): null {
+    const { topic, clientId = '' } = packet;
+    const owner = ownerOf(clientId);
+    const stampless = malformedTopicName(topic) === null && !this.extensionFor(topic);
+    if (owner !== undefined && stampless && this.access.mayLeaveWill(owner, clientId, topic)) return null;
+    this.access.refused('publish');
+    this.log.warn({ topic, client: clientId }, "dropped a dead node's will: its owner could not publish it");
+    return drop(packet);
+  }
 
   /** Every delivery Aedes makes (live QoS 0/1, retained on SUBSCRIBE, a resumed queue) passes here. */
   readonly authorizeForward: Required<AedesOptions>['authorizeForward'] = (client, packet) => {
@@ -121,7 +137,7 @@ export class PublishHooks {
   private decide(client: Client, publish: () => ClientPublish): Decision {
     const st = this.access.get(client);
     const { topic } = publish();
-    const ext = this.extensions.find((e) => e.publishPrefixes.some((p) => topic.startsWith(p)));
+    const ext = this.extensionFor(topic);
     if (!st || !this.access.mayPublish(client, st, topic)) {
       // Acknowledge and drop, as Mosquitto does for MQTT 3.1.1; the owning extension may explain.
       this.access.refused('publish');
@@ -130,6 +146,10 @@ export class PublishHooks {
     }
     if (!ext) return 'as-is';
     return ext.onClientPublish(this.access.info(client), publish());
+  }
+
+  private extensionFor(topic: string): BrokerExtension | undefined {
+    return this.extensions.find((e) => e.publishPrefixes.some((p) => topic.startsWith(p)));
   }
 
   /**
@@ -145,7 +165,7 @@ export class PublishHooks {
 const AEDES_MAX_TOPIC_LEVELS = 100;
 
 /** Why a PUBLISH topic name breaks MQTT 3.1.1 (or Aedes' level bound), or null when it does not. */
-function malformedTopicName(topic: string): string | null {
+export function malformedTopicName(topic: string): string | null {
   if (topic.length === 0) return 'empty topic name';
   if (topic.includes('#') || topic.includes('+')) return 'wildcard in a topic name';
   if (topic.includes('\u0000')) return 'topic name contains U+0000';
