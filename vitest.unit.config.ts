@@ -5,14 +5,14 @@ import base from './vitest.config.js';
 // values, PGlite, in-process servers on loopback port 0, the built CLI, and kubectl's offline kustomize.
 // A new test joins this list only if it opens no connection to a service.
 const UNIT_TESTS = [
-  'bridges/{amqp,feed-encoding,feed-progress,feed-time,mt5-export,simulator,tick-body,tick-generator}.test.ts',
+  'bridges/{amqp,feed-encoding,feed-progress,feed-time,mt5-export,simulated-history,simulator,tick-body,tick-generator}.test.ts',
   'broker/{acl,connect-rate,packet-guard,topic-filter}.test.ts',
   'broker/aedes/{internals,qos-forward,resume-order}.test.ts',
   'broker/wire/{frame-splitter,mqtt-frame,ordered-acks,outbound-queue,route-table,tick-intake}.test.ts',
   'chat/{presence-store.memory,rate-limiter.memory,service,sql-store.pglite}.test.ts',
   'cli/engines.test.ts',
   'k8s/*.test.ts',
-  'ohlcv/{aggregate,bucket,history-cache,hub-feed,live-bars,simulated-history,symbols}.test.ts',
+  'ohlcv/{aggregate,bucket,history-cache,hub-feed,live-bars,symbols}.test.ts',
   'platform/{auth,health,shutdown}.test.ts',
   'protocol/*.test.ts',
   'test/architecture.test.ts',

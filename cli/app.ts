@@ -13,7 +13,7 @@ import { BrokerPublisher } from '../broker/publisher.js';
 import { TcpListener, registerWebSocketListener } from '../broker/listeners.js';
 import { drainGradually } from '../broker/drain.js';
 import { startOhlcvRole } from '../ohlcv/role.js';
-import { prepareSimulatorHistory } from '../ohlcv/first-start.js';
+import { prepareSimulatorHistory } from '../bridges/simulator-history.js';
 import { keptJwtSecret } from '../platform/jwt-secret.js';
 import { registerUdfRoutes } from '../ohlcv/udf-routes.js';
 import { openCandleStore } from '../ohlcv/store.js';

@@ -7,12 +7,12 @@ import {
   seededRandom,
   symbolProfile,
   type SymbolProfile,
-} from '../bridges/tick-generator.js';
+} from './tick-generator.js';
 import type { Tick } from '../protocol/tick.js';
-import { rollUpEvery, tickPrice, tickVolume, type CandleMode, type SeriesBar } from './aggregate.js';
-import type { Bar } from './bar.js';
-import { bucketStart, DAY_MS } from './bucket.js';
-import type { SymbolSighting } from './symbols.js';
+import { rollUpEvery, tickPrice, tickVolume, type CandleMode, type SeriesBar } from '../ohlcv/aggregate.js';
+import type { Bar } from '../ohlcv/bar.js';
+import { bucketStart, DAY_MS } from '../ohlcv/bucket.js';
+import type { SymbolSighting } from '../ohlcv/symbols.js';
 
 /**
  * History for the built-in simulator's symbols on a first start: the simulator's own walk (profile,

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { symbolProfile } from '../bridges/tick-generator.js';
+import { symbolProfile } from './tick-generator.js';
 import { loadConfig } from '../protocol/config.js';
 import { RESOLUTIONS, type Resolution } from '../protocol/names.js';
-import type { CandleMode } from './aggregate.js';
-import type { Bar } from './bar.js';
-import { bucketStart, DAY_MS } from './bucket.js';
-import { simulatorHistoryPlan } from './first-start.js';
+import type { CandleMode } from '../ohlcv/aggregate.js';
+import type { Bar } from '../ohlcv/bar.js';
+import { bucketStart, DAY_MS } from '../ohlcv/bucket.js';
+import { simulatorHistoryPlan } from './simulator-history.js';
 import { simulatedHistory, type SimulatedHistoryOptions } from './simulated-history.js';
 
 const END = Date.UTC(2026, 2, 15, 13, 37, 21, 480);

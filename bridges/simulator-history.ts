@@ -2,9 +2,9 @@ import type { RoleContext } from '../platform/context.js';
 import type { Logger } from '../platform/logger.js';
 import type { Config } from '../protocol/config.js';
 import type { Resolution } from '../protocol/names.js';
-import { candleModeOf, type CandleMode, type SeriesBar } from './aggregate.js';
+import { candleModeOf, type CandleMode, type SeriesBar } from '../ohlcv/aggregate.js';
 import { simulatedHistory } from './simulated-history.js';
-import { openCandleStore, type CandleStore } from './store.js';
+import { openCandleStore, type CandleStore } from '../ohlcv/store.js';
 
 /** What a start with the built-in simulator does about candle history. */
 export interface SimulatorHistoryPlan {
