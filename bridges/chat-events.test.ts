@@ -25,7 +25,9 @@ describe('chat.events outbox relay (RabbitMQ, private vhost)', () => {
     await channel.assertExchange(CHAT_BRIDGE_NAMES.eventsExchange, 'topic', { durable: true });
     ({ queue } = await channel.assertQueue('', { exclusive: true }));
     await channel.bindQueue(queue, CHAT_BRIDGE_NAMES.eventsExchange, '#');
-    await channel.consume(queue, (msg) => msg && received.push({ key: msg.fields.routingKey, body: JSON.parse(msg.content.toString()) }), { noAck: true });
+    await channel.consume(queue, (msg) => msg && received.push({ key: msg.fields.routingKey, body: JSON.parse(msg.content.toString()) }), {
+      noAck: true,
+    });
   });
   afterAll(async () => {
     for (const b of bridges) await b.stop();
@@ -36,7 +38,15 @@ describe('chat.events outbox relay (RabbitMQ, private vhost)', () => {
 
   const start = async (holder: string) => {
     bridges.push(
-      await connectChatBridges({ url: vhost.url, chat: chat.service, store: chat.store, maxLength: 2000, holder, log: chat.log, metrics: new Metrics(false) }),
+      await connectChatBridges({
+        url: vhost.url,
+        chat: chat.service,
+        store: chat.store,
+        maxLength: 2000,
+        holder,
+        log: chat.log,
+        metrics: new Metrics(false),
+      }),
     );
   };
 

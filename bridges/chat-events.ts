@@ -66,10 +66,11 @@ export class ChatEventsRelay {
           this.opts.log.warn({ err: (err as Error).message }, 'chat events not relayed yet; retrying');
         }
       }
-      if (relayed === 0) await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, POLL_MS);
-        this.wake = () => (clearTimeout(timer), resolve());
-      });
+      if (relayed === 0)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, POLL_MS);
+          this.wake = () => (clearTimeout(timer), resolve());
+        });
     }
   }
 

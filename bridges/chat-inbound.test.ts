@@ -16,7 +16,9 @@ describe('chat.inbound (RabbitMQ, private vhost)', () => {
   const names = CHAT_BRIDGE_NAMES.inbound;
 
   const post = async (routingKey: string, body: unknown) => {
-    channel.publish(names.exchange, routingKey, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), { contentType: 'application/json' });
+    channel.publish(names.exchange, routingKey, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), {
+      contentType: 'application/json',
+    });
     await channel.waitForConfirms();
   };
 
@@ -54,7 +56,11 @@ describe('chat.inbound (RabbitMQ, private vhost)', () => {
     const [message] = (await chat.service.history(lobby, { limit: 10 })).messages;
     expect(message).toMatchObject({ room: 'lobby', seq: 1, user: 'bot:news', name: 'News Bot', text: 'CPI 3.1%', ref: 'cpi-1' });
     expect(chat.published).toContainEqual({ topic: 'chat/rooms/lobby', qos: 1, payload: message });
-    expect(chat.published).toContainEqual({ topic: 'chat/rooms/fx', qos: 1, payload: expect.objectContaining({ user: 'bot:alerts', name: 'alerts' }) });
+    expect(chat.published).toContainEqual({
+      topic: 'chat/rooms/fx',
+      qos: 1,
+      payload: expect.objectContaining({ user: 'bot:alerts', name: 'alerts' }),
+    });
   });
 
   it('uses the AMQP message id as the ref when the body has none, so a redelivery is stored once', async () => {
@@ -64,10 +70,12 @@ describe('chat.inbound (RabbitMQ, private vhost)', () => {
     await channel.waitForConfirms();
     await post('room.ids', { user: 'feed', text: 'resume' });
     const ids = roomConversation('ids')!;
-    await expect.poll(async () => (await chat.service.history(ids, { limit: 10 })).messages.map((m) => [m.text, m.ref]), { timeout: 10_000 }).toEqual([
-      ['halt', 'amqp-id-7'],
-      ['resume', undefined],
-    ]);
+    await expect
+      .poll(async () => (await chat.service.history(ids, { limit: 10 })).messages.map((m) => [m.text, m.ref]), { timeout: 10_000 })
+      .toEqual([
+        ['halt', 'amqp-id-7'],
+        ['resume', undefined],
+      ]);
   });
 
   it('dead-letters invalid messages with the reason and stores nothing', async () => {

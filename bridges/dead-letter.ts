@@ -54,4 +54,3 @@ function deadLetterProperties(original: MessageProperties, error: string): Optio
   }
   return props;
 }
-

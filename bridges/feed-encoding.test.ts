@@ -22,7 +22,15 @@ describe('encodeFeedMessage', () => {
   it('JSON round-trips through the bridge parser exactly, in any feed zone (property)', () => {
     fc.assert(
       fc.property(tickArb, fc.constantFrom('UTC', 'Europe/Athens', 'EET', 'America/New_York'), (t, timeZone) => {
-        const tick: Tick = { symbol: t.symbol, time_msc: t.time_msc, bid: t.bid, ask: t.bid + t.spread, last: t.last, volume: t.volume, flags: t.flags };
+        const tick: Tick = {
+          symbol: t.symbol,
+          time_msc: t.time_msc,
+          bid: t.bid,
+          ask: t.bid + t.spread,
+          last: t.last,
+          volume: t.volume,
+          flags: t.flags,
+        };
         if (t.volume_real !== undefined) tick.volume_real = t.volume_real;
         // The hour repeated when DST ends is ambiguous in any wall-clock feed; it is read as the
         // earlier instant (tested below), so the round trip holds everywhere else.

@@ -6,7 +6,12 @@ const HEADER = '<DATE>\t<TIME>\t<BID>\t<ASK>\t<LAST>\t<VOLUME>\t<FLAGS>';
 
 async function lines(...chunks: Buffer[]): Promise<string[]> {
   const out: string[] = [];
-  for await (const line of textLines((async function* () { yield* chunks; })())) out.push(line);
+  for await (const line of textLines(
+    (async function* () {
+      yield* chunks;
+    })(),
+  ))
+    out.push(line);
   return out;
 }
 

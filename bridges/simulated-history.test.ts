@@ -64,7 +64,10 @@ describe('simulated history', () => {
         expect(bar.close).toBe(inside.at(-1)!.close);
         expect(bar.high).toBe(Math.max(...inside.map((m) => m.high)));
         expect(bar.low).toBe(Math.min(...inside.map((m) => m.low)));
-        expect(bar.volume).toBeCloseTo(inside.reduce((s, m) => s + m.volume, 0), 6);
+        expect(bar.volume).toBeCloseTo(
+          inside.reduce((s, m) => s + m.volume, 0),
+          6,
+        );
       }
     }
     // Prices carry the symbol's digits; trades make volume in `real` mode.

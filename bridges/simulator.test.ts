@@ -34,7 +34,7 @@ describe('Simulator', () => {
     expect(ticks.every((t) => t.time_msc > started && t.time_msc <= Date.now())).toBe(true);
   });
 
-  it('spaces one symbol\'s ticks irregularly', async () => {
+  it("spaces one symbol's ticks irregularly", async () => {
     const { sim, ticks } = await run({ symbols: ['EURUSD'], ratePerSymbol: 10, seed: 5 }, 5_000);
     await sim.stop();
     const gaps = ticks.slice(1).map((t, i) => t.time_msc - ticks[i].time_msc);

@@ -126,7 +126,10 @@ describe('DWX text bodies', () => {
   });
 
   it('rejects malformed lines and keeps the good ones', () => {
-    const { ticks, rejects } = parse('EURUSD:|:1.1;1.2\nEURUSD 1.1 1.2\nEURUSD:|:nan;1.2\nEURUSD:|:1.3;1.2\nE#:|:1;2\nEURUSD:|:0x10;20\nEURUSD:|:-1;2', dwx);
+    const { ticks, rejects } = parse(
+      'EURUSD:|:1.1;1.2\nEURUSD 1.1 1.2\nEURUSD:|:nan;1.2\nEURUSD:|:1.3;1.2\nE#:|:1;2\nEURUSD:|:0x10;20\nEURUSD:|:-1;2',
+      dwx,
+    );
     expect(ticks).toHaveLength(1);
     expect(rejects.map((r) => [r.index, r.code])).toEqual([
       [1, 'malformed'],
@@ -157,7 +160,8 @@ describe('bad input (CONTRACT §7): rejected with a reason, the rest of the batc
       code: 'not_finite',
       reason: 'bid: not a finite number (Infinity)',
     });
-    const body = `[{"time_msc":1735776000351,"bid":NaN,"ask":1.1},{"time_msc":1735776000351,"bid":1.1,"ask":Infinity},` +
+    const body =
+      `[{"time_msc":1735776000351,"bid":NaN,"ask":1.1},{"time_msc":1735776000351,"bid":1.1,"ask":Infinity},` +
       `{"symbol":"NaN","time_msc":1735776000351,"bid":1.1,"ask":1.2,"comment":"Infinity \\" NaN"},` +
       `{"time_msc":1735776000351,"bid":1.1,"ask":1.2,"volume":-Infinity}]`;
     const { ticks, rejects } = parse(body);
@@ -197,7 +201,10 @@ describe('bad input (CONTRACT §7): rejected with a reason, the rest of the batc
   });
 
   it('time out of range (a unit mistake)', () => {
-    expect(rejectOf({ time_msc: undefined, time: 1735776000351 })).toMatchObject({ code: 'invalid_time', reason: 'time: out of range (1970 to 2099 UTC)' });
+    expect(rejectOf({ time_msc: undefined, time: 1735776000351 })).toMatchObject({
+      code: 'invalid_time',
+      reason: 'time: out of range (1970 to 2099 UTC)',
+    });
     expect(rejectOf({ time_msc: 1e300 }).code).toBe('invalid_time');
   });
 
@@ -264,9 +271,7 @@ describe('bad input (CONTRACT §7): rejected with a reason, the rest of the batc
     const result = parse(body);
     expect(result.ticks.map((t) => t.symbol)).toEqual(['EURUSD', 'GBPUSD', 'USDJPY']);
     expect(result.rejects.map((r) => r.index)).toEqual([1, 3]);
-    expect(describeRejects(result)).toBe(
-      '2 of 5 ticks rejected: #1 ask: must not be below bid; #3 symbol: "A+B" must match [A-Za-z0-9._-]{1,32}',
-    );
+    expect(describeRejects(result)).toBe('2 of 5 ticks rejected: #1 ask: must not be below bid; #3 symbol: "A+B" must match [A-Za-z0-9._-]{1,32}');
   });
 });
 

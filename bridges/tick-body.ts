@@ -254,15 +254,15 @@ function fromIssue(issue: z.core.$ZodIssue, item: Record<string, unknown>): Omit
   const field = issue.path.map(String).join('.');
   const code: RejectCode = isNonFinite(item[field])
     ? 'not_finite'
-      : field === 'ask' && issue.code === 'custom'
-        ? 'ask_below_bid'
-        : field === 'bid' || field === 'ask'
-          ? 'invalid_price'
-          : field === 'time' || field === 'time_msc'
-            ? 'invalid_time'
-            : field === 'symbol'
-              ? 'invalid_symbol'
-              : 'invalid_field';
+    : field === 'ask' && issue.code === 'custom'
+      ? 'ask_below_bid'
+      : field === 'bid' || field === 'ask'
+        ? 'invalid_price'
+        : field === 'time' || field === 'time_msc'
+          ? 'invalid_time'
+          : field === 'symbol'
+            ? 'invalid_symbol'
+            : 'invalid_field';
   return { code, reason: `${field}: ${issue.message}` };
 }
 

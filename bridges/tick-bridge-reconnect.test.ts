@@ -69,10 +69,13 @@ describe('TickBridge reconnect (private RabbitMQ node)', () => {
       await (await admin.createChannel()).deleteQueue(TICK_TOPOLOGY.bridgeQueue);
       await admin.close();
       await expect
-        .poll(async () => {
-          await sendTick(1.3);
-          return ticks.some((t) => t.bid === 1.3);
-        }, { timeout: 10_000, interval: 200 })
+        .poll(
+          async () => {
+            await sendTick(1.3);
+            return ticks.some((t) => t.bid === 1.3);
+          },
+          { timeout: 10_000, interval: 200 },
+        )
         .toBe(true);
     } finally {
       await bridge.stop();

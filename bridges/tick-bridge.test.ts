@@ -77,21 +77,44 @@ describe('TickBridge (RabbitMQ, private vhost)', () => {
 
     const good = { time_msc: 1735776000351, bid: 1.1, ask: 1.2 };
     const bad: { name: string; key: string; body: Buffer; props?: amqp.Options.Publish; reason: RegExp }[] = [
-      { name: 'not finite', key: 'mt5.EURUSD', body: Buffer.from('{"time_msc": 1735776000351, "bid": NaN, "ask": 1.2}'), reason: /#0 bid: not a finite number \(NaN\)/ },
+      {
+        name: 'not finite',
+        key: 'mt5.EURUSD',
+        body: Buffer.from('{"time_msc": 1735776000351, "bid": NaN, "ask": 1.2}'),
+        reason: /#0 bid: not a finite number \(NaN\)/,
+      },
       { name: 'not positive', key: 'mt5.EURUSD', body: Buffer.from(JSON.stringify({ ...good, bid: -1 })), reason: /bid: must be positive/ },
       { name: 'ask < bid', key: 'mt5.EURUSD', body: Buffer.from(JSON.stringify({ ...good, ask: 1.0 })), reason: /ask: must not be below bid/ },
       { name: 'wrong type', key: 'mt5.EURUSD', body: Buffer.from(JSON.stringify({ ...good, flags: 'six' })), reason: /flags: must be a number/ },
       { name: 'wildcard symbol', key: 'mt5.EUR#', body: Buffer.from(JSON.stringify(good)), reason: /routing key symbol: "EUR#"/ },
       { name: 'non-UTF-8', key: 'mt5.EURUSD', body: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), reason: /not valid UTF-8/ },
-      { name: '10 MB', key: 'mt5.EURUSD', body: Buffer.alloc(10 * 1024 * 1024, 0x20), reason: new RegExp(`exceeds the limit of ${MAX_TICK_BODY_BYTES} bytes`) },
+      {
+        name: '10 MB',
+        key: 'mt5.EURUSD',
+        body: Buffer.alloc(10 * 1024 * 1024, 0x20),
+        reason: new RegExp(`exceeds the limit of ${MAX_TICK_BODY_BYTES} bytes`),
+      },
       { name: 'empty array', key: 'mt5.EURUSD', body: Buffer.from('[]'), reason: /empty array/ },
-      { name: 'not JSON', key: 'mt5.EURUSD', body: Buffer.from('{"bid": 1.1,'), props: { contentType: 'application/json' }, reason: /body is not JSON/ },
+      {
+        name: 'not JSON',
+        key: 'mt5.EURUSD',
+        body: Buffer.from('{"bid": 1.1,'),
+        props: { contentType: 'application/json' },
+        reason: /body is not JSON/,
+      },
     ];
     for (const { key, body, props } of bad) {
       await publish(key, body, { ...props, headers: { 'x-feed': 'pytest' }, messageId: `m-${key}` });
     }
     // A batch with one bad tick: the good ones still arrive.
-    await publish('mt5.USDJPY', JSON.stringify([{ ...good, bid: 157.1, ask: 157.2 }, { ...good, bid: 0 }, { ...good, bid: 157.3, ask: 157.4 }]));
+    await publish(
+      'mt5.USDJPY',
+      JSON.stringify([
+        { ...good, bid: 157.1, ask: 157.2 },
+        { ...good, bid: 0 },
+        { ...good, bid: 157.3, ask: 157.4 },
+      ]),
+    );
     // And the bridge is still consuming afterwards.
     await publish('mt5.EURUSD', JSON.stringify({ ...good, bid: 1.15, ask: 1.16 }));
 
@@ -168,7 +191,9 @@ describe('TickBridge (RabbitMQ, private vhost)', () => {
     await channel.waitForConfirms();
     let dead: amqp.GetMessage | false = false;
     await expect.poll(async () => (dead = await channel.get(names.deadQueue, { noAck: true }))).toBeTruthy();
-    expect(String((dead as unknown as amqp.GetMessage).properties.headers?.['x-ticktalk-error'])).toMatch(/^message rejected: internal error: .*time zone/i);
+    expect(String((dead as unknown as amqp.GetMessage).properties.headers?.['x-ticktalk-error'])).toMatch(
+      /^message rejected: internal error: .*time zone/i,
+    );
     await expect.poll(async () => (await channel.checkQueue(names.bridgeQueue)).messageCount).toBe(0);
     expect((await health.readiness()).ready).toBe(true);
   });

@@ -125,7 +125,10 @@ export class TickBridge implements TickSource {
       this.handle(msg, hub, channels);
     } catch (err) {
       this.opts.log.error({ err, routingKey: msg.fields.routingKey }, 'tick bridge failed on a message');
-      const result: ParsedTickMessage = { ticks: [], rejects: [{ index: -1, code: 'internal', reason: `internal error: ${(err as Error).message}` }] };
+      const result: ParsedTickMessage = {
+        ticks: [],
+        rejects: [{ index: -1, code: 'internal', reason: `internal error: ${(err as Error).message}` }],
+      };
       this.instruments.rejected.inc({ reason: 'internal' });
       this.deadLetter(msg, result, channels);
     }

@@ -27,7 +27,13 @@ describe('broker over real sockets', () => {
     await sub.subscribeAsync('ticks/+');
     const msg = await got;
     expect(JSON.parse(msg.payload.toString())).toEqual({
-      symbol: 'EURUSD', time_msc: 1_700_000_000_123, bid: 1.08312, ask: 1.08325, last: 0, volume: 0, flags: 6,
+      symbol: 'EURUSD',
+      time_msc: 1_700_000_000_123,
+      bid: 1.08312,
+      ask: 1.08325,
+      last: 0,
+      volume: 0,
+      flags: 6,
     });
     expect(msg.retain).toBe(true);
   });
@@ -181,7 +187,6 @@ describe('keepalive limit', () => {
     // Limit 1 s: the broker reaps a silent client after 1.5 keepalive periods.
     expect(await isClosedWithin(idle.closed, 10_000)).toBe(true);
   });
-
 });
 
 describe('connect flood', () => {
@@ -277,8 +282,11 @@ describe('token expiry', () => {
   afterAll(() => app.stop());
 
   it('closes a connection when its token expires', async () => {
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('shortlived')
-      .setExpirationTime(Math.floor(Date.now() / 1000) + 2).sign(new TextEncoder().encode(TEST_SECRET));
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('shortlived')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 2)
+      .sign(new TextEncoder().encode(TEST_SECRET));
     const c = rawClient(app.ports.mqtt!);
     c.send(connect({ username: 'jwt', password: Buffer.from(token) }));
     expect(((await c.waitFor('connack')) as mqttPacket.IConnackPacket).returnCode).toBe(0);
@@ -298,7 +306,14 @@ describe('persistent sessions keep only granted subscriptions', () => {
     const eve = rawClient(app.ports.mqtt!);
     eve.send(connect({ clientId: 'eve-phone', clean: false, username: 'jwt', password: Buffer.from(eveToken) }));
     await eve.waitFor('connack');
-    eve.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'chat/rooms/lobby', qos: 1 }, { topic: 'chat/dm/+/+', qos: 1 }] });
+    eve.send({
+      cmd: 'subscribe',
+      messageId: 1,
+      subscriptions: [
+        { topic: 'chat/rooms/lobby', qos: 1 },
+        { topic: 'chat/dm/+/+', qos: 1 },
+      ],
+    });
     expect(((await eve.waitFor('suback')) as mqttPacket.ISubackPacket).granted).toEqual([1, 128]);
     eve.send({ cmd: 'disconnect' });
     await eve.closed;
@@ -347,7 +362,14 @@ describe('persistent sessions keep only granted subscriptions', () => {
       return c;
     };
     const moderator = await signedIn('mo-desk', await app.token('mo', ['moderator']));
-    moderator.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'chat/rooms/+', qos: 1 }, { topic: 'chat/rooms/overlap', qos: 1 }] });
+    moderator.send({
+      cmd: 'subscribe',
+      messageId: 1,
+      subscriptions: [
+        { topic: 'chat/rooms/+', qos: 1 },
+        { topic: 'chat/rooms/overlap', qos: 1 },
+      ],
+    });
     const quiet = await signedIn('quiet-desk', await app.token('quinn'));
     quiet.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'chat/rooms/overlap', qos: 0 }] });
     await Promise.all([moderator.waitFor('suback'), quiet.waitFor('suback')]);
@@ -393,14 +415,17 @@ describe('operator rules (ACL_FILE) as Mosquitto applies them', () => {
     );
   beforeAll(async () => {
     const aclFile = join(mkdtempSync(join(tmpdir(), 'ticktalk-acl-')), 'acl');
-    writeFileSync(aclFile, ['user reader', 'topic read apps/#', 'topic deny apps/test/nosubscribe', 'user writer', 'topic write apps/#', ''].join('\n'));
+    writeFileSync(
+      aclFile,
+      ['user reader', 'topic read apps/#', 'topic deny apps/test/nosubscribe', 'user writer', 'topic write apps/#', ''].join('\n'),
+    );
     app = await startTestApp({ ACL_FILE: aclFile });
   });
   afterAll(() => app.stop());
 
   it('grants a wildcard that reaches a denied topic, and withholds only that topic live (QoS 0 and 1)', async () => {
     const got: string[] = [];
-    const reader = await app.connect({ password: await app.token('reader') }, (t, p) => got.push(`${t} ${p}`));
+    const reader = await app.connect({ password: await app.token('reader') }, (t, p) => got.push(`${t} ${p.toString()}`));
     expect(await subackCodes(reader, 'apps/+/+')).toEqual([1]);
     const writer = await app.connect({ password: await app.token('writer') });
     for (const qos of [0, 1] as const) {
@@ -416,7 +441,7 @@ describe('operator rules (ACL_FILE) as Mosquitto applies them', () => {
     await app.ctx.mqtt.publish('apps/test/nosubscribe', 'denied retained', { qos: 1, retain: true });
     await app.ctx.mqtt.publish('apps/test/ok', 'ok retained', { qos: 1, retain: true });
     const got: string[] = [];
-    const reader = await app.connect({ password: await app.token('reader') }, (t, p) => got.push(`${t} ${p}`));
+    const reader = await app.connect({ password: await app.token('reader') }, (t, p) => got.push(`${t} ${p.toString()}`));
     expect(await subackCodes(reader, 'apps/+/+')).toEqual([1]);
     await expect.poll(() => got.length).toBe(1);
     await settle();
@@ -432,7 +457,7 @@ describe('operator rules (ACL_FILE) as Mosquitto applies them', () => {
     await app.ctx.mqtt.publish('apps/test/ok', 'ok queued', { qos: 1, retain: false });
 
     const got: string[] = [];
-    await app.connect({ clientId: 'reader-phone', clean: false, password }, (t, p) => got.push(`${t} ${p}`));
+    await app.connect({ clientId: 'reader-phone', clean: false, password }, (t, p) => got.push(`${t} ${p.toString()}`));
     await expect.poll(() => got.length).toBe(1);
     await settle();
     expect(got).toEqual(['apps/test/ok ok queued']);

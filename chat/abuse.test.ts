@@ -70,7 +70,10 @@ describe('chat abuse limits', () => {
   it('refuses an edit by a muted author with the code a muted post gets', async () => {
     const author = await connect('muffled', 'Muffled');
     await author.publishAsync('chat/rooms/muted-edit', JSON.stringify({ text: 'before the mute' }), { qos: 1 });
-    const mute = await http('POST', '/api/rooms/muted-edit/mutes', 'mod', { user: 'muffled', until: Date.now() + 3_600_000 }, ['trader', 'moderator']);
+    const mute = await http('POST', '/api/rooms/muted-edit/mutes', 'mod', { user: 'muffled', until: Date.now() + 3_600_000 }, [
+      'trader',
+      'moderator',
+    ]);
     expect(mute.status).toBe(201);
     const edit = await http('PATCH', '/api/rooms/muted-edit/messages/1', 'muffled', { text: 'rewritten while muted' });
     expect(edit).toMatchObject({ status: 403, body: { code: 'muted' } });

@@ -114,14 +114,17 @@ describe('chat across two broker nodes', () => {
     const observer = await connect(b, 'observer');
     const presence = collect(observer, `chat/presence/${room}`);
     await observer.subscribeAsync(`chat/presence/${room}`);
-    await eventually(async () => (await b.api.inject({ url: `/api/rooms/${room}/presence`, headers: { authorization: `Bearer ${await b.token('x')}` } })).json().members).toEqual([
-      { user: user('member'), name: 'MEMBER' },
-    ]);
+    await eventually(
+      async () =>
+        (await b.api.inject({ url: `/api/rooms/${room}/presence`, headers: { authorization: `Bearer ${await b.token('x')}` } })).json().members,
+    ).toEqual([{ user: user('member'), name: 'MEMBER' }]);
 
     // Node B queues for an offline session only once the subscription broadcast from node A has
     // reached its copy of the subscription table (Aedes cluster behaviour; history covers the window).
     const persistence = aedesInternals(b.node.aedes).persistence;
-    await eventually(async () => (await persistence.subscriptionsByTopic(`chat/rooms/${room}`)).map((s) => s.clientId)).toContain(`${user('member')}:${clientId}`); // keyed by user and client id
+    await eventually(async () => (await persistence.subscriptionsByTopic(`chat/rooms/${room}`)).map((s) => s.clientId)).toContain(
+      `${user('member')}:${clientId}`,
+    ); // keyed by user and client id
 
     await a.stop(); // the member's node goes away; its members go offline
     await expect.poll(() => presence.at(-1), { timeout: 10_000 }).toEqual({ user: user('member'), name: 'MEMBER', state: 'offline' });

@@ -7,9 +7,7 @@ import { topics } from '../protocol/topics.js';
  * itself, or `dm:{a}:{b}` with a < b. A colon is outside both the room and the user pattern, so the
  * two namespaces never collide.
  */
-export type Conversation =
-  | { kind: 'room'; key: string; room: string }
-  | { kind: 'dm'; key: string; a: string; b: string };
+export type Conversation = { kind: 'room'; key: string; room: string } | { kind: 'dm'; key: string; a: string; b: string };
 
 export function roomConversation(room: string): Conversation | null {
   return ROOM_PATTERN.test(room) ? { kind: 'room', key: room, room } : null;
@@ -68,7 +66,5 @@ export function parseChatTopic(topic: string): ChatTopic | null {
 /** The room of a subscription filter that means "I am in this room" (presence), else null. */
 export function presenceRoomOfFilter(filter: string): string | null {
   const parts = filter.split('/');
-  return parts.length === 3 && parts[0] === 'chat' && parts[1] === 'rooms' && ROOM_PATTERN.test(parts[2])
-    ? parts[2]
-    : null;
+  return parts.length === 3 && parts[0] === 'chat' && parts[1] === 'rooms' && ROOM_PATTERN.test(parts[2]) ? parts[2] : null;
 }

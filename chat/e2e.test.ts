@@ -11,7 +11,8 @@ describe('chat over MQTT', () => {
   let app: ChatTestApp;
   const connect = async (sub: string, name: string, roles = ['trader']) => app.connect({ password: await app.token(sub, roles, name) });
 
-  const rawClient = async (sub: string, name: string) => signedInRawClient(app.ports.mqtt!, await app.token(sub, ['trader'], name), { clientId: `raw-${sub}` });
+  const rawClient = async (sub: string, name: string) =>
+    signedInRawClient(app.ports.mqtt!, await app.token(sub, ['trader'], name), { clientId: `raw-${sub}` });
 
   beforeAll(async () => {
     app = await startChatTestApp({ CHAT_MAX_LENGTH: '100' });
@@ -28,7 +29,17 @@ describe('chat over MQTT', () => {
     await alice.publishAsync('chat/rooms/e2e', JSON.stringify({ text: 'hello', ref: 'c-1' }), { qos: 1 });
     await alice.publishAsync('chat/rooms/e2e', JSON.stringify({ text: 'again' }), { qos: 1 });
     await eventually(() => seen.length).toBe(2);
-    expect(seen[0]).toEqual({ type: 'message', id: expect.any(String), room: 'e2e', seq: 1, user: 'alice', name: 'Alice', text: 'hello', ts: expect.any(Number), ref: 'c-1' });
+    expect(seen[0]).toEqual({
+      type: 'message',
+      id: expect.any(String),
+      room: 'e2e',
+      seq: 1,
+      user: 'alice',
+      name: 'Alice',
+      text: 'hello',
+      ts: expect.any(Number),
+      ref: 'c-1',
+    });
     expect(seen[1]).toMatchObject({ seq: 2, text: 'again' });
 
     const history = await app.api.inject({ url: '/api/rooms/e2e/messages', headers: { authorization: `Bearer ${await app.token('carol')}` } });
@@ -63,7 +74,9 @@ describe('chat over MQTT', () => {
       [3, 'third'],
     ]);
     // A wildcard in a topic name breaks MQTT (3.3.2-2): the connection is closed, nothing acked.
-    socket.write(frame({ cmd: 'publish', topic: 'chat/rooms/+', payload: JSON.stringify({ text: 'x' }), qos: 1, messageId: 6, retain: false, dup: false }));
+    socket.write(
+      frame({ cmd: 'publish', topic: 'chat/rooms/+', payload: JSON.stringify({ text: 'x' }), qos: 1, messageId: 6, retain: false, dup: false }),
+    );
     await closed;
     expect(acked()).toEqual([1, 2, 3, 4, 5]);
   });
@@ -74,7 +87,15 @@ describe('chat over MQTT', () => {
     socket.write(
       Buffer.concat(
         ids.map((messageId) =>
-          mqttPacket.generate({ cmd: 'publish', topic: 'chat/rooms/flood', payload: JSON.stringify({ text: `m${messageId}` }), qos: 1, messageId, retain: false, dup: false }),
+          mqttPacket.generate({
+            cmd: 'publish',
+            topic: 'chat/rooms/flood',
+            payload: JSON.stringify({ text: `m${messageId}` }),
+            qos: 1,
+            messageId,
+            retain: false,
+            dup: false,
+          }),
         ),
       ),
     );
@@ -147,7 +168,9 @@ describe('chat over MQTT', () => {
     await eventually(() => room.length).toBe(1);
 
     const auth = { authorization: `Bearer ${await app.token('dave', ['trader'], 'Dave')}` };
-    expect((await app.api.inject({ method: 'PATCH', url: '/api/rooms/pres/messages/1', headers: auth, payload: { text: 'typo' } })).statusCode).toBe(200);
+    expect((await app.api.inject({ method: 'PATCH', url: '/api/rooms/pres/messages/1', headers: auth, payload: { text: 'typo' } })).statusCode).toBe(
+      200,
+    );
     await eventually(() => room.length).toBe(2);
     expect(room[1]).toEqual({ type: 'edit', room: 'pres', seq: 1, text: 'typo', edited_ts: expect.any(Number) });
 
@@ -157,7 +180,10 @@ describe('chat over MQTT', () => {
       { user: 'dave', name: 'Dave', state: 'online' },
       { user: 'dave', name: 'Dave', state: 'offline' },
     ]);
-    expect((await app.api.inject({ url: '/api/rooms/pres/presence', headers: auth })).json()).toEqual({ room: 'pres', members: [{ user: 'mia', name: 'Mia' }] });
+    expect((await app.api.inject({ url: '/api/rooms/pres/presence', headers: auth })).json()).toEqual({
+      room: 'pres',
+      members: [{ user: 'mia', name: 'Mia' }],
+    });
   });
 });
 

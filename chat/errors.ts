@@ -1,14 +1,6 @@
 /** Why a chat action was refused: a stable code for programs, a message for people. */
 export type ChatErrorCode =
-  | 'invalid_payload'
-  | 'invalid_topic'
-  | 'rate_limited'
-  | 'muted'
-  | 'not_found'
-  | 'forbidden'
-  | 'edit_window_closed'
-  | 'deleted'
-  | 'unavailable';
+  'invalid_payload' | 'invalid_topic' | 'rate_limited' | 'muted' | 'not_found' | 'forbidden' | 'edit_window_closed' | 'deleted' | 'unavailable';
 
 const HTTP_STATUS: Record<ChatErrorCode, number> = {
   invalid_payload: 400,

@@ -21,11 +21,13 @@ export class GroupCommit<I, O> {
 
   private kick(): void {
     if (this.running) return;
-    this.running = this.nextTurn().then(() => this.drain()).finally(() => {
-      this.running = null;
-      // Items submitted between the loop's last check and this callback still get written.
-      if (this.queue.length > 0) this.kick();
-    });
+    this.running = this.nextTurn()
+      .then(() => this.drain())
+      .finally(() => {
+        this.running = null;
+        // Items submitted between the loop's last check and this callback still get written.
+        if (this.queue.length > 0) this.kick();
+      });
   }
 
   /** Resolves once everything submitted so far is written (or failed): for shutdown. */

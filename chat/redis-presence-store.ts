@@ -48,11 +48,14 @@ export class RedisPresenceStore implements PresenceStore {
 
   async remove(room: string, node: string, client: string): Promise<Departure | null> {
     const result = (await this.removeScript(this.roomKey(room), this.nodeKey(node), `${node}|${client}`, `${room}|${client}`)) as
-      | [string, string[]]
-      | null;
+      [string, string[]] | null;
     if (!result) return null;
     const [left, remaining] = result;
-    return departure(room, JSON.parse(left) as PresenceMember, remaining.map((r) => JSON.parse(r) as PresenceMember));
+    return departure(
+      room,
+      JSON.parse(left) as PresenceMember,
+      remaining.map((r) => JSON.parse(r) as PresenceMember),
+    );
   }
 
   async members(room: string): Promise<PresenceMember[]> {
@@ -62,9 +65,7 @@ export class RedisPresenceStore implements PresenceStore {
     const alive = await this.redis.mget(...nodes.map(this.aliveKey));
     const live = new Set(nodes.filter((_, i) => alive[i] !== null));
     // Entries of a node that died but was not reaped yet are not shown as online.
-    return distinctMembers(
-      entries.filter(([field]) => live.has(field.slice(0, field.indexOf('|')))).map(([, v]) => JSON.parse(v) as PresenceMember),
-    );
+    return distinctMembers(entries.filter(([field]) => live.has(field.slice(0, field.indexOf('|')))).map(([, v]) => JSON.parse(v) as PresenceMember));
   }
 
   async clearNode(node: string): Promise<Departure[]> {

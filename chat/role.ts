@@ -63,12 +63,8 @@ async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
   // With a Redis cluster, rate limits and presence hold across every node.
   const redis = ctx.redis?.connect('chat', { maxRetriesPerRequest: 2 });
   const limiter: RateLimiter = redis ? new RedisRateLimiter(redis, limits, REDIS_PREFIX) : new MemoryRateLimiter(limits);
-  const guestLimiter: RateLimiter = redis
-    ? new RedisRateLimiter(redis, guestLimits, `${REDIS_PREFIX}guest:`)
-    : new MemoryRateLimiter(guestLimits);
-  const presenceStore: PresenceStore = redis
-    ? new RedisPresenceStore(redis, REDIS_PREFIX, HEARTBEAT_MS * 3)
-    : new MemoryPresenceStore();
+  const guestLimiter: RateLimiter = redis ? new RedisRateLimiter(redis, guestLimits, `${REDIS_PREFIX}guest:`) : new MemoryRateLimiter(guestLimits);
+  const presenceStore: PresenceStore = redis ? new RedisPresenceStore(redis, REDIS_PREFIX, HEARTBEAT_MS * 3) : new MemoryPresenceStore();
 
   const publish = (topic: string, payload: string, qos: 0 | 1) => ctx.mqtt.publish(topic, payload, { qos, retain: false });
   const presence = new Presence(presenceStore, publish, { node: config.NODE_ID, heartbeatMs: HEARTBEAT_MS }, log.child({ component: 'presence' }));

@@ -48,11 +48,21 @@ describe('ChatService', () => {
   describe('publish path', () => {
     it('stamps who speaks from the connection, whatever the payload claims', async () => {
       const out = await send(alice, 'chat/rooms/stamp', { text: 'hi', ref: 'c-1', user: 'mallory', name: 'M', seq: 99, ts: 1, id: 'x' });
-      expect(out).toEqual({ type: 'message', id: expect.any(String), room: 'stamp', seq: 1, user: 'alice', name: 'Alice', text: 'hi', ts: now, ref: 'c-1' });
+      expect(out).toEqual({
+        type: 'message',
+        id: expect.any(String),
+        room: 'stamp',
+        seq: 1,
+        user: 'alice',
+        name: 'Alice',
+        text: 'hi',
+        ts: now,
+        ref: 'c-1',
+      });
       expect(await send(bob, 'chat/rooms/stamp', { text: 'yo' })).toMatchObject({ seq: 2, user: 'bob' });
     });
 
-    it('refuses U+0000 (PostgreSQL text cannot hold it) without failing anyone else\'s message', async () => {
+    it("refuses U+0000 (PostgreSQL text cannot hold it) without failing anyone else's message", async () => {
       const [bad, good] = await Promise.all([
         send(nora, 'chat/rooms/nul', { text: 'a\u0000b', ref: 'nul-1' }),
         send(alice, 'chat/rooms/nul', { text: 'fine' }),
@@ -62,14 +72,18 @@ describe('ChatService', () => {
       expect(errorsOf('nora').at(-1)).toMatchObject({ ref: 'nul-1', code: 'invalid_payload', message: expect.stringMatching(/U\+0000/) });
     });
 
-    it('refuses a lone surrogate spelled as a JSON escape (PostgreSQL JSON refuses it) without failing anyone else\'s message', async () => {
+    it("refuses a lone surrogate spelled as a JSON escape (PostgreSQL JSON refuses it) without failing anyone else's message", async () => {
       const [bad, good] = await Promise.all([
         send(nora, 'chat/rooms/lone', '{"text":"a\\ud800b","ref":"lone-1"}'),
         send(alice, 'chat/rooms/lone', { text: 'fine' }),
       ]);
       expect(bad).toBeNull();
       expect(good).toMatchObject({ seq: 1, text: 'fine' });
-      expect(errorsOf('nora').at(-1)).toMatchObject({ ref: 'lone-1', code: 'invalid_payload', message: 'text: text must be well-formed Unicode (no lone surrogates)' });
+      expect(errorsOf('nora').at(-1)).toMatchObject({
+        ref: 'lone-1',
+        code: 'invalid_payload',
+        message: 'text: text must be well-formed Unicode (no lone surrogates)',
+      });
     });
 
     it('acks a retried ref without forwarding it again, and stores it once', async () => {

@@ -4,7 +4,15 @@ import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Identity } from '../protocol/identity.js';
 import { topics } from '../protocol/topics.js';
-import { conversationTopic, isMember, parseChatTopic, presenceRoomOfFilter, roomConversation, type ChatTopic, type Conversation } from './conversation.js';
+import {
+  conversationTopic,
+  isMember,
+  parseChatTopic,
+  presenceRoomOfFilter,
+  roomConversation,
+  type ChatTopic,
+  type Conversation,
+} from './conversation.js';
 import { ChatError } from './errors.js';
 import { encodeEvent, type ChatEvent, type DeleteEvent, type EditEvent, type MessageEvent, type MuteEvent } from './events.js';
 import { GroupCommit } from './group-commit.js';
@@ -72,7 +80,11 @@ export class ChatService implements BrokerExtension {
   constructor(private readonly deps: ChatServiceDeps) {
     this.now = deps.now ?? Date.now;
     this.inputSchema = chatInputSchema(deps.maxLength);
-    const batchSizes = deps.metrics.histogram('chat_commit_batch_messages', 'Messages stored per group-commit transaction', [1, 4, 16, 64, 256, 1024]);
+    const batchSizes = deps.metrics.histogram(
+      'chat_commit_batch_messages',
+      'Messages stored per group-commit transaction',
+      [1, 4, 16, 64, 256, 1024],
+    );
     this.commit = new GroupCommit((batch) => {
       batchSizes.observe(batch.length);
       return deps.store.append(batch);
@@ -255,8 +267,7 @@ export class ChatService implements BrokerExtension {
   }
 
   private reportError(sub: string, ref: string | null, err: unknown): void {
-    const chatError =
-      err instanceof ChatError ? err : new ChatError('unavailable', 'message not stored: chat storage unavailable, send it again');
+    const chatError = err instanceof ChatError ? err : new ChatError('unavailable', 'message not stored: chat storage unavailable, send it again');
     if (!(err instanceof ChatError)) this.deps.log.error({ err, user: sub }, 'chat publish failed');
     this.countOutcome(chatError.code);
     const body = JSON.stringify({ ref, code: chatError.code, message: chatError.message });

@@ -24,12 +24,20 @@ describe('chat append on PostgreSQL', () => {
     try {
       const appends = new Map<string, { text: string; params: unknown[] }>();
       const query = db.query.bind(db);
-      db.query = ((text: string, params?: unknown[], name?: string) => {
+      db.query = (text: string, params?: unknown[], name?: string) => {
         if (name?.startsWith('ticktalk_chat_append')) appends.set(name, { text, params: params ?? [] });
         return query(text, params, name);
-      });
+      };
       const store = await SqlChatStore.open(db, { outbox: false });
-      const message = (i: number, ref?: string) => ({ room: 'busy', id: randomUUID(), user: 'u1', name: 'U', text: 'hi', ts: 1, ...(ref ? { ref } : {}) });
+      const message = (i: number, ref?: string) => ({
+        room: 'busy',
+        id: randomUUID(),
+        user: 'u1',
+        name: 'U',
+        text: 'hi',
+        ts: 1,
+        ...(ref ? { ref } : {}),
+      });
       // Statistics taken while the room was young, then thousands of rows autovacuum has not
       // analysed yet: what the planner sees in a busy room.
       for (let b = 0; b < 20; b++) await store.append(Array.from({ length: 100 }, (_, i) => message(b * 100 + i)));

@@ -59,7 +59,9 @@ const LEASE_SECONDS = 30;
 
 const MESSAGE_COLUMNS = 'room, seq, id, user_id, name, text, ts, ref, edited_ts, deleted_by';
 /** The same columns from `chat_messages m`, for queries that join. */
-const MESSAGE_COLUMNS_OF_M = MESSAGE_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ');
+const MESSAGE_COLUMNS_OF_M = MESSAGE_COLUMNS.split(', ')
+  .map((c) => `m.${c}`)
+  .join(', ');
 
 interface MessageRow extends Record<string, unknown> {
   room: string;
@@ -213,7 +215,7 @@ export class SqlChatStore implements ChatStore {
     if (batch.length === 0) return [];
     // Without refs there is nothing to probe for: both statements do the same work.
     let probe = performance.now() < this.probeRefsUntil && batch.some((m) => m.ref !== undefined);
-    for (let attempt = 1; ; ) {
+    for (let attempt = 1; ;) {
       try {
         const out = await this.appendOnce(batch, probe);
         this.notifyOutbox(out.some((o) => o.status === 'stored'));
@@ -336,12 +338,7 @@ export class SqlChatStore implements ChatStore {
   delete(room: string, seq: number, check: ModerationCheck, by: string, ts: number): Promise<DeleteEvent> {
     return this.changeMessage(room, seq, check, async (tx) => {
       // A tombstone: the row (and its seq) stays so history has no hole; the text is gone.
-      await tx.query("UPDATE chat_messages SET text = '', deleted_by = $3, deleted_ts = $4 WHERE room = $1 AND seq = $2", [
-        room,
-        seq,
-        by,
-        ts,
-      ]);
+      await tx.query("UPDATE chat_messages SET text = '', deleted_by = $3, deleted_ts = $4 WHERE room = $1 AND seq = $2", [room, seq, by, ts]);
       return { type: 'delete', room, seq, by };
     });
   }

@@ -88,7 +88,13 @@ export function describeChatStore(engine: string, open: () => Promise<{ store: C
     it('pages rooms by name after a cursor, and finds them by prefix (_ and - are plain characters)', async () => {
       await store.append(['pg-a', 'pg-b', 'pg-c', 'pg_x', 'pgq'].map((room) => msg(room, 'alice', 'hi')));
       const first = await store.rooms({ limit: 2, prefix: 'pg-' });
-      expect(first).toEqual({ rooms: [{ room: 'pg-a', last_seq: 1 }, { room: 'pg-b', last_seq: 1 }], has_more: true });
+      expect(first).toEqual({
+        rooms: [
+          { room: 'pg-a', last_seq: 1 },
+          { room: 'pg-b', last_seq: 1 },
+        ],
+        has_more: true,
+      });
       expect(await store.rooms({ limit: 2, prefix: 'pg-', after: 'pg-b' })).toEqual({ rooms: [{ room: 'pg-c', last_seq: 1 }], has_more: false });
       expect((await store.rooms({ limit: 10, prefix: 'pg_' })).rooms.map((r) => r.room)).toEqual(['pg_x']);
       expect(await store.rooms({ limit: 10, prefix: 'nothing-here' })).toEqual({ rooms: [], has_more: false });

@@ -38,12 +38,20 @@ describe('all roles with RabbitMQ', () => {
     await conn.close();
 
     expect(JSON.parse((await got).payload.toString())).toEqual({
-      symbol: 'EURUSD', time_msc: Date.UTC(2025, 6, 1, 9, 0, 0, 123), bid: 1.17312, ask: 1.17325, last: 0, volume: 0, flags: 6,
+      symbol: 'EURUSD',
+      time_msc: Date.UTC(2025, 6, 1, 9, 0, 0, 123),
+      bid: 1.17312,
+      ask: 1.17325,
+      last: 0,
+      volume: 0,
+      flags: 6,
     });
 
     const from = Date.UTC(2025, 6, 1, 9, 0, 0) / 1000;
     await expect
-      .poll(async () => (await fetch(`${app.httpUrl}/udf/history?symbol=EURUSD&resolution=1&from=${from}&to=${from + 60}`)).json(), { timeout: 15_000 })
+      .poll(async () => (await fetch(`${app.httpUrl}/udf/history?symbol=EURUSD&resolution=1&from=${from}&to=${from + 60}`)).json(), {
+        timeout: 15_000,
+      })
       .toEqual({ s: 'ok', t: [from], o: [1.17312], h: [1.17312], l: [1.17312], c: [1.17312], v: [1] });
   });
 

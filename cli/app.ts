@@ -179,7 +179,10 @@ async function bind<T>(variable: string, port: number, host: string, listen: () 
 
 export function parseRoles(text: string | undefined): RoleName[] {
   if (!text) return [...ROLE_NAMES];
-  const roles = text.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = text
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   const unknown = roles.filter((r) => !(ROLE_NAMES as readonly string[]).includes(r));
   if (unknown.length > 0 || roles.length === 0) {
     throw new Error(`unknown role(s) ${unknown.join(', ') || '(none)'}: choose from ${ROLE_NAMES.join(', ')}`);

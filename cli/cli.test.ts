@@ -37,7 +37,10 @@ describe('ticktalk CLI', () => {
     expect(await p.exited).toBe(0);
     const lines = p.out().split('\n');
     for (const name of ['serve', 'token', 'feed-sim', 'replay', 'config']) {
-      expect(lines.some((l) => new RegExp(`^  ${name} +\\S`).test(l)), name).toBe(true);
+      expect(
+        lines.some((l) => new RegExp(`^  ${name} +\\S`).test(l)),
+        name,
+      ).toBe(true);
     }
     expect(p.out()).toMatch(/a second one exits at once/);
   });
@@ -60,12 +63,15 @@ describe('ticktalk CLI', () => {
   it('token without --sub says --sub is required; several bad flags are all named', async () => {
     const env = { AUTH_JWT_SECRET: SECRET };
     const [missing, bad, unknown, noValue] = await Promise.all(
-      [['token'], ['token', '--sub', 'alice', '--roles', 'king', '--ttl', 'soon'], ['token', '--sub', 'alice', '--expires', '1h'], ['token', '--sub']].map(
-        async (args) => {
-          const p = run(args, env);
-          return { code: await p.exited, err: p.err() };
-        },
-      ),
+      [
+        ['token'],
+        ['token', '--sub', 'alice', '--roles', 'king', '--ttl', 'soon'],
+        ['token', '--sub', 'alice', '--expires', '1h'],
+        ['token', '--sub'],
+      ].map(async (args) => {
+        const p = run(args, env);
+        return { code: await p.exited, err: p.err() };
+      }),
     );
     expect(missing).toEqual({ code: 2, err: expect.stringMatching(/^ticktalk token: --sub is required\nusage: ticktalk token --sub ID/) });
     expect(bad).toEqual({ code: 2, err: expect.stringMatching(/--roles takes trader, feed, moderator, admin; --ttl: bad ttl "soon"/) });
@@ -82,7 +88,12 @@ describe('ticktalk CLI', () => {
     });
     expect(await p.exited).toBe(2);
     const lines = p.err().trim().split('\n');
-    expect(lines.map((l) => /^ticktalk: invalid configuration: (\w+):/.exec(l)?.[1])).toEqual(['MQTT_PORT', 'DATABASE_URL', 'AUTH_JWT_SECRET', 'ACL_FILE']);
+    expect(lines.map((l) => /^ticktalk: invalid configuration: (\w+):/.exec(l)?.[1])).toEqual([
+      'MQTT_PORT',
+      'DATABASE_URL',
+      'AUTH_JWT_SECRET',
+      'ACL_FILE',
+    ]);
     expect(p.err()).toContain('(got "mysql://admin:***@db.example/app")');
     expect(p.err()).toContain('AUTH_JWT_SECRET: must be at least 16 characters (got 13 characters, not shown)');
     expect(p.err()).toContain('ACL_FILE: cannot read /nonexistent/acl: ENOENT');
@@ -118,14 +129,19 @@ describe('ticktalk CLI', () => {
   });
 
   it('help lines up its columns for every command', async () => {
-    const helps = await Promise.all(['--help', 'serve --help', 'token --help', 'feed-sim --help', 'replay --help', 'config -h'].map(async (args) => {
-      const p = run(args.split(' '));
-      expect(await p.exited).toBe(0);
-      return p.out();
-    }));
+    const helps = await Promise.all(
+      ['--help', 'serve --help', 'token --help', 'feed-sim --help', 'replay --help', 'config -h'].map(async (args) => {
+        const p = run(args.split(' '));
+        expect(await p.exited).toBe(0);
+        return p.out();
+      }),
+    );
     for (const text of helps) {
       // Each indented block's second column starts at one place: two spaces after its widest first column.
-      for (const block of text.split(/\n(?! {2})/).map((b) => b.split('\n').filter((l) => l.startsWith('  '))).filter((b) => b.length > 0)) {
+      for (const block of text
+        .split(/\n(?! {2})/)
+        .map((b) => b.split('\n').filter((l) => l.startsWith('  ')))
+        .filter((b) => b.length > 0)) {
         const starts = new Set(block.map((l) => /^ {2}\S.*?  +(?=\S)/.exec(l)?.[0].length));
         expect(starts.size, block.join('\n')).toBe(1);
       }
@@ -173,11 +189,23 @@ describe('ticktalk CLI', () => {
     const url = new URL(db.url);
     url.password = 'pg-pass-789';
     try {
-      const p = run(['serve'], { HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', DATABASE_URL: url.toString(), FEED_SIM: 'off', SHUTDOWN_DRAIN_S: '0' });
+      const p = run(['serve'], {
+        HOST: '127.0.0.1',
+        MQTT_PORT: '0',
+        HTTP_PORT: '0',
+        DATABASE_URL: url.toString(),
+        FEED_SIM: 'off',
+        SHUTDOWN_DRAIN_S: '0',
+      });
       children.push(p.child);
       // stderr and stdout are separate pipes: either may arrive first.
       await expect.poll(() => /\n {2}feed .*\n/.test(p.err()) && /"msg":"ticktalk started"/.test(p.out()), { timeout: 60_000 }).toBe(true);
-      const { ports } = JSON.parse(p.out().split('\n').find((l) => l.includes('ticktalk started'))!);
+      const { ports } = JSON.parse(
+        p
+          .out()
+          .split('\n')
+          .find((l) => l.includes('ticktalk started'))!,
+      );
       const http = `http://127.0.0.1:${ports.http}`;
       url.password = '***';
       expect(p.err()).toContain(
@@ -211,12 +239,25 @@ describe('ticktalk CLI', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ticktalk-cli-'));
     try {
       const p = run(['serve', '--roles', 'broker,bridge'], {
-        HOST: '127.0.0.1', MQTT_PORT: '0', HTTP_PORT: '0', DATA_DIR: dataDir, SHUTDOWN_DRAIN_S: '1', AUTH_JWT_SECRET: SECRET,
+        HOST: '127.0.0.1',
+        MQTT_PORT: '0',
+        HTTP_PORT: '0',
+        DATA_DIR: dataDir,
+        SHUTDOWN_DRAIN_S: '1',
+        AUTH_JWT_SECRET: SECRET,
       });
       children.push(p.child);
       await expect.poll(() => /"msg":"ticktalk started"/.test(p.out()), { timeout: 60_000 }).toBe(true);
-      const started = JSON.parse(p.out().split('\n').find((l) => l.includes('ticktalk started'))!);
-      const chosen = p.out().split('\n').filter((l) => l.includes('"engines chosen"'));
+      const started = JSON.parse(
+        p
+          .out()
+          .split('\n')
+          .find((l) => l.includes('ticktalk started'))!,
+      );
+      const chosen = p
+        .out()
+        .split('\n')
+        .filter((l) => l.includes('"engines chosen"'));
       expect(chosen.map((l) => JSON.parse(l).engines)).toEqual([{ cluster: 'memory', database: 'pglite', feed: 'simulator' }]);
       const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${started.ports.mqtt}`, { reconnectPeriod: 0 });
       const tick = new Promise<string>((resolve) => client.once('message', (t) => resolve(t)));

@@ -25,7 +25,10 @@ describe('chooseEngines', () => {
     [{ REDIS_URL: REDIS }, { cluster: 'redis', database: 'pglite', feed: 'simulator' }],
     [{ DATABASE_URL: POSTGRES }, { cluster: 'memory', database: 'postgres', feed: 'simulator' }],
     [{ AMQP_URL: RABBITMQ }, { cluster: 'memory', database: 'pglite', feed: 'rabbitmq' }],
-    [{ REDIS_URL: REDIS, DATABASE_URL: POSTGRES, AMQP_URL: RABBITMQ }, { cluster: 'redis', database: 'postgres', feed: 'rabbitmq' }],
+    [
+      { REDIS_URL: REDIS, DATABASE_URL: POSTGRES, AMQP_URL: RABBITMQ },
+      { cluster: 'redis', database: 'postgres', feed: 'rabbitmq' },
+    ],
   ])('%j → %j', (env, choice) => {
     expect(chooseEngines(loadConfig(env))).toEqual(choice);
   });

@@ -49,7 +49,9 @@ async function serve(dir: string, env: Record<string, string>, roles: RoleName[]
 
 async function barCount(http: string, symbol: string, resolution: string, countback: number): Promise<number> {
   const to = Math.floor(Date.now() / 1000) + 60;
-  const body = (await (await fetch(`${http}/udf/history?symbol=${symbol}&resolution=${resolution}&to=${to}&countback=${countback}`)).json()) as { t?: number[] };
+  const body = (await (await fetch(`${http}/udf/history?symbol=${symbol}&resolution=${resolution}&to=${to}&countback=${countback}`)).json()) as {
+    t?: number[];
+  };
   return body.t?.length ?? 0;
 }
 
@@ -93,7 +95,7 @@ describe('first start with the built-in simulator', () => {
     await db.close();
 
     const { lines, mqtt: url } = await serve(dir, { FEED_SIM: 'on', SYMBOLS: 'EURUSD' });
-    expect(Math.abs(await firstBid(url, 'EURUSD') / 1.2 - 1)).toBeLessThan(0.001);
+    expect(Math.abs((await firstBid(url, 'EURUSD')) / 1.2 - 1)).toBeLessThan(0.001);
     // Generation is announced before start-up returns; here it never was.
     expect(lines.join('')).not.toContain('generating simulated candle history');
   }, 300_000);
@@ -104,7 +106,11 @@ describe('sessions without AUTH_JWT_SECRET', () => {
     const dir = dataDir();
     const env = { FEED_SIM: 'off', AUTH_JWT_SECRET: '' };
     const first = await serve(dir, env, ['broker', 'web']);
-    const res = await fetch(`${first.http}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Ann' }) });
+    const res = await fetch(`${first.http}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Ann' }),
+    });
     expect(res.status).toBe(200);
     const { token } = (await res.json()) as { token: string };
     const path = join(dir, JWT_SECRET_FILE);
@@ -135,7 +141,11 @@ describe('the shipped MT5 sample in the default setup', () => {
 
     const { http } = await serve(dir, { FEED_SIM: 'off' }, ['ohlcv', 'web']);
     const from = Date.UTC(2025, 0, 2) / 1000;
-    const body = (await (await fetch(`${http}/udf/history?symbol=EURUSD&resolution=1D&from=${from}&to=${from + 86_400}`)).json()) as { s: string; o: number[]; v: number[] };
+    const body = (await (await fetch(`${http}/udf/history?symbol=EURUSD&resolution=1D&from=${from}&to=${from + 86_400}`)).json()) as {
+      s: string;
+      o: number[];
+      v: number[];
+    };
     expect(body).toMatchObject({ s: 'ok', o: [1.08501], v: [400] });
   }, 300_000);
 });

@@ -18,7 +18,7 @@ function help(): string {
     'commands:',
     ...columns(commands.map((c) => [c.name, c.summary])),
     '',
-    '`ticktalk COMMAND --help` lists a command\'s options.',
+    "`ticktalk COMMAND --help` lists a command's options.",
     'serve stops gracefully on Ctrl-C (SIGINT) or SIGTERM; a second one exits at once.',
     'Configuration is by environment variable; see the README.',
   ].join('\n');
@@ -37,7 +37,12 @@ function report(name: string, err: unknown, usage: string): number | undefined {
   }
   if (err instanceof ConfigError) {
     // One line per bad variable, each on its own so none hides behind another.
-    process.stderr.write(err.message.split('\n').map((line) => `ticktalk: ${line}\n`).join(''));
+    process.stderr.write(
+      err.message
+        .split('\n')
+        .map((line) => `ticktalk: ${line}\n`)
+        .join(''),
+    );
     return 2;
   }
   return undefined;

@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
  */
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
-const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+const ignored = readFileSync(join(root, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim());
 
 /** Instructions without comments, continuation lines joined, split into stages. */
 function stages(): { name: string; lines: string[] }[] {
@@ -46,9 +48,15 @@ describe('Dockerfile', () => {
     const runtime = all.at(-1)!;
     expect(all.length).toBeGreaterThanOrEqual(2);
     const deps = all.find((s) => runtime.lines.some((l) => l.startsWith(`COPY --from=${s.name} /app/node_modules`)));
-    expect(deps?.lines.some((l) => /npm ci .*--omit=dev/.test(l)), 'node_modules from an --omit=dev install').toBe(true);
+    expect(
+      deps?.lines.some((l) => /npm ci .*--omit=dev/.test(l)),
+      'node_modules from an --omit=dev install',
+    ).toBe(true);
     expect(runtime.lines.some((l) => /^COPY --from=\S+ \/app\/dist /.test(l))).toBe(true);
-    expect(runtime.lines.some((l) => /^RUN .*npm (ci|install)/.test(l)), 'no install in the runtime stage').toBe(false);
+    expect(
+      runtime.lines.some((l) => /^RUN .*npm (ci|install)/.test(l)),
+      'no install in the runtime stage',
+    ).toBe(false);
     expect(runtime.lines.filter((l) => l.startsWith('USER ')).at(-1)).toBe('USER node');
     // The web page is part of the build output.
     expect(all.some((s) => s.lines.some((l) => /npm run build/.test(l) && /test -d dist\/web/.test(l)))).toBe(true);
@@ -76,7 +84,10 @@ function satisfies(version: string, range: string): boolean {
       .split(/\s+/)
       .every((comparator) => {
         const [, op = '', text = ''] = /^([<>=^~]*)(.*)$/.exec(comparator)!;
-        const want = text.split('.').filter((p) => p !== '' && p !== 'x' && p !== '*').map(Number);
+        const want = text
+          .split('.')
+          .filter((p) => p !== '' && p !== 'x' && p !== '*')
+          .map(Number);
         const cmp = compareParts(v, want);
         if (op === '>=') return cmp >= 0;
         if (op === '>') return cmp > 0;

@@ -213,13 +213,22 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
     const settings = new Set(pods.flatMap((w) => (appContainer(w).envFrom ?? []).flatMap((s) => s.configMapRef?.name ?? [])));
     expect(settings.size).toBeGreaterThan(0);
     for (const cm of ofKind(objects, 'ConfigMap').filter((c) => settings.has(c.metadata.name))) {
-      const keys = Object.keys((cm.data ?? {}));
-      expect(keys.filter((k) => !known.has(k)), `unknown settings in ${cm.metadata.name}`).toEqual([]);
-      expect(keys.filter((k) => SECRET_VARS.includes(k)), `credentials in ${cm.metadata.name}`).toEqual([]);
+      const keys = Object.keys(cm.data ?? {});
+      expect(
+        keys.filter((k) => !known.has(k)),
+        `unknown settings in ${cm.metadata.name}`,
+      ).toEqual([]);
+      expect(
+        keys.filter((k) => SECRET_VARS.includes(k)),
+        `credentials in ${cm.metadata.name}`,
+      ).toEqual([]);
     }
     for (const w of pods) {
       const names = (appContainer(w).env ?? []).map((v) => v.name);
-      expect(names.filter((n) => !known.has(n)), w.name).toEqual([]);
+      expect(
+        names.filter((n) => !known.has(n)),
+        w.name,
+      ).toEqual([]);
       const config = configOf(overlay, w);
       for (const name of SECRET_VARS) expect(config[name as keyof Config], `${w.name}: ${name}`).toBeDefined();
       expect(config.NODE_ID).toBe('pod-name-0');
@@ -251,7 +260,10 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
     for (const w of all) {
       expect(selects(w.selector, w.labels), `${w.name} selects its own pods`).toBe(true);
       const others = all.filter((o) => o !== w && selects(w.selector, o.labels));
-      expect(others.map((o) => o.name), `${w.name} selector overlaps`).toEqual([]);
+      expect(
+        others.map((o) => o.name),
+        `${w.name} selector overlaps`,
+      ).toEqual([]);
       for (const spread of w.pod.topologySpreadConstraints ?? []) {
         expect(selected(objects, spread.labelSelector?.matchLabels), `${w.name} ${spread.topologyKey}`).toEqual([w]);
       }
@@ -330,7 +342,10 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
       expect([...allowedPorts(ingress.rules)].sort(), `${w.name} ingress`).toEqual([...needIngress].sort());
       if (!roles.some((r) => PUBLIC_ROLES.includes(r))) {
         const open = ingress.rules.filter((r) => r.peers.length === 0 || r.peers.some((p) => p.ipBlock));
-        expect(open.map((r) => r.policy), `${w.name} reachable from outside the cluster`).toEqual([]);
+        expect(
+          open.map((r) => r.policy),
+          `${w.name} reachable from outside the cluster`,
+        ).toEqual([]);
       }
     }
   });
@@ -342,10 +357,15 @@ describe.each([dev, prod, site])('k8s overlay $name', (overlay) => {
     const missing = [...referenced].filter((name) => !rendered.has(name));
     expect(missing.sort()).toEqual(Object.keys(overlay.external).sort());
     for (const w of pods) {
-      const sources = appContainer(w).envFrom?.map((s) => s.secretRef?.name).filter(Boolean) ?? [];
+      const sources =
+        appContainer(w)
+          .envFrom?.map((s) => s.secretRef?.name)
+          .filter(Boolean) ?? [];
       expect(sources.length, w.name).toBe(1);
       const secret = named(objects, 'Secret', sources[0]!);
-      const keys = secret ? Object.keys({ ...(secret.data as object), ...(secret.stringData as object) }) : Object.keys(overlay.external[sources[0]!]);
+      const keys = secret
+        ? Object.keys({ ...(secret.data as object), ...(secret.stringData as object) })
+        : Object.keys(overlay.external[sources[0]!]);
       expect(keys.sort(), `${w.name}: keys of ${sources[0]}`).toEqual([...SECRET_VARS].sort());
     }
   });
@@ -374,12 +394,18 @@ describe('k8s overlay dev', () => {
       const parsed = new URL(url);
       expect(parsed.hostname, url).toBe(name);
       const svc = named(objects, 'Service', name)!;
-      expect((svc.spec as { ports: { port: number }[] }).ports.map((p) => p.port), name).toContain(Number(parsed.port));
+      expect(
+        (svc.spec as { ports: { port: number }[] }).ports.map((p) => p.port),
+        name,
+      ).toContain(Number(parsed.port));
       const [set] = serviceBackends(objects, name);
       expect(set?.kind, name).toBe('StatefulSet');
       expect(set.replicas, name).toBe(1);
       expect(set.claimTemplates, name).toEqual(['data']);
-      expect(set.pod.containers[0].volumeMounts?.map((m) => m.name), name).toContain('data');
+      expect(
+        set.pod.containers[0].volumeMounts?.map((m) => m.name),
+        name,
+      ).toContain('data');
       if (password) {
         const data = Object.fromEntries(
           Object.entries(credentials.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
@@ -402,7 +428,12 @@ describe('k8s overlay dev', () => {
           expect(selected(objects, peer.podSelector?.matchLabels), `${w.name} peers`).toEqual([ticktalk]);
         }
       }
-      expect(policyRules(objects, w.labels, 'egress').rules.flatMap((r) => r.ports).sort(), w.name).toEqual([...DNS].sort());
+      expect(
+        policyRules(objects, w.labels, 'egress')
+          .rules.flatMap((r) => r.ports)
+          .sort(),
+        w.name,
+      ).toEqual([...DNS].sort());
     }
   });
 });
@@ -415,11 +446,14 @@ describe.each([prod, site])('k8s overlay $name (prod)', (overlay) => {
   it('runs a Deployment per role, at least two pods each (the aggregator exactly one), brokers and web autoscaled on CPU', () => {
     const pods = ticktalkPods(objects);
     expect(pods.map((w) => [w.kind, rolesOf(w)]).sort()).toEqual(ROLE_NAMES.map((r) => ['Deployment', [r]]).sort());
-    const hpas = ofKind(objects, 'HorizontalPodAutoscaler').map((h) => h.spec as {
-      scaleTargetRef: { name: string };
-      minReplicas: number;
-      metrics: { type: string; resource?: { name: string } }[];
-    });
+    const hpas = ofKind(objects, 'HorizontalPodAutoscaler').map(
+      (h) =>
+        h.spec as {
+          scaleTargetRef: { name: string };
+          minReplicas: number;
+          metrics: { type: string; resource?: { name: string } }[];
+        },
+    );
     for (const w of pods) {
       const hpa = hpas.find((h) => h.scaleTargetRef.name === w.name);
       if (rolesOf(w)[0] === 'ohlcv') {
@@ -429,7 +463,10 @@ describe.each([prod, site])('k8s overlay $name (prod)', (overlay) => {
       }
       expect(hpa?.minReplicas ?? w.replicas, w.name).toBeGreaterThanOrEqual(2);
       if (['broker', 'web'].includes(rolesOf(w)[0])) {
-        expect(hpa?.metrics.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu'), w.name).toBe(true);
+        expect(
+          hpa?.metrics.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu'),
+          w.name,
+        ).toBe(true);
       }
     }
   });
@@ -451,7 +488,11 @@ describe.each([prod, site])('k8s overlay $name (prod)', (overlay) => {
         }
       }
     }
-    expect(scraped.sort()).toEqual(ticktalkPods(objects).map((w) => w.name).sort());
+    expect(scraped.sort()).toEqual(
+      ticktalkPods(objects)
+        .map((w) => w.name)
+        .sort(),
+    );
     const roleLabel = endpoints[0].relabelings?.find((r) => r.targetLabel === 'role');
     expect(roleLabel?.sourceLabels).toEqual(['__meta_kubernetes_pod_label_app_kubernetes_io_component']);
     for (const w of ticktalkPods(objects)) expect(w.labels['app.kubernetes.io/component'], w.name).toBe(rolesOf(w)[0]);

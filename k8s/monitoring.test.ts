@@ -63,7 +63,15 @@ function dashboardQueries(): string[] {
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
 function readmeAnchors(): Set<string> {
   const headings = [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1]);
-  return new Set(headings.map((h) => h.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')));
+  return new Set(
+    headings.map((h) =>
+      h
+        .trim()
+        .toLowerCase()
+        .replace(/[^\w\- ]/g, '')
+        .replace(/ /g, '-'),
+    ),
+  );
 }
 
 describe('Grafana dashboard and alert rules', () => {

@@ -61,9 +61,7 @@ describe('aggregate', () => {
   it('gives the same bars when the ticks arrive in batches merged one after another', () => {
     fc.assert(
       fc.property(
-        ticksArb.chain((ticks) =>
-          fc.tuple(fc.constant(ticks), fc.uniqueArray(fc.integer({ min: 0, max: ticks.length }), { maxLength: 8 })),
-        ),
+        ticksArb.chain((ticks) => fc.tuple(fc.constant(ticks), fc.uniqueArray(fc.integer({ min: 0, max: ticks.length }), { maxLength: 8 }))),
         modeArb,
         ([ticks, cuts], mode) => {
           const edges = [0, ...[...cuts].sort((a, b) => a - b), ticks.length];
@@ -87,7 +85,13 @@ describe('aggregate', () => {
   it('skips ticks without a price in the chosen mode instead of drawing a zero', () => {
     const tick: Tick = { symbol: 'EURUSD', time_msc: 1000, bid: 1.1, ask: 1.2, last: 0, volume: 0, flags: 6 };
     expect(aggregate([tick], { price: 'last', volume: 'ticks' })).toEqual({ bars: [], skipped: 1 });
-    const real = aggregate([{ ...tick, volume: 7 }, { ...tick, volume: 7, volume_real: 2.5 }], { price: 'mid', volume: 'real' });
+    const real = aggregate(
+      [
+        { ...tick, volume: 7 },
+        { ...tick, volume: 7, volume_real: 2.5 },
+      ],
+      { price: 'mid', volume: 'real' },
+    );
     expect(real.bars.find((b) => b.resolution === '1S')?.bar).toMatchObject({ open: 1.15, volume: 9.5 });
   });
 });

@@ -42,7 +42,15 @@ describe('aggregator killed mid-stream', () => {
     mkdirSync(BUNDLE_DIR, { recursive: true });
     script = join(BUNDLE_DIR, 'aggregator-process.mjs');
     // No TypeScript loader at run time: bundle the process entry, keeping packages external.
-    await build({ entryPoints: [join(import.meta.dirname, 'testing', 'aggregator-process.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: script, logLevel: 'silent' });
+    await build({
+      entryPoints: [join(import.meta.dirname, 'testing', 'aggregator-process.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      outfile: script,
+      logLevel: 'silent',
+    });
   });
   afterAll(async () => {
     child?.kill('SIGKILL');
@@ -55,7 +63,13 @@ describe('aggregator killed mid-stream', () => {
 
   async function startAggregator(): Promise<ChildProcess> {
     const proc = spawn(process.execPath, [script], {
-      env: { ...process.env, OHLCV_TEST_DATABASE_URL: pg.url, OHLCV_TEST_EXCHANGE: names.exchange, OHLCV_TEST_STREAM: names.stream, OHLCV_TEST_BATCH: '20' },
+      env: {
+        ...process.env,
+        OHLCV_TEST_DATABASE_URL: pg.url,
+        OHLCV_TEST_EXCHANGE: names.exchange,
+        OHLCV_TEST_STREAM: names.stream,
+        OHLCV_TEST_BATCH: '20',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     proc.stdout.setEncoding('utf8');

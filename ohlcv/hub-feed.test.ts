@@ -33,7 +33,13 @@ describe('HubFeed', () => {
   it('bounds what it holds while the store is down, dropping the oldest', async () => {
     const hub = new TickHub();
     const applied: number[] = [];
-    const feed = new HubFeed({ hub, log: pino({ level: 'silent' }), flushIntervalMs: 60_000, maxBuffered: 3, apply: async (ticks) => void applied.push(...ticks.map((t) => t.time_msc)) });
+    const feed = new HubFeed({
+      hub,
+      log: pino({ level: 'silent' }),
+      flushIntervalMs: 60_000,
+      maxBuffered: 3,
+      apply: async (ticks) => void applied.push(...ticks.map((t) => t.time_msc)),
+    });
     feed.start();
     hub.publish([1, 2, 3, 4, 5].map(tick));
     await feed.stop();

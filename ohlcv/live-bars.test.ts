@@ -27,9 +27,7 @@ describe('LiveBars', () => {
     update('1', bar(60_000, 1.1));
     update('1', bar(60_000, 1.2));
     expect(live.flush()).toBe(1);
-    expect(sent).toEqual([
-      { topic: 'candles/EURUSD/1', payload: { time: 60, open: 1, high: 1.2, low: 1, close: 1.2, volume: 1 } },
-    ]);
+    expect(sent).toEqual([{ topic: 'candles/EURUSD/1', payload: { time: 60, open: 1, high: 1.2, low: 1, close: 1.2, volume: 1 } }]);
     expect(live.flush()).toBe(0);
   });
 

@@ -49,7 +49,10 @@ describe('ohlcv role', () => {
   it('aggregates the in-process feed and publishes retained forming bars, corrected by late ticks', async () => {
     const db = await PgliteDatabase.open();
     const { ctx, published } = roleContext(db);
-    cleanups.push(() => db.close(), () => ctx.shutdown.run());
+    cleanups.push(
+      () => db.close(),
+      () => ctx.shutdown.run(),
+    );
     await startOhlcvRole(ctx);
 
     ctx.ticks.publish([tick(T + 100, 1.1), tick(T + 61_000, 1.2)]);
@@ -71,14 +74,20 @@ describe('ohlcv role', () => {
     const vhost = await privateVhost('tt_ohlcv');
     const db = await PgliteDatabase.open();
     const { ctx, published } = roleContext(db, { AMQP_URL: vhost.url });
-    cleanups.push(vhost.drop, () => db.close(), () => ctx.shutdown.run());
+    cleanups.push(
+      vhost.drop,
+      () => db.close(),
+      () => ctx.shutdown.run(),
+    );
     await startOhlcvRole(ctx);
     await waitFor(async () => (await ctx.health.readiness()).ready);
 
     const connection = await amqp.connect(vhost.url);
     cleanups.push(() => connection.close());
     const channel = await connection.createConfirmChannel();
-    channel.publish('mt.ticks', 'mt5.GBPUSD', Buffer.from(JSON.stringify({ time_msc: T, bid: 1.27, ask: 1.2702 })), { contentType: 'application/json' });
+    channel.publish('mt.ticks', 'mt5.GBPUSD', Buffer.from(JSON.stringify({ time_msc: T, bid: 1.27, ask: 1.2702 })), {
+      contentType: 'application/json',
+    });
     channel.publish('mt.ticks', 'mt5.GBPUSD', Buffer.from('not json'), { contentType: 'application/json' });
     channel.publish('mt.ticks', 'mt5.GBPUSD', Buffer.from('GBPUSD:|:1.28;1.2802'), { contentType: 'text/plain', timestamp: (T + 1000) / 1000 });
     await channel.waitForConfirms();

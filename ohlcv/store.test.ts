@@ -112,7 +112,15 @@ describe.each(ENGINES)('candle store on $name', (engine) => {
   });
 
   it('gives each commit that touches a series a new revision, and the newest bars as text in the same snapshot', async () => {
-    const tick = (symbol: string, s: number, bid: number): Tick => ({ symbol, time_msc: Date.UTC(2025, 0, 2) + s * 1000, bid, ask: bid, last: 0, volume: 0, flags: 6 });
+    const tick = (symbol: string, s: number, bid: number): Tick => ({
+      symbol,
+      time_msc: Date.UTC(2025, 0, 2) + s * 1000,
+      bid,
+      ask: bid,
+      last: 0,
+      volume: 0,
+      flags: 6,
+    });
     expect(await store.seriesRevision('REV', '1')).toBeUndefined();
     await store.commit(() => batchOf([tick('REV', 0, 1.5), tick('REV', 60, 0.00001), tick('OTHER', 0, 2)], bidTicks));
     const first = await store.seriesRevision('REV', '1');

@@ -241,10 +241,9 @@ class SqlCandleStore implements CandleStore {
   }
 
   async committedOffset(stream: string): Promise<number> {
-    const { rows } = await this.db.query<{ committed: number }>(
-      'SELECT committed::float8 AS committed FROM ohlcv_stream_offsets WHERE stream = $1',
-      [stream],
-    );
+    const { rows } = await this.db.query<{ committed: number }>('SELECT committed::float8 AS committed FROM ohlcv_stream_offsets WHERE stream = $1', [
+      stream,
+    ]);
     return rows[0]?.committed ?? NO_OFFSET;
   }
 
@@ -333,10 +332,7 @@ class SqlCandleStore implements CandleStore {
 }
 
 async function lockOffset(tx: Sql, stream: string): Promise<number> {
-  await tx.query('INSERT INTO ohlcv_stream_offsets (stream, committed) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-    stream,
-    NO_OFFSET,
-  ]);
+  await tx.query('INSERT INTO ohlcv_stream_offsets (stream, committed) VALUES ($1, $2) ON CONFLICT DO NOTHING', [stream, NO_OFFSET]);
   const { rows } = await tx.query<{ committed: number }>(
     'SELECT committed::float8 AS committed FROM ohlcv_stream_offsets WHERE stream = $1 FOR UPDATE',
     [stream],
@@ -421,8 +417,7 @@ function toColumns(rows: readonly BarRow[]): BarColumns {
   return out;
 }
 
-const SELECT_SYMBOLS =
-  'SELECT symbol, digits, quote_time::float8 AS quote_time, bid, ask FROM ohlcv_symbols';
+const SELECT_SYMBOLS = 'SELECT symbol, digits, quote_time::float8 AS quote_time, bid, ask FROM ohlcv_symbols';
 
 interface SymbolRow extends Record<string, unknown> {
   symbol: string;

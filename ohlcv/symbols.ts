@@ -22,15 +22,37 @@ export interface SymbolInfo {
 export const EXCHANGE = 'MT5';
 
 const CURRENCIES: Record<string, string> = {
-  USD: 'US Dollar', EUR: 'Euro', GBP: 'British Pound', JPY: 'Japanese Yen', CHF: 'Swiss Franc',
-  AUD: 'Australian Dollar', NZD: 'New Zealand Dollar', CAD: 'Canadian Dollar', SEK: 'Swedish Krona',
-  NOK: 'Norwegian Krone', DKK: 'Danish Krone', PLN: 'Polish Zloty', HUF: 'Hungarian Forint',
-  CZK: 'Czech Koruna', TRY: 'Turkish Lira', ZAR: 'South African Rand', MXN: 'Mexican Peso',
-  SGD: 'Singapore Dollar', HKD: 'Hong Kong Dollar', CNH: 'Chinese Yuan', RUB: 'Russian Ruble',
+  USD: 'US Dollar',
+  EUR: 'Euro',
+  GBP: 'British Pound',
+  JPY: 'Japanese Yen',
+  CHF: 'Swiss Franc',
+  AUD: 'Australian Dollar',
+  NZD: 'New Zealand Dollar',
+  CAD: 'Canadian Dollar',
+  SEK: 'Swedish Krona',
+  NOK: 'Norwegian Krone',
+  DKK: 'Danish Krone',
+  PLN: 'Polish Zloty',
+  HUF: 'Hungarian Forint',
+  CZK: 'Czech Koruna',
+  TRY: 'Turkish Lira',
+  ZAR: 'South African Rand',
+  MXN: 'Mexican Peso',
+  SGD: 'Singapore Dollar',
+  HKD: 'Hong Kong Dollar',
+  CNH: 'Chinese Yuan',
+  RUB: 'Russian Ruble',
 };
 const METALS: Record<string, string> = { XAU: 'Gold', XAG: 'Silver', XPT: 'Platinum', XPD: 'Palladium' };
 const COINS: Record<string, string> = {
-  BTC: 'Bitcoin', ETH: 'Ethereum', LTC: 'Litecoin', XRP: 'XRP', SOL: 'Solana', ADA: 'Cardano', DOGE: 'Dogecoin',
+  BTC: 'Bitcoin',
+  ETH: 'Ethereum',
+  LTC: 'Litecoin',
+  XRP: 'XRP',
+  SOL: 'Solana',
+  ADA: 'Cardano',
+  DOGE: 'Dogecoin',
 };
 
 export function describeSymbol(symbol: string, digitsSeen: number | null): SymbolInfo {

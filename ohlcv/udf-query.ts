@@ -66,7 +66,16 @@ export const quotesQuery = z.object({
   symbols: z
     .string({ error: 'symbols is required' })
     .max(4000, 'symbols is too long')
-    .transform((s) => [...new Set(s.split(',').map((x) => x.trim()).filter(Boolean))].map((x) => x.slice(x.indexOf(':') + 1)))
+    .transform((s) =>
+      [
+        ...new Set(
+          s
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+        ),
+      ].map((x) => x.slice(x.indexOf(':') + 1)),
+    )
     .refine((list) => list.length >= 1 && list.length <= MAX_QUOTE_SYMBOLS, `symbols must name 1 to ${MAX_QUOTE_SYMBOLS} symbols`),
 });
 

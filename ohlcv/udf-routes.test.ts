@@ -24,7 +24,11 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
   let app: FastifyInstance;
   const get = async (url: string, on = app) => {
     const res = await on.inject({ method: 'GET', url });
-    return { status: res.statusCode, body: String(res.headers['content-type']).startsWith('application/json') ? res.json() : res.body, headers: res.headers };
+    return {
+      status: res.statusCode,
+      body: String(res.headers['content-type']).startsWith('application/json') ? res.json() : res.body,
+      headers: res.headers,
+    };
   };
 
   beforeAll(async () => {
@@ -32,7 +36,14 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
     store = await openCandleStore(handle.db);
     await store.registerSymbols(['EURUSD', 'XAUUSD', 'BTCUSD']);
     // EURUSD bars at minutes 0, 1, 2, 5 (two ticks in minute 0), one day later another bar.
-    const ticks = [tick('EURUSD', 0, 1.1), tick('EURUSD', 30, 1.12345), tick('EURUSD', 60, 1.2), tick('EURUSD', 120, 1.3), tick('EURUSD', 300, 1.4), tick('EURUSD', 86_400, 1.5)];
+    const ticks = [
+      tick('EURUSD', 0, 1.1),
+      tick('EURUSD', 30, 1.12345),
+      tick('EURUSD', 60, 1.2),
+      tick('EURUSD', 120, 1.3),
+      tick('EURUSD', 300, 1.4),
+      tick('EURUSD', 86_400, 1.5),
+    ];
     await store.commit(() => ({ bars: aggregate(ticks, { price: 'bid', volume: 'ticks' }).bars, symbols: symbolSightings(ticks) }));
     app = Fastify();
     await registerUdfRoutes(app, { store, now: () => 1_763_769_600_123 });
@@ -55,7 +66,11 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
   });
 
   it('answers CORS preflight', async () => {
-    const res = await app.inject({ method: 'OPTIONS', url: '/udf/history', headers: { origin: 'https://example.com', 'access-control-request-method': 'GET' } });
+    const res = await app.inject({
+      method: 'OPTIONS',
+      url: '/udf/history',
+      headers: { origin: 'https://example.com', 'access-control-request-method': 'GET' },
+    });
     expect(res.statusCode).toBe(204);
     expect(res.headers['access-control-allow-origin']).toBe('*');
   });
@@ -111,14 +126,20 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
 
   it('says no_data, with nextTime when older bars exist', async () => {
     const from = T0 / 1000;
-    expect((await get(`/udf/history?symbol=EURUSD&resolution=1&from=${from + 360}&to=${from + 3600}`)).body).toEqual({ s: 'no_data', nextTime: from + 300 });
+    expect((await get(`/udf/history?symbol=EURUSD&resolution=1&from=${from + 360}&to=${from + 3600}`)).body).toEqual({
+      s: 'no_data',
+      nextTime: from + 300,
+    });
     expect((await get(`/udf/history?symbol=EURUSD&resolution=1&from=${from - 3600}&to=${from}`)).body).toEqual({ s: 'no_data' });
     expect((await get(`/udf/history?symbol=XAUUSD&resolution=1&from=0&to=${from}&countback=10`)).body).toEqual({ s: 'no_data' });
   });
 
   it('answers unknown symbols and resolutions in UDF terms', async () => {
     expect((await get('/udf/history?symbol=NOPE&resolution=1&from=0&to=100')).body).toEqual({ s: 'error', errmsg: 'unknown symbol: NOPE' });
-    expect((await get('/udf/history?symbol=EURUSD&resolution=7&from=0&to=100')).body).toMatchObject({ s: 'error', errmsg: expect.stringContaining('unknown resolution') });
+    expect((await get('/udf/history?symbol=EURUSD&resolution=7&from=0&to=100')).body).toMatchObject({
+      s: 'error',
+      errmsg: expect.stringContaining('unknown resolution'),
+    });
   });
 
   it.each([
@@ -140,7 +161,7 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
     expect(body).toMatchObject({ s: 'error', errmsg: expect.stringContaining(message) });
   });
 
-  it('quotes known symbols against the previous day\'s close, and flags unknown ones', async () => {
+  it("quotes known symbols against the previous day's close, and flags unknown ones", async () => {
     // On the day of the 1.5 bar: the change is against the day before's close, 1.4.
     const sameDay = Fastify();
     await registerUdfRoutes(sameDay, { store, now: () => T0 + 86_400_000 + 3_600_000 });
@@ -150,7 +171,18 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
     expect(body.d[0]).toMatchObject({
       s: 'ok',
       n: 'EURUSD',
-      v: { lp: 1.5, prev_close_price: 1.4, bid: 1.5, ask: 1.5002, open_price: 1.5, high_price: 1.5, low_price: 1.5, volume: 1, short_name: 'EURUSD', exchange: 'MT5' },
+      v: {
+        lp: 1.5,
+        prev_close_price: 1.4,
+        bid: 1.5,
+        ask: 1.5002,
+        open_price: 1.5,
+        high_price: 1.5,
+        low_price: 1.5,
+        volume: 1,
+        short_name: 'EURUSD',
+        exchange: 'MT5',
+      },
     });
     expect(body.d[0].v.ch).toBeCloseTo(0.1, 10);
     expect(body.d[0].v.chp).toBeCloseTo((0.1 / 1.4) * 100, 10);
@@ -160,7 +192,16 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
   it('quotes no change for a day without ticks yet: the newest close is the previous close', async () => {
     // `now` is months after the last bar: yesterday's change is not today's.
     const { body } = await get('/udf/quotes?symbols=EURUSD');
-    expect(body.d[0].v).toMatchObject({ lp: 1.5, prev_close_price: 1.5, ch: 0, chp: 0, open_price: null, high_price: null, low_price: null, volume: 0 });
+    expect(body.d[0].v).toMatchObject({
+      lp: 1.5,
+      prev_close_price: 1.5,
+      ch: 0,
+      chp: 0,
+      open_price: null,
+      high_price: null,
+      low_price: null,
+      volume: 0,
+    });
   });
 
   it('serves a late correction and a new bar as soon as they are committed, in this process or another', async () => {
@@ -175,7 +216,13 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
     await registerUdfRoutes(own, { store: counted });
     // Another process: the same tables through another Database object, whose commits this one never hears of.
     const db = handle.db;
-    const otherProcess = await openCandleStore({ kind: db.kind, query: (t, p) => db.query(t, p), transaction: (fn) => db.transaction(fn), ping: () => db.ping(), close: async () => {} });
+    const otherProcess = await openCandleStore({
+      kind: db.kind,
+      query: (t, p) => db.query(t, p),
+      transaction: (fn) => db.transaction(fn),
+      ping: () => db.ping(),
+      close: async () => {},
+    });
     const commit = (ticks: Tick[], by: CandleStore) =>
       by.commit(() => ({ bars: aggregate(ticks, { price: 'bid', volume: 'ticks' }).bars, symbols: symbolSightings(ticks) }));
     const from = T0 / 1000;
@@ -183,18 +230,42 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
     const newest = `/udf/history?symbol=GBPUSD&resolution=1&to=${from + 600}&countback=1`;
     try {
       await commit([tick('GBPUSD', 0, 1.3), tick('GBPUSD', 30, 1.31), tick('GBPUSD', 60, 1.32)], store);
-      expect((await get(url, own)).body).toEqual({ s: 'ok', t: [from, from + 60], o: [1.3, 1.32], h: [1.31, 1.32], l: [1.3, 1.32], c: [1.31, 1.32], v: [2, 1] });
+      expect((await get(url, own)).body).toEqual({
+        s: 'ok',
+        t: [from, from + 60],
+        o: [1.3, 1.32],
+        h: [1.31, 1.32],
+        l: [1.3, 1.32],
+        c: [1.31, 1.32],
+        v: [2, 1],
+      });
       expect((await get(newest, own)).body).toMatchObject({ t: [from + 60], c: [1.32] });
       expect(reads).toBe(1);
 
       await commit([tick('GBPUSD', 10, 1.25)], otherProcess);
-      expect((await get(url, own)).body).toEqual({ s: 'ok', t: [from, from + 60], o: [1.3, 1.32], h: [1.31, 1.32], l: [1.25, 1.32], c: [1.31, 1.32], v: [3, 1] });
+      expect((await get(url, own)).body).toEqual({
+        s: 'ok',
+        t: [from, from + 60],
+        o: [1.3, 1.32],
+        h: [1.31, 1.32],
+        l: [1.25, 1.32],
+        c: [1.31, 1.32],
+        v: [3, 1],
+      });
       expect(reads).toBe(2);
 
       // Commits of this process update the cached copy in place: no re-read.
       await commit([tick('GBPUSD', 400, 1.4)], store);
       await commit([tick('GBPUSD', 5, 1.2), tick('GBPUSD', 401, 1.41)], store);
-      expect((await get(url, own)).body).toEqual({ s: 'ok', t: [from, from + 60, from + 360], o: [1.3, 1.32, 1.4], h: [1.31, 1.32, 1.41], l: [1.2, 1.32, 1.4], c: [1.31, 1.32, 1.41], v: [4, 1, 2] });
+      expect((await get(url, own)).body).toEqual({
+        s: 'ok',
+        t: [from, from + 60, from + 360],
+        o: [1.3, 1.32, 1.4],
+        h: [1.31, 1.32, 1.41],
+        l: [1.2, 1.32, 1.4],
+        c: [1.31, 1.32, 1.41],
+        v: [4, 1, 2],
+      });
       expect((await get(newest, own)).body).toMatchObject({ t: [from + 360], c: [1.41] });
       expect(reads).toBe(2);
 

@@ -26,7 +26,11 @@ describe('Hs256Auth', () => {
     const badRole = await new SignJWT({ roles: ['god'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setExpirationTime('1h').sign(key);
     const hs512 = await new SignJWT({}).setProtectedHeader({ alg: 'HS512' }).setSubject('a').setExpirationTime('1h').sign(key);
     // A name the chat store could not hold: stamped on every message, it would fail whole batches.
-    const loneSurrogate = await new SignJWT({ name: 'a\ud800' }).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setExpirationTime('1h').sign(key);
+    const loneSurrogate = await new SignJWT({ name: 'a\ud800' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('a')
+      .setExpirationTime('1h')
+      .sign(key);
     const nul = await new SignJWT({ name: 'a\u0000' }).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setExpirationTime('1h').sign(key);
     await expect(auth.verify(expired)).rejects.toThrow(/expired/);
     for (const token of [none, other, noExp, badSub, badRole, hs512, loneSurrogate, nul, 'garbage', '']) {

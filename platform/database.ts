@@ -94,9 +94,7 @@ export class PgliteDatabase implements Database {
   }
 
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (tx) =>
-      fn({ query: async (text, params) => ({ rows: (await tx.query(text, params)).rows as never[] }) }),
-    );
+    return this.db.transaction(async (tx) => fn({ query: async (text, params) => ({ rows: (await tx.query(text, params)).rows as never[] }) }));
   }
 
   async ping(): Promise<boolean> {
@@ -120,10 +118,7 @@ export async function migrate(db: Database, component: string, migrations: reado
     await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       component text NOT NULL, version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (component, version))`);
-    const { rows } = await tx.query<{ v: number | null }>(
-      'SELECT max(version) AS v FROM schema_migrations WHERE component = $1',
-      [component],
-    );
+    const { rows } = await tx.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations WHERE component = $1', [component]);
     const current = Number(rows[0]?.v ?? 0);
     for (let i = current; i < migrations.length; i++) {
       for (const statement of splitStatements(migrations[i])) await tx.query(statement);

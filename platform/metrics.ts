@@ -13,9 +13,7 @@ export class Metrics {
     if (!withDefaults) return;
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
     // Next to process_resident_memory_bytes, so an alert can say "near the container's limit".
-    this.gauge('process_memory_limit_bytes', 'Memory limit of the process (cgroup), 0 when it has none', [], (g) =>
-      g.set(memoryLimit()),
-    );
+    this.gauge('process_memory_limit_bytes', 'Memory limit of the process (cgroup), 0 when it has none', [], (g) => g.set(memoryLimit()));
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
@@ -23,12 +21,7 @@ export class Metrics {
   }
 
   /** `collect` runs at scrape time (awaited): for values that are cheaper to read than to track. */
-  gauge<L extends string>(
-    name: string,
-    help: string,
-    labelNames: readonly L[] = [],
-    collect?: (g: Gauge<L>) => void | Promise<void>,
-  ): Gauge<L> {
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (g: Gauge<L>) => void | Promise<void>): Gauge<L> {
     return (
       this.existing(name) ??
       new Gauge({
@@ -36,16 +29,17 @@ export class Metrics {
         help,
         labelNames,
         registers: [this.registry],
-        collect: collect ? function (this: Gauge<L>) { return collect(this); } : undefined,
+        collect: collect
+          ? function (this: Gauge<L>) {
+              return collect(this);
+            }
+          : undefined,
       })
     );
   }
 
   histogram<L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> {
-    return (
-      this.existing(name) ??
-      new Histogram({ name: METRIC_PREFIX + name, help, buckets, labelNames, registers: [this.registry] })
-    );
+    return this.existing(name) ?? new Histogram({ name: METRIC_PREFIX + name, help, buckets, labelNames, registers: [this.registry] });
   }
 
   /** Two modules asking for the same instrument share it instead of failing on re-registration. */

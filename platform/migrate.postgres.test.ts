@@ -15,7 +15,7 @@ describe('migrations on PostgreSQL', () => {
       try {
         // What a Kubernetes rollout does: every pod opens both stores at the same moment.
         const opened = await Promise.allSettled(dbs.map((db) => Promise.all([SqlChatStore.open(db, { outbox: true }), openCandleStore(db)])));
-        expect(opened.filter((r) => r.status === 'rejected').map((r) => String((r).reason))).toEqual([]);
+        expect(opened.filter((r) => r.status === 'rejected').map((r) => String(r.reason))).toEqual([]);
         const { rows } = await dbs[0].query<{ component: string; n: string; distinct_n: string }>(
           'SELECT component, count(*) AS n, count(DISTINCT version) AS distinct_n FROM schema_migrations GROUP BY component ORDER BY component',
         );

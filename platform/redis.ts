@@ -2,10 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from './logger.js';
 
 /** What a Redis user may choose per connection; everything else (errors, close) is the factory's. */
-export type RedisConnectionOptions = Pick<
-  RedisOptions,
-  'lazyConnect' | 'enableOfflineQueue' | 'enableAutoPipelining' | 'maxRetriesPerRequest'
->;
+export type RedisConnectionOptions = Pick<RedisOptions, 'lazyConnect' | 'enableOfflineQueue' | 'enableAutoPipelining' | 'maxRetriesPerRequest'>;
 
 /** How often one connection's errors reach the log while Redis stays away (ioredis retries every few seconds). */
 const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -34,7 +31,7 @@ export class RedisConnections {
       this.log.warn({ redis: name, err: err.message }, 'redis unavailable; retrying');
     });
     const quit = conn.quit.bind(conn);
-    conn.quit = (() => quit().catch(() => 'OK'));
+    conn.quit = () => quit().catch(() => 'OK');
     this.conns.push({ name, conn });
     return conn;
   }
@@ -51,8 +48,6 @@ export class RedisConnections {
 
   /** Quits every connection still open (ones their users closed already are skipped). */
   async close(): Promise<void> {
-    await Promise.all(
-      this.conns.filter(({ conn }) => conn.status !== 'end').map(({ conn }) => conn.quit().catch(() => conn.disconnect())),
-    );
+    await Promise.all(this.conns.filter(({ conn }) => conn.status !== 'end').map(({ conn }) => conn.quit().catch(() => conn.disconnect())));
   }
 }

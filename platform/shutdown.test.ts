@@ -9,10 +9,14 @@ describe('Shutdown', () => {
     const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
     shutdown.add('store', async () => void done.push('store'));
     shutdown.add('stuck', () => new Promise<void>(() => {}));
-    shutdown.add('drain', async () => {
-      await sleep(80);
-      done.push('drain');
-    }, 500);
+    shutdown.add(
+      'drain',
+      async () => {
+        await sleep(80);
+        done.push('drain');
+      },
+      500,
+    );
     await shutdown.run(50);
     expect(done).toEqual(['drain', 'store']);
   });

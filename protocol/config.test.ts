@@ -6,9 +6,20 @@ describe('configuration', () => {
   it('has the contract defaults', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
-      HOST: '0.0.0.0', MQTT_PORT: 1883, HTTP_PORT: 8080, DATA_DIR: './data', FEED_SIM: true, FEED_TIMEZONE: 'UTC',
-      SYMBOLS: ['EURUSD', 'GBPUSD', 'USDJPY', 'XAUUSD', 'BTCUSD'], CANDLE_PRICE: 'bid', CANDLE_VOLUME: 'ticks',
-      AUTH_GUEST: true, ALLOW_ANONYMOUS_MARKET_DATA: true, CHAT_MAX_LENGTH: 2000, CHAT_RATE_PER_S: 5, CHAT_BURST: 10,
+      HOST: '0.0.0.0',
+      MQTT_PORT: 1883,
+      HTTP_PORT: 8080,
+      DATA_DIR: './data',
+      FEED_SIM: true,
+      FEED_TIMEZONE: 'UTC',
+      SYMBOLS: ['EURUSD', 'GBPUSD', 'USDJPY', 'XAUUSD', 'BTCUSD'],
+      CANDLE_PRICE: 'bid',
+      CANDLE_VOLUME: 'ticks',
+      AUTH_GUEST: true,
+      ALLOW_ANONYMOUS_MARKET_DATA: true,
+      CHAT_MAX_LENGTH: 2000,
+      CHAT_RATE_PER_S: 5,
+      CHAT_BURST: 10,
       MQTT_MAX_PACKET: 65536,
     });
     expect(c.REDIS_URL).toBeUndefined();

@@ -8,9 +8,7 @@ import { SYMBOL_PATTERN } from './names.js';
  * checks that the two agree.
  */
 
-const onOff = z
-  .enum(['on', 'off', 'true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'on' || v === 'true' || v === '1' || v === 'yes');
+const onOff = z.enum(['on', 'off', 'true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'on' || v === 'true' || v === '1' || v === 'yes');
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -24,7 +22,12 @@ const url = (protocols: string[]) =>
 
 const symbolList = z
   .string()
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().regex(SYMBOL_PATTERN, 'symbols match [A-Za-z0-9._-]{1,32}')).min(1));
 
 const ianaZone = z.string().refine(
@@ -179,13 +182,16 @@ export const configVars = {
   ACL_FILE: v({
     schema: z.string().min(1).optional(),
     shownDefault: 'unset',
-    doc: 'extra rules in Mosquitto `acl_file` syntax for topic areas of the operator\'s own; never widens `chat/`, `users/`, `ticks/`, `candles/` or `$SYS`',
+    doc: "extra rules in Mosquitto `acl_file` syntax for topic areas of the operator's own; never widens `chat/`, `users/`, `ticks/`, `candles/` or `$SYS`",
     public: true,
   }),
   NODE_ID: v({
-    schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+      .optional(),
     shownDefault: 'host name and process id',
-    doc: 'this process\'s id in the cluster (broker id, logs, metrics)',
+    doc: "this process's id in the cluster (broker id, logs, metrics)",
   }),
   LOG_LEVEL: v({
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -276,12 +282,19 @@ export function checkConfig(env: Record<string, string | undefined>): ConfigChec
     const raw = given === undefined || given === '' ? spec.default : given;
     const parsed = spec.schema.safeParse(raw);
     if (parsed.success) out[name] = parsed.data;
-    else problems.push({ variable: name, message: `${describeIssues(parsed.error.issues)} (got ${given === undefined ? 'the default' : shownValue(name, given)})` });
+    else
+      problems.push({
+        variable: name,
+        message: `${describeIssues(parsed.error.issues)} (got ${given === undefined ? 'the default' : shownValue(name, given)})`,
+      });
   }
   const raw = out as RawConfig;
   if (raw.FEED_SIM === true && raw.AMQP_URL !== undefined) {
     // Candles come from RabbitMQ then: simulated ticks would show on MQTT but never make a candle.
-    problems.push({ variable: 'FEED_SIM', message: 'cannot be on with AMQP_URL set: publish simulated ticks into RabbitMQ with `ticktalk feed-sim`' });
+    problems.push({
+      variable: 'FEED_SIM',
+      message: 'cannot be on with AMQP_URL set: publish simulated ticks into RabbitMQ with `ticktalk feed-sim`',
+    });
   }
   if (problems.length > 0) return { problems, valid: raw };
   const config: Config = {

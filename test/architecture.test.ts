@@ -54,12 +54,22 @@ describe('architecture', () => {
   });
 
   it('protocol/ imports nothing from other project folders', () => {
-    expect(forbiddenImports((f) => folderOf(f) === 'protocol', (_, to) => folderOf(to) === 'protocol')).toEqual([]);
+    expect(
+      forbiddenImports(
+        (f) => folderOf(f) === 'protocol',
+        (_, to) => folderOf(to) === 'protocol',
+      ),
+    ).toEqual([]);
   });
 
   it('platform/ imports only protocol/ and itself', () => {
     const lower = new Set(['protocol', 'platform']);
-    expect(forbiddenImports((f) => folderOf(f) === 'platform', (_, to) => lower.has(folderOf(to)))).toEqual([]);
+    expect(
+      forbiddenImports(
+        (f) => folderOf(f) === 'platform',
+        (_, to) => lower.has(folderOf(to)),
+      ),
+    ).toEqual([]);
   });
 
   it('has no import cycles', () => {
@@ -79,7 +89,10 @@ describe('architecture', () => {
       .filter(([file, { packages }]) => !file.startsWith('broker/aedes/') && packages.some((p) => AEDES_PACKAGES.test(p)))
       .map(([file]) => file);
     expect(importers.filter((f) => !FENCE_PENDING.includes(f))).toEqual([]);
-    expect(FENCE_PENDING.filter((f) => !importers.includes(f)), 'FENCE_PENDING entries that no longer import Aedes').toEqual([]);
+    expect(
+      FENCE_PENDING.filter((f) => !importers.includes(f)),
+      'FENCE_PENDING entries that no longer import Aedes',
+    ).toEqual([]);
   });
 
   it('makes every Redis connection of production code in platform/redis.ts (one error policy)', () => {
@@ -87,7 +100,10 @@ describe('architecture', () => {
       (file) => isProduction(file) && file !== 'platform/redis.ts' && /\bnew\s+(Redis|Cluster)\s*\(/.test(readFileSync(join(root, file), 'utf8')),
     );
     expect(makers.filter((f) => !REDIS_FACTORY_PENDING.includes(f))).toEqual([]);
-    expect(REDIS_FACTORY_PENDING.filter((f) => !makers.includes(f)), 'REDIS_FACTORY_PENDING entries that no longer connect').toEqual([]);
+    expect(
+      REDIS_FACTORY_PENDING.filter((f) => !makers.includes(f)),
+      'REDIS_FACTORY_PENDING entries that no longer connect',
+    ).toEqual([]);
   });
 });
 

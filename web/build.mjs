@@ -40,10 +40,7 @@ for (const [file, meta] of Object.entries(result.metafile.outputs)) {
   assets[meta.entryPoint.endsWith('.css') ? 'css' : 'js'] = `/${basename(file)}`;
 }
 const template = await readFile(join(src, 'index.html'), 'utf8');
-await writeFile(
-  join(out, 'index.html'),
-  template.replace('{{css}}', assets.css).replace('{{js}}', assets.js),
-);
+await writeFile(join(out, 'index.html'), template.replace('{{css}}', assets.css).replace('{{js}}', assets.js));
 
 const files = [...Object.keys(result.metafile.outputs).map((f) => join(root, f)), join(out, 'index.html')];
 const sizes = [];

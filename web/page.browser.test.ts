@@ -369,10 +369,16 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     await db.query("INSERT INTO chat_rooms (room) SELECT 'bulk-' || lpad(g::text, 5, '0') FROM generate_series(1, 20000) g ON CONFLICT DO NOTHING");
     const hana = await openPage(await browser.newContext(DESKTOP), app.httpUrl);
     await signIn(hana.page, 'Hana');
-    const roomOptions = () => hana.page.getByTestId('room').locator('optgroup[label="Rooms"] > option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    const roomOptions = () =>
+      hana.page
+        .getByTestId('room')
+        .locator('optgroup[label="Rooms"] > option')
+        .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
     const bulk = (options: string[]) => options.filter((o) => o.startsWith('bulk-'));
     // The first page (bulk-00001…bulk-00050 by name), the room the page is in, and "More rooms…".
-    await eventually(async () => bulk(await roomOptions()), 'one page of rooms').toEqual(Array.from({ length: 50 }, (_, i) => `bulk-${String(i + 1).padStart(5, '0')}`));
+    await eventually(async () => bulk(await roomOptions()), 'one page of rooms').toEqual(
+      Array.from({ length: 50 }, (_, i) => `bulk-${String(i + 1).padStart(5, '0')}`),
+    );
     const first = await roomOptions();
     expect(first.at(-1)).toBe(':more');
     expect(first).toContain('lobby');

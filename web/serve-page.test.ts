@@ -45,7 +45,11 @@ describe('registerWebPage', () => {
   it('serves hashed assets for a year, compressed when the client accepts it', async () => {
     const app = await server(builtPage());
     const plain = await app.inject({ url: '/app-ABC.js' });
-    expect([plain.statusCode, plain.headers['cache-control'], plain.body]).toEqual([200, 'public, max-age=31536000, immutable', 'console.log("ticktalk")']);
+    expect([plain.statusCode, plain.headers['cache-control'], plain.body]).toEqual([
+      200,
+      'public, max-age=31536000, immutable',
+      'console.log("ticktalk")',
+    ]);
     expect(plain.headers['content-type']).toBe('text/javascript; charset=utf-8');
 
     const gz = await app.inject({ url: '/app-ABC.js', headers: { 'accept-encoding': 'gzip, deflate, br' } });

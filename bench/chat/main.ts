@@ -210,7 +210,9 @@ async function compareRounds(ours: Ticktalk): Promise<number[]> {
     machine: machineBusySeconds(),
   });
   say('');
-  say('| round | broker | acked msg/s | e2e p50 ms | e2e p99 ms | delivered | stored | msgs per commit | CPU µs/msg: broker, PostgreSQL, load generator, machine |');
+  say(
+    '| round | broker | acked msg/s | e2e p50 ms | e2e p99 ms | delivered | stored | msgs per commit | CPU µs/msg: broker, PostgreSQL, load generator, machine |',
+  );
   say('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   const ratios: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
@@ -222,7 +224,9 @@ async function compareRounds(ours: Ticktalk): Promise<number[]> {
       const perCommit = (batchesAfter.messages - batchesBefore.messages) / (batchesAfter.transactions - batchesBefore.transactions);
       const us = (k: keyof typeof before) => (((after[k] - before[k]) * 1e6) / MESSAGES).toFixed(0);
       const stored = ours.pgUrl ? fmt(await storedCount(ours.pgUrl, room)) : 'n/a';
-      say(`| ${round} | ticktalk (stamp + store, then PUBACK) | ${row(result)} | ${stored} | ${perCommit.toFixed(0)} | ${us('ticktalk')}, ${ours.pgUrl ? us('pg') : '-'}, ${us('clients')}, ${us('machine')} |`);
+      say(
+        `| ${round} | ticktalk (stamp + store, then PUBACK) | ${row(result)} | ${stored} | ${perCommit.toFixed(0)} | ${us('ticktalk')}, ${ours.pgUrl ? us('pg') : '-'}, ${us('clients')}, ${us('machine')} |`,
+      );
       return result;
     };
     const measureTheirs = async () => {
@@ -230,7 +234,9 @@ async function compareRounds(ours: Ticktalk): Promise<number[]> {
       const result = await workload(MOSQUITTO_URL, `chat/rooms/${room}`, MESSAGES, async () => undefined);
       const after = { broker: mosquitto ? cpuSeconds(mosquitto) : 0, clients: cpuSeconds(process.pid), machine: machineBusySeconds() };
       const us = (k: keyof typeof before) => (((after[k] - before[k]) * 1e6) / MESSAGES).toFixed(0);
-      say(`| ${round} | Mosquitto 127.0.0.1:1883 | ${row(result)} | - | - | ${mosquitto ? us('broker') : '?'}, -, ${us('clients')}, ${us('machine')} |`);
+      say(
+        `| ${round} | Mosquitto 127.0.0.1:1883 | ${row(result)} | - | - | ${mosquitto ? us('broker') : '?'}, -, ${us('clients')}, ${us('machine')} |`,
+      );
       return result;
     };
     // Alternate who goes first: a drift in the machine's load then favours neither.

@@ -122,7 +122,14 @@ async function benchEndToEnd(): Promise<void> {
       await declareOhlcvStream(channel, { exchange: names.exchange, stream });
       const messages = await publishTicks(channel, stream, ticks, perMessage);
 
-      const aggregator = new CandleAggregator({ store, mode: MODE, timeZone: 'UTC', log: pino({ level: 'silent' }), metrics: new Metrics(false), onStored: () => {} });
+      const aggregator = new CandleAggregator({
+        store,
+        mode: MODE,
+        timeZone: 'UTC',
+        log: pino({ level: 'silent' }),
+        metrics: new Metrics(false),
+        onStored: () => {},
+      });
       let done!: () => void;
       const finished = new Promise<void>((r) => (done = r));
       let lastReport = performance.now();
@@ -147,7 +154,9 @@ async function benchEndToEnd(): Promise<void> {
       const seconds = (performance.now() - started) / 1000;
       await consumer.stop();
       await channel.deleteQueue(stream);
-      say(`  ${perMessage} tick(s)/message: ${fmt(ticks.length / seconds)} ticks/s (${fmt(messages)} messages in ${seconds.toFixed(2)} s, batches of up to 2,000 messages per transaction)`);
+      say(
+        `  ${perMessage} tick(s)/message: ${fmt(ticks.length / seconds)} ticks/s (${fmt(messages)} messages in ${seconds.toFixed(2)} s, batches of up to 2,000 messages per transaction)`,
+      );
     }
   } finally {
     await channel.deleteQueue(names.stream).catch(() => {});

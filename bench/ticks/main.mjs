@@ -64,9 +64,7 @@ if (scenarios.length === 0) throw new Error(`--only: choose from ${allScenarios.
 
 async function runScenario(s, port, tag) {
   const common = { port, token, runId: `${runId}-${tag}`, subscribers, warmupMs, measureMs };
-  return s.kind === 'fanout'
-    ? fanOut({ ...common, symbols: s.symbols })
-    : latency({ ...common, symbol: s.symbol, deliveriesPerSec: s.rate });
+  return s.kind === 'fanout' ? fanOut({ ...common, symbols: s.symbols }) : latency({ ...common, symbol: s.symbol, deliveriesPerSec: s.rate });
 }
 
 async function againstTargets(targets) {

@@ -27,7 +27,9 @@ export async function privateVhost(prefix = 'tt'): Promise<{ name: string; url: 
 }
 
 /** `rabbitmqctl list_queues` for one vhost, as objects. */
-export async function listQueues(vhost: string): Promise<{ name: string; arguments: Record<string, unknown>; messages: number; consumers: number }[]> {
+export async function listQueues(
+  vhost: string,
+): Promise<{ name: string; arguments: Record<string, unknown>; messages: number; consumers: number }[]> {
   const { stdout } = await run('rabbitmqctl', ['list_queues', '-p', vhost, '--formatter', 'json', 'name', 'arguments', 'messages', 'consumers']);
   // rabbitmqctl writes arguments as [name, type, value] triples.
   const rows: { name: string; arguments: [string, string, unknown][]; messages: number; consumers: number }[] = JSON.parse(stdout);

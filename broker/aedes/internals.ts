@@ -149,7 +149,9 @@ export function checkAedesClient(client: Client): void {
 
 function checkShape(target: object, name: string, shape: Shape, aedes: Aedes): void {
   for (const [path, kind] of shape) {
-    const value = path.split('.').reduce<unknown>((at, key) => (at === null || at === undefined ? undefined : (at as Record<string, unknown>)[key]), target);
+    const value = path
+      .split('.')
+      .reduce<unknown>((at, key) => (at === null || at === undefined ? undefined : (at as Record<string, unknown>)[key]), target);
     const actual = value === null ? 'null' : typeof value;
     if (actual !== kind) throw shapeError(`${name}.${path}`, `a ${kind}, found ${actual}`, aedes);
   }

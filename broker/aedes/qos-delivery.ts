@@ -14,7 +14,8 @@ export function installQoSDelivery(client: Client): void {
   const c = clientInternals(client);
   c.deliverQoS = (original, cb) => {
     if (original.qos === 0) return c.deliver0(original, cb);
-    const forward = original.clientId === c.id && original.nl ? undefined : dedupe(c, original) ? c.broker.authorizeForward(client, original) : undefined;
+    const forward =
+      original.clientId === c.id && original.nl ? undefined : dedupe(c, original) ? c.broker.authorizeForward(client, original) : undefined;
     if (!forward) {
       if (c.clean === false) c.broker.persistence.outgoingClearMessageId(client, original).then(noop, noop);
       process.nextTick(cb);
@@ -25,7 +26,8 @@ export function installQoSDelivery(client: Client): void {
     const qos = sub && (sub.qos || 0) < forward.qos ? sub.qos : forward.qos;
     const write = (err?: unknown) => {
       if (err) c.emit('error', err as Error);
-      else if (c.connecting || c.connected) c.conn.write(qosPublishFrame(forward.topic, forward.payload, qos, forward.retain, forward.dup === true, messageId));
+      else if (c.connecting || c.connected)
+        c.conn.write(qosPublishFrame(forward.topic, forward.payload, qos, forward.retain, forward.dup === true, messageId));
       else c.emit('error', new Error('connection closed'));
       process.nextTick(cb);
     };

@@ -27,7 +27,12 @@ describe('ClusterBatcher over Redis', () => {
   beforeAll(async () => {
     const start = (nodeId: 'a' | 'b', maxBatchBytes: number) =>
       ClusterBatcher.start({
-        redis: new RedisConnections('redis://127.0.0.1:6379', log), channel, nodeId, intervalMs: 60_000, maxBatchBytes, log,
+        redis: new RedisConnections('redis://127.0.0.1:6379', log),
+        channel,
+        nodeId,
+        intervalMs: 60_000,
+        maxBatchBytes,
+        log,
         onRemoteFrames: (frames) => received[nodeId].push(split(frames)),
       });
     a = await start('a', 200);

@@ -79,7 +79,7 @@ describe('FrameSplitter', () => {
     );
   });
 
-  it('takes each rule\'s publishes (its QoS levels, up to its frame size) and passes the rest in order', () => {
+  it("takes each rule's publishes (its QoS levels, up to its frame size) and passes the rest in order", () => {
     const smallChat = chatQos1(300);
     const bigChat = chatQos1(2000);
     const mixed = Buffer.concat([connect, smallChat, tick(1), chat, bigChat, qos1Tick, qos2Tick, bigTick, smallChat]);

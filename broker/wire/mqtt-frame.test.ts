@@ -15,7 +15,11 @@ describe('mqtt-frame', () => {
   });
 
   it('builds QoS 1 publishes byte for byte as mqtt-packet does, flags and packet id included', () => {
-    for (const [retain, dup, messageId] of [[false, false, 1], [true, true, 65535], [false, true, 300]] as const) {
+    for (const [retain, dup, messageId] of [
+      [false, false, 1],
+      [true, true, 65535],
+      [false, true, 300],
+    ] as const) {
       const payload = Buffer.from('{"type":"message","text":"héllo"}');
       const frame = qosPublishFrame('chat/rooms/lobby', payload, 1, retain, dup, messageId);
       expect(frame).toEqual(mqttPacket.generate({ cmd: 'publish', topic: 'chat/rooms/lobby', payload, qos: 1, retain, dup, messageId }));

@@ -135,7 +135,11 @@ export class WireLayer implements ConnectionHost {
       opts.aedes,
       cluster ? undefined : this,
       opts.log,
-      opts.metrics.histogram('chat_delivery_latency_seconds', 'QoS 1 chat message stored to fanned out on this node (cluster: to Redis taking it)', LATENCY_BUCKETS),
+      opts.metrics.histogram(
+        'chat_delivery_latency_seconds',
+        'QoS 1 chat message stored to fanned out on this node (cluster: to Redis taking it)',
+        LATENCY_BUCKETS,
+      ),
     );
     this.tickLatency = opts.metrics.histogram(
       'tick_latency_seconds',
@@ -144,11 +148,7 @@ export class WireLayer implements ConnectionHost {
     );
     this.routes = new RouteTable(TICK_ROOT, this.limits.maxCachedTopics);
     const aedes = opts.aedes;
-    this.retained = new RetainedTicks(
-      () => aedesInternals(aedes).persistence,
-      this.limits.retainFlushMs,
-      opts.log,
-    );
+    this.retained = new RetainedTicks(() => aedesInternals(aedes).persistence, this.limits.retainFlushMs, opts.log);
     const { metrics } = opts;
     this.counters = {
       incoming: metrics.counter('ticks_in_total', 'Ticks entering the fast path', ['source']),
@@ -159,9 +159,7 @@ export class WireLayer implements ConnectionHost {
       batches: metrics.counter('tick_cluster_batches_total', 'Tick batches published to the other nodes'),
       dropped: metrics.counter('tick_cluster_batches_dropped_total', 'Tick batches not sent to the other nodes because Redis was unreachable'),
     };
-    metrics.gauge('tick_route_subscribers', 'Connections with at least one ticks/ subscription', [], (g) =>
-      g.set(this.routes.subscriberCount),
-    );
+    metrics.gauge('tick_route_subscribers', 'Connections with at least one ticks/ subscription', [], (g) => g.set(this.routes.subscriberCount));
     this.wireAedes(aedes);
   }
 
@@ -278,10 +276,7 @@ export class WireLayer implements ConnectionHost {
 
   onSlowConsumer(conn: WireConnection): void {
     this.counters.slow.inc();
-    this.opts.log.warn(
-      { client: conn.client?.id, queuedBytes: conn.writer.queuedBytes },
-      'disconnecting a client that stopped reading',
-    );
+    this.opts.log.warn({ client: conn.client?.id, queuedBytes: conn.writer.queuedBytes }, 'disconnecting a client that stopped reading');
     conn.destroy(new Error('slow consumer: queued bytes over the limit'));
   }
 
@@ -439,10 +434,7 @@ export class WireLayer implements ConnectionHost {
       this.suppressedRejections++;
       return;
     }
-    this.opts.log.warn(
-      { client: conn.client?.id, reason: message, alsoSuppressed: this.suppressedRejections },
-      'tick publish refused',
-    );
+    this.opts.log.warn({ client: conn.client?.id, reason: message, alsoSuppressed: this.suppressedRejections }, 'tick publish refused');
     this.lastRejectionLog = now;
     this.suppressedRejections = 0;
   }

@@ -56,7 +56,9 @@ describe('ticktalk feed-sim (RabbitMQ, private vhost)', () => {
   it('publishes the DWX text form under another feed name', async () => {
     raw.length = 0;
     ticks.length = 0;
-    expect(await feedSim.run(['--amqp', vhost.url, '--symbols', 'USDJPY', '--rate', '40', '--duration', '0.5', '--format', 'dwx', '--feed', 'dwx'])).toBe(0);
+    expect(
+      await feedSim.run(['--amqp', vhost.url, '--symbols', 'USDJPY', '--rate', '40', '--duration', '0.5', '--format', 'dwx', '--feed', 'dwx']),
+    ).toBe(0);
     // Under load, a tick of the JSON run above may still arrive after the arrays were cleared.
     const thisRun = () => raw.filter((m) => !m.fields.routingKey.startsWith('sim.'));
     await until(() => thisRun().length > 0 && ticks.length === raw.length, 'the bridge to deliver what was published');

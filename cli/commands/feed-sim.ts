@@ -11,8 +11,13 @@ import { parseCommandArgs, UsageError, type Command } from '../args.js';
 
 const argsSchema = z.object({
   amqp: amqpUrlArg,
-  symbols: z.array(z.string().regex(SYMBOL_PATTERN, '--symbols: each symbol must match [A-Za-z0-9._-]{1,32}')).min(1, '--symbols needs at least one symbol'),
-  rate: z.coerce.number({ error: '--rate must be a number' }).positive('--rate must be positive').max(10_000, '--rate is at most 10000 ticks/s per symbol'),
+  symbols: z
+    .array(z.string().regex(SYMBOL_PATTERN, '--symbols: each symbol must match [A-Za-z0-9._-]{1,32}'))
+    .min(1, '--symbols needs at least one symbol'),
+  rate: z.coerce
+    .number({ error: '--rate must be a number' })
+    .positive('--rate must be positive')
+    .max(10_000, '--rate is at most 10000 ticks/s per symbol'),
   duration: z.coerce.number({ error: '--duration must be a number of seconds' }).positive('--duration must be positive').optional(),
   format: z.enum(['json', 'dwx'], { error: '--format is json or dwx' }),
   feed: feedNameArg,
@@ -24,7 +29,7 @@ const options = {
   rate: { type: 'string', arg: 'N', default: '10', doc: 'ticks per second per symbol, at most 10000' },
   duration: { type: 'string', arg: 'S', doc: 'seconds to run (default: until interrupted)' },
   format: { type: 'string', arg: 'F', default: 'json', doc: 'json or dwx' },
-  feed: { type: 'string', arg: 'NAME', default: 'sim', doc: 'feed name, the routing key\'s first part' },
+  feed: { type: 'string', arg: 'NAME', default: 'sim', doc: "feed name, the routing key's first part" },
 } as const;
 
 /**
@@ -43,7 +48,13 @@ export const command: Command = {
     const parsed = argsSchema.safeParse({
       ...values,
       amqp: values.amqp ?? config.AMQP_URL,
-      symbols: values.symbols === undefined ? config.SYMBOLS : values.symbols.split(',').map((s) => s.trim()).filter(Boolean),
+      symbols:
+        values.symbols === undefined
+          ? config.SYMBOLS
+          : values.symbols
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
     });
     if (!parsed.success) throw new UsageError(parsed.error.issues[0]?.message ?? 'invalid arguments');
     const args = parsed.data;

@@ -42,7 +42,15 @@ export async function* exportTicks(
       continue;
     }
     const { row } = result;
-    yield { symbol: opts.symbol, time_msc: wallClockToUtc(row.wallMs, opts.tz), bid: row.bid, ask: row.ask, last: row.last, volume: row.volume, flags: row.flags };
+    yield {
+      symbol: opts.symbol,
+      time_msc: wallClockToUtc(row.wallMs, opts.tz),
+      bid: row.bid,
+      ask: row.ask,
+      last: row.last,
+      volume: row.volume,
+      flags: row.flags,
+    };
   }
   if (!parser) throw new Error('the file is empty');
 }

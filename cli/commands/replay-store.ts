@@ -40,6 +40,8 @@ export async function replayIntoStore(args: { file: string; symbol: string; tz: 
     await db.close();
   }
   if (counts.bad > MAX_REPORTED_ERRORS) process.stderr.write(`… and ${counts.bad - MAX_REPORTED_ERRORS} more bad rows\n`);
-  process.stdout.write(`stored ${stored} ticks of ${args.symbol} as candles in ${where}; rows ${counts.rows}, bad rows ${counts.bad}, rows before first quote ${counts.skipped}\n`);
+  process.stdout.write(
+    `stored ${stored} ticks of ${args.symbol} as candles in ${where}; rows ${counts.rows}, bad rows ${counts.bad}, rows before first quote ${counts.skipped}\n`,
+  );
   return counts.bad === 0 ? 0 : 1;
 }

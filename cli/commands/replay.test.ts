@@ -43,7 +43,15 @@ describe('ticktalk replay (RabbitMQ, private vhost, through the tick bridge)', (
     ticks.length = 0;
     expect(await replay.run(['--amqp', vhost.url, FIXTURE, '--tz', 'Europe/Athens'])).toBe(0);
     await expect.poll(() => ticks.length, { timeout: 10_000 }).toBe(400);
-    expect(ticks[0]).toEqual({ symbol: 'EURUSD', time_msc: Date.UTC(2025, 0, 1, 22, 0, 0, 351), bid: 1.08501, ask: 1.08508, last: 0, volume: 0, flags: 6 });
+    expect(ticks[0]).toEqual({
+      symbol: 'EURUSD',
+      time_msc: Date.UTC(2025, 0, 1, 22, 0, 0, 351),
+      bid: 1.08501,
+      ask: 1.08508,
+      last: 0,
+      volume: 0,
+      flags: 6,
+    });
     // Row 4 has an empty BID: the previous bid is carried forward.
     expect(ticks[3]).toMatchObject({ time_msc: Date.UTC(2025, 0, 1, 22, 0, 1, 496), bid: 1.08503, ask: 1.08511, flags: 4 });
     expect(ticks.every((t, i) => i === 0 || t.time_msc > ticks[i - 1].time_msc)).toBe(true);
@@ -55,7 +63,9 @@ describe('ticktalk replay (RabbitMQ, private vhost, through the tick bridge)', (
     const utf16 = join(dir, 'export.csv');
     await writeFile(utf16, Buffer.from(`\ufeff${text}`, 'utf16le'));
     ticks.length = 0;
-    expect(await replay.run(['--amqp', vhost.url, utf16, '--tz', 'Europe/Athens', '--speed', '1000', '--symbol', 'EURUSD.r', '--feed', 'mt5demo'])).toBe(0);
+    expect(
+      await replay.run(['--amqp', vhost.url, utf16, '--tz', 'Europe/Athens', '--speed', '1000', '--symbol', 'EURUSD.r', '--feed', 'mt5demo']),
+    ).toBe(0);
     await expect.poll(() => ticks.length, { timeout: 10_000 }).toBe(400);
     expect(ticks).toEqual(baseline.map((t) => ({ ...t, symbol: 'EURUSD.r' })));
   });
@@ -72,10 +82,12 @@ describe('ticktalk replay (RabbitMQ, private vhost, through the tick bridge)', (
     );
     ticks.length = 0;
     expect(await replay.run(['--amqp', vhost.url, file])).toBe(1);
-    await expect.poll(() => ticks.map((t) => [t.symbol, t.bid, t.ask])).toEqual([
-      ['GBPUSD', 1.25, 1.2502],
-      ['GBPUSD', 1.2501, 1.2502],
-    ]);
+    await expect
+      .poll(() => ticks.map((t) => [t.symbol, t.bid, t.ask]))
+      .toEqual([
+        ['GBPUSD', 1.25, 1.2502],
+        ['GBPUSD', 1.2501, 1.2502],
+      ]);
   });
 
   it('refuses bad arguments (exit 2 through UsageError) and unreadable input (exit 1)', async () => {

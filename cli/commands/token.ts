@@ -34,13 +34,18 @@ export const command: Command = {
     const { values } = parseCommandArgs(argv, options);
     const parsed = inputSchema.safeParse({
       ...values,
-      roles: values.roles?.split(',').map((r) => r.trim()).filter(Boolean),
+      roles: values.roles
+        ?.split(',')
+        .map((r) => r.trim())
+        .filter(Boolean),
     });
     // Every bad flag at once, so a second try is the last.
     if (!parsed.success) throw new UsageError([...new Set(parsed.error.issues.map((i) => i.message))].join('; '));
     const config = loadConfig(process.env);
     if (!config.AUTH_JWT_SECRET) {
-      throw new UsageError(`AUTH_JWT_SECRET is not set: a token signed with a random secret would be accepted nowhere (a server started without it keeps its secret in ${config.DATA_DIR}/jwt-secret)`);
+      throw new UsageError(
+        `AUTH_JWT_SECRET is not set: a token signed with a random secret would be accepted nowhere (a server started without it keeps its secret in ${config.DATA_DIR}/jwt-secret)`,
+      );
     }
     const { ttl, ...claims } = parsed.data;
     const token = await new Hs256Auth(config.AUTH_JWT_SECRET).issue(claims, ttl);

@@ -71,7 +71,10 @@ const started = Date.now();
 for (let i = 0; i < clients; i++) {
   const c = await connect();
   c.on('message', () => delivered++);
-  await c.subscribeAsync(symbols.map((s) => `ticks/${s}`), { qos: 0 });
+  await c.subscribeAsync(
+    symbols.map((s) => `ticks/${s}`),
+    { qos: 0 },
+  );
   subscribers.push(c);
   const due = started + ((i + 1) * 1000) / connectRate;
   if (due > Date.now()) await sleep(due - Date.now());

@@ -11,7 +11,19 @@ import { z } from 'zod';
 const DURATION = /^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const RELABEL_ACTIONS = ['replace', 'keep', 'drop', 'hashmod', 'labelmap', 'labeldrop', 'labelkeep', 'lowercase', 'uppercase', 'keepequal', 'dropequal'];
+const RELABEL_ACTIONS = [
+  'replace',
+  'keep',
+  'drop',
+  'hashmod',
+  'labelmap',
+  'labeldrop',
+  'labelkeep',
+  'lowercase',
+  'uppercase',
+  'keepequal',
+  'dropequal',
+];
 
 const duration = z.string().regex(DURATION, 'a Prometheus duration such as 30s or 5m');
 const labels = z.record(z.string(), z.string());
@@ -30,7 +42,10 @@ const relabeling = z.strictObject({
   regex: z.string().optional(),
   replacement: z.string().optional(),
   modulus: z.number().int().optional(),
-  action: z.string().refine((a) => RELABEL_ACTIONS.includes(a.toLowerCase()), 'a relabeling action').optional(),
+  action: z
+    .string()
+    .refine((a) => RELABEL_ACTIONS.includes(a.toLowerCase()), 'a relabeling action')
+    .optional(),
 });
 
 const endpoint = z.strictObject({

@@ -35,7 +35,7 @@ export async function publishFeed(
     ...(t.volume_real === undefined ? {} : { volume_real: t.volume_real }),
   });
 
-  for (let i = 0; i < ticks.length; ) {
+  for (let i = 0; i < ticks.length;) {
     const t = ticks[i];
     const form = random();
     if (form < 0.03) {

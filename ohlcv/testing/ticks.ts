@@ -23,7 +23,10 @@ export function tickArb(symbols: readonly string[] = ['EURUSD', 'XAUUSD']): fc.A
       symbol: fc.constantFrom(...symbols),
       base: fc.constantFrom(...BOUNDARIES),
       // Small offsets repeat (equal times); large ones reach neighbouring days, weeks and months.
-      offset: fc.oneof(fc.integer({ min: -3, max: 3 }).map((n) => n * 250), fc.integer({ min: -40 * 86_400_000, max: 40 * 86_400_000 })),
+      offset: fc.oneof(
+        fc.integer({ min: -3, max: 3 }).map((n) => n * 250),
+        fc.integer({ min: -40 * 86_400_000, max: 40 * 86_400_000 }),
+      ),
       bid: price,
       spread: fc.integer({ min: 0, max: 30 }).map((n) => n / 1000),
       last: fc.oneof(fc.constant(0), price),

@@ -65,7 +65,17 @@ describe('contract §4 chat messages', () => {
     await settle();
 
     expect(got).toHaveLength(3);
-    expect(got[0]).toEqual({ type: 'message', id: expect.any(String), room, seq: 1, user: 'alice', name: 'Alice', text: 'hi', ts: expect.any(Number), ref: 'c-1' });
+    expect(got[0]).toEqual({
+      type: 'message',
+      id: expect.any(String),
+      room,
+      seq: 1,
+      user: 'alice',
+      name: 'Alice',
+      text: 'hi',
+      ts: expect.any(Number),
+      ref: 'c-1',
+    });
     expect(got[0].ts as number).toBeGreaterThanOrEqual(before - 1000);
     expect(got[1]).toMatchObject({ type: 'message', seq: 2, user: 'bob', name: 'Bob', text: 'hello' });
     expect(got[2]).toMatchObject({ type: 'message', seq: 3, user: 'alice', name: 'Alice', text: 'spoof', ref: 'c-2' });
@@ -85,7 +95,11 @@ describe('contract §4 chat messages', () => {
     await say(bob, topic, { text: 'two', ref: 'r1' });
     await say(alice, topic, { text: 'three' });
     await settle();
-    expect(got.map((m) => [m.seq, m.user, m.text])).toEqual([[1, a, 'one'], [2, b, 'two'], [3, a, 'three']]);
+    expect(got.map((m) => [m.seq, m.user, m.text])).toEqual([
+      [1, a, 'one'],
+      [2, b, 'two'],
+      [3, a, 'three'],
+    ]);
 
     const carolSees = await api('GET', `/api/dm/${a}/messages`, 'carol');
     expect(carolSees).toEqual({ status: 200, json: { messages: [], has_more: false } });
@@ -103,7 +117,10 @@ describe('contract §4 chat messages', () => {
     await say(alice, topic, { text: 'first (retried)', ref: 'retry-1' });
     await say(alice, topic, { text: 'second', ref: 'retry-2' });
     await settle();
-    expect(got.map((m) => [m.seq, m.text])).toEqual([[1, 'first'], [2, 'second']]);
+    expect(got.map((m) => [m.seq, m.text])).toEqual([
+      [1, 'first'],
+      [2, 'second'],
+    ]);
     const history = await api('GET', `/api/rooms/${room}/messages`, 'alice');
     expect((history.json.messages as Json[]).map((m) => m.text)).toEqual(['first', 'second']);
   });
@@ -206,7 +223,13 @@ describe('contract §5 chat HTTP API', () => {
       const { status, json } = await api('GET', `/api/rooms/${room}/messages${query}`, 'bob');
       expect(status).toBe(200);
       const seqs = (json.messages as Json[]).map((m) => m.seq as number);
-      return { first: seqs[0], last: seqs.at(-1), count: seqs.length, ascending: seqs.every((s, i) => i === 0 || s === seqs[i - 1] + 1), has_more: json.has_more };
+      return {
+        first: seqs[0],
+        last: seqs.at(-1),
+        count: seqs.length,
+        ascending: seqs.every((s, i) => i === 0 || s === seqs[i - 1] + 1),
+        has_more: json.has_more,
+      };
     };
     expect(await page('?limit=200')).toEqual({ first: 6, last: 205, count: 200, ascending: true, has_more: true });
     expect(await page('?limit=5')).toEqual({ first: 201, last: 205, count: 5, ascending: true, has_more: true });
@@ -227,7 +250,12 @@ describe('contract §5 chat HTTP API', () => {
     const rooms = async (query: string) => {
       const { status, json } = await api('GET', `/api/rooms?${query}`, 'bob');
       expect(status, query).toBe(200);
-      return { names: (json.rooms as Json[]).map((r) => r.room as string), has_more: json.has_more, next: json.next as string | undefined, first: (json.rooms as Json[])[0] };
+      return {
+        names: (json.rooms as Json[]).map((r) => r.room as string),
+        has_more: json.has_more,
+        next: json.next as string | undefined,
+        first: (json.rooms as Json[])[0],
+      };
     };
 
     const byDefault = await rooms(`q=${prefix}`);
@@ -235,12 +263,25 @@ describe('contract §5 chat HTTP API', () => {
     expect(await rooms(`q=${prefix}&after=${byDefault.next}`)).toMatchObject({ names: names.slice(50), has_more: false, next: undefined });
     expect((await rooms(`q=${prefix}&limit=200`)).names).toEqual(names);
     // Any case, surrounding blanks trimmed.
-    expect(await rooms(`q=%20${prefix.toUpperCase()}5&limit=2`)).toMatchObject({ names: [`${prefix}50`, `${prefix}51`], has_more: true, next: `${prefix}51` });
+    expect(await rooms(`q=%20${prefix.toUpperCase()}5&limit=2`)).toMatchObject({
+      names: [`${prefix}50`, `${prefix}51`],
+      has_more: true,
+      next: `${prefix}51`,
+    });
     expect(await rooms(`q=${prefix}zz`)).toMatchObject({ names: [], has_more: false });
     const all = await rooms('limit=1');
     expect(all).toMatchObject({ names: [expect.any(String)], has_more: true });
 
-    for (const query of ['limit=0', 'limit=201', 'limit=abc', 'limit=2.5', 'q=no%20spaces', 'q=semi;colon', `q=${'a'.repeat(65)}`, 'after=NOT_A_ROOM']) {
+    for (const query of [
+      'limit=0',
+      'limit=201',
+      'limit=abc',
+      'limit=2.5',
+      'q=no%20spaces',
+      'q=semi;colon',
+      `q=${'a'.repeat(65)}`,
+      'after=NOT_A_ROOM',
+    ]) {
       const { status, json } = await api('GET', `/api/rooms?${query}`, 'bob');
       expect(status, query).toBe(400);
       expect(json.error, query).toEqual(expect.any(String));
@@ -253,7 +294,9 @@ describe('contract §5 chat HTTP API', () => {
     expect(res.status).toBe(200);
     // This app has AUTH_JWT_SECRET set and AUTH_GUEST unset: guest sign-in is off.
     expect(await res.json()).toEqual({ guest: false });
-    expect((await fetch(`${app.httpUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' })).status).toBe(403);
+    expect(
+      (await fetch(`${app.httpUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' })).status,
+    ).toBe(403);
   });
 
   it('presence: joining a room is announced and listed; leaving is announced and unlisted', async () => {

@@ -55,7 +55,15 @@ describe('contract §7 tick bodies from mt.ticks', () => {
     const got = nextMessage(sub, 'ticks/QJSON', 15_000);
     const time_msc = Date.UTC(2025, 0, 2, 10, 0, 0, 123);
     await publish('mt.ticks', 'mt5-demo.QJSON', { time_msc, bid: 1.03512, ask: 1.03524, flags: 6 });
-    expect(JSON.parse((await got).payload.toString())).toEqual({ symbol: 'QJSON', time_msc, bid: 1.03512, ask: 1.03524, last: 0, volume: 0, flags: 6 });
+    expect(JSON.parse((await got).payload.toString())).toEqual({
+      symbol: 'QJSON',
+      time_msc,
+      bid: 1.03512,
+      ask: 1.03524,
+      last: 0,
+      volume: 0,
+      flags: 6,
+    });
   });
 
   it('an array of ticks; a symbol in the body wins over the routing key; `time` in seconds', async () => {
@@ -68,7 +76,12 @@ describe('contract §7 tick bodies from mt.ticks', () => {
       { symbol: 'QBODY', time: Date.UTC(2025, 0, 2, 10, 0, 2) / 1000, bid: 3.1, ask: 3.2 },
     ]);
     expect(JSON.parse((await first).payload.toString())).toMatchObject({ symbol: 'QARR', bid: 2.1, ask: 2.2 });
-    expect(JSON.parse((await second).payload.toString())).toMatchObject({ symbol: 'QBODY', time_msc: Date.UTC(2025, 0, 2, 10, 0, 2), bid: 3.1, ask: 3.2 });
+    expect(JSON.parse((await second).payload.toString())).toMatchObject({
+      symbol: 'QBODY',
+      time_msc: Date.UTC(2025, 0, 2, 10, 0, 2),
+      bid: 3.1,
+      ask: 3.2,
+    });
   });
 
   it('DWX text is stamped with the time of receipt', async () => {
@@ -128,7 +141,17 @@ describe('contract §7 chat exchanges', () => {
     await alice.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: 'hello bots' }), { qos: 1 });
     await publish('chat.inbound', `room.${room}`, { user: 'weather', name: 'Weather Bot', text: 'sunny', ref: 'w-1' });
     await expect.poll(() => delivered.length, { timeout: 15_000 }).toBe(2);
-    expect(delivered[1]).toEqual({ type: 'message', id: expect.any(String), room, seq: 2, user: 'bot:weather', name: 'Weather Bot', text: 'sunny', ts: expect.any(Number), ref: 'w-1' });
+    expect(delivered[1]).toEqual({
+      type: 'message',
+      id: expect.any(String),
+      room,
+      seq: 2,
+      user: 'bot:weather',
+      name: 'Weather Bot',
+      text: 'sunny',
+      ts: expect.any(Number),
+      ref: 'w-1',
+    });
 
     const edited = await fetch(`${app.httpUrl}/api/rooms/${room}/messages/1`, {
       method: 'PATCH',
@@ -137,8 +160,14 @@ describe('contract §7 chat exchanges', () => {
     });
     expect(edited.status).toBe(200);
 
-    await expect.poll(() => events.map((e) => e.key), { timeout: 15_000 }).toEqual([`room.${room}.message`, `room.${room}.message`, `room.${room}.edit`]);
-    expect(events.map((e) => [e.body.type, e.body.seq, e.body.user])).toEqual([['message', 1, 'alice'], ['message', 2, 'bot:weather'], ['edit', 1, undefined]]);
+    await expect
+      .poll(() => events.map((e) => e.key), { timeout: 15_000 })
+      .toEqual([`room.${room}.message`, `room.${room}.message`, `room.${room}.edit`]);
+    expect(events.map((e) => [e.body.type, e.body.seq, e.body.user])).toEqual([
+      ['message', 1, 'alice'],
+      ['message', 2, 'bot:weather'],
+      ['edit', 1, undefined],
+    ]);
     await ch.close();
   });
 });
@@ -166,7 +195,13 @@ describe('contract §5 UDF datafeed', () => {
 
   it('history returns bars in [from, to), ascending, in UTC seconds', async () => {
     expect(await udf(`history?symbol=QUDF&resolution=1&from=${t0}&to=${t0 + 120}`)).toEqual({
-      s: 'ok', t: [t0, t0 + 60], o: [1.1, 1.2], h: [1.3, 1.2], l: [1.1, 1.2], c: [1.3, 1.2], v: [2, 1],
+      s: 'ok',
+      t: [t0, t0 + 60],
+      o: [1.1, 1.2],
+      h: [1.3, 1.2],
+      l: [1.1, 1.2],
+      c: [1.3, 1.2],
+      v: [2, 1],
     });
     // `to` is exclusive, `from` inclusive.
     expect((await udf(`history?symbol=QUDF&resolution=1&from=${t0}&to=${t0 + 60}`)).t).toEqual([t0]);
@@ -224,9 +259,14 @@ describe('contract §6 candles', () => {
     const republished: Record<string, unknown>[] = [];
     sub.on('message', (_topic, payload, packet) => !packet.retain && republished.push(JSON.parse(payload.toString())));
     // Earlier than the bucket's first tick (new open and low), then later than its last (new close and high).
-    await publish('mt.ticks', 'feed.QLATE', [{ time_msc: t1 * 1000 + 5_000, bid: 1.4, ask: 1.45 }, { time_msc: t1 * 1000 + 50_000, bid: 1.9, ask: 1.95 }]);
+    await publish('mt.ticks', 'feed.QLATE', [
+      { time_msc: t1 * 1000 + 5_000, bid: 1.4, ask: 1.45 },
+      { time_msc: t1 * 1000 + 50_000, bid: 1.9, ask: 1.95 },
+    ]);
 
-    await expect.poll(async () => history('1'), { timeout: 15_000 }).toEqual({ s: 'ok', t: [t1, t1 + 3600], o: [1.4, 1.7], h: [1.9, 1.7], l: [1.4, 1.7], c: [1.9, 1.7], v: [3, 1] });
+    await expect
+      .poll(async () => history('1'), { timeout: 15_000 })
+      .toEqual({ s: 'ok', t: [t1, t1 + 3600], o: [1.4, 1.7], h: [1.9, 1.7], l: [1.4, 1.7], c: [1.9, 1.7], v: [3, 1] });
     await expect.poll(() => republished, { timeout: 15_000 }).toContainEqual({ time: t1, open: 1.4, high: 1.9, low: 1.4, close: 1.9, volume: 3 });
     const monday = Date.UTC(2025, 2, 3) / 1000;
     expect(await history('1W')).toEqual({ s: 'ok', t: [monday], o: [1.4], h: [1.9], l: [1.4], c: [1.7], v: [4] });

@@ -47,13 +47,31 @@ afterAll(async () => {
 });
 
 describe('contract §2 identity', () => {
-
   const refusedTokens: [string, () => Promise<string>][] = [
-    ['expired', () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(key)],
-    ['signed with another secret', () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('1h').sign(new TextEncoder().encode('another-secret-0123456789'))],
+    [
+      'expired',
+      () =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('alice')
+          .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
+          .sign(key),
+    ],
+    [
+      'signed with another secret',
+      () =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('alice')
+          .setExpirationTime('1h')
+          .sign(new TextEncoder().encode('another-secret-0123456789')),
+    ],
     ['unsigned (alg none)', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'eve', roles: ['admin'], exp: inAnHour() })}.`],
     ['without exp', () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').sign(key)],
-    ['with a sub outside [A-Za-z0-9_.-]', () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('bad sub!').setExpirationTime('1h').sign(key)],
+    [
+      'with a sub outside [A-Za-z0-9_.-]',
+      () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('bad sub!').setExpirationTime('1h').sign(key),
+    ],
     ['not a JWT', async () => 'hello'],
   ];
 
@@ -81,7 +99,6 @@ describe('contract §2 identity', () => {
 });
 
 describe('contract §3 topics and ACL', () => {
-
   it('forbidden subscriptions get SUBACK 0x80; market data is open to anonymous clients', async () => {
     const anon = await app.connect();
     for (const t of ['ticks/EURUSD', 'ticks/+', 'candles/EURUSD/1', 'candles/#']) expect(await granted(anon, t, 0), t).toBe(0);

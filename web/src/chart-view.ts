@@ -79,7 +79,12 @@ export class ChartView {
     });
     // Room at the top for the legend, at the bottom for the volume histogram.
     this.candles.priceScale().applyOptions({ scaleMargins: { top: 0.14, bottom: 0.24 } });
-    this.volume = this.chart.addSeries(HistogramSeries, { priceFormat: { type: 'volume' }, priceScaleId: '', lastValueVisible: false, priceLineVisible: false });
+    this.volume = this.chart.addSeries(HistogramSeries, {
+      priceFormat: { type: 'volume' },
+      priceScaleId: '',
+      lastValueVisible: false,
+      priceLineVisible: false,
+    });
     this.volume.priceScale().applyOptions({ scaleMargins: { top: 0.82, bottom: 0 } });
     this.chart.timeScale().subscribeVisibleLogicalRangeChange((range) => this.onScroll(range));
     this.legend = document.createElement('div');
@@ -169,7 +174,10 @@ export class ChartView {
           if (generation !== this.generation) continue;
           // The live bar is fresher than any history answer; everything before it is replaced.
           const live = this.bars.at(-1)?.time ?? Infinity;
-          this.bars = mergeBars(this.bars, history.bars.filter((b) => b.time < live));
+          this.bars = mergeBars(
+            this.bars,
+            history.bars.filter((b) => b.time < live),
+          );
           this.setData();
         } catch (err) {
           this.deps.onError(`history: ${(err as Error).message}`);

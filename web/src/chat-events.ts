@@ -17,7 +17,13 @@ export const messageSchema = z.object({
 });
 export type ChatMessage = z.infer<typeof messageSchema>;
 
-export const editSchema = z.object({ type: z.literal('edit'), room: z.string(), seq: z.int().check(z.positive()), text: z.string(), edited_ts: z.number() });
+export const editSchema = z.object({
+  type: z.literal('edit'),
+  room: z.string(),
+  seq: z.int().check(z.positive()),
+  text: z.string(),
+  edited_ts: z.number(),
+});
 export const deleteSchema = z.object({ type: z.literal('delete'), room: z.string(), seq: z.int().check(z.positive()), by: z.string() });
 export const muteSchema = z.object({ type: z.literal('mute'), room: z.string(), user: z.string(), until: z.number(), by: z.string() });
 

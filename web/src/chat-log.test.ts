@@ -48,7 +48,10 @@ describe('ChatLog', () => {
     const log = new ChatLog('alice');
     log.loadLatest({ messages: [msg(1)], has_more: false });
     log.addPending('c-1', 'hi', 'Alice', 5_000);
-    expect(log.entries().map((e) => [e.key, e.status])).toEqual([['seq:1', 'confirmed'], ['ref:c-1', 'pending']]);
+    expect(log.entries().map((e) => [e.key, e.status])).toEqual([
+      ['seq:1', 'confirmed'],
+      ['ref:c-1', 'pending'],
+    ]);
     // Another user's message with the same ref is not ours.
     log.receive(msg(2, { ref: 'c-1' }));
     expect(log.entries().at(-1)!.status).toBe('pending');

@@ -354,7 +354,10 @@ export class ChatRoom {
   }
 
   private renderTypists(joined: Joined): void {
-    renderTyping(this.el.typing, [...joined.typists.values()].map((t) => t.name));
+    renderTyping(
+      this.el.typing,
+      [...joined.typists.values()].map((t) => t.name),
+    );
   }
 
   private viewer(): Viewer {

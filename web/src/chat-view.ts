@@ -183,7 +183,8 @@ function fillRow(row: HTMLLIElement, entry: ChatEntry, ctx: RowContext): void {
   row.dataset.user = entry.user;
 
   const header = el('div', 'meta');
-  const author = own || !ctx.viewer.inRoom ? el('span', 'author', entry.name) : actionButton('dm', 'author', entry.name, `Message ${entry.name}`, 'dm-start');
+  const author =
+    own || !ctx.viewer.inRoom ? el('span', 'author', entry.name) : actionButton('dm', 'author', entry.name, `Message ${entry.name}`, 'dm-start');
   header.append(author, el('time', 'time', clock(entry.ts)));
   if (!ctx.continued) header.prepend(avatar(entry.user, entry.name));
   const parts: Node[] = [header, ctx.edit ?? body(entry)];

@@ -195,7 +195,10 @@ export function filterMatches(filter: string, topic: string): boolean {
 
 export function randomId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return [...bytes].map((b) => b.toString(36).padStart(2, '0')).join('').slice(0, 12);
+  return [...bytes]
+    .map((b) => b.toString(36).padStart(2, '0'))
+    .join('')
+    .slice(0, 12);
 }
 
 /** `ws(s)://<this host>/mqtt`: the broker listens on the page's own origin. */

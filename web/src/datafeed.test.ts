@@ -60,7 +60,12 @@ function resolve(datafeed: TicktalkDatafeed, name = 'EURUSD'): Promise<LibrarySy
   return new Promise((ok, fail) => datafeed.resolveSymbol(name, ok, fail));
 }
 
-function getBars(datafeed: TicktalkDatafeed, info: LibrarySymbolInfo, resolution: string, params: { from: number; to: number; countBack: number; firstDataRequest: boolean }) {
+function getBars(
+  datafeed: TicktalkDatafeed,
+  info: LibrarySymbolInfo,
+  resolution: string,
+  params: { from: number; to: number; countBack: number; firstDataRequest: boolean },
+) {
   return new Promise<{ bars: TvBar[]; meta: { noData?: boolean; nextTime?: number | null } }>((ok, fail) =>
     datafeed.getBars(info, resolution, params, (bars, meta) => ok({ bars, meta }), fail),
   );
@@ -106,7 +111,16 @@ describe('TicktalkDatafeed (TradingView JS API over UDF + MQTT)', () => {
   it('resolveSymbol maps UDF symbol info, including second bars', async () => {
     const { datafeed } = datafeedWith({ symbols: () => eurusd });
     const info = await resolve(datafeed);
-    expect(info).toMatchObject({ name: 'EURUSD', ticker: 'EURUSD', pricescale: 100000, minmov: 1, format: 'price', has_intraday: true, has_seconds: true, timezone: 'Etc/UTC' });
+    expect(info).toMatchObject({
+      name: 'EURUSD',
+      ticker: 'EURUSD',
+      pricescale: 100000,
+      minmov: 1,
+      format: 'price',
+      has_intraday: true,
+      has_seconds: true,
+      timezone: 'Etc/UTC',
+    });
   });
 
   it('resolveSymbol reports an unknown symbol as unknown_symbol', async () => {
@@ -137,7 +151,10 @@ describe('TicktalkDatafeed (TradingView JS API over UDF + MQTT)', () => {
       history: (p) => (p.get('to') === '1000' ? { s: 'no_data', nextTime: 600 } : { s: 'no_data' }),
     });
     const info = await resolve(datafeed);
-    expect((await getBars(datafeed, info, '1', { from: 900, to: 1000, countBack: 0, firstDataRequest: false })).meta).toEqual({ noData: true, nextTime: 600 });
+    expect((await getBars(datafeed, info, '1', { from: 900, to: 1000, countBack: 0, firstDataRequest: false })).meta).toEqual({
+      noData: true,
+      nextTime: 600,
+    });
     const empty = await getBars(datafeed, info, '1', { from: 0, to: 500, countBack: 0, firstDataRequest: false });
     expect(empty).toEqual({ bars: [], meta: { noData: true } });
   });
@@ -145,7 +162,8 @@ describe('TicktalkDatafeed (TradingView JS API over UDF + MQTT)', () => {
   it('getBars spells the library resolutions D/W/M the contract way and reports server errors', async () => {
     const { datafeed, server } = datafeedWith({
       symbols: () => eurusd,
-      history: (p) => (p.get('resolution') === '1D' ? { s: 'ok', t: [86400], o: [1], h: [1], l: [1], c: [1], v: [1] } : { s: 'error', errmsg: 'unknown resolution' }),
+      history: (p) =>
+        p.get('resolution') === '1D' ? { s: 'ok', t: [86400], o: [1], h: [1], l: [1], c: [1], v: [1] } : { s: 'error', errmsg: 'unknown resolution' },
     });
     const info = await resolve(datafeed);
     await getBars(datafeed, info, 'D', { from: 0, to: 200_000, countBack: 1, firstDataRequest: true });

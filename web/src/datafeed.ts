@@ -127,12 +127,7 @@ export class TicktalkDatafeed {
     void this.config.then((c) => callback(toConfiguration(c)));
   }
 
-  searchSymbols(
-    userInput: string,
-    exchange: string,
-    symbolType: string,
-    onResult: (items: SearchSymbolResultItem[]) => void,
-  ): void {
+  searchSymbols(userInput: string, exchange: string, symbolType: string, onResult: (items: SearchSymbolResultItem[]) => void): void {
     this.udf.search(userInput, { exchange, type: symbolType, limit: 30 }).then(
       (items) =>
         onResult(

@@ -145,7 +145,8 @@ async function showMarket(): Promise<void> {
   if (!symbol) return;
   localStorage.setItem(PREFS.symbol, symbol);
   localStorage.setItem(PREFS.resolution, resolution);
-  for (const button of ui.resolutions.querySelectorAll('button')) button.setAttribute('aria-pressed', String(button.dataset.resolution === resolution));
+  for (const button of ui.resolutions.querySelectorAll('button'))
+    button.setAttribute('aria-pressed', String(button.dataset.resolution === resolution));
   const precision = await precisionOf(symbol);
   if (ui.symbol.value !== symbol) return;
   price.show(symbol, precision);

@@ -135,7 +135,10 @@ export class UdfClient {
 
   /** Server time in UTC seconds (`/udf/time` answers a bare number). */
   async time(): Promise<number> {
-    return z.coerce.number().check(z.int(), z.positive()).parse(await this.get('time', {}));
+    return z.coerce
+      .number()
+      .check(z.int(), z.positive())
+      .parse(await this.get('time', {}));
   }
 
   private async get(route: string, params: Record<string, string>): Promise<unknown> {
