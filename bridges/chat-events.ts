@@ -10,7 +10,7 @@ import type { ChatStore, OutboxRow } from '../chat/store.js';
 import { CHAT_INBOUND_NAMES, ChatInbound, declareChatInbound, type ChatInboundNames } from './chat-inbound.js';
 
 export interface ChatBridgeNames {
-  /** Topic exchange every stored chat event is mirrored to (CONTRACT §7). */
+  /** Topic exchange every stored chat event is mirrored to (docs/protocol.md#chat-events). */
   eventsExchange: string;
   inbound: ChatInboundNames;
 }

@@ -3,7 +3,7 @@ import { zoneOffsetMs } from './feed-time.js';
 
 /**
  * How our feed tools (`feed-sim`, `replay`) write ticks onto `mt.ticks`: exactly the bodies the
- * bridge accepts from any MT feed (CONTRACT §7), so the tools exercise the same path.
+ * bridge accepts from any MT feed (docs/protocol.md#tick-feeds), so the tools exercise the same path.
  */
 export type FeedFormat = 'json' | 'dwx';
 

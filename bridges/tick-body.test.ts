@@ -146,7 +146,7 @@ describe('DWX text bodies', () => {
   });
 });
 
-describe('bad input (CONTRACT §7): rejected with a reason, the rest of the batch delivered', () => {
+describe('bad input (docs/protocol.md#tick-feeds): rejected with a reason, the rest of the batch delivered', () => {
   const rejectOf = (fields: Record<string, unknown>, meta: Partial<TickMessageMeta> = {}) => {
     const { ticks, rejects } = parse(one(fields), meta);
     expect(ticks).toEqual([]);

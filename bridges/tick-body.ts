@@ -4,7 +4,7 @@ import { TICK_FLAG, type Tick } from '../protocol/tick.js';
 import { wallClockToUtc } from './feed-time.js';
 
 /**
- * Parsing and validation of feed messages on `mt.ticks` (CONTRACT §7). Pure: bytes and metadata in,
+ * Parsing and validation of feed messages on `mt.ticks` (docs/protocol.md#tick-feeds). Pure: bytes and metadata in,
  * valid ticks and reasons out.
  *
  * Accepted bodies:

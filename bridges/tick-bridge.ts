@@ -27,7 +27,7 @@ export interface TickBridgeOptions {
 }
 
 /**
- * RabbitMQ → TickHub (CONTRACT §7). Consumes `ticktalk.bridge.ticks` (single active consumer: a
+ * RabbitMQ → TickHub (docs/protocol.md#tick-feeds). Consumes `ticktalk.bridge.ticks` (single active consumer: a
  * second bridge on the same queue is a hot standby that takes over when the active one's connection
  * dies), parses each message with tick-body, hands the valid ticks to the hub in delivery order and
  * acks. A message with rejected ticks is republished unchanged to `mt.ticks.dead` with the reason in

@@ -1,7 +1,7 @@
 import type { Channel } from 'amqplib';
 
 /**
- * RabbitMQ objects of the tick path (CONTRACT §7). Every declaration is idempotent: the bridge runs
+ * RabbitMQ objects of the tick path (docs/protocol.md#tick-feeds). Every declaration is idempotent: the bridge runs
  * it on each (re)connect, and other roles declaring the same objects must use the same arguments
  * (RabbitMQ refuses a redeclaration that differs), so they call these functions too.
  */

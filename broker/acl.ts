@@ -3,7 +3,7 @@ import { ROOM_PATTERN, SYMBOL_PATTERN, USER_PATTERN } from '../protocol/names.js
 import { isValidFilter } from './topic-filter.js';
 
 /**
- * The access rules of CONTRACT §3 as a pure function. Built-in topic families are decided here
+ * The access rules of docs/protocol.md#access-rules as a pure function. Built-in topic families are decided here
  * alone; operator rules (ACL_FILE) only ever apply to topic areas outside them.
  */
 export type Access = 'subscribe' | 'publish';

@@ -30,7 +30,7 @@ export function conversationTopic(c: Conversation): string {
   return c.kind === 'room' ? topics.room(c.room) : topics.dm(c.a, c.b);
 }
 
-/** RabbitMQ `chat.events` routing key: `room.{room}.{type}` or `dm.{a}.{b}.{type}` (CONTRACT §7). */
+/** RabbitMQ `chat.events` routing key: `room.{room}.{type}` or `dm.{a}.{b}.{type}` (docs/protocol.md#chat-events). */
 export function eventRoutingKey(c: Conversation, type: string): string {
   return c.kind === 'room' ? `room.${c.room}.${type}` : `dm.${c.a}.${c.b}.${type}`;
 }
@@ -43,7 +43,7 @@ export function isMember(c: Conversation, user: string): boolean {
 export type ChatTopic = { kind: 'message'; conversation: Conversation } | { kind: 'typing'; room: string };
 
 /**
- * Parses `chat/rooms/{room}`, `chat/dm/{a}/{b}` (a < b, as CONTRACT §3 names them) and
+ * Parses `chat/rooms/{room}`, `chat/dm/{a}/{b}` (a < b, as docs/protocol.md#topics names them) and
  * `chat/typing/{room}`; anything else is null.
  */
 export function parseChatTopic(topic: string): ChatTopic | null {

@@ -1,5 +1,5 @@
 /**
- * Chat events as they appear on MQTT, in history and on RabbitMQ `chat.events` (CONTRACT §4).
+ * Chat events as they appear on MQTT, in history and on RabbitMQ `chat.events` (docs/protocol.md#chat-messages-and-events).
  * `room` is the conversation key (see conversation.ts).
  */
 export interface MessageEvent {

@@ -67,7 +67,7 @@ declare module 'fastify' {
   }
 }
 
-/** The chat HTTP API of CONTRACT §5: history, rooms, moderation, presence and guest sign-in. */
+/** The chat HTTP API of docs/protocol.md#chat-api: history, rooms, moderation, presence and guest sign-in. */
 export const chatRoutes: FastifyPluginAsync<ChatRoutesDeps> = async (app, deps) => {
   useZodInput(app);
   useChatErrors(app);

@@ -69,7 +69,7 @@ export function refOfRejected(payload: Buffer): string | null {
   }
 }
 
-/** A bot message from RabbitMQ `chat.inbound` (CONTRACT §7). Build once per limit, like chatInputSchema. */
+/** A bot message from RabbitMQ `chat.inbound` (docs/protocol.md#bot-messages). Build once per limit, like chatInputSchema. */
 export function botInputSchema(maxLength: number) {
   return z.object({
     user: z.string().regex(USER_PATTERN, 'user must match [A-Za-z0-9_.-]{1,64}'),

@@ -4,7 +4,7 @@ import type { Tick } from '../protocol/tick.js';
 import { absorbLater, type Bar } from './bar.js';
 import { bucketEnd, bucketStart } from './bucket.js';
 
-/** CANDLE_PRICE and CANDLE_VOLUME (CONTRACT §1). */
+/** CANDLE_PRICE and CANDLE_VOLUME (docs/protocol.md#environment-variables). */
 export interface CandleMode {
   price: Config['CANDLE_PRICE'];
   volume: Config['CANDLE_VOLUME'];

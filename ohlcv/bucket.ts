@@ -1,7 +1,7 @@
 import type { Resolution } from '../protocol/names.js';
 
 /**
- * Bucketing of CONTRACT §6: every bucket is a UTC interval. Intraday buckets start at multiples of
+ * Bucketing of docs/protocol.md#candles: every bucket is a UTC interval. Intraday buckets start at multiples of
  * their length since the epoch, `1D` at 00:00 UTC, `1W` on Monday 00:00 UTC, `1M` on the 1st.
  * All times are UTC milliseconds.
  */

@@ -4,7 +4,7 @@ import type { SeriesBar } from './aggregate.js';
 import type { Bar } from './bar.js';
 import { nominalLengthMs } from './bucket.js';
 
-/** The `candles/{SYMBOL}/{RES}` payload (CONTRACT §3): `time` is the bar open in UTC seconds. */
+/** The `candles/{SYMBOL}/{RES}` payload (docs/protocol.md#candles): `time` is the bar open in UTC seconds. */
 export function encodeLiveBar(bar: Bar): string {
   return JSON.stringify({
     time: bar.time / 1000,

@@ -6,7 +6,7 @@ import { LiveBars } from './live-bars.js';
 import { openCandleStore } from './store.js';
 import { OHLCV_STREAM, TickStream } from './tick-stream.js';
 
-/** Live bars go out at most this often per series (CONTRACT §3: the forming bar, re-sent as it changes). */
+/** Live bars go out at most this often per series (docs/protocol.md#candles: the forming bar, re-sent as it changes). */
 const LIVE_FLUSH_MS = 250;
 
 /**

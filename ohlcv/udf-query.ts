@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { RESOLUTIONS, type Resolution } from '../protocol/names.js';
 
 /**
- * Query parameters of the UDF routes (CONTRACT §5), parsed before any handler runs. Shapes that can
+ * Query parameters of the UDF routes (docs/protocol.md#udf-datafeed), parsed before any handler runs. Shapes that can
  * never be right (a `from` that is not an integer, a duplicated parameter) fail here with 400; a
  * well-formed request for something that does not exist (unknown symbol or resolution) is answered
  * by the handler in UDF terms.

@@ -42,7 +42,7 @@ const UDF_CONFIG = {
   symbols_types: [{ name: 'All types', value: '' }, ...SYMBOL_TYPES.map((t) => ({ name: t, value: t }))],
 };
 
-/** TradingView's UDF datafeed (CONTRACT §5), answering from the candle store. */
+/** TradingView's UDF datafeed (docs/protocol.md#udf-datafeed), answering from the candle store. */
 export const udfRoutes: FastifyPluginAsync<UdfDeps> = async (app, { store, now = Date.now, historyCache = HISTORY_CACHE }) => {
   const cache = new HistoryCache(historyCache.maxSeries, historyCache.windowBars);
   // Commits of this process (the ohlcv role) keep cached series current without a re-read.
@@ -209,7 +209,7 @@ function symbolInfo(record: SymbolRecord) {
 }
 
 /**
- * Today is the UTC day of `now` (CONTRACT §6 buckets): `ch`/`chp` are the change of the last price
+ * Today is the UTC day of `now` (docs/protocol.md#candles buckets): `ch`/`chp` are the change of the last price
  * against the previous day's close, the close of the newest daily bar before today. With no tick
  * today yet there is no change today (not yesterday's change shown again) and no open/high/low.
  */

@@ -49,7 +49,7 @@ interface VarSpec<T extends z.ZodType> {
   /** Default as shown in the docs when it is computed rather than literal. */
   shownDefault?: string;
   doc: string;
-  /** Listed in CONTRACT.md §1 (public), or an operational knob of our own. */
+  /** Listed in docs/protocol.md#environment-variables (public), or an operational knob of our own. */
   public?: boolean;
 }
 

@@ -1,4 +1,4 @@
-/** Identifier patterns of CONTRACT §2-§3, shared by every edge that validates them. */
+/** Identifier patterns of docs/protocol.md#conventions, shared by every edge that validates them. */
 export const SYMBOL_PATTERN = /^[A-Za-z0-9._-]{1,32}$/;
 export const ROOM_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const USER_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;

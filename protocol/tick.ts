@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { SYMBOL_PATTERN } from './names.js';
 
 /**
- * A tick as carried on `ticks/{SYMBOL}` (CONTRACT §3): already validated, time in UTC milliseconds.
+ * A tick as carried on `ticks/{SYMBOL}` (docs/protocol.md#ticks): already validated, time in UTC milliseconds.
  * Every tick source (simulator, RabbitMQ bridge, replay) produces exactly this shape.
  */
 export interface Tick {

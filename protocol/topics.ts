@@ -1,6 +1,6 @@
 import type { Resolution } from './names.js';
 
-/** Topic names of CONTRACT §3. Build topics here; never by string concatenation elsewhere. */
+/** Topic names of docs/protocol.md#topics. Build topics here; never by string concatenation elsewhere. */
 export const topics = {
   tick: (symbol: string) => `ticks/${symbol}`,
   candle: (symbol: string, resolution: Resolution) => `candles/${symbol}/${resolution}`,

@@ -2,7 +2,7 @@
  * What one subscriber has waiting to be written (pure). Control bytes (everything Aedes writes:
  * CONNACK, SUBACK, chat, candles) keep their order and are never dropped. Ticks arrive as one batch
  * per topic per turn; while the subscriber is backed up a topic keeps only its latest frame, so a
- * slow reader holds at most one tick per topic however long it stalls (CONTRACT §3 conflation).
+ * slow reader holds at most one tick per topic however long it stalls (docs/protocol.md#retained-messages-and-slow-subscribers conflation).
  */
 export class OutboundQueue {
   private parts: Buffer[] = [];

@@ -2,7 +2,7 @@ import type { ConfirmChannel } from 'amqplib';
 import type { Tick } from '../../protocol/tick.js';
 
 /**
- * Publishes ticks to a feed exchange in every body form of CONTRACT §7, mixed: a JSON tick with its
+ * Publishes ticks to a feed exchange in every body form of docs/protocol.md#tick-feeds, mixed: a JSON tick with its
  * symbol, a JSON tick named by the routing key with `time` in seconds, JSON arrays, DWX text (time
  * from the message timestamp, so the tick is rounded to its second) and now and then an invalid
  * message. Returns the ticks as the aggregator must count them, in arrival order.

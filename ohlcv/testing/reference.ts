@@ -3,7 +3,7 @@ import type { Tick } from '../../protocol/tick.js';
 import { tickPrice, tickVolume, type CandleMode } from '../aggregate.js';
 
 /**
- * The naive reference the tests compare everything with: CONTRACT §6 written as plainly as possible,
+ * The naive reference the tests compare everything with: docs/protocol.md#candles written as plainly as possible,
  * with calendar arithmetic through Date and no shared code with the real bucketing or merging.
  */
 

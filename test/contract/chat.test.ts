@@ -4,7 +4,7 @@ import { freshDatabase } from '../testing/postgres.js';
 import { nextMessage, startTestApp, type TestApp } from '../testing/app.js';
 
 /**
- * CONTRACT.md §4 (chat messages over MQTT) and the chat part of §5 (HTTP API), as a client sees them.
+ * docs/protocol.md#chat-messages-and-events (chat messages over MQTT) and #chat-api (HTTP API), as a client sees them.
  * A generous chat rate limit lets one user fill a history page quickly.
  */
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Hs256Auth } from '../../platform/auth.js';
 
-/** CONTRACT.md §1, through the built CLI as an operator runs it (`npm test` builds first). */
+/** docs/protocol.md#command-line, through the built CLI as an operator runs it (`npm test` builds first). */
 
 const BIN = fileURLToPath(new URL('../../bin/ticktalk.js', import.meta.url));
 const SECRET = 'contract-cli-secret-0123456789';

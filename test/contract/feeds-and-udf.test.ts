@@ -5,7 +5,7 @@ import { freshDatabase } from '../testing/postgres.js';
 import { nextMessage, startTestApp, type TestApp } from '../testing/app.js';
 
 /**
- * CONTRACT.md §7 (RabbitMQ) and the UDF / operations part of §5, against every role composed with
+ * docs/protocol.md#rabbitmq (RabbitMQ), #udf-datafeed and #operations-endpoints, against every role composed with
  * RabbitMQ in a private vhost, the way a feed, a bot and a TradingView chart use them.
  */
 

@@ -5,7 +5,7 @@ import { freshDatabase } from '../testing/postgres.js';
 import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../testing/app.js';
 
 /**
- * CONTRACT.md §2 (identity) and §3 (topics, ACL, retained market data), checked from outside:
+ * docs/protocol.md#identity and #topics (topics, ACL, retained market data), checked from outside:
  * real MQTT packets and HTTP requests against the composed process.
  */
 

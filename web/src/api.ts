@@ -17,7 +17,7 @@ export interface ApiRequest {
   body?: unknown;
 }
 
-/** Calls the chat HTTP API (CONTRACT §5) and checks the answer's shape. */
+/** Calls the chat HTTP API (docs/protocol.md#chat-api) and checks the answer's shape. */
 export async function apiJson<T>(path: string, schema: z.ZodMiniType<T>, req: ApiRequest = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (req.token) headers.authorization = `Bearer ${req.token}`;

@@ -11,7 +11,7 @@ export const candlePayloadSchema = z.object({
   volume: z.number().check(z.nonnegative()),
 });
 
-/** One OHLCV bar as the server speaks it: `time` is the bar's open in UTC seconds (CONTRACT §3, §5). */
+/** One OHLCV bar as the server speaks it: `time` is the bar's open in UTC seconds (docs/protocol.md#candles). */
 export type Bar = z.infer<typeof candlePayloadSchema>;
 
 const RESOLUTION_SECONDS: Record<Resolution, number> = {

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 
-/** Chat payloads the page receives (CONTRACT §3-§5), checked at the edge like any other input. */
+/** Chat payloads the page receives (docs/protocol.md#chat-messages-and-events), checked at the edge like any other input. */
 
 export const messageSchema = z.object({
   type: z.literal('message'),

@@ -15,7 +15,7 @@ const NEAR_BOTTOM_PX = 48;
 export interface Viewer {
   self: string | undefined;
   moderator: boolean;
-  /** Edit, delete and mute exist for rooms (CONTRACT §5); a DM offers none of them. */
+  /** Edit, delete and mute exist for rooms (docs/protocol.md#chat-api); a DM offers none of them. */
   inRoom: boolean;
 }
 

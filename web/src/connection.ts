@@ -14,7 +14,7 @@ export type ConnectionState = 'connecting' | 'online' | 'offline' | 'refused';
 export interface Credentials {
   clientId: string;
   username: string;
-  /** The JWT, sent as the CONNECT password (CONTRACT §2). */
+  /** The JWT, sent as the CONNECT password (docs/protocol.md#identity). */
   token: string;
 }
 

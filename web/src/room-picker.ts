@@ -12,7 +12,7 @@ import type { DmPeer } from './dm-inbox.js';
 const PAGE = 50;
 const SEARCH_LIMIT = 20;
 const SEARCH_DELAY_MS = 200;
-/** Values no room name can take (CONTRACT §3: rooms match [a-z0-9][a-z0-9_-]{0,63}). */
+/** Values no room name can take (docs/protocol.md#conventions: rooms match [a-z0-9][a-z0-9_-]{0,63}). */
 const MORE = ':more';
 const DM = '@';
 

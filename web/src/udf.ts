@@ -3,7 +3,7 @@ import { RESOLUTIONS, type Resolution } from '../../protocol/names.js';
 import type { Bar } from './bars.js';
 
 /**
- * Client for the server's TradingView UDF routes (CONTRACT §5). Both the page's chart and the
+ * Client for the server's TradingView UDF routes (docs/protocol.md#udf-datafeed). Both the page's chart and the
  * TradingView datafeed read history and symbols through it; `fetch` is injected so it runs in
  * node tests as well as in the browser.
  */
