@@ -161,6 +161,10 @@ export class ChatRoom {
     this.view.clear();
     renderTyping(this.el.typing, []);
     this.showEmpty('Loading messages…');
+    // History is read once the live subscription is in place: a message stored in between would
+    // otherwise be in neither until the next one revealed the gap.
+    if (conversation.kind === 'room') await this.connection.subscribed(topics.room(conversation.room));
+    if (this.joined !== joined) return;
     await this.loadFirstPage(joined);
   }
 

@@ -41,8 +41,11 @@ export class MqttConnection implements TopicSubscriber {
   private client: MqttClient | undefined;
   private socket: WebSocket | undefined;
   private readonly wanted = new Map<string, Wanted>();
-  /** Topics the broker has confirmed on the current connection's session. */
+  /** Topics asked for on the current connection's session (sent, answered or not). */
   private readonly active = new Set<string>();
+  /** Topics the broker has answered (SUBACK) on the current connection's session. */
+  private readonly confirmed = new Set<string>();
+  private readonly confirmWaiters = new Map<string, Set<() => void>>();
   /** Bumped by every open(): an open overtaken by a later one gives up instead of opening a second socket. */
   private epoch = 0;
   /** The close in progress (or done): a second caller waits for the same socket to go. */
@@ -79,15 +82,15 @@ export class MqttConnection implements TopicSubscriber {
     this.events.state('connecting');
     const client = mqtt.connect(this.url, options);
     this.client = client;
-    this.active.clear();
+    this.forgetSubscriptions();
 
     client.on('connect', (connack) => {
       if (this.client !== client) return;
       // Without a stored session the broker has forgotten every subscription: send them all.
-      if (!connack.sessionPresent) this.active.clear();
-      this.subscribeMissing(client);
+      if (!connack.sessionPresent) this.forgetSubscriptions();
       this.events.state('online');
-      this.events.connected(connack.sessionPresent);
+      // Told once the subscriptions are live, so whatever is fetched then cannot miss a live message.
+      void this.subscribeMissing(client).then(() => this.client === client && this.events.connected(connack.sessionPresent));
     });
     client.on('message', (topic, payload) => this.route(client, topic, payload));
     client.on('offline', () => this.client === client && this.events.state('offline'));
@@ -120,7 +123,7 @@ export class MqttConnection implements TopicSubscriber {
     if (!entry) {
       entry = { qos, handlers: new Set() };
       this.wanted.set(topic, entry);
-      if (this.client) this.subscribeMissing(this.client);
+      if (this.client) void this.subscribeMissing(this.client);
     }
     const handler: Handler = (payload) => onMessage(payload);
     entry.handlers.add(handler);
@@ -130,8 +133,28 @@ export class MqttConnection implements TopicSubscriber {
       if (current.handlers.size > 0 || this.wanted.get(topic) !== current) return;
       this.wanted.delete(topic);
       this.active.delete(topic);
+      this.confirmed.delete(topic);
       if (this.client?.connected) this.client.unsubscribe(topic);
     };
+  }
+
+  /**
+   * Resolves once the broker has answered the subscription to `topic` on the current connection,
+   * or after `timeoutMs` (a page that fetches history after this sees no gap between the two).
+   */
+  subscribed(topic: string, timeoutMs = 5_000): Promise<void> {
+    if (this.confirmed.has(topic)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiters = this.confirmWaiters.get(topic) ?? new Set<() => void>();
+      this.confirmWaiters.set(topic, waiters);
+      const done = (): void => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      waiters.add(done);
+    });
   }
 
   /** Publishes; with QoS 1 it resolves once the broker has stored and acknowledged it. */
@@ -143,25 +166,45 @@ export class MqttConnection implements TopicSubscriber {
     });
   }
 
-  /** Subscribes every wanted topic the broker has not confirmed yet (sent only while connected). */
-  private subscribeMissing(client: MqttClient): void {
-    if (!client.connected) return;
+  private forgetSubscriptions(): void {
+    this.active.clear();
+    this.confirmed.clear();
+  }
+
+  /**
+   * Subscribes every wanted topic not asked for yet on this session (sent only while connected);
+   * resolves when the broker has answered, or at once when nothing was missing.
+   */
+  private subscribeMissing(client: MqttClient): Promise<void> {
+    if (!client.connected) return Promise.resolve();
     const map: Record<string, { qos: 0 | 1 }> = {};
     for (const [topic, { qos }] of this.wanted) if (!this.active.has(topic)) map[topic] = { qos };
-    if (Object.keys(map).length === 0) return;
+    if (Object.keys(map).length === 0) return Promise.resolve();
     for (const topic of Object.keys(map)) this.active.add(topic);
-    client.subscribe(map, (err, granted) => {
-      if (client !== this.client) return;
-      if (err) {
-        // Lost with the connection: the next CONNACK sends them again.
-        for (const topic of Object.keys(map)) this.active.delete(topic);
-        return;
-      }
-      for (const g of granted ?? []) {
-        // Left in `active`: a refusal is an answer, asked again only on a new connection.
-        if (g.qos === 128) this.events.denied(g.topic);
-      }
+    return new Promise((resolve) => {
+      client.subscribe(map, (err, granted) => {
+        resolve();
+        if (client !== this.client) return;
+        if (err) {
+          // Lost with the connection: the next CONNACK sends them again.
+          for (const topic of Object.keys(map)) this.active.delete(topic);
+          return;
+        }
+        for (const g of granted ?? []) {
+          // A refusal is an answer too, asked again only on a new connection.
+          if (g.qos === 128) this.events.denied(g.topic);
+          this.confirm(g.topic);
+        }
+      });
     });
+  }
+
+  private confirm(topic: string): void {
+    this.confirmed.add(topic);
+    const waiters = this.confirmWaiters.get(topic);
+    if (!waiters) return;
+    this.confirmWaiters.delete(topic);
+    for (const done of waiters) done();
   }
 
   private route(client: MqttClient, topic: string, payload: Uint8Array): void {
