@@ -55,9 +55,26 @@ describe('ticktalk CLI', () => {
     const bad = run(['token', '--sub', 'a/b'], { AUTH_JWT_SECRET: SECRET });
     expect(await bad.exited).toBe(2);
     expect(bad.err()).toMatch(/--sub must match/);
-    const noSecret = run(['token', '--sub', 'alice']);
-    expect(await noSecret.exited).toBe(2);
-    expect(noSecret.err()).toMatch(/AUTH_JWT_SECRET is not set/);
+    const emptyDataDir = mkdtempSync(join(tmpdir(), 'ticktalk-cli-'));
+    try {
+      const noSecret = run(['token', '--sub', 'alice'], { DATA_DIR: emptyDataDir });
+      expect(await noSecret.exited).toBe(2);
+      expect(noSecret.err()).toMatch(/AUTH_JWT_SECRET is not set and .*jwt-secret does not exist/);
+    } finally {
+      rmSync(emptyDataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('token signs with the secret a server keeps in DATA_DIR when AUTH_JWT_SECRET is unset', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ticktalk-cli-'));
+    try {
+      writeFileSync(join(dataDir, 'jwt-secret'), `${SECRET}\n`, { mode: 0o600 });
+      const p = run(['token', '--sub', 'alice'], { DATA_DIR: dataDir });
+      expect(await p.exited).toBe(0);
+      await expect(new Hs256Auth(SECRET).verify(p.out().trim())).resolves.toMatchObject({ sub: 'alice' });
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('token without --sub says --sub is required; several bad flags are all named', async () => {

@@ -31,6 +31,19 @@ export function keptJwtSecret(dataDir: string, log: Logger): string | undefined 
   }
 }
 
+/**
+ * The secret a server started without AUTH_JWT_SECRET keeps in `DATA_DIR/jwt-secret`, read without
+ * creating it (for `ticktalk token`): undefined when there is none or it is too short to be one.
+ */
+export function readKeptJwtSecret(dataDir: string): string | undefined {
+  try {
+    const secret = readFileSync(join(dataDir, JWT_SECRET_FILE), 'utf8').trim();
+    return secret.length >= 16 ? secret : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when this call wrote the file; an existing one (another process may have just written it) is kept. */
 function createSecretFile(path: string): boolean {
   mkdirSync(dirname(path), { recursive: true });

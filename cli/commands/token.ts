@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Hs256Auth, parseTtl } from '../../platform/auth.js';
+import { readKeptJwtSecret } from '../../platform/jwt-secret.js';
 import { loadConfig } from '../../protocol/config.js';
 import { ROLES, USER_PATTERN } from '../../protocol/names.js';
 import { parseCommandArgs, UsageError, type Command } from '../args.js';
@@ -27,7 +28,7 @@ const options = {
 
 export const command: Command = {
   name: 'token',
-  summary: 'print a JWT signed with AUTH_JWT_SECRET',
+  summary: 'print a JWT signed with AUTH_JWT_SECRET (or the secret the server keeps in DATA_DIR)',
   usage: 'ticktalk token --sub ID [--name N] [--roles r1,r2] [--ttl 1h]',
   options,
   async run(argv) {
@@ -42,13 +43,15 @@ export const command: Command = {
     // Every bad flag at once, so a second try is the last.
     if (!parsed.success) throw new UsageError([...new Set(parsed.error.issues.map((i) => i.message))].join('; '));
     const config = loadConfig(process.env);
-    if (!config.AUTH_JWT_SECRET) {
+    // The same secret `serve` uses: the setting, or else the one a server keeps in DATA_DIR.
+    const secret = config.AUTH_JWT_SECRET ?? readKeptJwtSecret(config.DATA_DIR);
+    if (!secret) {
       throw new UsageError(
-        `AUTH_JWT_SECRET is not set: a token signed with a random secret would be accepted nowhere (a server started without it keeps its secret in ${config.DATA_DIR}/jwt-secret)`,
+        `AUTH_JWT_SECRET is not set and ${config.DATA_DIR}/jwt-secret does not exist: a token signed with a random secret would be accepted nowhere (start the server once, or set AUTH_JWT_SECRET)`,
       );
     }
     const { ttl, ...claims } = parsed.data;
-    const token = await new Hs256Auth(config.AUTH_JWT_SECRET).issue(claims, ttl);
+    const token = await new Hs256Auth(secret).issue(claims, ttl);
     process.stdout.write(`${token}\n`);
     return 0;
   },
