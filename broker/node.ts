@@ -16,7 +16,6 @@ import { connectHooks } from './hooks/connect.js';
 import { PublishHooks } from './hooks/publish.js';
 import { authorizeSubscribe, reportSubscriptions } from './hooks/subscribe.js';
 import { guardPackets } from './packet-guard.js';
-import type { SessionQueues } from './aedes/session-queues.js';
 import { SessionLifecycle } from './session-lifecycle.js';
 import { MemorySessionRegistry } from './session-registry.js';
 import { RedisSessionRegistry } from './session-registry-redis.js';
@@ -72,11 +71,8 @@ export class BrokerNode {
     const access = new ClientAccess(config, opts.operatorAcl, metrics);
     const publishing = new PublishHooks(access, extensions, metrics, log);
     const cluster = clusterOf(opts);
-    // The queues exist once Aedes does; the lifecycle only removes sessions after it has started.
-    let queues: SessionQueues | undefined;
     const sessions = new SessionLifecycle(
       cluster ? new RedisSessionRegistry(cluster.redis.connect('session-registry'), config.NODE_ID) : new MemorySessionRegistry(),
-      { forget: (clientId) => queues!.forget(clientId) },
       config,
       metrics,
       log.child({ component: 'sessions' }),
@@ -96,8 +92,7 @@ export class BrokerNode {
       log,
     });
     const aedes = started.aedes;
-    queues = started.sessions;
-    sessions.start();
+    sessions.start(started.sessions);
     const wire = await WireLayer.start({
       aedes,
       log: log.child({ component: 'wire' }),

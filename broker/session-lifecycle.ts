@@ -40,18 +40,26 @@ export class SessionLifecycle {
   private sweeping: Promise<void> = Promise.resolve();
   private lastErrorLog = -Infinity;
   private readonly expired;
+  private queues: Pick<SessionQueues, 'forget'> | undefined;
 
   constructor(
     private readonly registry: SessionRegistry,
-    private readonly queues: Pick<SessionQueues, 'forget'>,
     private readonly config: Config,
     metrics: Metrics,
     private readonly log: Logger,
   ) {
-    this.expired = metrics.counter('mqtt_sessions_expired_total', 'Persistent sessions removed MQTT_SESSION_EXPIRY_S after their client left (by this node)');
-    metrics.gauge('mqtt_sessions_offline', 'Persistent sessions whose client left and that have not expired yet (the whole cluster with Redis)', [], async (g) => {
-      g.set(await registry.waiting().catch(() => 0));
-    });
+    this.expired = metrics.counter(
+      'mqtt_sessions_expired_total',
+      'Persistent sessions removed MQTT_SESSION_EXPIRY_S after their client left (by this node)',
+    );
+    metrics.gauge(
+      'mqtt_sessions_offline',
+      'Persistent sessions whose client left and that have not expired yet (the whole cluster with Redis)',
+      [],
+      async (g) => {
+        g.set(await registry.waiting().catch(() => 0));
+      },
+    );
   }
 
   /**
@@ -70,7 +78,9 @@ export class SessionLifecycle {
     return { result, closed };
   }
 
-  start(): void {
+  /** Sweeps from now on, removing expired sessions from `queues` (Aedes' session store). */
+  start(queues: Pick<SessionQueues, 'forget'>): void {
+    this.queues = queues;
     const every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, (sessionExpiryS(this.config) * 1000) / 4));
     this.timer = setInterval(() => void this.sweep(), every);
     this.timer.unref();
@@ -101,7 +111,7 @@ export class SessionLifecycle {
 
   private async remove(clientId: string): Promise<void> {
     try {
-      await this.queues.forget(clientId);
+      await this.queues?.forget(clientId);
       this.expired.inc();
       this.log.debug({ client: clientId }, 'persistent session expired');
     } catch (err) {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startTestApp, type TestApp } from '../test/testing/app.js';
+import { signedInRawClient } from '../test/testing/raw-mqtt.js';
 
 /**
  * Session bounds (issue 14 item 6) over real sockets, on one node in memory and on two nodes over
@@ -106,6 +107,26 @@ function sessionBounds(nodes: () => { a: TestApp; b: TestApp }, tag: string) {
     expect(await metric(all(), 'mqtt_queue_dropped_total')).toBe(droppedBefore + 3);
   });
 
+  it('bounds the queue of a connected session that stops acknowledging the same way', async () => {
+    const { a, b } = nodes();
+    const topic = `chat/rooms/stalled-${tag}`;
+    const clientId = `stan-${tag}`;
+    const droppedBefore = await metric(all(), 'mqtt_queue_dropped_total');
+    const stalled = await signedInRawClient(a.ports.mqtt!, await a.token('stan'), { clientId, clean: false });
+    stalled.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+    await stalled.waitFor('suback');
+    await sleep(200); // the subscription reaches the other node through Redis
+    for (let n = 1; n <= MAX_QUEUED + 3; n++) await publish(b, topic, n);
+    // Delivered, never acknowledged (a raw client sends no PUBACK).
+    await expect.poll(() => stalled.packets.filter((p) => p.cmd === 'publish').length, { timeout: 5_000 }).toBe(MAX_QUEUED + 3);
+    expect(await metric(all(), 'mqtt_queue_dropped_total')).toBe(droppedBefore + 3);
+    stalled.socket.destroy();
+    await stalled.closed;
+
+    const back = await member(b, 'stan', clientId, topic);
+    await expect.poll(() => back.got, { timeout: 5_000 }).toEqual([4, 5, 6, 7, 8]);
+  });
+
   it('refuses a connection beyond MQTT_MAX_CONNECTIONS_PER_USER with CONNACK 3, across nodes; a takeover is not counted twice', async () => {
     const { a, b } = nodes();
     const token = await a.token(`carl-${tag}`);
@@ -128,7 +149,16 @@ function sessionBounds(nodes: () => { a: TestApp; b: TestApp }, tag: string) {
     await a.connect({ clientId: 'one', password: token });
     const two = await b.connect({ clientId: 'two', password: token });
     await two.endAsync();
-    await expect.poll(() => a.connect({ clientId: 'three', password: token }).then(() => true, () => false), { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          a.connect({ clientId: 'three', password: token }).then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 5_000 },
+      )
+      .toBe(true);
   });
 
   it('refuses anonymous persistent sessions with CONNACK 5 and serves anonymous clean ones', async () => {

@@ -177,7 +177,7 @@ export const configVars = {
   MQTT_SESSION_EXPIRY_S: v({
     schema: positiveInt.max(365 * 24 * 3600),
     default: '7200',
-    doc: "seconds a persistent session (clean session false) is kept after its client left; then its subscriptions and queued messages are removed, on whichever node the client left from",
+    doc: 'seconds a persistent session (clean session false) is kept after its client left; then its subscriptions and queued messages are removed, on whichever node the client left from',
     public: true,
   }),
   MQTT_MAX_QUEUED_MESSAGES: v({

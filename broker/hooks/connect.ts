@@ -47,7 +47,11 @@ function preConnect({ config, access, log }: ConnectDeps): ConnectHooks['preConn
     // Before the session is restored: Aedes captures the delivery function with each subscription.
     installQoSDelivery(client);
     gateClientDeliveries(client);
-    access.open(client, { refuseIdentifier: packet.clientId === '' && packet.clean === false, persistent: packet.clean === false, willTopic: packet.will?.topic });
+    access.open(client, {
+      refuseIdentifier: packet.clientId === '' && packet.clean === false,
+      persistent: packet.clean === false,
+      willTopic: packet.will?.topic,
+    });
     // MQTT 3.1.1 has no server keepalive: a client asking for none or more than the limit is held
     // to the limit, so an idle or half-open connection is always reaped.
     if (!packet.keepalive || packet.keepalive > config.MQTT_MAX_KEEPALIVE_S) packet.keepalive = config.MQTT_MAX_KEEPALIVE_S;
