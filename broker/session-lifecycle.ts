@@ -40,7 +40,7 @@ export class SessionLifecycle {
   private sweeping: Promise<void> = Promise.resolve();
   private lastErrorLog = -Infinity;
   private readonly expired;
-  private queues: Pick<SessionQueues, 'forget'> | undefined;
+  private queues: SessionQueues | undefined;
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -78,9 +78,16 @@ export class SessionLifecycle {
     return { result, closed };
   }
 
-  /** Sweeps from now on, removing expired sessions from `queues` (Aedes' session store). */
-  start(queues: Pick<SessionQueues, 'forget'>): void {
+  /**
+   * Sweeps from now on, removing expired sessions from `queues` (Aedes' session store), and gives
+   * every stored session the registry does not know an expiry (sessions from before this version).
+   */
+  start(queues: SessionQueues): void {
     this.queues = queues;
+    queues
+      .stored()
+      .then((ids) => this.registry.adopt(ids, Date.now() + sessionExpiryS(this.config) * 1000))
+      .catch((err: Error) => this.failed(err, 'adopting stored sessions'));
     const every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, (sessionExpiryS(this.config) * 1000) / 4));
     this.timer = setInterval(() => void this.sweep(), every);
     this.timer.unref();

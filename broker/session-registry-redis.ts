@@ -25,6 +25,8 @@ const REMOVING = 'ticktalk:sessions:removing:';
 /** A removal that never reports back (its node died mid-way) stops holding reconnects after this. */
 const REMOVING_TTL_MS = 30_000;
 const REMOVING_POLL_MS = 50;
+/** Stored sessions adopted per round trip (pipelined on one connection). */
+const ADOPT_BATCH = 500;
 
 // KEYS: conns:{user}, node:{me}, expiry, removing:{id}; ARGV: client id, holder, max per user
 const OPEN = `
@@ -114,6 +116,14 @@ export class RedisSessionRegistry implements SessionRegistry {
 
   async claimExpired(now: number, limit: number): Promise<string[]> {
     return (await this.claimScript(EXPIRY, now, limit, REMOVING, REMOVING_TTL_MS)) as string[];
+  }
+
+  async adopt(clientIds: string[], expiresAt: number): Promise<void> {
+    // Ids that are not owned (from before sessions were owned by users) belong to no one's count.
+    const owned = clientIds.filter((id) => id.includes(':'));
+    for (let i = 0; i < owned.length; i += ADOPT_BATCH) {
+      await Promise.all(owned.slice(i, i + ADOPT_BATCH).map((clientId) => this.reschedule(clientId, expiresAt)));
+    }
   }
 
   async reschedule(clientId: string, at: number): Promise<void> {

@@ -72,6 +72,16 @@ function registryContract(name: string, make: () => Promise<SessionRegistry>) {
       expect(opened).toBe(true);
     });
 
+    it('adopts stored sessions it never saw, leaving connected and waiting ones as they are', async () => {
+      await reg.open(holder('u', 'online'), 10);
+      const waiting = holder('u', 'waiting');
+      await reg.open(waiting, 10);
+      await reg.close(waiting, 50);
+      await reg.adopt(['u:online', 'u:waiting', 'u:old'], 100);
+      expect(await reg.claimExpired(60, 10)).toEqual(['u:waiting']);
+      expect(await reg.claimExpired(100, 10)).toEqual(['u:old']);
+    });
+
     it('reschedules a removal that failed, unless the client is back', async () => {
       const h = holder('u', 'retry');
       await reg.open(h, 10);

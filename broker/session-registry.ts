@@ -33,6 +33,11 @@ export interface SessionRegistry {
   close(holder: Holder, expiresAt: number): Promise<void>;
   /** Persistent sessions whose expiry passed, up to `limit`; each is claimed by exactly one caller. */
   claimExpired(now: number, limit: number): Promise<string[]>;
+  /**
+   * Sessions the store holds that the registry may never have seen (made before it existed, or
+   * whose end could not be recorded): each not connected and not already waiting expires at `expiresAt`.
+   */
+  adopt(clientIds: string[], expiresAt: number): Promise<void>;
   /** A claimed session could not be removed: it expires again at `at`, unless its client came back. */
   reschedule(clientId: string, at: number): Promise<void>;
   /** A claimed session is removed (or rescheduled): a reconnect waiting in `open` may go on. */
@@ -82,6 +87,10 @@ export class MemorySessionRegistry implements SessionRegistry {
       claimed.push(clientId);
     }
     return claimed;
+  }
+
+  async adopt(clientIds: string[], expiresAt: number): Promise<void> {
+    for (const clientId of clientIds) if (!this.expiries.has(clientId)) await this.reschedule(clientId, expiresAt);
   }
 
   async reschedule(clientId: string, at: number): Promise<void> {

@@ -18,6 +18,8 @@ export interface QueueBound {
 export interface SessionQueues {
   /** Removes a persistent session whole: its subscriptions (on every node) and its queue. */
   forget(clientId: string): Promise<void>;
+  /** The client ids of every session with stored subscriptions (in Redis: the whole cluster's). */
+  stored(): Promise<string[]>;
 }
 
 /**
@@ -40,6 +42,8 @@ export function boundSessionQueues(aedes: Aedes, bound: QueueBound, store: Redis
       await persistence.cleanSubscriptions({ id: clientId });
       await forgetQueue(clientId);
     },
+    // aedes-persistence-redis' set of sessions with subscriptions; a node in memory starts with none.
+    stored: async () => (store ? store.smembers('clients') : []),
   };
 }
 
