@@ -21,6 +21,8 @@ const ENV = {
 };
 const REDIS_URL = `redis://127.0.0.1:6379/${1 + (process.pid % 4)}`;
 const run = randomBytes(4).toString('hex');
+/** A node opens its database at start (PGlite), which can take long on a loaded machine. */
+const START_TIMEOUT_MS = 180_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A metric summed over the nodes (each node counts what it did). */
@@ -174,7 +176,7 @@ describe('session bounds on one node', () => {
   let node: TestApp;
   beforeAll(async () => {
     node = await startTestApp(ENV);
-  });
+  }, START_TIMEOUT_MS);
   afterAll(() => node?.stop());
   sessionBounds(() => ({ a: node, b: node }), `one${run}`);
 });
@@ -185,7 +187,7 @@ describe('session bounds on two nodes over Redis', () => {
   beforeAll(async () => {
     a = await startTestApp({ ...ENV, REDIS_URL, NODE_ID: `sa-${run}` });
     b = await startTestApp({ ...ENV, REDIS_URL, NODE_ID: `sb-${run}` });
-  });
+  }, START_TIMEOUT_MS);
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
