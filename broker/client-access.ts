@@ -12,6 +12,8 @@ export interface ClientState {
   filters: Set<string>;
   /** Set in preConnect: MQTT-3.1.3-8 needs CONNACK 2, which only the authenticate step can send. */
   refuseIdentifier: boolean;
+  /** Clean session false: the session outlives the connection. */
+  persistent: boolean;
   /** The topic of the CONNECT's will, decided in the authenticate step (mayLeaveWill). */
   willTopic?: string;
   /**
@@ -35,8 +37,8 @@ export class ClientAccess {
   }
 
   /** A client's CONNECT arrived: it is anonymous until authenticated. */
-  open(client: Client, refuseIdentifier: boolean, willTopic: string | undefined): void {
-    this.states.set(client, { who: null, filters: new Set(), refuseIdentifier, willTopic });
+  open(client: Client, connect: { refuseIdentifier: boolean; persistent: boolean; willTopic: string | undefined }): void {
+    this.states.set(client, { who: null, filters: new Set(), ...connect });
   }
 
   get(client: Client): ClientState | undefined {

@@ -16,6 +16,9 @@ import { connectHooks } from './hooks/connect.js';
 import { PublishHooks } from './hooks/publish.js';
 import { authorizeSubscribe, reportSubscriptions } from './hooks/subscribe.js';
 import { guardPackets } from './packet-guard.js';
+import { SessionLifecycle } from './session-lifecycle.js';
+import { MemorySessionRegistry } from './session-registry.js';
+import { RedisSessionRegistry } from './session-registry-redis.js';
 import { DEFAULT_LIMITS, WireLayer } from './wire/wire-layer.js';
 
 /**
@@ -55,6 +58,7 @@ export class BrokerNode {
     private readonly extensions: BrokerExtension[],
     private readonly opts: BrokerNodeOptions,
     private readonly cluster: { backends: ClusterBackends; redis: RedisConnections; ownsRedis: boolean } | undefined,
+    private readonly sessions: SessionLifecycle,
   ) {
     this.id = aedes.id;
     this.violations = opts.metrics.counter('mqtt_protocol_violations_total', 'Connections closed for malformed or oversized packets');
@@ -67,18 +71,28 @@ export class BrokerNode {
     const access = new ClientAccess(config, opts.operatorAcl, metrics);
     const publishing = new PublishHooks(access, extensions, metrics, log);
     const cluster = clusterOf(opts);
-    const aedes = await startAedes({
+    const sessions = new SessionLifecycle(
+      cluster ? new RedisSessionRegistry(cluster.redis.connect('session-registry'), config.NODE_ID) : new MemorySessionRegistry(),
+      config,
+      metrics,
+      log.child({ component: 'sessions' }),
+    );
+    const dropped = metrics.counter('mqtt_queue_dropped_total', 'Queued messages dropped, oldest first, from sessions over MQTT_MAX_QUEUED_MESSAGES');
+    const started = await startAedes({
       id: config.NODE_ID,
       backends: cluster?.backends,
       hooks: {
-        ...connectHooks({ config, auth: opts.auth, operatorAcl: opts.operatorAcl, access, metrics, log }),
+        ...connectHooks({ config, auth: opts.auth, operatorAcl: opts.operatorAcl, access, sessions, metrics, log }),
         authorizeSubscribe: authorizeSubscribe(access),
         authorizePublish: publishing.authorizePublish,
         authorizeForward: publishing.authorizeForward,
       },
       granted: access.granted,
+      queues: { max: config.MQTT_MAX_QUEUED_MESSAGES, dropped: (count) => dropped.inc(count) },
       log,
     });
+    const aedes = started.aedes;
+    sessions.start(started.sessions);
     const wire = await WireLayer.start({
       aedes,
       log: log.child({ component: 'wire' }),
@@ -94,7 +108,7 @@ export class BrokerNode {
     // After the wire layer's listeners: it routes a new subscription (and refreshes retained ticks) first.
     publishing.countPublishes(aedes);
     reportSubscriptions(aedes, access, extensions);
-    return new BrokerNode(aedes, wire, extensions, opts, cluster);
+    return new BrokerNode(aedes, wire, extensions, opts, cluster, sessions);
   }
 
   addExtension(ext: BrokerExtension): void {
@@ -138,6 +152,7 @@ export class BrokerNode {
     this.closing ??= this.wire
       .close()
       .then(() => new Promise<void>((resolve) => this.aedes.close(() => resolve())))
+      .then(() => this.sessions.stop())
       .then(() => this.closeCluster());
     return this.closing;
   }
@@ -154,6 +169,7 @@ function clusterOf(opts: BrokerNodeOptions) {
   const url = opts.redis?.url ?? opts.redisUrl ?? opts.config.REDIS_URL;
   if (!url) return undefined;
   const redis = opts.redis ?? new RedisConnections(url, opts.log.child({ component: 'cluster' }));
-  const backends = clusterBackends(redis, opts.log.child({ component: 'cluster' }));
+  // A queued message outlives any session that could still take it (see docs/protocol.md#sessions).
+  const backends = clusterBackends(redis, opts.log.child({ component: 'cluster' }), 2 * opts.config.MQTT_SESSION_EXPIRY_S);
   return { backends, redis, ownsRedis: opts.redis === undefined };
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { redisScript, type RedisScript } from './redis-script.js';
+import { redisScript, type RedisScript } from '../platform/redis-script.js';
 import { departure, distinctMembers, type Departure, type PresenceEntry, type PresenceMember, type PresenceStore } from './presence-store.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Clock, RateLimiter, RateVerdict } from './rate-limiter.js';
 import { idleMsUntilFull, type BucketLimits } from './token-bucket.js';
-import { redisScript, type RedisScript } from './redis-script.js';
+import { redisScript, type RedisScript } from '../platform/redis-script.js';
 
 /**
  * token-bucket.ts in one atomic Lua script, so every broker node draws from the same bucket.

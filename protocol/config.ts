@@ -174,6 +174,24 @@ export const configVars = {
     doc: 'largest keepalive a client may ask for; a CONNECT asking for more (or 0) is given this limit',
   }),
   MQTT_MAX_SUBSCRIPTIONS: v({ schema: positiveInt, default: '200', doc: 'topic filters one client may hold' }),
+  MQTT_SESSION_EXPIRY_S: v({
+    schema: positiveInt.max(365 * 24 * 3600),
+    default: '7200',
+    doc: 'seconds a persistent session (clean session false) is kept after its client left; then its subscriptions and queued messages are removed, on whichever node the client left from',
+    public: true,
+  }),
+  MQTT_MAX_QUEUED_MESSAGES: v({
+    schema: positiveInt.max(1_000_000),
+    default: '1000',
+    doc: 'QoS 1/2 messages kept per persistent session while its client is away or not acknowledging; beyond it the oldest are dropped (chat clients recover them from history by `seq`)',
+    public: true,
+  }),
+  MQTT_MAX_CONNECTIONS_PER_USER: v({
+    schema: positiveInt.max(100_000),
+    default: '20',
+    doc: 'concurrent MQTT connections per signed-in user (JWT `sub`), across the cluster; beyond it CONNACK 3 (server unavailable); a takeover of the same client id is not counted twice',
+    public: true,
+  }),
   MQTT_CONNECTS_PER_IP_PER_S: v({
     schema: positiveInt,
     default: '20',

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../../platform/logger.js';
 import type { RedisConnections } from '../../platform/redis.js';
 import type { EmitterInternals, PersistenceInternals } from './internals.js';
@@ -17,6 +18,8 @@ interface RedisPersistence extends PersistenceInternals {
 export interface ClusterBackends {
   mq: EmitterInternals;
   persistence: PersistenceInternals;
+  /** The session store's own connection (its queues are trimmed on it, in order with its writes). */
+  store: Redis;
   /** Both emitter links up: messages cross nodes (readiness). */
   connected(): boolean;
   close(): Promise<void>;
@@ -31,7 +34,7 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
  * error policy; its close never rejects, where mqemitter-redis' bare quit promise would surface as
  * an unhandled rejection at shutdown).
  */
-export function clusterBackends(redis: RedisConnections, log: Logger): ClusterBackends {
+export function clusterBackends(redis: RedisConnections, log: Logger, queuedMessageTtlS: number): ClusterBackends {
   const mqemitterRedis = require('mqemitter-redis') as (opts: object) => RedisEmitter;
   const persistenceRedis = require('aedes-persistence-redis') as (opts: object) => RedisPersistence;
   const links = [redis.connect('cluster-pub', { enableAutoPipelining: true }), redis.connect('cluster-sub', { enableAutoPipelining: true })];
@@ -42,11 +45,14 @@ export function clusterBackends(redis: RedisConnections, log: Logger): ClusterBa
     lastErrorLog = performance.now();
     log.warn({ err: err.message }, 'cluster redis unavailable; retrying');
   });
-  // The session store gets a connection of its own, not the emitter's.
-  const persistence = persistenceRedis({ conn: redis.connect('sessions'), maxSessionDelivery: 10_000 });
+  // The session store gets a connection of its own, not the emitter's. A queued message no session
+  // frees (dropped by the queue bound, or in a session that expired) expires after the TTL.
+  const store = redis.connect('sessions');
+  const persistence = persistenceRedis({ conn: store, maxSessionDelivery: 10_000, packetTTL: () => queuedMessageTtlS });
   return {
     mq,
     persistence,
+    store,
     connected: () => links.every((c) => c.status === 'ready'),
     // Aedes closes the emitter itself; the persistence is ours to release.
     close: () => persistence.destroy(),

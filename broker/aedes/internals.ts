@@ -40,10 +40,13 @@ export interface PersistenceInternals {
   addSubscriptions(client: Client, subs: { topic: string; qos: number }[]): Promise<unknown>;
   subscriptionsByTopic(topic: string): Promise<StoredSubscription[]>;
   outgoingEnqueueCombi(subs: StoredSubscription[], packet: InternalPacket): Promise<unknown>;
+  outgoingEnqueue(sub: StoredSubscription, packet: InternalPacket): Promise<unknown>;
   outgoingStream(client: Client): AsyncIterable<InternalPacket>;
   outgoingUpdate(client: Client, packet: InternalPacket): Promise<unknown>;
   outgoingClearMessageId(client: Client, packet: { messageId?: number }): Promise<unknown>;
   storeRetained(packet: InternalPacket): Promise<void>;
+  /** Removes a session's subscriptions (on every node, through the broadcast in Redis). */
+  cleanSubscriptions(client: Pick<Client, 'id'>): Promise<unknown>;
 }
 
 /** Aedes' message emitter (mqemitter, mqemitter-redis). */
@@ -105,10 +108,12 @@ const BROKER_SHAPE: Shape = [
   ['persistence.addSubscriptions', 'function'],
   ['persistence.subscriptionsByTopic', 'function'],
   ['persistence.outgoingEnqueueCombi', 'function'],
+  ['persistence.outgoingEnqueue', 'function'],
   ['persistence.outgoingStream', 'function'],
   ['persistence.outgoingUpdate', 'function'],
   ['persistence.outgoingClearMessageId', 'function'],
   ['persistence.storeRetained', 'function'],
+  ['persistence.cleanSubscriptions', 'function'],
   ['mq', 'object'],
   ['mq.emit', 'function'],
   ['published', 'function'],

@@ -5,6 +5,7 @@ import type { ClusterBackends } from './cluster-backends.js';
 import { swallowDropped } from './dropped.js';
 import { checkAedesInternals, type AedesOptions, type Client, type EmitterInternals } from './internals.js';
 import { orderResumedSessions } from './resume-order.js';
+import { boundSessionQueues, type QueueBound, type SessionQueues } from './session-queues.js';
 import { storeGrantedOnly } from './store-granted-only.js';
 
 const require = createRequire(import.meta.url);
@@ -18,6 +19,8 @@ export interface AedesSetup {
   hooks: AedesHooks;
   /** Whether this node granted `client` the filter `topic`: only those are stored in sessions. */
   granted(client: Client, topic: string): boolean;
+  /** MQTT_MAX_QUEUED_MESSAGES and its metric. */
+  queues: QueueBound;
   log: Logger;
 }
 
@@ -25,7 +28,7 @@ export interface AedesSetup {
  * One Aedes broker with ticktalk's hooks and overrides, after checking that the internals the
  * overrides rely on are there (a changed Aedes fails here, naming the internal).
  */
-export async function startAedes(setup: AedesSetup): Promise<Aedes> {
+export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; sessions: SessionQueues }> {
   const mq = setup.backends?.mq ?? (require('mqemitter') as () => EmitterInternals)();
   swallowDropped(mq);
   const aedes = await Aedes.createBroker({
@@ -46,11 +49,13 @@ export async function startAedes(setup: AedesSetup): Promise<Aedes> {
     throw err;
   }
   storeGrantedOnly(aedes, (client, topic) => setup.granted(client, topic));
+  // Before orderResumedSessions: it wraps the queue's stream as installed here.
+  const sessions = boundSessionQueues(aedes, setup.queues, setup.backends?.store);
   orderResumedSessions(aedes);
   // Aedes reports failures of its session store here (offline queueing, the periodic will sweep);
   // unheard, the event would end the process.
   (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => setup.log.error({ err }, 'broker persistence error'));
   aedes.on('clientError', (client, err) => setup.log.debug({ client: client.id, err: err.message }, 'client error'));
   aedes.on('connectionError', (client, err) => setup.log.debug({ client: client?.id, err: err.message }, 'connection error'));
-  return aedes;
+  return { aedes, sessions };
 }

@@ -8,6 +8,7 @@ import { checkAedesClient, clientInternals, type AedesOptions, type Client } fro
 import { installQoSDelivery } from '../aedes/qos-delivery.js';
 import { gateClientDeliveries } from '../aedes/resume-order.js';
 import { ownedClientId, type ClientAccess, type ClientState } from '../client-access.js';
+import type { SessionLifecycle } from '../session-lifecycle.js';
 import { malformedTopicName } from './publish.js';
 
 export interface ConnectDeps {
@@ -15,6 +16,8 @@ export interface ConnectDeps {
   auth: TokenVerifier;
   operatorAcl?: OperatorAcl;
   access: ClientAccess;
+  /** Connections per user and persistent sessions' expiry. */
+  sessions: SessionLifecycle;
   metrics: Metrics;
   log: Logger;
 }
@@ -44,7 +47,11 @@ function preConnect({ config, access, log }: ConnectDeps): ConnectHooks['preConn
     // Before the session is restored: Aedes captures the delivery function with each subscription.
     installQoSDelivery(client);
     gateClientDeliveries(client);
-    access.open(client, packet.clientId === '' && packet.clean === false, packet.will?.topic);
+    access.open(client, {
+      refuseIdentifier: packet.clientId === '' && packet.clean === false,
+      persistent: packet.clean === false,
+      willTopic: packet.will?.topic,
+    });
     // MQTT 3.1.1 has no server keepalive: a client asking for none or more than the limit is held
     // to the limit, so an idle or half-open connection is always reaped.
     if (!packet.keepalive || packet.keepalive > config.MQTT_MAX_KEEPALIVE_S) packet.keepalive = config.MQTT_MAX_KEEPALIVE_S;
@@ -52,11 +59,12 @@ function preConnect({ config, access, log }: ConnectDeps): ConnectHooks['preConn
   };
 }
 
-function authenticate({ config, auth, operatorAcl, access, metrics, log }: ConnectDeps): ConnectHooks['authenticate'] {
+function authenticate(deps: ConnectDeps): ConnectHooks['authenticate'] {
+  const { config, auth, operatorAcl, access, metrics, log } = deps;
   const refusals = metrics.counter('mqtt_auth_refusals_total', 'CONNECTs refused', ['reason']);
   return (client, _username, password, done) => {
     const st = access.get(client);
-    const refuse = (code: 2 | 5, reason: string) => {
+    const refuse = (code: 2 | 3 | 5, reason: string) => {
       refusals.labels(reason).inc();
       const err = Object.assign(new Error(reason), { returnCode: code });
       done(err, false);
@@ -64,6 +72,8 @@ function authenticate({ config, auth, operatorAcl, access, metrics, log }: Conne
     if (!st || st.refuseIdentifier) return refuse(2, 'identifier rejected');
     if (!password || password.length === 0) {
       if (!config.ALLOW_ANONYMOUS_MARKET_DATA && !operatorAcl) return refuse(5, 'anonymous');
+      // Anonymous clients get no session to keep: nothing bounds how many an address could make.
+      if (st.persistent) return refuse(5, 'anonymous session');
       client.id = ownedClientId(null, client.id);
       if (!willAllowed(access, client, st)) return refuse(5, 'will not authorised');
       return done(null, true);
@@ -74,8 +84,17 @@ function authenticate({ config, auth, operatorAcl, access, metrics, log }: Conne
         st.who = who;
         client.id = ownedClientId(who, client.id);
         if (!willAllowed(access, client, st)) return refuse(5, 'will not authorised');
-        closeAtExpiry(client, token);
-        done(null, true);
+        admit(deps, client, st, who.sub).then(
+          (refused) => {
+            if (refused) return refuse(3, refused);
+            closeAtExpiry(client, token);
+            done(null, true);
+          },
+          (err: Error) => {
+            log.warn({ client: client.id, err: err.message }, 'connect refused: session registry unavailable');
+            refuse(3, 'session registry unavailable');
+          },
+        );
       },
       (err: Error) => {
         log.info({ client: client.id, reason: err.message }, 'connect refused');
@@ -83,6 +102,23 @@ function authenticate({ config, auth, operatorAcl, access, metrics, log }: Conne
       },
     );
   };
+}
+
+/**
+ * Registers a signed-in connection with the session lifecycle (MQTT_MAX_CONNECTIONS_PER_USER,
+ * cluster-wide) and has its end recorded when its transport closes. Resolves with the reason when
+ * refused.
+ */
+async function admit({ sessions, log }: ConnectDeps, client: Client, st: ClientState, user: string): Promise<string | undefined> {
+  const { result, closed } = await sessions.admit(client.id, user, st.persistent);
+  if (result !== 'opened') {
+    log.info({ client: client.id, user, reason: result }, 'connect refused');
+    return result;
+  }
+  const { conn } = clientInternals(client);
+  if (conn.destroyed) closed();
+  else conn.once('close', closed);
+  return undefined;
 }
 
 /**
