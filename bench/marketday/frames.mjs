@@ -1,16 +1,6 @@
 // The MQTT frames the market-day clients need beyond ../ticks/mqtt-wire.mjs: QoS 1 publish, PUBACK,
 // and a reader that hands over every frame (topic and payload of publishes).
-
-function remainingLength(n) {
-  const out = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
+import { remainingLength } from '../ticks/mqtt-wire.mjs';
 
 export function qos1PublishFrame(topic, payload, messageId) {
   const t = Buffer.from(topic);

@@ -1,16 +1,8 @@
 // The market-day workload as plain data (pure, seeded): who subscribes to what, which room, who reads slowly.
+import { seededRandom } from '../../dist/bridges/tick-generator.js';
 
-/** A small seeded PRNG (mulberry32): the same flags give the same clients in every run. */
-export function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The simulator's seeded PRNG: the same flags give the same clients in every run. */
+export const random = seededRandom;
 
 /** Cumulative Zipf weights over `n` ranks (rank 0 the most popular), exponent `s`. */
 export function zipf(n, s) {

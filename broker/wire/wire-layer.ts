@@ -15,6 +15,7 @@ import { ClusterBatcher } from './cluster-batcher.js';
 import { readFeedTick } from './tick-intake.js';
 import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
 import { QoSForwarder } from '../aedes/qos-forward.js';
+import { TickWindow } from './tick-window.js';
 
 /** Where client and server QoS 1 publishes go on (see QoSForwarder). */
 export type Forwarder = Pick<QoSForwarder, 'forward'>;
@@ -30,6 +31,10 @@ export interface WireLimits {
   retainFlushMs: number;
   /** Largest tick publish taken off the wire; bigger ones go to Aedes. */
   maxTickFrame: number;
+  /** Ticks gather this long (ms) and leave as each symbol's latest, one write per client; 0: every tick, once per turn. */
+  writeWindowMs: number;
+  /** How far the window stretches while the node is saturated (see TickWindow). */
+  maxWriteWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: WireLimits = {
@@ -38,6 +43,8 @@ export const DEFAULT_LIMITS: WireLimits = {
   maxCachedTopics: 10_000,
   retainFlushMs: 50,
   maxTickFrame: 4096,
+  writeWindowMs: 5,
+  maxWriteWindowMs: 50,
 };
 
 /**
@@ -110,9 +117,16 @@ export class WireLayer implements ConnectionHost {
   private afterAcks: (() => void)[] = [];
   private scheduled = false;
   private closed = false;
+  private readonly window: TickWindow;
+  /** The pending window flush, and when it is due (performance.now()). */
+  private windowTimer: NodeJS.Timeout | undefined;
+  private windowDue = 0;
+  private readonly flushWindow = () => this.runWindow();
   private readonly stats: WriterStats = { routed: 0, conflated: 0 };
+  /** Ticks replaced by a newer one of the same symbol within a write window. */
+  private windowConflated = 0;
   private readonly incoming: Record<TickSource, number> = { feed: 0, local: 0, cluster: 0 };
-  private readonly reported = { routed: 0, conflated: 0, feed: 0, local: 0, cluster: 0, batches: 0, dropped: 0 };
+  private readonly reported = { routed: 0, conflated: 0, windowConflated: 0, feed: 0, local: 0, cluster: 0, batches: 0, dropped: 0 };
   private readonly counters;
   private suppressedRejections = 0;
   private lastRejectionLog = 0;
@@ -153,12 +167,20 @@ export class WireLayer implements ConnectionHost {
     this.counters = {
       incoming: metrics.counter('ticks_in_total', 'Ticks entering the fast path', ['source']),
       routed: metrics.counter('ticks_routed_total', 'Tick frames handed to subscribers (conflated ones included)'),
-      conflated: metrics.counter('ticks_conflated_total', 'Ticks replaced by a newer one while the subscriber was backed up'),
+      conflated: metrics.counter(
+        'ticks_conflated_total',
+        'Ticks replaced by a newer one of the same symbol: within a write window (reason="window") or while the subscriber was backed up (reason="backlog")',
+        ['reason'],
+      ),
       rejected: metrics.counter('ticks_rejected_total', 'Tick publishes from feed clients refused', ['reason']),
       slow: metrics.counter('slow_consumer_disconnects_total', 'Clients disconnected for not reading (queued bytes over the bound)'),
       batches: metrics.counter('tick_cluster_batches_total', 'Tick batches published to the other nodes'),
       dropped: metrics.counter('tick_cluster_batches_dropped_total', 'Tick batches not sent to the other nodes because Redis was unreachable'),
     };
+    this.window = new TickWindow(this.limits.writeWindowMs, Math.max(this.limits.writeWindowMs, this.limits.maxWriteWindowMs));
+    metrics.gauge('tick_write_window_ms', 'Current tick write window: MQTT_WRITE_WINDOW_MS, stretched while the node is saturated', [], (g) =>
+      g.set(this.window.ms),
+    );
     metrics.gauge('tick_route_subscribers', 'Connections with at least one ticks/ subscription', [], (g) => g.set(this.routes.subscriberCount));
     this.wireAedes(aedes);
   }
@@ -198,6 +220,8 @@ export class WireLayer implements ConnectionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.windowTimer);
+    this.fanOutTicks();
     this.runTurn();
     await this.retained.close();
     await this.cluster?.close();
@@ -313,6 +337,22 @@ export class WireLayer implements ConnectionHost {
     if (frames) frames.push(frame);
     else this.turn.set(topic, [frame]);
     this.schedule();
+    if (this.limits.writeWindowMs > 0 && this.windowTimer === undefined) {
+      const ms = this.window.ms;
+      this.windowDue = performance.now() + ms;
+      this.windowTimer = setTimeout(this.flushWindow, ms);
+    }
+  }
+
+  /** A write window ends: each client gets the latest tick of each of its symbols, in one write. */
+  private runWindow(): void {
+    this.windowTimer = undefined;
+    const started = performance.now();
+    this.fanOutTicks();
+    for (const writer of this.dirty) writer.flush();
+    this.dirty.clear();
+    this.observeTickLatency();
+    this.window.update(performance.now() - started, Math.max(0, started - this.windowDue));
   }
 
   /**
@@ -326,21 +366,34 @@ export class WireLayer implements ConnectionHost {
     setImmediate(this.flushTurn);
   }
 
-  /** End of a turn: each topic's frames are joined once, then every touched client gets one write. */
-  private runTurn(): void {
-    this.scheduled = false;
+  /**
+   * The gathered ticks to their subscribers' writers. With a write window only each topic's latest
+   * frame goes (conflation inside the window); without one each topic's frames are joined once.
+   */
+  private fanOutTicks(): void {
     const turn = this.turn;
+    if (turn.size === 0) return;
     this.turn = new Map();
+    const windowed = this.limits.writeWindowMs > 0;
     for (const [topic, frames] of turn) {
       const route = this.routes.lookup(topic);
       if (route.length === 0) continue;
-      const batch = frames.length === 1 ? frames[0] : Buffer.concat(frames);
       const latest = frames[frames.length - 1];
+      const dropped = windowed ? frames.length - 1 : 0;
+      const batch = windowed || frames.length === 1 ? latest : Buffer.concat(frames);
       for (const conn of route) {
-        conn.writer.offerTicks(topic, batch, latest, frames.length);
+        conn.writer.offerTicks(topic, batch, latest, frames.length - dropped);
         this.dirty.add(conn.writer);
       }
+      this.stats.routed += dropped * route.length;
+      this.windowConflated += dropped * route.length;
     }
+  }
+
+  /** End of a turn: PUBACKs, chat and other control bytes leave (and, without a write window, the turn's ticks), one write per client. */
+  private runTurn(): void {
+    this.scheduled = false;
+    if (this.limits.writeWindowMs === 0) this.fanOutTicks();
     // PUBACKs first: each write wakes its reader, and a publisher whose window reopens sends its
     // next messages while this turn's deliveries are still being written (bench:chat +5-8%).
     for (const writer of this.ackDirty) writer.flush();
@@ -350,7 +403,7 @@ export class WireLayer implements ConnectionHost {
     for (const task of tasks) task();
     for (const writer of this.dirty) writer.flush();
     this.dirty.clear();
-    this.observeTickLatency();
+    if (this.limits.writeWindowMs === 0) this.observeTickLatency();
     this.cluster?.flushIfDue();
     this.retained.flushIfDue();
     this.report();
@@ -372,7 +425,8 @@ export class WireLayer implements ConnectionHost {
   private report(): void {
     const { counters, stats, incoming } = this;
     this.bump('routed', stats.routed, counters.routed);
-    this.bump('conflated', stats.conflated, counters.conflated);
+    this.bump('conflated', stats.conflated, counters.conflated.labels('backlog'));
+    this.bump('windowConflated', this.windowConflated, counters.conflated.labels('window'));
     for (const source of ['feed', 'local', 'cluster'] as const) this.bump(source, incoming[source], counters.incoming.labels(source));
     this.bump('batches', this.cluster?.batches ?? 0, counters.batches);
     this.bump('dropped', this.cluster?.dropped ?? 0, counters.dropped);
