@@ -2,7 +2,7 @@
 // chat, records latencies and what each client received, and reports over IPC.
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { clearInterval, setInterval } from 'node:timers';
 import { Histogram } from './histogram.mjs';
 import { LoadClient, SlowReading } from './load-client.mjs';
@@ -130,8 +130,23 @@ class LoadProcess {
     this.sent.set(ref, [client.plan.room, sentAt]);
   }
 
+  /** This process's own CPU and event-loop delay while measuring: a late load process shows as latency. */
+  startSelfWatch() {
+    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.loopDelay.enable();
+    this.cpuAtStart = process.cpuUsage();
+    this.wallAtStart = performance.now();
+  }
+
+  selfWatch() {
+    this.loopDelay.disable();
+    const cpu = process.cpuUsage(this.cpuAtStart);
+    return { cpu: (cpu.user + cpu.system) / 1000 / (performance.now() - this.wallAtStart), loopDelayP99: this.loopDelay.percentile(99) / 1e6 };
+  }
+
   report() {
     return {
+      self: this.selfWatch(),
       tickPrompt: this.tickPrompt.toJSON(),
       tickSlow: this.tickSlow.toJSON(),
       chatPrompt: this.chatPrompt.toJSON(),
@@ -165,7 +180,7 @@ class LoadProcess {
 const load = new LoadProcess();
 const handlers = {
   connect: (m) => load.connect(m),
-  measure: () => ((load.measuring = true), {}),
+  measure: () => ((load.measuring = true), load.startSelfWatch(), {}),
   chat: (m) => (load.startChat(m.perSec, m.runTag, m.seed), {}),
   stopChat: () => (clearInterval(load.chatTimer), {}),
   stop: () => ((load.measuring = false), {}),

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { hasTaskset, pinSelf } from '../ticks/broker.mjs';
 import { planClients } from './workload.mjs';
 import { Feed } from './feed.mjs';
-import { mosquittoTarget, startTicktalkTarget, totalCpu, totalRss } from './target.mjs';
+import { mosquittoTarget, scrape, startTicktalkTarget, totalCpu, totalRss } from './target.mjs';
 import { summarize, printReport } from './report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -51,6 +51,13 @@ const log = (msg) => console.log(`[bench:marketday] ${msg}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Loads run on their own processes: a process may hold 20,000 open files; 7,000 clients each leaves room. */
 const CLIENTS_PER_PROCESS = 7_000;
+/** ticktalk's own view at the end of the measured time (sums over nodes; the window gauge too). */
+const BROKER_SERIES = [
+  'ticktalk_ticks_routed_total',
+  'ticktalk_ticks_conflated_total{reason="window"}',
+  'ticktalk_ticks_conflated_total{reason="backlog"}',
+  'ticktalk_tick_write_window_ms',
+];
 
 const pinned = !values.unpinned && hasTaskset();
 if (pinned) pinSelf(1);
@@ -136,13 +143,26 @@ async function runTarget(target, loads, secret, feedToken) {
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = (totalCpu(target.pids) - cpu0) / seconds;
+  const broker = target.metrics.length > 0 ? await scrape(target.metrics, BROKER_SERIES) : undefined;
   await all(loads, 'stop');
   await all(loads, 'stopChat');
   feed.stop();
   if (target.chat) await sleep(num('grace') * 1000);
   const reports = await all(loads, 'report');
   await all(loads, 'close');
-  return summarize({ target, connects, reports, seconds, cpu, rssBefore, rssIdle, rssPeak, ticksSent: feed.sentWhile(t0), clients: plan.length });
+  return summarize({
+    target,
+    connects,
+    reports,
+    seconds,
+    cpu,
+    rssBefore,
+    rssIdle,
+    rssPeak,
+    ticksSent: feed.sentWhile(t0),
+    clients: plan.length,
+    broker,
+  });
 }
 
 async function main() {

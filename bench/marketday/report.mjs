@@ -33,7 +33,7 @@ function completeness(reports) {
   return { sent: sum('sent'), acked, expected, missing, duplicates: sum('duplicates'), outOfOrder: sum('outOfOrder') };
 }
 
-export function summarize({ target, connects, reports, seconds, cpu, rssBefore, rssIdle, rssPeak, ticksSent, clients }) {
+export function summarize({ target, connects, reports, seconds, cpu, rssBefore, rssIdle, rssPeak, ticksSent, clients, broker }) {
   const connected = connects.reduce((s, c) => s + c.connected, 0);
   return {
     name: target.name,
@@ -52,6 +52,9 @@ export function summarize({ target, connects, reports, seconds, cpu, rssBefore, 
     closedEarly: reports.reduce((s, r) => s + r.closedEarly, 0),
     completeness: target.chat ? completeness(reports) : undefined,
     cpuPercent: cpu * 100,
+    broker,
+    loadCpuPercent: Math.max(...reports.map((r) => r.self.cpu)) * 100,
+    loadDelayP99: Math.max(...reports.map((r) => r.self.loopDelayP99)),
     rssIdle,
     rssPeak,
     perConnection: connected > 0 ? (rssIdle - rssBefore) / connected : NaN,
@@ -62,6 +65,12 @@ const ms = (v) => (Number.isFinite(v) ? v.toFixed(1) : '–');
 const mb = (b) => `${(b / 1048576).toFixed(0)} MB`;
 const lat = (l) => (l.samples > 0 ? `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.p999)}` : '–');
 const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+
+function brokerView(b) {
+  if (!b) return '–';
+  const v = (k) => fmt(b[k]);
+  return `${v('ticktalk_ticks_routed_total')} / ${v('ticktalk_ticks_conflated_total{reason="window"}')} / ${v('ticktalk_ticks_conflated_total{reason="backlog"}')}; ${ms(b.ticktalk_tick_write_window_ms)} ms`;
+}
 
 function rows(r) {
   const c = r.completeness;
@@ -79,6 +88,8 @@ function rows(r) {
     ['chat missing / duplicated / out of order', c ? `${c.missing} / ${c.duplicates} / ${c.outOfOrder}` : '–'],
     ['clients closed by the broker while measuring', fmt(r.closedEarly)],
     ['broker CPU (one core = 100%)', `${r.cpuPercent.toFixed(0)}%`],
+    ['ticks routed / conflated in windows / while backed up (whole run); write window at the end', brokerView(r.broker)],
+    ['busiest load process: CPU, event-loop delay p99 (its own lateness)', `${r.loadCpuPercent.toFixed(0)}%, ${ms(r.loadDelayP99)} ms`],
     ['broker RSS idle / peak', `${mb(r.rssIdle)} / ${mb(r.rssPeak)}`],
     ['memory per idle subscribed connection', `${(r.perConnection / 1024).toFixed(2)} KB`],
   ];

@@ -60,6 +60,7 @@ export async function startTicktalkTarget({ root, secret, cpu, cluster, redis, d
     chat: true,
     ports: nodes.map((n) => n.ports.mqtt),
     pids: nodes.map((n) => n.pid),
+    metrics: nodes.map((n) => `http://127.0.0.1:${n.ports.http}/metrics`),
     stop: async () => {
       process.off('exit', orphans);
       await Promise.all(nodes.map((n) => n.stop()));
@@ -69,5 +70,19 @@ export async function startTicktalkTarget({ root, secret, cpu, cluster, redis, d
 
 export function mosquittoTarget() {
   const pid = pidNamed('mosquitto');
-  return { name: 'Mosquitto', chat: false, ports: [1883], pids: pid ? [pid] : [], stop: async () => {} };
+  return { name: 'Mosquitto', chat: false, ports: [1883], pids: pid ? [pid] : [], metrics: [], stop: async () => {} };
+}
+
+/** Sums of the named series over a target's nodes (their /metrics), e.g. ticktalk_ticks_conflated_total{reason="window"}. */
+export async function scrape(urls, names) {
+  const sums = Object.fromEntries(names.map((n) => [n, 0]));
+  for (const url of urls) {
+    const text = await (await globalThis.fetch(url)).text();
+    for (const line of text.split('\n')) {
+      const space = line.lastIndexOf(' ');
+      const name = line.slice(0, space);
+      if (name in sums) sums[name] += Number(line.slice(space + 1));
+    }
+  }
+  return sums;
 }

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 import { aedesInternals, clientInternals, type Aedes, type Client, type Subscription } from '../aedes/internals.js';
 import { encodeTick, type Tick } from '../../protocol/tick.js';
 import { topics } from '../../protocol/topics.js';
@@ -95,6 +96,8 @@ function defaultChannel(redisUrl: string): string {
   return `ticktalk:ticks:${new URL(redisUrl).pathname.slice(1) || '0'}`;
 }
 const MAX_HELD_BYTES = 256 * 1024;
+/** How long the event loop's busy share is measured before the write window acts on it. */
+const LOOP_SAMPLE_MS = 100;
 
 /**
  * The front of every connection, and the broker's tick path (map: broker/README.md). Tick publishes from `feed` clients are
@@ -118,9 +121,11 @@ export class WireLayer implements ConnectionHost {
   private scheduled = false;
   private closed = false;
   private readonly window: TickWindow;
-  /** The pending window flush, and when it is due (performance.now()). */
+  /** The pending window flush. */
   private windowTimer: NodeJS.Timeout | undefined;
-  private windowDue = 0;
+  /** The event loop's busy share over the latest sampling period, and where that period began. */
+  private loopBusy = 0;
+  private loopSample = { at: performance.now(), elu: performance.eventLoopUtilization() };
   private readonly flushWindow = () => this.runWindow();
   private readonly stats: WriterStats = { routed: 0, conflated: 0 };
   /** Ticks replaced by a newer one of the same symbol within a write window. */
@@ -338,9 +343,7 @@ export class WireLayer implements ConnectionHost {
     else this.turn.set(topic, [frame]);
     this.schedule();
     if (this.limits.writeWindowMs > 0 && this.windowTimer === undefined) {
-      const ms = this.window.ms;
-      this.windowDue = performance.now() + ms;
-      this.windowTimer = setTimeout(this.flushWindow, ms);
+      this.windowTimer = setTimeout(this.flushWindow, this.window.ms);
     }
   }
 
@@ -352,7 +355,17 @@ export class WireLayer implements ConnectionHost {
     for (const writer of this.dirty) writer.flush();
     this.dirty.clear();
     this.observeTickLatency();
-    this.window.update(performance.now() - started, Math.max(0, started - this.windowDue));
+    const ended = performance.now();
+    this.window.update(ended - started, this.sampleLoop(ended));
+  }
+
+  /** The loop's busy share, sampled over periods of at least LOOP_SAMPLE_MS (a few ms alone say little: a GC, one burst of reads). */
+  private sampleLoop(now: number): number {
+    if (now - this.loopSample.at < LOOP_SAMPLE_MS) return this.loopBusy;
+    const elu = performance.eventLoopUtilization();
+    this.loopBusy = performance.eventLoopUtilization(elu, this.loopSample.elu).utilization;
+    this.loopSample = { at: now, elu };
+    return this.loopBusy;
   }
 
   /**
