@@ -17,7 +17,16 @@ export default defineConfig(
         // Each file is checked with the tsconfig that compiles it (web/src, web's node tests, k8s have their own);
         // files no tsconfig lists (the build and test configs, the fixture generator) use the root options.
         projectService: {
-          allowDefaultProject: ['*.js', '*.ts', 'bin/*.js', 'bench/ticks/*.mjs', 'web/*.mjs', 'web/*.test.ts', 'fixtures/*.ts'],
+          allowDefaultProject: [
+            '*.js',
+            '*.ts',
+            'bin/*.js',
+            'bench/ticks/*.mjs',
+            'bench/marketday/*.mjs',
+            'web/*.mjs',
+            'web/*.test.ts',
+            'fixtures/*.ts',
+          ],
           defaultProject: 'tsconfig.json',
         },
         tsconfigRootDir: import.meta.dirname,

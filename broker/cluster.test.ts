@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { nextMessage, startTestApp, type TestApp } from '../test/testing/app.js';
+import { writeWindowScenario } from '../test/testing/write-window.js';
 
 /**
  * Two broker nodes sharing the local Redis (Aedes' Redis emitter and session store), as in
@@ -90,6 +91,10 @@ describe('cluster over Redis', () => {
     const chat = nextMessage(onA, topic);
     await b.ctx.mqtt.publish(topic, '{"type":"message","text":"from b"}', { qos: 1, retain: false });
     expect(JSON.parse((await chat).payload.toString()).text).toBe('from b');
+  });
+
+  it("sends a subscriber ticks from the other node as each symbol's latest per write window, and QoS 1 chat amid tick bursts complete and in order", async () => {
+    await writeWindowScenario(a, b, `two${run}`.slice(0, 10), true);
   });
 
   it('answers a persistent session subscribing to several filters in one SUBSCRIBE, and delivers on each from the other node', async () => {

@@ -103,7 +103,11 @@ export class BrokerNode {
       chatIntake: { maxFrame: config.MQTT_MAX_PACKET, prefixesFor: publishing.intakePrefixes, onPublish: publishing.intakePublish },
       cluster: cluster ? { redis: cluster.redis } : undefined,
       // Tick frames taken off the wire never bypass the MQTT_MAX_PACKET bound the packet guard enforces.
-      limits: { maxTickFrame: Math.min(DEFAULT_LIMITS.maxTickFrame, config.MQTT_MAX_PACKET) },
+      limits: {
+        maxTickFrame: Math.min(DEFAULT_LIMITS.maxTickFrame, config.MQTT_MAX_PACKET),
+        writeWindowMs: config.MQTT_WRITE_WINDOW_MS,
+        maxWriteWindowMs: config.MQTT_WRITE_WINDOW_MAX_MS,
+      },
     });
     // After the wire layer's listeners: it routes a new subscription (and refreshes retained ticks) first.
     publishing.countPublishes(aedes);

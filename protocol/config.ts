@@ -192,6 +192,16 @@ export const configVars = {
     doc: 'concurrent MQTT connections per signed-in user (JWT `sub`), across the cluster; beyond it CONNACK 3 (server unavailable); a takeover of the same client id is not counted twice',
     public: true,
   }),
+  MQTT_WRITE_WINDOW_MS: v({
+    schema: z.coerce.number().int().min(0).max(1000),
+    default: '5',
+    doc: 'milliseconds ticks gather before each client gets one write with the latest tick of each of its symbols (0: every tick, written once per event-loop turn); chat and acks never wait for it',
+  }),
+  MQTT_WRITE_WINDOW_MAX_MS: v({
+    schema: z.coerce.number().int().min(0).max(10_000),
+    default: '50',
+    doc: 'how far the tick write window stretches while flushing ticks takes over half of the event loop or the loop runs late (ticks conflate harder, chat keeps its share)',
+  }),
   MQTT_CONNECTS_PER_IP_PER_S: v({
     schema: positiveInt,
     default: '20',

@@ -66,6 +66,7 @@ export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'ben
   });
   return {
     ports,
+    pid: child.pid,
     stop: async () => {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);

@@ -1,6 +1,6 @@
 // Minimal MQTT 3.1.1 framing for the load generator: it must be cheaper than the brokers it drives.
 
-function remainingLength(n) {
+export function remainingLength(n) {
   const out = [];
   do {
     let byte = n % 128;

@@ -4,12 +4,13 @@ import { OutboundQueue } from './outbound-queue.js';
 const b = (s: string) => Buffer.from(s);
 
 describe('OutboundQueue', () => {
-  it('keeps every tick and control part in order while the client keeps up', () => {
+  it('keeps every tick while the client keeps up; control parts keep their order and leave ahead of ticks', () => {
     const q = new OutboundQueue();
     q.addControl(b('ack'));
     expect(q.addTicks('ticks/A', b('a1a2'), b('a2'), 2, false)).toBe(0);
     q.addControl(b('chat'));
-    expect(q.take().map(String)).toEqual(['ack', 'a1a2', 'chat']);
+    expect(q.addTicks('ticks/B', b('b1'), b('b1'), 1, false)).toBe(0);
+    expect(q.take().map(String)).toEqual(['ack', 'chat', 'a1a2', 'b1']);
     expect(q.isEmpty).toBe(true);
   });
 
@@ -21,7 +22,7 @@ describe('OutboundQueue', () => {
     expect(q.addTicks('ticks/A', b('a3a4a5'), b('a5'), 3, true)).toBe(3);
     q.addControl(b('chat2'));
     expect(q.bytes).toBe(2 + 5 + 2 + 5);
-    expect(q.take().map(String)).toEqual(['a5', 'chat1', 'b1', 'chat2']);
+    expect(q.take().map(String)).toEqual(['chat1', 'chat2', 'a5', 'b1']);
   });
 
   it('holds at most one tick per topic however many arrive', () => {

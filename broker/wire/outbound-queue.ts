@@ -1,12 +1,15 @@
 /**
  * What one subscriber has waiting to be written (pure). Control bytes (everything Aedes writes:
- * CONNACK, SUBACK, chat, candles) keep their order and are never dropped. Ticks arrive as one batch
- * per topic per turn; while the subscriber is backed up a topic keeps only its latest frame, so a
- * slow reader holds at most one tick per topic however long it stalls (docs/protocol.md#retained-messages-and-slow-subscribers conflation).
+ * CONNACK, SUBACK, chat, candles) keep their order, are never dropped and leave ahead of the ticks
+ * queued with them, so chat never waits behind prices (ticks are another topic family: MQTT orders
+ * messages per topic only). Ticks arrive as one batch per topic per flush; while the subscriber is
+ * backed up a topic keeps only its latest frame, so a slow reader holds at most one tick per topic
+ * however long it stalls (docs/protocol.md#retained-messages-and-slow-subscribers conflation).
  */
 export class OutboundQueue {
-  private parts: Buffer[] = [];
-  private framesInPart: number[] = [];
+  private control: Buffer[] = [];
+  private ticks: Buffer[] = [];
+  private framesInTick: number[] = [];
   private slotOf = new Map<string, number>();
   private _bytes = 0;
 
@@ -15,12 +18,11 @@ export class OutboundQueue {
   }
 
   get isEmpty(): boolean {
-    return this.parts.length === 0;
+    return this.control.length === 0 && this.ticks.length === 0;
   }
 
   addControl(bytes: Buffer): void {
-    this.parts.push(bytes);
-    this.framesInPart.push(0);
+    this.control.push(bytes);
     this._bytes += bytes.length;
   }
 
@@ -39,27 +41,28 @@ export class OutboundQueue {
       this.slotOf.set(topic, this.push(latest, 1));
       return frames - 1;
     }
-    const dropped = this.framesInPart[slot] + frames - 1;
-    this._bytes += latest.length - this.parts[slot].length;
-    this.parts[slot] = latest;
-    this.framesInPart[slot] = 1;
+    const dropped = this.framesInTick[slot] + frames - 1;
+    this._bytes += latest.length - this.ticks[slot].length;
+    this.ticks[slot] = latest;
+    this.framesInTick[slot] = 1;
     return dropped;
   }
 
-  /** Everything queued, in order; the queue is empty afterwards. */
+  /** Everything queued, control bytes first; the queue is empty afterwards. */
   take(): Buffer[] {
-    const parts = this.parts;
-    this.parts = [];
-    this.framesInPart = [];
+    const parts = this.ticks.length === 0 ? this.control : this.control.length === 0 ? this.ticks : this.control.concat(this.ticks);
+    this.control = [];
+    this.ticks = [];
+    this.framesInTick = [];
     this.slotOf.clear();
     this._bytes = 0;
     return parts;
   }
 
   private push(part: Buffer, frames: number): number {
-    this.parts.push(part);
-    this.framesInPart.push(frames);
+    this.ticks.push(part);
+    this.framesInTick.push(frames);
     this._bytes += part.length;
-    return this.parts.length - 1;
+    return this.ticks.length - 1;
   }
 }

@@ -3,6 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { nextMessage, startTestApp, type TestApp } from '../../test/testing/app.js';
 import { signedInRawClient } from '../../test/testing/raw-mqtt.js';
 import type { Tick } from '../../protocol/tick.js';
+import { writeWindowScenario } from '../../test/testing/write-window.js';
 
 const tick = (symbol: string, n: number): Tick => ({
   symbol,
@@ -143,7 +144,8 @@ describe('wire layer over real sockets', () => {
   });
 
   it('keeps ticks and QoS 1 messages flowing to others while a client stops reading, conflates its ticks and cuts it off past the bound', async () => {
-    const symbols = Array.from({ length: 20 }, (_, i) => `SYM${i}`);
+    // As many symbols as ticks per round: the write window keeps one tick per symbol, and the frozen client must back up.
+    const symbols = Array.from({ length: 500 }, (_, i) => `SYM${i}`);
     const frozen = await frozenClient(app.ports.mqtt!, await app.token('frozen-user'), ['ticks/#', 'chat/rooms/lobby']);
     const healthy: MqttClient = await app.connect({ password: await app.token('healthy-user') });
     await healthy.subscribeAsync({ 'ticks/+': { qos: 0 }, 'chat/rooms/lobby': { qos: 1 } });
@@ -153,15 +155,15 @@ describe('wire layer over real sockets', () => {
       if (topic.startsWith('ticks/')) latest.set(topic, JSON.parse(payload.toString()).volume);
       else chat.push(payload.toString());
     });
-    const conflatedBefore = await counter(app, 'ticks_conflated_total');
+    const conflatedBefore = await counter(app, 'ticks_conflated_total', { reason: 'backlog' });
 
     // Ticks until the frozen client's socket is backed up and its ticks conflate (bounded rounds).
     let n = 0;
-    for (let round = 0; round < 400 && (await counter(app, 'ticks_conflated_total')) === conflatedBefore; round++) {
+    for (let round = 0; round < 400 && (await counter(app, 'ticks_conflated_total', { reason: 'backlog' })) === conflatedBefore; round++) {
       app.ctx.mqtt.publishTicks(Array.from({ length: 500 }, (_, i) => tick(symbols[i % symbols.length], ++n)));
       await new Promise((r) => setImmediate(r));
     }
-    expect(await counter(app, 'ticks_conflated_total')).toBeGreaterThan(conflatedBefore);
+    expect(await counter(app, 'ticks_conflated_total', { reason: 'backlog' })).toBeGreaterThan(conflatedBefore);
 
     const final = symbols.map((s) => tick(s, ++n));
     app.ctx.mqtt.publishTicks(final);
@@ -184,5 +186,28 @@ describe('wire layer over real sockets', () => {
     const marker = nextMessage(healthy, 'chat/rooms/lobby');
     await app.ctx.mqtt.publish('chat/rooms/lobby', JSON.stringify({ after: true }), { qos: 1, retain: false });
     expect(JSON.parse((await marker).payload.toString())).toHaveProperty('after', true);
+  });
+});
+
+describe('tick write window', () => {
+  let windowed: TestApp;
+  let perTurn: TestApp;
+  beforeAll(async () => {
+    windowed = await startTestApp();
+    perTurn = await startTestApp({ MQTT_WRITE_WINDOW_MS: '0' });
+  });
+  afterAll(async () => {
+    await windowed?.stop();
+    await perTurn?.stop();
+  });
+
+  it('sends the latest tick of each symbol per window, counted as conflated, and QoS 1 chat amid tick bursts complete and in order', async () => {
+    const before = await counter(windowed, 'ticks_conflated_total', { reason: 'window' });
+    await writeWindowScenario(windowed, windowed, 'one', true);
+    expect(await counter(windowed, 'ticks_conflated_total', { reason: 'window' })).toBeGreaterThan(before);
+  });
+
+  it('with MQTT_WRITE_WINDOW_MS=0 sends every tick in order', async () => {
+    await writeWindowScenario(perTurn, perTurn, 'zero', false);
   });
 });

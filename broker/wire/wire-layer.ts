@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 import { aedesInternals, clientInternals, type Aedes, type Client, type Subscription } from '../aedes/internals.js';
 import { encodeTick, type Tick } from '../../protocol/tick.js';
 import { topics } from '../../protocol/topics.js';
@@ -15,6 +16,7 @@ import { ClusterBatcher } from './cluster-batcher.js';
 import { readFeedTick } from './tick-intake.js';
 import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
 import { QoSForwarder } from '../aedes/qos-forward.js';
+import { TickWindow } from './tick-window.js';
 
 /** Where client and server QoS 1 publishes go on (see QoSForwarder). */
 export type Forwarder = Pick<QoSForwarder, 'forward'>;
@@ -30,6 +32,10 @@ export interface WireLimits {
   retainFlushMs: number;
   /** Largest tick publish taken off the wire; bigger ones go to Aedes. */
   maxTickFrame: number;
+  /** Ticks gather this long (ms) and leave as each symbol's latest, one write per client; 0: every tick, once per turn. */
+  writeWindowMs: number;
+  /** How far the window stretches while the node is saturated (see TickWindow). */
+  maxWriteWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: WireLimits = {
@@ -38,6 +44,8 @@ export const DEFAULT_LIMITS: WireLimits = {
   maxCachedTopics: 10_000,
   retainFlushMs: 50,
   maxTickFrame: 4096,
+  writeWindowMs: 5,
+  maxWriteWindowMs: 50,
 };
 
 /**
@@ -88,6 +96,8 @@ function defaultChannel(redisUrl: string): string {
   return `ticktalk:ticks:${new URL(redisUrl).pathname.slice(1) || '0'}`;
 }
 const MAX_HELD_BYTES = 256 * 1024;
+/** How long the event loop's busy share is measured before the write window acts on it. */
+const LOOP_SAMPLE_MS = 100;
 
 /**
  * The front of every connection, and the broker's tick path (map: broker/README.md). Tick publishes from `feed` clients are
@@ -110,9 +120,18 @@ export class WireLayer implements ConnectionHost {
   private afterAcks: (() => void)[] = [];
   private scheduled = false;
   private closed = false;
+  private readonly window: TickWindow;
+  /** The pending window flush. */
+  private windowTimer: NodeJS.Timeout | undefined;
+  /** The event loop's busy share over the latest sampling period, and where that period began. */
+  private loopBusy = 0;
+  private loopSample = { at: performance.now(), elu: performance.eventLoopUtilization() };
+  private readonly flushWindow = () => this.runWindow();
   private readonly stats: WriterStats = { routed: 0, conflated: 0 };
+  /** Ticks replaced by a newer one of the same symbol within a write window. */
+  private windowConflated = 0;
   private readonly incoming: Record<TickSource, number> = { feed: 0, local: 0, cluster: 0 };
-  private readonly reported = { routed: 0, conflated: 0, feed: 0, local: 0, cluster: 0, batches: 0, dropped: 0 };
+  private readonly reported = { routed: 0, conflated: 0, windowConflated: 0, feed: 0, local: 0, cluster: 0, batches: 0, dropped: 0 };
   private readonly counters;
   private suppressedRejections = 0;
   private lastRejectionLog = 0;
@@ -153,12 +172,20 @@ export class WireLayer implements ConnectionHost {
     this.counters = {
       incoming: metrics.counter('ticks_in_total', 'Ticks entering the fast path', ['source']),
       routed: metrics.counter('ticks_routed_total', 'Tick frames handed to subscribers (conflated ones included)'),
-      conflated: metrics.counter('ticks_conflated_total', 'Ticks replaced by a newer one while the subscriber was backed up'),
+      conflated: metrics.counter(
+        'ticks_conflated_total',
+        'Ticks replaced by a newer one of the same symbol: within a write window (reason="window") or while the subscriber was backed up (reason="backlog")',
+        ['reason'],
+      ),
       rejected: metrics.counter('ticks_rejected_total', 'Tick publishes from feed clients refused', ['reason']),
       slow: metrics.counter('slow_consumer_disconnects_total', 'Clients disconnected for not reading (queued bytes over the bound)'),
       batches: metrics.counter('tick_cluster_batches_total', 'Tick batches published to the other nodes'),
       dropped: metrics.counter('tick_cluster_batches_dropped_total', 'Tick batches not sent to the other nodes because Redis was unreachable'),
     };
+    this.window = new TickWindow(this.limits.writeWindowMs, Math.max(this.limits.writeWindowMs, this.limits.maxWriteWindowMs));
+    metrics.gauge('tick_write_window_ms', 'Current tick write window: MQTT_WRITE_WINDOW_MS, stretched while the node is saturated', [], (g) =>
+      g.set(this.window.ms),
+    );
     metrics.gauge('tick_route_subscribers', 'Connections with at least one ticks/ subscription', [], (g) => g.set(this.routes.subscriberCount));
     this.wireAedes(aedes);
   }
@@ -198,6 +225,8 @@ export class WireLayer implements ConnectionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.windowTimer);
+    this.fanOutTicks();
     this.runTurn();
     await this.retained.close();
     await this.cluster?.close();
@@ -313,6 +342,30 @@ export class WireLayer implements ConnectionHost {
     if (frames) frames.push(frame);
     else this.turn.set(topic, [frame]);
     this.schedule();
+    if (this.limits.writeWindowMs > 0 && this.windowTimer === undefined) {
+      this.windowTimer = setTimeout(this.flushWindow, this.window.ms);
+    }
+  }
+
+  /** A write window ends: each client gets the latest tick of each of its symbols, in one write. */
+  private runWindow(): void {
+    this.windowTimer = undefined;
+    const started = performance.now();
+    this.fanOutTicks();
+    for (const writer of this.dirty) writer.flush();
+    this.dirty.clear();
+    this.observeTickLatency();
+    const ended = performance.now();
+    this.window.update(ended - started, this.sampleLoop(ended));
+  }
+
+  /** The loop's busy share, sampled over periods of at least LOOP_SAMPLE_MS (a few ms alone say little: a GC, one burst of reads). */
+  private sampleLoop(now: number): number {
+    if (now - this.loopSample.at < LOOP_SAMPLE_MS) return this.loopBusy;
+    const elu = performance.eventLoopUtilization();
+    this.loopBusy = performance.eventLoopUtilization(elu, this.loopSample.elu).utilization;
+    this.loopSample = { at: now, elu };
+    return this.loopBusy;
   }
 
   /**
@@ -326,21 +379,34 @@ export class WireLayer implements ConnectionHost {
     setImmediate(this.flushTurn);
   }
 
-  /** End of a turn: each topic's frames are joined once, then every touched client gets one write. */
-  private runTurn(): void {
-    this.scheduled = false;
+  /**
+   * The gathered ticks to their subscribers' writers. With a write window only each topic's latest
+   * frame goes (conflation inside the window); without one each topic's frames are joined once.
+   */
+  private fanOutTicks(): void {
     const turn = this.turn;
+    if (turn.size === 0) return;
     this.turn = new Map();
+    const windowed = this.limits.writeWindowMs > 0;
     for (const [topic, frames] of turn) {
       const route = this.routes.lookup(topic);
       if (route.length === 0) continue;
-      const batch = frames.length === 1 ? frames[0] : Buffer.concat(frames);
       const latest = frames[frames.length - 1];
+      const dropped = windowed ? frames.length - 1 : 0;
+      const batch = windowed || frames.length === 1 ? latest : Buffer.concat(frames);
       for (const conn of route) {
-        conn.writer.offerTicks(topic, batch, latest, frames.length);
+        conn.writer.offerTicks(topic, batch, latest, frames.length - dropped);
         this.dirty.add(conn.writer);
       }
+      this.stats.routed += dropped * route.length;
+      this.windowConflated += dropped * route.length;
     }
+  }
+
+  /** End of a turn: PUBACKs, chat and other control bytes leave (and, without a write window, the turn's ticks), one write per client. */
+  private runTurn(): void {
+    this.scheduled = false;
+    if (this.limits.writeWindowMs === 0) this.fanOutTicks();
     // PUBACKs first: each write wakes its reader, and a publisher whose window reopens sends its
     // next messages while this turn's deliveries are still being written (bench:chat +5-8%).
     for (const writer of this.ackDirty) writer.flush();
@@ -350,7 +416,7 @@ export class WireLayer implements ConnectionHost {
     for (const task of tasks) task();
     for (const writer of this.dirty) writer.flush();
     this.dirty.clear();
-    this.observeTickLatency();
+    if (this.limits.writeWindowMs === 0) this.observeTickLatency();
     this.cluster?.flushIfDue();
     this.retained.flushIfDue();
     this.report();
@@ -372,7 +438,8 @@ export class WireLayer implements ConnectionHost {
   private report(): void {
     const { counters, stats, incoming } = this;
     this.bump('routed', stats.routed, counters.routed);
-    this.bump('conflated', stats.conflated, counters.conflated);
+    this.bump('conflated', stats.conflated, counters.conflated.labels('backlog'));
+    this.bump('windowConflated', this.windowConflated, counters.conflated.labels('window'));
     for (const source of ['feed', 'local', 'cluster'] as const) this.bump(source, incoming[source], counters.incoming.labels(source));
     this.bump('batches', this.cluster?.batches ?? 0, counters.batches);
     this.bump('dropped', this.cluster?.dropped ?? 0, counters.dropped);
