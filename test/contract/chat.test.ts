@@ -31,6 +31,7 @@ async function user(sub: string, name?: string, roles?: string[]): Promise<MqttC
 }
 
 const say = (client: MqttClient, topic: string, body: Json) => client.publishAsync(topic, JSON.stringify(body), { qos: 1 });
+/** After the expected deliveries arrived (over Redis in a cluster): time for any extra one to show. */
 const settle = () => new Promise((r) => setTimeout(r, 300));
 
 let apiCalls = 0;
@@ -67,6 +68,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
       await say(alice, topic, { text: 'hi', ref: 'c-1' });
       await say(bob, topic, { text: 'hello' });
       await say(alice, topic, { text: 'spoof', ref: 'c-2', user: 'bob', name: 'Bob', seq: 99, id: 'mine', ts: 1, type: 'delete' });
+      await expect.poll(() => got.length).toBe(3);
       await settle();
 
       expect(got).toHaveLength(3);
@@ -99,6 +101,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
       await say(alice, topic, { text: 'one', ref: 'r1' });
       await say(bob, topic, { text: 'two', ref: 'r1' });
       await say(alice, topic, { text: 'three' });
+      await expect.poll(() => got.length).toBe(3);
       await settle();
       expect(got.map((m) => [m.seq, m.user, m.text])).toEqual([
         [1, a, 'one'],
@@ -121,6 +124,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
       await say(alice, topic, { text: 'first', ref: 'retry-1' });
       await say(alice, topic, { text: 'first (retried)', ref: 'retry-1' });
       await say(alice, topic, { text: 'second', ref: 'retry-2' });
+      await expect.poll(() => got.length).toBe(2);
       await settle();
       expect(got.map((m) => [m.seq, m.text])).toEqual([
         [1, 'first'],
@@ -143,6 +147,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
       await say(alice, topic, { text: '', ref: 'empty' }); // resolves only once PUBACK arrives
       await say(alice, topic, { text: 'x'.repeat(2001), ref: 'too-long' });
       await alice.publishAsync(topic, 'not json', { qos: 1 });
+      await expect.poll(() => errors.length).toBe(3);
       await settle();
       expect(forwarded).toEqual([]);
       expect(errors).toHaveLength(3);
@@ -167,6 +172,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
       expect((await api('PATCH', `${path}/1`, 'alice', { text: 'mine, edited' })).status).toBe(200);
       expect((await api('DELETE', `${path}/2`, 'alice')).status).toBe(403);
       expect((await api('DELETE', `${path}/2`, 'mod', undefined, ['moderator'])).status).toBe(200);
+      await expect.poll(() => got.length).toBe(4);
       await settle();
 
       expect(got.slice(2)).toEqual([

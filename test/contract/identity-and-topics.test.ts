@@ -136,6 +136,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
       await trader.publishAsync('ticks/QTRADER', tick('QTRADER'), { qos: 1, retain: true });
       const feed = await app.connect({ password: await app.token('feeder', ['feed']) });
       await feed.publishAsync('ticks/QFEED', tick('QFEED'), { qos: 0 });
+      await expect.poll(() => seen.length).toBe(1);
       await settle();
       expect(seen.map((m) => m.topic)).toEqual(['ticks/QFEED']);
       expect(seen[0].retain).toBe(false);
