@@ -7,16 +7,21 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import type { MqttClient } from 'mqtt';
 import { nextMessage, startTestApp, TEST_SECRET, type TestApp } from '../test/testing/app.js';
 import { connectPacket, rawClient } from '../test/testing/raw-mqtt.js';
+import { startTopology, TOPOLOGIES, type Topology } from '../test/testing/topology.js';
 
 const connect = connectPacket;
 
 const isClosedWithin = (closed: Promise<void>, ms: number) =>
   Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
 
-describe('broker over real sockets', () => {
-  let app: TestApp;
+/**
+ * On one node and on two over Redis: `app.connect()` spreads clients over the nodes, `app.ctx` and
+ * the raw clients are node 0's unless a test picks a node with `app.at(i)`.
+ */
+describe.each(TOPOLOGIES)('broker over real sockets (%s)', (kind) => {
+  let app: Topology;
   beforeAll(async () => {
-    app = await startTestApp({ MQTT_MAX_SUBSCRIPTIONS: '5', MQTT_MAX_PACKET: '4096' });
+    app = await startTopology(kind, { MQTT_MAX_SUBSCRIPTIONS: '5', MQTT_MAX_PACKET: '4096' });
   });
   afterAll(() => app.stop());
 
@@ -39,12 +44,15 @@ describe('broker over real sockets', () => {
   });
 
   // Early in the file: its three connections stay within the per-address connect budget of one second.
+  // Both latencies are observed on the node that took the tick or stored the message (node 0; see
+  // docs/protocol.md#metrics), whichever node the subscriber is on (node 1 in a cluster).
   it('measures tick latency from the feed timestamp and chat latency from storing, in /metrics', async () => {
+    const served = app.at(1);
     const metric = async (name: string) => {
-      const text = await (await fetch(`${app.httpUrl}/metrics`)).text();
+      const text = await (await fetch(`${app.at(0).httpUrl}/metrics`)).text();
       return Number(new RegExp(`^ticktalk_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
     };
-    const sub = await app.connect();
+    const sub = await served.connect();
     await sub.subscribeAsync('ticks/AUDUSD');
     const got = nextMessage(sub, 'ticks/AUDUSD');
     // Stamped 3 s ago by its feed: the fan-out must count it as at least that late.
@@ -53,10 +61,10 @@ describe('broker over real sockets', () => {
     await expect.poll(() => metric('tick_latency_seconds_count')).toBeGreaterThan(0);
     expect(await metric('tick_latency_seconds_bucket{le="2.5"}')).toBeLessThan(await metric('tick_latency_seconds_count'));
 
-    const reader = await app.connect({ password: await app.token('lat-reader') });
+    const reader = await served.connect({ password: await app.token('lat-reader') });
     await reader.subscribeAsync('chat/rooms/latency', { qos: 1 });
     const message = nextMessage(reader, 'chat/rooms/latency');
-    const writer = await app.connect({ password: await app.token('lat-writer') });
+    const writer = await app.at(0).connect({ password: await app.token('lat-writer') });
     await writer.publishAsync('chat/rooms/latency', JSON.stringify({ text: 'hi' }), { qos: 1 });
     await message;
     await expect.poll(() => metric('chat_delivery_latency_seconds_count')).toBeGreaterThan(0);
@@ -246,10 +254,10 @@ describe('extensions in the publish path', () => {
   });
 });
 
-describe('persistent sessions belong to their user', () => {
-  let app: TestApp;
+describe.each(TOPOLOGIES)('persistent sessions belong to their user (%s)', (kind) => {
+  let app: Topology;
   beforeAll(async () => {
-    app = await startTestApp();
+    app = await startTopology(kind);
   });
   afterAll(() => app.stop());
 
@@ -295,10 +303,11 @@ describe('token expiry', () => {
   });
 });
 
-describe('persistent sessions keep only granted subscriptions', () => {
-  let app: TestApp;
+/** Sessions made on node 0 resume, and subscribers sit, on node 1 in a cluster. */
+describe.each(TOPOLOGIES)('persistent sessions keep only granted subscriptions (%s)', (kind) => {
+  let app: Topology;
   beforeAll(async () => {
-    app = await startTestApp({ MQTT_MAX_SUBSCRIPTIONS: '2' });
+    app = await startTopology(kind, { MQTT_MAX_SUBSCRIPTIONS: '2' });
   });
   afterAll(() => app.stop());
 
@@ -345,7 +354,7 @@ describe('persistent sessions keep only granted subscriptions', () => {
     first.socket.destroy();
     await first.closed;
 
-    const again = rawClient(app.ports.mqtt!);
+    const again = rawClient(app.at(1).ports.mqtt!);
     again.send(connect({ clientId: 'ivy-phone', clean: false, username: 'jwt', password: Buffer.from(token) }));
     await again.waitFor('connack');
     await again.waitFor('publish');
@@ -357,7 +366,7 @@ describe('persistent sessions keep only granted subscriptions', () => {
 
   it("delivers a message once however many of a client's filters match it, and at no more than the QoS subscribed", async () => {
     const signedIn = async (clientId: string, token: string) => {
-      const c = rawClient(app.ports.mqtt!);
+      const c = rawClient(app.at(1).ports.mqtt!);
       c.send(connect({ clientId, username: 'jwt', password: Buffer.from(token) }));
       await c.waitFor('connack');
       return c;
@@ -405,8 +414,8 @@ describe('persistent sessions keep only granted subscriptions', () => {
   });
 });
 
-describe('operator rules (ACL_FILE) as Mosquitto applies them', () => {
-  let app: TestApp;
+describe.each(TOPOLOGIES)('operator rules (ACL_FILE) as Mosquitto applies them (%s)', (kind) => {
+  let app: Topology;
   const settle = () => new Promise((r) => setTimeout(r, 300));
   /** The SUBACK's return codes (mqtt.js rejects a SUBACK with 0x80, carrying the packet). */
   const subackCodes = (c: MqttClient, filter: string) =>
@@ -420,7 +429,7 @@ describe('operator rules (ACL_FILE) as Mosquitto applies them', () => {
       aclFile,
       ['user reader', 'topic read apps/#', 'topic deny apps/test/nosubscribe', 'user writer', 'topic write apps/#', ''].join('\n'),
     );
-    app = await startTestApp({ ACL_FILE: aclFile });
+    app = await startTopology(kind, { ACL_FILE: aclFile });
   });
   afterAll(() => app.stop());
 

@@ -7,6 +7,7 @@ import type { MqttClient } from 'mqtt';
 import { aedesInternals } from './aedes/internals.js';
 import { startTestApp, type TestApp } from '../test/testing/app.js';
 import { privateRedis } from '../test/testing/private-redis.js';
+import { startTopology, TOPOLOGIES, type Topology } from '../test/testing/topology.js';
 import { connectPacket, rawClient } from '../test/testing/raw-mqtt.js';
 
 /** Operator areas: `status/#` for anonymous clients, `devices/{user}/#` for each signed-in user. */
@@ -26,10 +27,11 @@ function collect(...clients: MqttClient[]): string[] {
   return got;
 }
 
-describe('wills are authorised at CONNECT against their owner', () => {
-  let app: TestApp;
+/** On one node and on two over Redis: the wills' clients connect to node 0, their watchers are spread over both. */
+describe.each(TOPOLOGIES)('wills are authorised at CONNECT against their owner (%s)', (kind) => {
+  let app: Topology;
   beforeAll(async () => {
-    app = await startTestApp({ ACL_FILE: operatorAcl() });
+    app = await startTopology(kind, { ACL_FILE: operatorAcl() });
   });
   afterAll(() => app.stop());
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextMessage } from '../test/testing/app.js';
 import { chatRuntime } from './role.js';
-import { collect, startChatTestApp, type ChatTestApp } from './testing/app.js';
+import { collect, startChatTopology } from './testing/app.js';
+import { TOPOLOGIES } from '../test/testing/topology.js';
 
 /** A loaded CI machine can take a while to route a message: poll generously (never a speed assertion). */
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });
@@ -10,24 +11,38 @@ const TYPING_PER_S = 2;
 const GUESTS_PER_MIN = 3;
 const CHAT_BURST = 3;
 
-/** What one client can make the node do to everyone else, over real sockets and real HTTP. */
-describe('chat abuse limits', () => {
-  let app: ChatTestApp;
+/**
+ * What one client can make the node do to everyone else, over real sockets and real HTTP: on one node,
+ * and on two over Redis with the clients spread and HTTP calls alternating (the limits hold across
+ * the cluster; counters are summed over the nodes).
+ */
+describe.each(TOPOLOGIES)('chat abuse limits (%s)', (kind) => {
+  let app: Awaited<ReturnType<typeof startChatTopology>>;
+  let httpCalls = 0;
   const connect = async (sub: string, name: string, roles = ['trader']) => app.connect({ password: await app.token(sub, roles, name) });
   const http = async (method: string, path: string, sub: string | null, body?: unknown, roles = ['trader']) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (sub) headers.authorization = `Bearer ${await app.token(sub, roles, sub)}`;
-    const res = await fetch(`${app.httpUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const res = await fetch(`${app.at(httpCalls++).httpUrl}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
   };
-  const metric = async (name: string) => {
-    const text = await (await fetch(`${app.httpUrl}/metrics`)).text();
+  const metricOf = async (node: { httpUrl: string }, name: string) => {
+    const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith(`ticktalk_${name} `));
     return line === undefined ? undefined : Number(line.split(' ')[1]);
   };
+  /** Over every node (undefined where no node has it yet). */
+  const metric = async (name: string) => {
+    const values = (await Promise.all(app.nodes.map((node) => metricOf(node, name)))).filter((v) => v !== undefined);
+    return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
+  };
 
   beforeAll(async () => {
-    app = await startChatTestApp({
+    app = await startChatTopology(kind, {
       AUTH_GUEST: 'on',
       AUTH_GUEST_PER_IP_PER_MIN: String(GUESTS_PER_MIN),
       CHAT_TYPING_PER_S: String(TYPING_PER_S),

@@ -1,21 +1,27 @@
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChatTestApp, collect, type ChatTestApp } from './testing/app.js';
+import { startChatTopology, collect } from './testing/app.js';
+import { TOPOLOGIES } from '../test/testing/topology.js';
 import { signedInRawClient } from '../test/testing/raw-mqtt.js';
 
 /** A loaded CI machine can take a while to route a message: poll generously (never a speed assertion). */
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });
 
-/** Independent MQTT clients (mqtt.js) over real sockets against one broker node with chat (PGlite). */
-describe('chat over MQTT', () => {
-  let app: ChatTestApp;
+type ChatTopology = Awaited<ReturnType<typeof startChatTopology>>;
+
+/**
+ * Independent MQTT clients (mqtt.js) over real sockets against one broker node with chat (PGlite),
+ * and against two over Redis and PostgreSQL with the clients spread over both.
+ */
+describe.each(TOPOLOGIES)('chat over MQTT (%s)', (kind) => {
+  let app: ChatTopology;
   const connect = async (sub: string, name: string, roles = ['trader']) => app.connect({ password: await app.token(sub, roles, name) });
 
   const rawClient = async (sub: string, name: string) =>
     signedInRawClient(app.ports.mqtt!, await app.token(sub, ['trader'], name), { clientId: `raw-${sub}` });
 
   beforeAll(async () => {
-    app = await startChatTestApp({ CHAT_MAX_LENGTH: '100' });
+    app = await startChatTopology(kind, { CHAT_MAX_LENGTH: '100' });
   });
   afterAll(() => app?.stop());
 
@@ -188,10 +194,10 @@ describe('chat over MQTT', () => {
 });
 
 /** The offline queue against the PUBACK: a separate node, so one sender may burst past the default rate limit. */
-describe('chat persistent sessions', () => {
-  let app: ChatTestApp;
+describe.each(TOPOLOGIES)('chat persistent sessions (%s)', (kind) => {
+  let app: ChatTopology;
   beforeAll(async () => {
-    app = await startChatTestApp({ CHAT_RATE_PER_S: '10000', CHAT_BURST: '10000' });
+    app = await startChatTopology(kind, { CHAT_RATE_PER_S: '10000', CHAT_BURST: '10000' });
   });
   afterAll(() => app?.stop());
 

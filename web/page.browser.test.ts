@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../test/testing/app.js';
+import { startTopology, type Topology } from '../test/testing/topology.js';
 
 /**
  * The page end to end: the real server (every role, built-in feed simulator, guest sign-in) and
@@ -124,30 +125,45 @@ const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isM
 const browserMissing = !existsSync(CHROMIUM);
 if (browserMissing) console.warn(`web/page.browser.test.ts skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
 
+let browser: Browser;
+
+/** One Chromium for the file: each person gets a context of their own. */
+beforeAll(async () => {
+  if (browserMissing) return;
+  // The page under test is the current source, bundled as `npm run build` does.
+  execFileSync(process.execPath, [join(root, 'web', 'build.mjs')], { stdio: 'pipe' });
+  mkdirSync(shots, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // playwright gives every launch a fresh, temporary user-data-dir.
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 180_000);
+afterAll(() => browser?.close());
+
+// Each test's people leave with it (a page left open keeps drawing live candles).
+afterEach(async () => {
+  await Promise.all(browser?.contexts().map((c) => c.close()) ?? []);
+});
+
 describe.skipIf(browserMissing)('web page in Chromium', () => {
   let app: TestApp;
-  let browser: Browser;
 
   beforeAll(async () => {
-    // The page under test is the current source, bundled as `npm run build` does.
-    execFileSync(process.execPath, [join(root, 'web', 'build.mjs')], { stdio: 'pipe' });
-    mkdirSync(shots, { recursive: true });
-    [app, browser] = await Promise.all([
-      startTestApp({ FEED_SIM: 'on', FEED_SIM_RATE: '20', AUTH_GUEST: 'on', SYMBOLS: 'EURUSD,BTCUSD' }, ['broker', 'bridge', 'ohlcv', 'web']),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        // playwright gives every launch a fresh, temporary user-data-dir.
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      }),
+    app = await startTestApp({ FEED_SIM: 'on', FEED_SIM_RATE: '20', AUTH_GUEST: 'on', SYMBOLS: 'EURUSD,BTCUSD' }, [
+      'broker',
+      'bridge',
+      'ohlcv',
+      'web',
     ]);
   }, 180_000);
 
@@ -160,15 +176,7 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     return watched;
   }
 
-  // Each test's people leave with it (a page left open keeps drawing live candles).
-  afterEach(async () => {
-    await Promise.all(browser.contexts().map((c) => c.close()));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
+  afterAll(() => app?.stop());
 
   it('draws live candles, moves the price and lets two people chat over one WebSocket each', async () => {
     const alice = await openPage(await browser.newContext(DESKTOP), app.httpUrl);
@@ -402,5 +410,57 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     await eventually(() => hana.page.getByTestId('room').inputValue(), 'joined by name').toBe('bulk-12345');
     await eventually(() => hana.page.getByTestId('chat-empty').textContent(), 'an empty room').toBe('No messages yet. Say hello!');
     expect(hana.errors).toEqual([]);
+  }, 180_000);
+});
+
+/**
+ * Production's shape: two broker nodes over Redis and one PostgreSQL, the feed (simulator) and the
+ * aggregator on node 0 only, each person's page served by, and connected to, a different node.
+ */
+describe.skipIf(browserMissing)('web page on a two-node cluster', () => {
+  let cluster: Topology;
+
+  beforeAll(async () => {
+    cluster = await startTopology('cluster', { AUTH_GUEST: 'on', SYMBOLS: 'EURUSD,BTCUSD' }, ['broker', 'web'], {
+      perNode: (index) =>
+        index === 0 ? { env: { FEED_SIM: 'on', FEED_SIM_RATE: '20', FEED_SIM_HISTORY_DAYS: '1' }, roles: ['broker', 'bridge', 'ohlcv', 'web'] } : {},
+    });
+  }, 180_000);
+  afterAll(() => cluster?.stop());
+
+  /** The broker node that holds this page's MQTT connection (the page's client id is `web-{sub}-…`). */
+  async function nodeOf(watched: Watched): Promise<number> {
+    const sub = await watched.page.evaluate(() => JSON.parse(atob(localStorage.getItem('ticktalk.session')!.split('.')[1])).sub as string);
+    return cluster.nodes.findIndex((n) => n.node.clients().some((c) => c.id.startsWith(`${sub}:web-${sub}-`)));
+  }
+
+  it('two people on different nodes sign in, see live prices and chat both ways', async () => {
+    const [alice, bob] = await Promise.all(
+      [0, 1].map(async (index) => openPage(await browser.newContext(index === 0 ? DESKTOP : PHONE), cluster.at(index).httpUrl)),
+    );
+    await Promise.all([signIn(alice.page, 'Alice'), signIn(bob.page, 'Bob')]);
+    await eventually(() => Promise.all([nodeOf(alice), nodeOf(bob)]), 'each page holds its connection on its own node').toEqual([0, 1]);
+
+    // Ticks come from node 0's feed: node 1 gets them through Redis.
+    for (const who of [alice, bob]) {
+      await eventually(() => who.page.getByTestId('last-price').textContent(), 'EURUSD price').toMatch(/^\d+\.\d{5}$/);
+      const price = await who.page.getByTestId('last-price').textContent();
+      await eventually(() => who.page.getByTestId('last-price').textContent(), 'the price moves').not.toBe(price);
+    }
+
+    await eventually(() => alice.page.locator('#members').textContent(), 'Alice sees Bob online').toContain('Bob');
+    await eventually(() => bob.page.locator('#members').textContent(), 'Bob sees Alice online').toContain('Alice');
+    await say(alice.page, 'hello from node 0');
+    await waitForLog(bob.page, (t) => t.includes('hello from node 0'), 'Bob sees Alice');
+    await say(bob.page, 'hello from node 1');
+    const both = 'hello from node 0|hello from node 1';
+    await waitForLog(alice.page, (t) => t.join('|') === both, 'Alice sees both messages once, in order');
+    await waitForLog(bob.page, (t) => t.join('|') === both, 'Bob sees both messages once, in order');
+    await eventually(() => bob.page.locator('[data-testid="chat-log"] > li[data-status="confirmed"]').count(), 'both confirmed').toBe(2);
+    await bob.page.screenshot({ path: join(shots, 'phone-cluster-chat.png'), fullPage: true });
+    for (const who of [alice, bob]) {
+      expect(who.sockets.open, 'exactly one WebSocket open').toBe(1);
+      expect(who.errors).toEqual([]);
+    }
   }, 180_000);
 });

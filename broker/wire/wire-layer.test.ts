@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { nextMessage, startTestApp, type TestApp } from '../../test/testing/app.js';
+import { nextMessage } from '../../test/testing/app.js';
+import { startTopology, TOPOLOGIES, type Topology } from '../../test/testing/topology.js';
 import { signedInRawClient } from '../../test/testing/raw-mqtt.js';
 import type { Tick } from '../../protocol/tick.js';
 import { writeWindowScenario } from '../../test/testing/write-window.js';
@@ -24,10 +25,15 @@ async function eventually(done: () => boolean, what: string, ms = 10_000): Promi
   }
 }
 
-async function counter(app: TestApp, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = app.ctx.metrics.registry.getSingleMetric(`ticktalk_${name}`);
-  const values = (await metric?.get())?.values ?? [];
-  return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
+/** A counter summed over the topology's nodes (each counts what its own clients did). */
+async function counter(app: Topology, name: string, labels: Record<string, string> = {}): Promise<number> {
+  let sum = 0;
+  for (const node of app.nodes) {
+    const metric = node.ctx.metrics.registry.getSingleMetric(`ticktalk_${name}`);
+    const values = (await metric?.get())?.values ?? [];
+    sum += values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((total, v) => total + v.value, 0);
+  }
+  return sum;
 }
 
 /** A client that connects, subscribes, and then never reads again. */
@@ -39,10 +45,14 @@ async function frozenClient(port: number, token: string, filters: string[]) {
   return client;
 }
 
-describe('wire layer over real sockets', () => {
-  let app: TestApp;
+/**
+ * On one node and on two over Redis: `app.connect()` spreads clients over the nodes; raw clients and
+ * `app.ctx` (the in-process feed) are node 0's, so ticks fed there cross to subscribers on node 1.
+ */
+describe.each(TOPOLOGIES)('wire layer over real sockets (%s)', (kind) => {
+  let app: Topology;
   beforeAll(async () => {
-    app = await startTestApp();
+    app = await startTopology(kind);
   });
   afterAll(() => app.stop());
 
@@ -111,7 +121,7 @@ describe('wire layer over real sockets', () => {
   });
 
   it('delivers ticks to WebSocket clients', async () => {
-    const ws = mqtt.connect(`ws://127.0.0.1:${app.ports.http}/mqtt`, { reconnectPeriod: 0 });
+    const ws = mqtt.connect(`ws://127.0.0.1:${app.at(1).ports.http}/mqtt`, { reconnectPeriod: 0 });
     try {
       await new Promise((resolve, reject) => (ws.once('connect', resolve), ws.once('error', reject)));
       await ws.subscribeAsync('ticks/XAUUSD');
