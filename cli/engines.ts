@@ -1,5 +1,6 @@
 import type { Config } from '../protocol/config.js';
-import { PgliteDatabase, PostgresDatabase, type Database } from '../platform/database.js';
+import { PostgresDatabase, type Database } from '../platform/database.js';
+import { PgliteDatabase } from '../platform/pglite-database.js';
 import type { Health } from '../platform/health.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -80,7 +81,7 @@ function sharedDatabase(config: Config, { health, shutdown }: EngineDeps): () =>
 
 /** The configured database (PostgreSQL with DATABASE_URL, else PGlite in DATA_DIR); also for offline tools. */
 export async function openDatabase(config: Config): Promise<Database> {
-  return config.DATABASE_URL ? new PostgresDatabase(config.DATABASE_URL) : PgliteDatabase.open(`${config.DATA_DIR}/pglite`);
+  return config.DATABASE_URL ? new PostgresDatabase(config.DATABASE_URL) : PgliteDatabase.open({ dataDir: `${config.DATA_DIR}/pglite` });
 }
 
 function tickSource(
