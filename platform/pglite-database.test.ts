@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from './database.js';
@@ -105,6 +108,25 @@ describe('PGlite in a worker thread', () => {
     expect(err.message).toMatch(/could not be cloned/);
     expect((await db.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
+});
+
+describe('PGlite in a worker thread on a data directory', () => {
+  it('creates a new directory (in a child process), keeps what was committed across a reopen, and reports its memory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ticktalk-pglite-'));
+    try {
+      const first = await PgliteDatabase.open({ dataDir: join(dir, 'pglite'), cacheMb: 8 });
+      await first.query('CREATE TABLE kept (x int)');
+      await first.query('INSERT INTO kept VALUES (42)');
+      expect((await first.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows[0].shared_buffers).toBe('8MB');
+      expect(await first.memoryBytes()).toBeGreaterThan(2 ** 20);
+      await first.close();
+      const again = await PgliteDatabase.open({ dataDir: join(dir, 'pglite') });
+      expect((await again.query('SELECT x FROM kept')).rows).toEqual([{ x: 42 }]);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
 
 describe('closing PGlite in a worker thread', () => {

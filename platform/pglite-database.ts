@@ -1,9 +1,11 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Database, Sql } from './database.js';
-import type { PgliteErrorData, PgliteReply, PgliteRequest, PgliteWorkerOptions } from './pglite-worker.js';
+import { CREATE_FLAG, type PgliteErrorData, type PgliteReply, type PgliteRequest, type PgliteWorkerOptions } from './pglite-protocol.js';
 
 /** Request bodies, without the id the client gives each. */
 type Body = PgliteRequest extends infer R ? (R extends PgliteRequest ? Omit<R, 'id'> : never) : never;
@@ -12,9 +14,16 @@ type Answer = Extract<PgliteReply, { rows?: unknown[] }>;
 export interface PgliteOptions {
   /** Undefined keeps everything in memory (tests). */
   dataDir?: string;
-  /** PostgreSQL settings (`-c name=value`) on top of PGlite's defaults, e.g. `shared_buffers`. */
-  settings?: Record<string, string>;
+  /** PostgreSQL's page cache (`shared_buffers`) in MB; PGlite's default is 128. */
+  cacheMb?: number;
 }
+
+/**
+ * PostgreSQL's per-query and maintenance memory, kept small: the WebAssembly memory they grow
+ * is never given back, and the embedded database serves one process's small queries. The
+ * operating system's file cache stays outside the process.
+ */
+const MEMORY_SETTINGS = { work_mem: '2MB', maintenance_work_mem: '16MB', temp_buffers: '2MB', wal_buffers: '1MB' };
 
 /**
  * Embedded PostgreSQL (PGlite) in a worker thread of its own: its WebAssembly runs there, so a
@@ -39,9 +48,16 @@ export class PgliteDatabase implements Database {
     });
   }
 
-  static async open(options: PgliteOptions = {}): Promise<PgliteDatabase> {
-    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-    const workerData: PgliteWorkerOptions = { dataDir: options.dataDir, settings: options.settings ?? {} };
+  static async open({ dataDir, cacheMb }: PgliteOptions = {}): Promise<PgliteDatabase> {
+    const settings = { ...MEMORY_SETTINGS, ...(cacheMb ? { shared_buffers: `${cacheMb}MB` } : {}) };
+    if (dataDir) {
+      mkdirSync(dataDir, { recursive: true });
+      if (!existsSync(join(dataDir, 'PG_VERSION'))) await createDataDir(dataDir);
+    }
+    return PgliteDatabase.start({ dataDir, settings });
+  }
+
+  private static async start(workerData: PgliteWorkerOptions): Promise<PgliteDatabase> {
     const db = new PgliteDatabase(new Worker(workerScript(), { workerData }));
     try {
       await db.expect(0);
@@ -68,6 +84,11 @@ export class PgliteDatabase implements Database {
     }
     await this.request({ op: 'end', tx, commit: true });
     return result;
+  }
+
+  /** Bytes the worker thread holds: its JavaScript heap, PostgreSQL's WebAssembly memory and PGlite's buffers. */
+  async memoryBytes(): Promise<number> {
+    return (await this.request({ op: 'memory' })).bytes ?? 0;
   }
 
   async ping(): Promise<boolean> {
@@ -116,6 +137,19 @@ export class PgliteDatabase implements Database {
     this.pending.clear();
     this.worker.unref();
     for (const w of waiting) w.reject(err);
+  }
+}
+
+/** initdb in a process of its own (see CREATE_FLAG): what creating holds goes back to the system when it exits. */
+async function createDataDir(dataDir: string): Promise<void> {
+  const script = fileURLToPath(workerScript());
+  try {
+    await promisify(execFile)(process.execPath, [script, CREATE_FLAG, dataDir]);
+  } catch (err) {
+    throw new Error(
+      `could not create the PGlite data directory ${dataDir}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 

@@ -1,33 +1,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { CREATE_FLAG, type PgliteErrorData, type PgliteReply, type PgliteRequest, type PgliteWorkerOptions } from './pglite-protocol.js';
 
 /**
  * The worker thread that owns PGlite, so its WebAssembly PostgreSQL never runs on the broker's
  * event loop. It answers the requests of `PgliteDatabase` (platform/pglite-database.ts) one by one
  * in arrival order, as PGlite's own queue would in process.
  */
-
-export interface PgliteWorkerOptions {
-  /** Undefined keeps everything in memory (tests). */
-  dataDir?: string;
-  /** PostgreSQL settings (`-c name=value`) on top of PGlite's defaults. */
-  settings: Record<string, string>;
-}
-
-export type PgliteRequest =
-  | { id: number; op: 'query'; text: string; params?: unknown[]; tx?: number }
-  | { id: number; op: 'begin' }
-  | { id: number; op: 'end'; tx: number; commit: boolean }
-  | { id: number; op: 'close' };
-
-/** A PostgreSQL error's message and fields (`code`, `detail`, `constraint`, ...), as plain data. */
-export interface PgliteErrorData {
-  name: string;
-  message: string;
-  fields: Record<string, string | number>;
-}
-
-export type PgliteReply = { id: number; rows?: unknown[]; tx?: number } | { id: number; error: PgliteErrorData };
 
 /** An open transaction: its handle, and how to end it once the main thread says commit or roll back. */
 interface OpenTransaction {
@@ -102,6 +81,9 @@ function serve(db: PGlite, port: NonNullable<typeof parentPort>): void {
         return begin(request.id);
       case 'end':
         return void answer(request.id, finish(request.tx, request.commit));
+      case 'memory':
+        // This thread's heap and external memory: PostgreSQL's WebAssembly memory and PGlite's buffers.
+        return reply({ id: request.id, bytes: process.memoryUsage().heapTotal + process.memoryUsage().external });
       case 'close':
         return void answer(
           request.id,
@@ -111,7 +93,9 @@ function serve(db: PGlite, port: NonNullable<typeof parentPort>): void {
   });
 }
 
-if (parentPort) {
+if (!parentPort && process.argv[2] === CREATE_FLAG) {
+  await (await PGlite.create({ dataDir: process.argv[3] })).close();
+} else if (parentPort) {
   const port = parentPort;
   open(workerData as PgliteWorkerOptions).then(
     (db) => {
