@@ -13,7 +13,7 @@ const UNIT_TESTS = [
   'cli/engines.test.ts',
   'k8s/*.test.ts',
   'ohlcv/{aggregate,bucket,history-cache,hub-feed,live-bars,symbols}.test.ts',
-  'platform/{auth,health,shutdown}.test.ts',
+  'platform/{auth,health,pglite-database,shutdown}.test.ts',
   'protocol/*.test.ts',
   'test/architecture.test.ts',
   'test/contract/cli.test.ts',

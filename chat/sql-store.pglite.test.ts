@@ -1,4 +1,4 @@
-import { PgliteDatabase } from '../platform/database.js';
+import { PgliteDatabase } from '../platform/pglite-database.js';
 import { SqlChatStore } from './sql-store.js';
 import { describeChatStore } from './store.suite.js';
 

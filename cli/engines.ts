@@ -1,5 +1,6 @@
 import type { Config } from '../protocol/config.js';
-import { PgliteDatabase, PostgresDatabase, type Database } from '../platform/database.js';
+import { PostgresDatabase, type Database } from '../platform/database.js';
+import { PgliteDatabase } from '../platform/pglite-database.js';
 import type { Health } from '../platform/health.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -66,7 +67,7 @@ function redisConnections(url: string, { log, health, shutdown }: EngineDeps): R
   return redis;
 }
 
-function sharedDatabase(config: Config, { health, shutdown }: EngineDeps): () => Promise<Database> {
+function sharedDatabase(config: Config, { health, shutdown, metrics }: EngineDeps): () => Promise<Database> {
   let db: Promise<Database> | undefined;
   shutdown.add('database', async () => {
     if (db) await (await db).close();
@@ -74,13 +75,23 @@ function sharedDatabase(config: Config, { health, shutdown }: EngineDeps): () =>
   return () =>
     (db ??= openDatabase(config).then((opened) => {
       health.addCheck('database', () => opened.ping());
+      if (opened instanceof PgliteDatabase) {
+        metrics.gauge(
+          'pglite_memory_bytes',
+          "PGlite's worker thread: JavaScript heap and external memory (PostgreSQL's WebAssembly memory)",
+          [],
+          async (g) => g.set(await opened.memoryBytes().catch(() => 0)),
+        );
+      }
       return opened;
     }));
 }
 
 /** The configured database (PostgreSQL with DATABASE_URL, else PGlite in DATA_DIR); also for offline tools. */
 export async function openDatabase(config: Config): Promise<Database> {
-  return config.DATABASE_URL ? new PostgresDatabase(config.DATABASE_URL) : PgliteDatabase.open(`${config.DATA_DIR}/pglite`);
+  return config.DATABASE_URL
+    ? new PostgresDatabase(config.DATABASE_URL)
+    : PgliteDatabase.open({ dataDir: `${config.DATA_DIR}/pglite`, cacheMb: config.PGLITE_CACHE_MB });
 }
 
 function tickSource(

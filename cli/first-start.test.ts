@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import mqtt from 'mqtt';
 import { loadConfig } from '../protocol/config.js';
-import { PgliteDatabase } from '../platform/database.js';
+import { PgliteDatabase } from '../platform/pglite-database.js';
 import { openCandleStore } from '../ohlcv/store.js';
 import { aggregate } from '../ohlcv/aggregate.js';
 import { bucketStart } from '../ohlcv/bucket.js';
@@ -87,7 +87,7 @@ describe('first start with the built-in simulator', () => {
   it('generates nothing when the symbol has history, and the walk resumes from its last stored quote', async () => {
     const dir = dataDir();
     // An earlier run left EURUSD at 1.2 (its profile starts at 1.085).
-    const db = await PgliteDatabase.open(join(dir, 'pglite'));
+    const db = await PgliteDatabase.open({ dataDir: join(dir, 'pglite') });
     const store = await openCandleStore(db);
     const time = Date.now() - 3_600_000;
     const ticks = [{ symbol: 'EURUSD', time_msc: time, bid: 1.2, ask: 1.20008, last: 0, volume: 0, flags: 6 }];

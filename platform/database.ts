@@ -1,6 +1,4 @@
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
-import { mkdirSync } from 'node:fs';
 
 /**
  * One SQL port, two engines: PostgreSQL through `pg` and embedded PGlite. Stores (candles, chat)
@@ -73,36 +71,6 @@ export class PostgresDatabase implements Database {
 
   async close(): Promise<void> {
     await Promise.all([this.pool.end(), this.preparedPool.end()]);
-  }
-}
-
-export class PgliteDatabase implements Database {
-  readonly kind = 'pglite' as const;
-
-  private constructor(private readonly db: PGlite) {}
-
-  /** dataDir undefined keeps everything in memory (tests). */
-  static async open(dataDir?: string): Promise<PgliteDatabase> {
-    if (dataDir) mkdirSync(dataDir, { recursive: true });
-    const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
-    return new PgliteDatabase(db);
-  }
-
-  async query<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
-    const res = await this.db.query<R>(text, params);
-    return { rows: res.rows };
-  }
-
-  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (tx) => fn({ query: async (text, params) => ({ rows: (await tx.query(text, params)).rows as never[] }) }));
-  }
-
-  async ping(): Promise<boolean> {
-    return !this.db.closed;
-  }
-
-  close(): Promise<void> {
-    return this.db.close();
   }
 }
 

@@ -79,6 +79,11 @@ export const configVars = {
     public: true,
   }),
   DATA_DIR: v({ schema: z.string().min(1), default: './data', doc: 'embedded database files and the generated JWT secret', public: true }),
+  PGLITE_CACHE_MB: v({
+    schema: z.coerce.number().int().min(1).max(1024),
+    default: '16',
+    doc: "PGlite's page cache (PostgreSQL `shared_buffers`) in MB; with its per-query memory kept small, it bounds the embedded database's memory (`ticktalk_pglite_memory_bytes`), which grows and is never given back",
+  }),
   AMQP_URL: v({
     schema: url(['amqp', 'amqps']).optional(),
     shownDefault: 'unset: built-in feed simulator',

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { PgliteDatabase } from '../../platform/database.js';
+import { PgliteDatabase } from '../../platform/pglite-database.js';
 import { Metrics } from '../../platform/metrics.js';
 import { MemoryPresenceStore } from '../presence-store.js';
 import { Presence } from '../presence.js';

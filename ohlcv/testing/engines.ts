@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PgliteDatabase, PostgresDatabase, type Database } from '../../platform/database.js';
+import { PostgresDatabase, type Database } from '../../platform/database.js';
+import { PgliteDatabase } from '../../platform/pglite-database.js';
 import { freshDatabase } from '../../test/testing/postgres.js';
 
 /**
@@ -25,10 +26,10 @@ export const ENGINES: readonly TestEngine[] = [
     async create() {
       const dir = mkdtempSync(join(tmpdir(), 'ticktalk-ohlcv-'));
       const handle: ReopenableDatabase = {
-        db: await PgliteDatabase.open(dir),
+        db: await PgliteDatabase.open({ dataDir: dir }),
         async reopen() {
           await handle.db.close();
-          handle.db = await PgliteDatabase.open(dir);
+          handle.db = await PgliteDatabase.open({ dataDir: dir });
           return handle.db;
         },
         async cleanup() {
