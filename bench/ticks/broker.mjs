@@ -20,12 +20,14 @@ export function pinSelf(cpu) {
 }
 
 /**
- * `ticktalk serve --roles broker` pinned to `cpu` (when taskset exists). Resolves once it logs
- * "ticktalk started" with its bound ports.
+ * `ticktalk serve --roles {roles}` (default: broker) pinned to `cpu` (when taskset exists), with a
+ * CPU profile written to `profileDir` when given. Resolves once it logs "ticktalk started" with its
+ * bound ports.
  */
-export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'bench' }) {
+export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'bench', roles = 'broker', profileDir }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'ticktalk-bench-'));
-  const cmd = [join(root, 'bin/ticktalk.js'), 'serve', '--roles', 'broker'];
+  const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const cmd = [...profile, join(root, 'bin/ticktalk.js'), 'serve', '--roles', roles];
   const [file, args] = cpu === undefined ? [process.execPath, cmd] : ['taskset', ['-c', String(cpu), process.execPath, ...cmd]];
   const child = spawn(file, args, {
     cwd: root,

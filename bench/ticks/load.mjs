@@ -54,12 +54,18 @@ export function tickPayload(symbol, volume) {
   return `{"symbol":"${symbol}","time_msc":1763769600123,"bid":1.08312,"ask":1.08325,"last":0,"volume":${volume},"flags":6}`;
 }
 
-/** `n` subscribers, spread round-robin over `ports` (one broker, or the nodes of a cluster). */
+/**
+ * `n` subscribers, spread round-robin over `ports` (one broker, or the nodes of a cluster).
+ * `opts.filters` is one list for all, or a function of the subscriber's index.
+ */
 async function openAll(ports, n, opts) {
   const clients = [];
+  const filtersOf = typeof opts.filters === 'function' ? opts.filters : () => opts.filters;
   for (let i = 0; i < n; i += 20) {
     const batch = [];
-    for (let k = i; k < Math.min(n, i + 20); k++) batch.push(openClient(ports[k % ports.length], { ...opts, clientId: `${opts.prefix}-${k}` }));
+    for (let k = i; k < Math.min(n, i + 20); k++) {
+      batch.push(openClient(ports[k % ports.length], { ...opts, filters: filtersOf(k), clientId: `${opts.prefix}-${k}` }));
+    }
     clients.push(...(await Promise.all(batch)));
   }
   return clients;
@@ -73,10 +79,13 @@ function closeAll(clients) {
  * Fan-out: the publisher writes batches of tick publishes as fast as the broker takes them;
  * deliveries/s is what all subscribers together receive during the measured window. With
  * `subscriberPorts` the subscribers spread over several nodes while the publisher uses `port`.
+ * With `oneTopicEach`, subscriber k subscribes to `ticks/{symbols[k]}` only (the ingest case: one
+ * delivery per tick taken in), else all to the one topic or `ticks/+`.
  */
-export async function fanOut({ port, subscriberPorts = [port], token, runId, subscribers, symbols, warmupMs, measureMs }) {
+export async function fanOut({ port, subscriberPorts = [port], token, runId, subscribers, symbols, warmupMs, measureMs, oneTopicEach = false }) {
   const filter = symbols.length === 1 ? `ticks/${symbols[0]}` : 'ticks/+';
-  const subs = await openAll(subscriberPorts, subscribers, { prefix: `${runId}-s`, filters: [filter] });
+  const filters = oneTopicEach ? (k) => [`ticks/${symbols[k % symbols.length]}`] : [filter];
+  const subs = await openAll(subscriberPorts, subscribers, { prefix: `${runId}-s`, filters });
   const pub = await openClient(port, { clientId: `${runId}-pub`, username: 'bench', password: token });
   const frames = symbols.map((s) => publishFrame(`ticks/${s}`, tickPayload(s, 0)));
   const perWrite = 64;

@@ -1,4 +1,4 @@
-// npm run bench:ticks [-- --measure 3000 --subscribers 100 --only fanout,topics1000,lat50k,lat200k --cluster --unpinned]
+// npm run bench:ticks [-- --measure 3000 --subscribers 100 --only fanout,topics1000,ingest,lat50k,lat200k --cluster --unpinned]
 // Tick fan-out and latency: ticktalk (started here) against the Mosquitto on 127.0.0.1:1883.
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +9,7 @@ import { fanOut, latency } from './load.mjs';
 import { hasTaskset, pinSelf, startTicktalk } from './broker.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const { Hs256Auth } = await import(join(root, 'dist/broker/auth.js'));
+const { Hs256Auth } = await import(join(root, 'dist/platform/auth.js'));
 
 const { values: opt } = parseArgs({
   options: {
@@ -20,6 +20,7 @@ const { values: opt } = parseArgs({
     only: { type: 'string' },
     unpinned: { type: 'boolean', default: false },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379/15' },
+    prof: { type: 'string' },
   },
 });
 const subscribers = Number(opt.subscribers);
@@ -55,6 +56,14 @@ const symbols1000 = Array.from({ length: 1000 }, (_, i) => `${runId}${String(i).
 const allScenarios = [
   { id: 'fanout', name: `fan-out, 1 topic, ${subscribers} subscribers`, kind: 'fanout', symbols: symbols1000.slice(0, 1) },
   { id: 'topics1000', name: `fan-out, 1000 topics, ${subscribers} subscribers on ticks/+`, kind: 'fanout', symbols: symbols1000 },
+  {
+    id: 'ingest',
+    name: 'ingest, 1000 topics, one subscriber each',
+    kind: 'fanout',
+    symbols: symbols1000,
+    subscribers: symbols1000.length,
+    oneTopicEach: true,
+  },
   { id: 'lat50k', name: 'latency at 50k deliveries/s', kind: 'latency', rate: 50_000, symbol: `${runId}L50K` },
   { id: 'lat200k', name: 'latency at 200k deliveries/s', kind: 'latency', rate: 200_000, symbol: `${runId}L200K` },
 ];
@@ -63,8 +72,8 @@ const scenarios = chosen ? allScenarios.filter((s) => chosen.includes(s.id)) : a
 if (scenarios.length === 0) throw new Error(`--only: choose from ${allScenarios.map((s) => s.id).join(',')}`);
 
 async function runScenario(s, port, tag) {
-  const common = { port, token, runId: `${runId}-${tag}`, subscribers, warmupMs, measureMs };
-  return s.kind === 'fanout' ? fanOut({ ...common, symbols: s.symbols }) : latency({ ...common, symbol: s.symbol, deliveriesPerSec: s.rate });
+  const common = { port, token, runId: `${runId}-${tag}`, subscribers: s.subscribers ?? subscribers, warmupMs, measureMs };
+  return s.kind === 'fanout' ? fanOut({ ...common, symbols: s.symbols, oneTopicEach: s.oneTopicEach }) : latency({ ...common, symbol: s.symbol, deliveriesPerSec: s.rate });
 }
 
 async function againstTargets(targets) {
@@ -108,7 +117,7 @@ const mosquittoUp = await reachable(MOSQUITTO_PORT);
 if (!mosquittoUp) log('no Mosquitto on 127.0.0.1:1883: ticktalk only');
 
 log('starting ticktalk (broker role)…');
-const tt = await startTicktalk({ root, secret, cpu: pinned ? 0 : undefined });
+const tt = await startTicktalk({ root, secret, cpu: pinned ? 0 : undefined, profileDir: opt.prof });
 log(`ticktalk MQTT on 127.0.0.1:${tt.ports.mqtt}`);
 let results;
 try {
