@@ -1,6 +1,6 @@
 // Starts ticktalk's broker role in a child process on 127.0.0.1 with ephemeral ports.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,6 +11,26 @@ export function hasTaskset() {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; NaN where unreadable. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pid of the system Mosquitto, or undefined. */
+export function mosquittoPid() {
+  try {
+    return Number(execFileSync('pidof', ['mosquitto'], { encoding: 'utf8' }).trim().split(' ')[0]) || undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -49,7 +69,11 @@ export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'ben
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const ports = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('ticktalk did not start within 30 s')), 30_000);
+    // A loaded machine (PGlite opening beside other work) can take a while; a child that never starts is not left behind.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('ticktalk did not start within 120 s'));
+    }, 120_000);
     child.once('exit', (code) => reject(new Error(`ticktalk exited with ${code} before starting`)));
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
@@ -68,6 +92,7 @@ export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'ben
   });
   return {
     ports,
+    pid: child.pid,
     stop: async () => {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);

@@ -75,6 +75,18 @@ function closeAll(clients) {
   for (const c of clients) c.socket.destroy();
 }
 
+/** Writes of `perWrite` tick publishes each, cycling through the symbols. */
+function publishBatches(symbols, perWrite) {
+  const frames = symbols.map((s) => publishFrame(`ticks/${s}`, tickPayload(s, 0)));
+  const batches = [];
+  for (let i = 0; i < Math.max(1, frames.length / perWrite); i++) {
+    const slice = [];
+    for (let k = 0; k < perWrite; k++) slice.push(frames[(i * perWrite + k) % frames.length]);
+    batches.push(Buffer.concat(slice));
+  }
+  return batches;
+}
+
 /**
  * Fan-out: the publisher writes batches of tick publishes as fast as the broker takes them;
  * deliveries/s is what all subscribers together receive during the measured window. With
@@ -82,19 +94,24 @@ function closeAll(clients) {
  * With `oneTopicEach`, subscriber k subscribes to `ticks/{symbols[k]}` only (the ingest case: one
  * delivery per tick taken in), else all to the one topic or `ticks/+`.
  */
-export async function fanOut({ port, subscriberPorts = [port], token, runId, subscribers, symbols, warmupMs, measureMs, oneTopicEach = false }) {
+export async function fanOut({
+  port,
+  subscriberPorts = [port],
+  token,
+  runId,
+  subscribers,
+  symbols,
+  warmupMs,
+  measureMs,
+  oneTopicEach = false,
+  brokerCpu = () => NaN,
+}) {
   const filter = symbols.length === 1 ? `ticks/${symbols[0]}` : 'ticks/+';
   const filters = oneTopicEach ? (k) => [`ticks/${symbols[k % symbols.length]}`] : [filter];
   const subs = await openAll(subscriberPorts, subscribers, { prefix: `${runId}-s`, filters });
   const pub = await openClient(port, { clientId: `${runId}-pub`, username: 'bench', password: token });
-  const frames = symbols.map((s) => publishFrame(`ticks/${s}`, tickPayload(s, 0)));
   const perWrite = 64;
-  const batches = [];
-  for (let i = 0; i < Math.max(1, frames.length / perWrite); i++) {
-    const slice = [];
-    for (let k = 0; k < perWrite; k++) slice.push(frames[(i * perWrite + k) % frames.length]);
-    batches.push(Buffer.concat(slice));
-  }
+  const batches = publishBatches(symbols, perWrite);
   let running = true;
   let sent = 0;
   let b = 0;
@@ -112,9 +129,11 @@ export async function fanOut({ port, subscriberPorts = [port], token, runId, sub
   await sleep(warmupMs);
   const before = subs.map((s) => s.reader.publishes);
   const s0 = sent;
+  const cpu0 = brokerCpu();
   const t0 = performance.now();
   await sleep(measureMs);
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = brokerCpu() - cpu0;
   const delta = subs.map((s, i) => s.reader.publishes - before[i]);
   const s1 = sent;
   running = false;
@@ -122,7 +141,14 @@ export async function fanOut({ port, subscriberPorts = [port], token, runId, sub
   const byPort = {};
   subs.forEach((s, i) => (byPort[s.port] = (byPort[s.port] ?? 0) + delta[i] / seconds));
   const total = delta.reduce((a, b) => a + b, 0);
-  return { deliveriesPerSec: total / seconds, publishesPerSec: (s1 - s0) / seconds, byPort };
+  // Broker CPU per delivery: what a delivery costs however busy the load generator keeps the broker.
+  return {
+    deliveriesPerSec: total / seconds,
+    publishesPerSec: (s1 - s0) / seconds,
+    byPort,
+    cpuUsPerDelivery: (cpu * 1e6) / total,
+    cpuShare: cpu / seconds,
+  };
 }
 
 /**

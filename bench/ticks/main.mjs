@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fanOut, latency } from './load.mjs';
-import { hasTaskset, pinSelf, startTicktalk } from './broker.mjs';
+import { cpuSeconds, hasTaskset, mosquittoPid, pinSelf, startTicktalk } from './broker.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const { Hs256Auth } = await import(join(root, 'dist/platform/auth.js'));
@@ -31,6 +31,8 @@ const MOSQUITTO_PORT = 1883;
 
 const log = (msg) => console.log(`[bench:ticks] ${msg}`);
 const fmt = (n) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: 0 }) : 'n/a');
+const us = (n) => (Number.isFinite(n) ? `${n.toFixed(2)} µs` : 'n/a');
+const pct = (n) => (Number.isFinite(n) ? `${(n * 100).toFixed(0)}%` : 'n/a');
 const ms = (n) => (Number.isFinite(n) ? `${n.toFixed(2)} ms` : 'n/a');
 
 function reachable(port) {
@@ -71,9 +73,12 @@ const chosen = opt.only?.split(',').map((s) => s.trim());
 const scenarios = chosen ? allScenarios.filter((s) => chosen.includes(s.id)) : allScenarios;
 if (scenarios.length === 0) throw new Error(`--only: choose from ${allScenarios.map((s) => s.id).join(',')}`);
 
-async function runScenario(s, port, tag) {
-  const common = { port, token, runId: `${runId}-${tag}`, subscribers: s.subscribers ?? subscribers, warmupMs, measureMs };
-  return s.kind === 'fanout' ? fanOut({ ...common, symbols: s.symbols, oneTopicEach: s.oneTopicEach }) : latency({ ...common, symbol: s.symbol, deliveriesPerSec: s.rate });
+async function runScenario(s, target) {
+  const common = { port: target.port, token, runId: `${runId}-${target.name}`, subscribers: s.subscribers ?? subscribers, warmupMs, measureMs };
+  const brokerCpu = () => cpuSeconds(target.pid);
+  return s.kind === 'fanout'
+    ? fanOut({ ...common, symbols: s.symbols, oneTopicEach: s.oneTopicEach, brokerCpu })
+    : latency({ ...common, symbol: s.symbol, deliveriesPerSec: s.rate });
 }
 
 async function againstTargets(targets) {
@@ -82,11 +87,11 @@ async function againstTargets(targets) {
     const row = { scenario: s.name, kind: s.kind };
     for (const t of targets) {
       log(`${s.name}: ${t.name}…`);
-      row[t.name] = await runScenario(s, t.port, t.name);
+      row[t.name] = await runScenario(s, t);
       const r = row[t.name];
       log(
         s.kind === 'fanout'
-          ? `  ${t.name}: ${fmt(r.deliveriesPerSec)} deliveries/s (publisher sent ${fmt(r.publishesPerSec)}/s)`
+          ? `  ${t.name}: ${fmt(r.deliveriesPerSec)} deliveries/s (publisher sent ${fmt(r.publishesPerSec)}/s; broker CPU ${us(r.cpuUsPerDelivery)} per delivery, ${pct(r.cpuShare)} of a core)`
           : `  ${t.name}: p50 ${ms(r.p50)}  p99 ${ms(r.p99)}  p99.9 ${ms(r.p999)}  (${fmt(r.samples)} samples)`,
       );
     }
@@ -105,6 +110,8 @@ function report(results, names) {
     if (row.kind === 'fanout') {
       const ratio = b ? `${(a.deliveriesPerSec / b.deliveriesPerSec).toFixed(2)}x` : 'n/a';
       console.log(`| ${row.scenario} | ${names.map((n) => `${fmt(row[n]?.deliveriesPerSec)} deliveries/s`).join(' | ')} | ${ratio} |`);
+      const cost = b ? `${(b.cpuUsPerDelivery / a.cpuUsPerDelivery).toFixed(2)}x cheaper` : 'n/a';
+      console.log(`| ↳ broker CPU per delivery | ${names.map((n) => us(row[n]?.cpuUsPerDelivery)).join(' | ')} | ${cost} |`);
     } else {
       const ratio = b ? `p99 ${(a.p99 / b.p99).toFixed(2)}x` : 'n/a';
       const cell = (r) => (r ? `p50 ${ms(r.p50)} / p99 ${ms(r.p99)} / p99.9 ${ms(r.p999)}` : 'n/a');
@@ -121,8 +128,8 @@ const tt = await startTicktalk({ root, secret, cpu: pinned ? 0 : undefined, prof
 log(`ticktalk MQTT on 127.0.0.1:${tt.ports.mqtt}`);
 let results;
 try {
-  const targets = [{ name: 'ticktalk', port: tt.ports.mqtt }];
-  if (mosquittoUp) targets.push({ name: 'mosquitto', port: MOSQUITTO_PORT });
+  const targets = [{ name: 'ticktalk', port: tt.ports.mqtt, pid: tt.pid }];
+  if (mosquittoUp) targets.push({ name: 'mosquitto', port: MOSQUITTO_PORT, pid: mosquittoPid() });
   results = await againstTargets(targets);
 } finally {
   await tt.stop();
