@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { checkTickPayload } from './tick-check.js';
-import { tickPayloadSchema } from './tick.js';
+import { encodeTick, tickPayloadSchema, type Tick } from './tick.js';
 
 /** Values a JSON feed can send for a field, valid and not, edge cases included. */
 const anyValue = fc.oneof(
@@ -48,5 +48,28 @@ describe('checkTickPayload', () => {
     expect(checkTickPayload(tick)).toEqual({ ...tick, last: 0, volume: 0, flags: 0 });
     expect(checkTickPayload({ ...tick, last: -0 })).toEqual(tickPayloadSchema.parse({ ...tick, last: -0 }));
     expect(checkTickPayload({ ...tick, flags: 2 ** 53 })).toBeUndefined();
+  });
+});
+
+describe('encodeTick', () => {
+  it('writes what JSON.stringify writes for every valid tick, -0 included', () => {
+    const reference = (t: Tick) =>
+      JSON.stringify({ symbol: t.symbol, time_msc: t.time_msc, bid: t.bid, ask: t.ask, last: t.last, volume: t.volume, flags: t.flags });
+    const amount = fc.oneof(fc.double({ min: 0, max: 1e300, noNaN: true, noDefaultInfinity: true }), fc.constantFrom(-0, 0, 5e-324, 1e21));
+    const tick = fc.record({
+      symbol: fc.stringMatching(/^[A-Za-z0-9._-]{1,32}$/),
+      time_msc: fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
+      bid: amount,
+      ask: amount,
+      last: amount,
+      volume: amount,
+      flags: fc.nat(),
+    });
+    fc.assert(
+      fc.property(tick, (t) => {
+        expect(encodeTick(t)).toBe(reference(t));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });

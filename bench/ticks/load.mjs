@@ -8,7 +8,7 @@ const SUBACK = 9;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A raw MQTT client: connects, waits for CONNACK (and SUBACK), then only counts what arrives. */
-async function openClient(port, { clientId, username, password, filters, onStamp }) {
+export async function openClient(port, { clientId, username, password, filters, onStamp }) {
   const socket = net.connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   const waiters = new Map();

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fanOut, latency } from './load.mjs';
 import { cpuSeconds, hasTaskset, mosquittoPid, pinSelf, startTicktalk } from './broker.mjs';
+import { amqpIngest } from './amqp.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const { Hs256Auth } = await import(join(root, 'dist/platform/auth.js'));
@@ -21,6 +22,8 @@ const { values: opt } = parseArgs({
     unpinned: { type: 'boolean', default: false },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379/15' },
     prof: { type: 'string' },
+    amqp: { type: 'string', default: 'amqp://guest:guest@127.0.0.1:5672' },
+    batch: { type: 'string', default: '100' },
   },
 });
 const subscribers = Number(opt.subscribers);
@@ -71,7 +74,8 @@ const allScenarios = [
 ];
 const chosen = opt.only?.split(',').map((s) => s.trim());
 const scenarios = chosen ? allScenarios.filter((s) => chosen.includes(s.id)) : allScenarios;
-if (scenarios.length === 0) throw new Error(`--only: choose from ${allScenarios.map((s) => s.id).join(',')}`);
+const runAmqp = !chosen || chosen.includes('amqp');
+if (scenarios.length === 0 && !runAmqp) throw new Error(`--only: choose from ${[...allScenarios.map((s) => s.id), 'amqp'].join(',')}`);
 
 async function runScenario(s, target) {
   const common = { port: target.port, token, runId: `${runId}-${target.name}`, subscribers: s.subscribers ?? subscribers, warmupMs, measureMs };
@@ -120,21 +124,48 @@ function report(results, names) {
   }
 }
 
-const mosquittoUp = await reachable(MOSQUITTO_PORT);
-if (!mosquittoUp) log('no Mosquitto on 127.0.0.1:1883: ticktalk only');
+const mosquittoUp = scenarios.length > 0 && (await reachable(MOSQUITTO_PORT));
+let singleFanOut = NaN;
+if (scenarios.length > 0 && !mosquittoUp) log('no Mosquitto on 127.0.0.1:1883: ticktalk only');
 
-log('starting ticktalk (broker role)…');
-const tt = await startTicktalk({ root, secret, cpu: pinned ? 0 : undefined, profileDir: opt.prof });
-log(`ticktalk MQTT on 127.0.0.1:${tt.ports.mqtt}`);
-let results;
-try {
-  const targets = [{ name: 'ticktalk', port: tt.ports.mqtt, pid: tt.pid }];
-  if (mosquittoUp) targets.push({ name: 'mosquitto', port: MOSQUITTO_PORT, pid: mosquittoPid() });
-  results = await againstTargets(targets);
-} finally {
-  await tt.stop();
+if (scenarios.length > 0) {
+  log('starting ticktalk (broker role)…');
+  const tt = await startTicktalk({ root, secret, cpu: pinned ? 0 : undefined, profileDir: opt.prof });
+  log(`ticktalk MQTT on 127.0.0.1:${tt.ports.mqtt}`);
+  let results;
+  try {
+    const targets = [{ name: 'ticktalk', port: tt.ports.mqtt, pid: tt.pid }];
+    if (mosquittoUp) targets.push({ name: 'mosquitto', port: MOSQUITTO_PORT, pid: mosquittoPid() });
+    results = await againstTargets(targets);
+  } finally {
+    await tt.stop();
+  }
+  report(results, mosquittoUp ? ['ticktalk', 'mosquitto'] : ['ticktalk']);
+  singleFanOut = results.find((r) => r.scenario === allScenarios[0].name)?.ticktalk.deliveriesPerSec ?? NaN;
 }
-report(results, mosquittoUp ? ['ticktalk', 'mosquitto'] : ['ticktalk']);
+
+if (runAmqp) {
+  const batch = Number(opt.batch);
+  const r = await amqpIngest({
+    root,
+    secret,
+    cpu: pinned ? 0 : undefined,
+    runId: `${runId}-a`.toLowerCase(),
+    amqpUrl: opt.amqp,
+    batch,
+    symbols: symbols1000,
+    log,
+    profileDir: opt.prof,
+  });
+  log(
+    `  ${fmt(r.ticksPerSec)} ticks/s taken in (ticks/+ subscriber got ${fmt(r.deliveriesPerSec)}/s); broker CPU ${us(r.cpuUsPerTick)} per tick, ${pct(r.cpuShare)} of a core`,
+  );
+  log(`  measured over ${r.seconds.toFixed(2)} s of draining; dead letters: ${fmt(r.deadLetters)}`);
+  console.log(`\n| scenario | ticktalk | target |\n| --- | --- | --- |`);
+  console.log(
+    `| ingest over RabbitMQ, ${batch} ticks per message, 1000 symbols | ${fmt(r.ticksPerSec)} ticks/s (${us(r.cpuUsPerTick)} broker CPU per tick) | ≥ 400,000 ticks/s |`,
+  );
+}
 
 if (opt.cluster) {
   log(`cluster: two ticktalk nodes sharing ${opt.redis}; publisher on node A, subscribers split across A and B`);
@@ -142,7 +173,7 @@ if (opt.cluster) {
   const a = await startTicktalk({ root, secret, cpu: pinned ? 0 : undefined, env, nodeId: 'bench-a' });
   const b = await startTicktalk({ root, secret, cpu: pinned ? 0 : undefined, env, nodeId: 'bench-b' });
   try {
-    const single = results.find((r) => r.scenario === allScenarios[0].name)?.ticktalk.deliveriesPerSec ?? NaN;
+    const single = singleFanOut;
     const r = await fanOut({
       port: a.ports.mqtt,
       subscriberPorts: [a.ports.mqtt, b.ports.mqtt],
