@@ -68,6 +68,8 @@ export function wallClockToUtc(wallMs: number, timeZone: string): number {
   // the only candidates for this wall time.
   const before = zoneOffsetMs(wallMs - DAY_MS, timeZone);
   const after = zoneOffsetMs(wallMs + DAY_MS, timeZone);
+  // No transition near: whether or not the one candidate checks out, the answer is the same.
+  if (before === after) return wallMs - before;
   const valid = [before, after].filter((offset) => zoneOffsetMs(wallMs - offset, timeZone) === offset);
   if (valid.length === 0) return wallMs - before; // in the gap: keep counting on the old offset
   return wallMs - Math.max(...valid); // repeated hour: the larger offset is the earlier instant

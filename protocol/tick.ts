@@ -42,15 +42,11 @@ export const TICK_FLAG = {
   SELL: 64,
 } as const;
 
-/** The MQTT payload: exactly the public fields, in a stable order. */
+/**
+ * The MQTT payload: exactly the public fields, in a stable order. Written by hand: for the finite
+ * numbers a valid tick holds, a number's string form is JSON's, and this is several times cheaper
+ * per tick than JSON.stringify of a fresh object (the tick path encodes every tick it takes in).
+ */
 export function encodeTick(t: Tick): string {
-  return JSON.stringify({
-    symbol: t.symbol,
-    time_msc: t.time_msc,
-    bid: t.bid,
-    ask: t.ask,
-    last: t.last,
-    volume: t.volume,
-    flags: t.flags,
-  });
+  return `{"symbol":${JSON.stringify(t.symbol)},"time_msc":${t.time_msc},"bid":${t.bid},"ask":${t.ask},"last":${t.last},"volume":${t.volume},"flags":${t.flags}}`;
 }

@@ -1,6 +1,6 @@
 // Starts ticktalk's broker role in a child process on 127.0.0.1 with ephemeral ports.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,18 +14,40 @@ export function hasTaskset() {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; NaN where unreadable. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pid of the system Mosquitto, or undefined. */
+export function mosquittoPid() {
+  try {
+    return Number(execFileSync('pidof', ['mosquitto'], { encoding: 'utf8' }).trim().split(' ')[0]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Pin this process (the load generator) to one core. */
 export function pinSelf(cpu) {
   execFileSync('taskset', ['-pc', String(cpu), String(process.pid)], { stdio: 'ignore' });
 }
 
 /**
- * `ticktalk serve --roles broker` pinned to `cpu` (when taskset exists). Resolves once it logs
- * "ticktalk started" with its bound ports.
+ * `ticktalk serve --roles {roles}` (default: broker) pinned to `cpu` (when taskset exists), with a
+ * CPU profile written to `profileDir` when given. Resolves once it logs "ticktalk started" with its
+ * bound ports.
  */
-export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'bench' }) {
+export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'bench', roles = 'broker', profileDir }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'ticktalk-bench-'));
-  const cmd = [join(root, 'bin/ticktalk.js'), 'serve', '--roles', 'broker'];
+  const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const cmd = [...profile, join(root, 'bin/ticktalk.js'), 'serve', '--roles', roles];
   const [file, args] = cpu === undefined ? [process.execPath, cmd] : ['taskset', ['-c', String(cpu), process.execPath, ...cmd]];
   const child = spawn(file, args, {
     cwd: root,
@@ -47,7 +69,11 @@ export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'ben
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const ports = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('ticktalk did not start within 30 s')), 30_000);
+    // A loaded machine (PGlite opening beside other work) can take a while; a child that never starts is not left behind.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('ticktalk did not start within 120 s'));
+    }, 120_000);
     child.once('exit', (code) => reject(new Error(`ticktalk exited with ${code} before starting`)));
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {

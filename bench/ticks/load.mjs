@@ -8,7 +8,7 @@ const SUBACK = 9;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A raw MQTT client: connects, waits for CONNACK (and SUBACK), then only counts what arrives. */
-async function openClient(port, { clientId, username, password, filters, onStamp }) {
+export async function openClient(port, { clientId, username, password, filters, onStamp }) {
   const socket = net.connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   const waiters = new Map();
@@ -54,12 +54,18 @@ export function tickPayload(symbol, volume) {
   return `{"symbol":"${symbol}","time_msc":1763769600123,"bid":1.08312,"ask":1.08325,"last":0,"volume":${volume},"flags":6}`;
 }
 
-/** `n` subscribers, spread round-robin over `ports` (one broker, or the nodes of a cluster). */
+/**
+ * `n` subscribers, spread round-robin over `ports` (one broker, or the nodes of a cluster).
+ * `opts.filters` is one list for all, or a function of the subscriber's index.
+ */
 async function openAll(ports, n, opts) {
   const clients = [];
+  const filtersOf = typeof opts.filters === 'function' ? opts.filters : () => opts.filters;
   for (let i = 0; i < n; i += 20) {
     const batch = [];
-    for (let k = i; k < Math.min(n, i + 20); k++) batch.push(openClient(ports[k % ports.length], { ...opts, clientId: `${opts.prefix}-${k}` }));
+    for (let k = i; k < Math.min(n, i + 20); k++) {
+      batch.push(openClient(ports[k % ports.length], { ...opts, filters: filtersOf(k), clientId: `${opts.prefix}-${k}` }));
+    }
     clients.push(...(await Promise.all(batch)));
   }
   return clients;
@@ -69,23 +75,43 @@ function closeAll(clients) {
   for (const c of clients) c.socket.destroy();
 }
 
-/**
- * Fan-out: the publisher writes batches of tick publishes as fast as the broker takes them;
- * deliveries/s is what all subscribers together receive during the measured window. With
- * `subscriberPorts` the subscribers spread over several nodes while the publisher uses `port`.
- */
-export async function fanOut({ port, subscriberPorts = [port], token, runId, subscribers, symbols, warmupMs, measureMs }) {
-  const filter = symbols.length === 1 ? `ticks/${symbols[0]}` : 'ticks/+';
-  const subs = await openAll(subscriberPorts, subscribers, { prefix: `${runId}-s`, filters: [filter] });
-  const pub = await openClient(port, { clientId: `${runId}-pub`, username: 'bench', password: token });
+/** Writes of `perWrite` tick publishes each, cycling through the symbols. */
+function publishBatches(symbols, perWrite) {
   const frames = symbols.map((s) => publishFrame(`ticks/${s}`, tickPayload(s, 0)));
-  const perWrite = 64;
   const batches = [];
   for (let i = 0; i < Math.max(1, frames.length / perWrite); i++) {
     const slice = [];
     for (let k = 0; k < perWrite; k++) slice.push(frames[(i * perWrite + k) % frames.length]);
     batches.push(Buffer.concat(slice));
   }
+  return batches;
+}
+
+/**
+ * Fan-out: the publisher writes batches of tick publishes as fast as the broker takes them;
+ * deliveries/s is what all subscribers together receive during the measured window. With
+ * `subscriberPorts` the subscribers spread over several nodes while the publisher uses `port`.
+ * With `oneTopicEach`, subscriber k subscribes to `ticks/{symbols[k]}` only (the ingest case: one
+ * delivery per tick taken in), else all to the one topic or `ticks/+`.
+ */
+export async function fanOut({
+  port,
+  subscriberPorts = [port],
+  token,
+  runId,
+  subscribers,
+  symbols,
+  warmupMs,
+  measureMs,
+  oneTopicEach = false,
+  brokerCpu = () => NaN,
+}) {
+  const filter = symbols.length === 1 ? `ticks/${symbols[0]}` : 'ticks/+';
+  const filters = oneTopicEach ? (k) => [`ticks/${symbols[k % symbols.length]}`] : [filter];
+  const subs = await openAll(subscriberPorts, subscribers, { prefix: `${runId}-s`, filters });
+  const pub = await openClient(port, { clientId: `${runId}-pub`, username: 'bench', password: token });
+  const perWrite = 64;
+  const batches = publishBatches(symbols, perWrite);
   let running = true;
   let sent = 0;
   let b = 0;
@@ -103,9 +129,11 @@ export async function fanOut({ port, subscriberPorts = [port], token, runId, sub
   await sleep(warmupMs);
   const before = subs.map((s) => s.reader.publishes);
   const s0 = sent;
+  const cpu0 = brokerCpu();
   const t0 = performance.now();
   await sleep(measureMs);
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = brokerCpu() - cpu0;
   const delta = subs.map((s, i) => s.reader.publishes - before[i]);
   const s1 = sent;
   running = false;
@@ -113,7 +141,14 @@ export async function fanOut({ port, subscriberPorts = [port], token, runId, sub
   const byPort = {};
   subs.forEach((s, i) => (byPort[s.port] = (byPort[s.port] ?? 0) + delta[i] / seconds));
   const total = delta.reduce((a, b) => a + b, 0);
-  return { deliveriesPerSec: total / seconds, publishesPerSec: (s1 - s0) / seconds, byPort };
+  // Broker CPU per delivery: what a delivery costs however busy the load generator keeps the broker.
+  return {
+    deliveriesPerSec: total / seconds,
+    publishesPerSec: (s1 - s0) / seconds,
+    byPort,
+    cpuUsPerDelivery: (cpu * 1e6) / total,
+    cpuShare: cpu / seconds,
+  };
 }
 
 /**

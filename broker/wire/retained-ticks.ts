@@ -13,7 +13,7 @@ export interface RetainedStore {
  * persistences apply commands in order, so the subscriber sees the latest tick).
  */
 export class RetainedTicks {
-  private dirty = new Map<string, string>();
+  private dirty = new Map<string, string | Buffer>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly timer: NodeJS.Timeout;
   private lastFlush = performance.now();
@@ -35,7 +35,8 @@ export class RetainedTicks {
     if (this.inFlight.size === 0 && performance.now() - this.lastFlush >= this.intervalMs) this.flush();
   }
 
-  set(topic: string, payload: string): void {
+  /** A Buffer must not change afterwards (it is copied only when stored). */
+  set(topic: string, payload: string | Buffer): void {
     this.dirty.set(topic, payload);
   }
 

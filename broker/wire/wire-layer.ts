@@ -14,6 +14,7 @@ import { RouteTable } from './route-table.js';
 import { RetainedTicks } from './retained-ticks.js';
 import { ClusterBatcher } from './cluster-batcher.js';
 import { readFeedTick } from './tick-intake.js';
+import { CanonicalTickReader } from './canonical-tick.js';
 import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
 import { QoSForwarder } from '../aedes/qos-forward.js';
 import { TickWindow } from './tick-window.js';
@@ -88,6 +89,7 @@ export interface WireLayerOptions {
 type TickSource = 'feed' | 'local' | 'cluster';
 
 const TICK_ROOT = 'ticks';
+const TICK_PREFIX = `${TICK_ROOT}/`;
 /** Seconds: sub-millisecond fan-out up to the multi-second stalls an alert must see. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -142,6 +144,7 @@ export class WireLayer implements ConnectionHost {
    */
   readonly forwarder: QoSForwarder;
   private readonly tickLatency: { observe(seconds: number): void };
+  private readonly canonical = new CanonicalTickReader();
   /** Feed time (UTC ms) of the oldest tick taken in this turn; Infinity when none. */
   private oldestTickInTurn = Infinity;
 
@@ -248,6 +251,9 @@ export class WireLayer implements ConnectionHost {
     }
     // QoS 1 is acknowledged whether or not the tick is valid, as the broker does for refused publishes.
     if (publish.messageId !== undefined) conn.acks.reserve(publish.messageId)();
+    const { topic, payload } = publish;
+    const symbol = topic.startsWith(TICK_PREFIX) ? topic.slice(TICK_PREFIX.length) : '';
+    if (this.canonical.read(payload, symbol)) return this.acceptEncoded(topic, payload, this.canonical.timeMsc, 'feed');
     const result = readFeedTick(publish);
     if (result.ok) return this.accept(result.tick, 'feed');
     this.counters.rejected.labels(result.reason).inc();
@@ -310,14 +316,18 @@ export class WireLayer implements ConnectionHost {
   }
 
   private accept(tick: Tick, source: TickSource): void {
+    this.acceptEncoded(topics.tick(tick.symbol), encodeTick(tick), tick.time_msc, source);
+  }
+
+  /** A valid tick, `payload` its canonical encoding (a Buffer may be a view into a read: it is copied). */
+  private acceptEncoded(topic: string, payload: string | Buffer, timeMsc: number, source: TickSource): void {
     // Sources may still be stopping while the broker shuts down: their last ticks have nowhere to go.
     if (this.closed) return;
-    const topic = topics.tick(tick.symbol);
-    const payload = encodeTick(tick);
     const frame = publishFrame(topic, payload, false);
     this.enqueue(topic, frame);
-    if (tick.time_msc < this.oldestTickInTurn) this.oldestTickInTurn = tick.time_msc;
-    this.retained.set(topic, payload);
+    if (timeMsc < this.oldestTickInTurn) this.oldestTickInTurn = timeMsc;
+    // The frame ends with the payload: the retained copy is that slice, not another buffer.
+    this.retained.set(topic, typeof payload === 'string' ? payload : frame.subarray(frame.length - payload.length));
     this.cluster?.add(topic, frame);
     this.incoming[source]++;
   }
@@ -482,7 +492,7 @@ export class WireLayer implements ConnectionHost {
     const rules: CaptureRule<CapturedKind>[] = [];
     try {
       if (this.opts.mayPublishTicks(client)) {
-        rules.push({ kind: 'tick', prefix: `${TICK_ROOT}/`, qos: [0, 1], maxFrame: this.limits.maxTickFrame });
+        rules.push({ kind: 'tick', prefix: TICK_PREFIX, qos: [0, 1], maxFrame: this.limits.maxTickFrame });
       }
       const intake = this.opts.chatIntake;
       for (const prefix of intake?.prefixesFor(client) ?? []) {
