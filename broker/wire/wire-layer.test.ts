@@ -200,11 +200,12 @@ describe.each(TOPOLOGIES)('wire layer over real sockets (%s)', (kind) => {
 });
 
 describe('tick write window', () => {
-  let windowed: TestApp;
-  let perTurn: TestApp;
+  // Two nodes: broker/cluster.test.ts runs the same scenario.
+  let windowed: Topology;
+  let perTurn: Topology;
   beforeAll(async () => {
-    windowed = await startTestApp();
-    perTurn = await startTestApp({ MQTT_WRITE_WINDOW_MS: '0' });
+    windowed = await startTopology('single');
+    perTurn = await startTopology('single', { MQTT_WRITE_WINDOW_MS: '0' });
   });
   afterAll(async () => {
     await windowed?.stop();
