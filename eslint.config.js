@@ -17,7 +17,7 @@ export default defineConfig(
         // Each file is checked with the tsconfig that compiles it (web/src, web's node tests, k8s have their own);
         // files no tsconfig lists (the build and test configs, the fixture generator) use the root options.
         projectService: {
-          allowDefaultProject: ['*.js', '*.ts', 'bin/*.js', 'bench/ticks/*.mjs', 'web/*.mjs', 'web/*.test.ts', 'fixtures/*.ts'],
+          allowDefaultProject: ['*.js', '*.ts', 'bin/*.js', 'bench/ticks/*.mjs', 'bench/conns/*.mjs', 'web/*.mjs', 'web/*.test.ts', 'fixtures/*.ts'],
           defaultProject: 'tsconfig.json',
         },
         tsconfigRootDir: import.meta.dirname,
@@ -65,7 +65,19 @@ export default defineConfig(
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: {
       globals: Object.fromEntries(
-        ['Buffer', 'URL', 'clearTimeout', 'console', 'process', 'setImmediate', 'setTimeout'].map((name) => [name, 'readonly']),
+        [
+          'Buffer',
+          'TextEncoder',
+          'URL',
+          'clearInterval',
+          'clearTimeout',
+          'console',
+          'fetch',
+          'process',
+          'setImmediate',
+          'setInterval',
+          'setTimeout',
+        ].map((name) => [name, 'readonly']),
       ),
     },
   },

@@ -23,13 +23,13 @@ export function pinSelf(cpu) {
  * `ticktalk serve --roles broker` pinned to `cpu` (when taskset exists). Resolves once it logs
  * "ticktalk started" with its bound ports.
  */
-export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'bench' }) {
+export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'bench', nodeArgs = [], ipc = false }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'ticktalk-bench-'));
-  const cmd = [join(root, 'bin/ticktalk.js'), 'serve', '--roles', 'broker'];
+  const cmd = [...nodeArgs, join(root, 'bin/ticktalk.js'), 'serve', '--roles', 'broker'];
   const [file, args] = cpu === undefined ? [process.execPath, cmd] : ['taskset', ['-c', String(cpu), process.execPath, ...cmd]];
   const child = spawn(file, args, {
     cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', ...(ipc ? ['ipc'] : [])],
     env: {
       ...process.env,
       HOST: '127.0.0.1',
@@ -66,6 +66,7 @@ export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'ben
   });
   return {
     ports,
+    child,
     stop: async () => {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
