@@ -35,13 +35,14 @@ function openOne(plan, i, t0, token) {
   return new Promise((resolve) => {
     const socket = net.connect({ port: plan.port, host: '127.0.0.1', localAddress: addressOf(plan.addressBase, i, plan.perAddress) });
     let settled = false;
+    const marks = { tcp: NaN, connack: NaN };
     const finish = (outcome) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (outcome !== 'ok') socket.destroy();
       else sockets.push(socket);
-      resolve({ outcome, ms: performance.now() - t0 });
+      resolve({ outcome, ms: performance.now() - t0, ...marks });
     };
     const timer = setTimeout(() => finish('timeout'), plan.timeoutMs);
     socket.on('error', () => finish('error'));
@@ -56,6 +57,7 @@ function openOne(plan, i, t0, token) {
       onStamp: plan.stamps ? recordStamp : undefined,
       onOther: (type, frame) => {
         if (type === CONNACK) {
+          marks.connack = performance.now() - t0;
           if (frame[3] !== 0) return finish('refused');
           socket.write(subscribeFrame(1, filters));
         } else if (type === SUBACK) {
@@ -65,9 +67,10 @@ function openOne(plan, i, t0, token) {
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk) => reader.feed(chunk));
-    socket.once('connect', () =>
-      socket.write(connectFrame({ clientId: `${plan.prefix}-${plan.first + i}`, username: 'u', password: token, keepalive: 300 })),
-    );
+    socket.once('connect', () => {
+      marks.tcp = performance.now() - t0;
+      socket.write(connectFrame({ clientId: `${plan.prefix}-${plan.first + i}`, username: 'u', password: token, keepalive: 300 }));
+    });
   });
 }
 
@@ -90,8 +93,19 @@ async function open(plan) {
   await Promise.all(Array.from({ length: Math.min(plan.inFlight, plan.count) }, worker));
   const outcomes = {};
   for (const r of results) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
-  const okMs = results.filter((r) => r.outcome === 'ok').map((r) => r.ms);
-  return { outcomes, lastMs: Math.max(0, ...okMs), okMs: percentiles(okMs, [50, 99]), elapsedMs: performance.now() - t0 };
+  const ok = results.filter((r) => r.outcome === 'ok');
+  const okMs = ok.map((r) => r.ms);
+  const phases = {
+    tcp: percentiles(
+      ok.map((r) => r.tcp),
+      [50, 99],
+    ),
+    connack: percentiles(
+      ok.map((r) => r.connack),
+      [50, 99],
+    ),
+  };
+  return { outcomes, lastMs: Math.max(0, ...okMs), okMs: percentiles(okMs, [50, 99]), phases, elapsedMs: performance.now() - t0 };
 }
 
 /** A `feed` client publishing `rate` ticks/s over `symbols`, each stamped with its send time (µs) in `volume`. */

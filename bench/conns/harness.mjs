@@ -28,6 +28,7 @@ export const { values: opt } = parseArgs({
     redis: { type: 'string' },
     pglite: { type: 'boolean', default: false },
     snapshot: { type: 'string' },
+    prof: { type: 'string' },
     unpinned: { type: 'boolean', default: false },
   },
 });
@@ -87,6 +88,7 @@ export async function openSpread(children, total, plan) {
     lastMs: Math.max(...reports.map((r) => r.lastMs)),
     p50Ms: Math.max(...reports.map((r) => r.okMs.p50)),
     p99Ms: Math.max(...reports.map((r) => r.okMs.p99)),
+    phases: reports.map((r) => r.phases),
   };
 }
 
@@ -134,10 +136,12 @@ export async function startBroker(pinned, database) {
     cpu: pinned ? 0 : undefined,
     env,
     nodeId: `bench-${runId}`,
-    nodeArgs: ['--import', join(here, 'probe.mjs')],
+    nodeArgs: ['--import', join(here, 'probe.mjs'), ...(opt.prof ? ['--cpu-prof', '--cpu-prof-dir', opt.prof] : [])],
     ipc: true,
   });
   const call = rpc(broker.child);
+  // An interrupted run (Ctrl-C, timeout) leaves no broker behind.
+  process.once('exit', () => broker.child.kill('SIGKILL'));
   return { ...broker, pid: broker.child.pid, probe: (probe, args) => call({ probe, args }) };
 }
 

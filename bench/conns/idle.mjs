@@ -23,6 +23,10 @@ import {
 async function measure(name, server, children, { addressBase, kind }) {
   const clients = num('clients');
   const before = await server.memory();
+  const snapshot = async (when) => {
+    if (opt.snapshot && server.snapshot) log(`heap snapshot: ${(await server.snapshot(`${opt.snapshot}.${name.split(' ')[0]}.${when}`)).path}`);
+  };
+  await snapshot('before');
   const opened = await openSpread(children, clients, {
     kind,
     port: server.port,
@@ -36,7 +40,7 @@ async function measure(name, server, children, { addressBase, kind }) {
   });
   await sleep(num('settle'));
   const after = await server.memory();
-  if (opt.snapshot && server.snapshot) log(`heap snapshot: ${(await server.snapshot(opt.snapshot)).path}`);
+  await snapshot('after');
   await Promise.all(children.map((c) => c.call('closeAll')));
   await sleep(2000);
   const n = opened.ok;

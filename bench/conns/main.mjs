@@ -7,6 +7,7 @@ import { log, opt, runId } from './harness.mjs';
 import { runIdle } from './idle.mjs';
 import { runStorm } from './storm.mjs';
 
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
 const pinned = !opt.unpinned && hasTaskset();
 if (pinned) pinSelf(1);
 log(`${pinned ? 'ticktalk pinned to core 0, load generators to core 1' : 'nothing pinned'}; run ${runId}`);

@@ -68,6 +68,11 @@ function report({ storm, existing, result, quiet, during, memoryBefore, memoryAf
   console.log('| --- | --- |');
   console.log(`| CONNACK + SUBACK for all | ${(result.lastMs / 1000).toFixed(2)} s (${o.ok ?? 0} of ${storm}) |`);
   console.log(`| per client p50 / p99 | ${fmtMs(result.p50Ms)} / ${fmtMs(result.p99Ms)} ms |`);
+  for (const [k, ph] of result.phases.entries()) {
+    console.log(
+      `| load process ${k + 1}: TCP connected p50 / p99, CONNACK p50 / p99 | ${fmtMs(ph.tcp.p50)} / ${fmtMs(ph.tcp.p99)} ms, ${fmtMs(ph.connack.p50)} / ${fmtMs(ph.connack.p99)} ms |`,
+    );
+  }
   console.log(
     `| timeouts (${num('timeout') / 1000} s) / refused / errors / closed | ${o.timeout ?? 0} / ${o.refused ?? 0} / ${o.error ?? 0} / ${o.closed ?? 0} |`,
   );
