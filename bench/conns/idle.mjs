@@ -22,21 +22,28 @@ import {
  */
 async function measure(name, server, children, { addressBase, kind }) {
   const clients = num('clients');
+  const plan = {
+    kind,
+    port: server.port,
+    secret: kind === 'mqtt' ? secret : undefined,
+    perAddress: num('per-address'),
+    inFlight: 200,
+    timeoutMs: num('timeout'),
+  };
+  // A few connections first: one-off allocations of the first ones (caches, lazy modules) are not per connection.
+  await openSpread(children.slice(0, 1), 100, { ...plan, prefix: `${name}-warm`, first: 0, addressBase });
+  await Promise.all(children.map((c) => c.call('closeAll')));
+  await sleep(1000);
   const before = await server.memory();
   const snapshot = async (when) => {
     if (opt.snapshot && server.snapshot) log(`heap snapshot: ${(await server.snapshot(`${opt.snapshot}.${name.split(' ')[0]}.${when}`)).path}`);
   };
   await snapshot('before');
   const opened = await openSpread(children, clients, {
-    kind,
-    port: server.port,
-    secret: kind === 'mqtt' ? secret : undefined,
-    prefix: `${name}`,
+    ...plan,
+    prefix: name,
     first: 0,
-    addressBase,
-    perAddress: num('per-address'),
-    inFlight: 200,
-    timeoutMs: num('timeout'),
+    addressBase: addressBase + Math.ceil(100 / plan.perAddress),
   });
   await sleep(num('settle'));
   const after = await server.memory();
@@ -64,7 +71,7 @@ export async function runIdle(pinned) {
   const children = loadChildren(Math.ceil(clients / num('per-child')));
   const rows = [];
   // Every server gets addresses of its own, so no address meets the broker's connect limit twice.
-  const addresses = Math.ceil(clients / num('per-address')) + 1;
+  const addresses = Math.ceil((clients + 100) / num('per-address')) + 2;
   if (only.has('ticktalk')) {
     const database = opt.pglite ? undefined : await freshDatabase();
     const broker = await startBroker(pinned, database);
