@@ -23,6 +23,7 @@ export default defineConfig(
             'bin/*.js',
             'bench/ticks/*.mjs',
             'bench/marketday/*.mjs',
+            'bench/conns/*.mjs',
             'web/*.mjs',
             'web/*.test.ts',
             'fixtures/*.ts',
@@ -74,7 +75,19 @@ export default defineConfig(
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: {
       globals: Object.fromEntries(
-        ['Buffer', 'URL', 'clearTimeout', 'console', 'process', 'setImmediate', 'setTimeout'].map((name) => [name, 'readonly']),
+        [
+          'Buffer',
+          'TextEncoder',
+          'URL',
+          'clearInterval',
+          'clearTimeout',
+          'console',
+          'fetch',
+          'process',
+          'setImmediate',
+          'setInterval',
+          'setTimeout',
+        ].map((name) => [name, 'readonly']),
       ),
     },
   },

@@ -13,6 +13,8 @@ export interface ListenerOptions {
   metrics: Metrics;
   maxPacket: number;
   connectsPerIpPerSecond: number;
+  /** Connections the kernel queues before they are accepted (MQTT_LISTEN_BACKLOG). */
+  listenBacklog?: number;
 }
 
 /** MQTT over TCP. Over-rate connections are closed before a byte reaches the broker. */
@@ -37,7 +39,7 @@ export class TcpListener {
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => {
+      this.server.listen({ port, host, backlog: this.opts.listenBacklog }, () => {
         this.server.off('error', reject);
         resolve((this.server.address() as net.AddressInfo).port);
       });

@@ -9,6 +9,7 @@ import type { TokenVerifier } from '../platform/auth.js';
 import type { OperatorAcl } from './acl-file.js';
 import { aedesInternals, type Aedes, type Client } from './aedes/internals.js';
 import { clusterBackends, type ClusterBackends } from './aedes/cluster-backends.js';
+import { trimNewClient } from './aedes/lean-client.js';
 import { startAedes } from './aedes/start.js';
 import { ClientAccess } from './client-access.js';
 import type { BrokerExtension } from './extensions.js';
@@ -134,7 +135,9 @@ export class BrokerNode {
       this.violations.inc();
       this.opts.log.warn({ err: err.message }, 'closing connection: bad packet');
     });
-    return this.aedes.handle(conn, req);
+    const client = this.aedes.handle(conn, req);
+    trimNewClient(client);
+    return client;
   }
 
   publish(packet: { topic: string; payload: Buffer; qos: 0 | 1; retain: boolean }): Promise<void> {

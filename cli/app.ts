@@ -119,6 +119,7 @@ async function startBrokerRole(ctx: RoleContext, node: BrokerNode): Promise<Mqtt
     metrics: ctx.metrics,
     maxPacket: ctx.config.MQTT_MAX_PACKET,
     connectsPerIpPerSecond: ctx.config.MQTT_CONNECTS_PER_IP_PER_S,
+    listenBacklog: ctx.config.MQTT_LISTEN_BACKLOG,
   };
   const tcp = new TcpListener(listenerOpts);
   const webSocket = await registerWebSocketListener(ctx.http, listenerOpts);

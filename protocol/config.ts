@@ -212,6 +212,11 @@ export const configVars = {
     default: '20',
     doc: 'new connections accepted per remote address per second (excess is closed before CONNECT)',
   }),
+  MQTT_LISTEN_BACKLOG: v({
+    schema: positiveInt.max(65535),
+    default: '4096',
+    doc: "TCP connections the kernel queues for the MQTT listener before the broker accepts them (capped by the kernel's `net.core.somaxconn`); a reconnect storm beyond it waits for SYN retries",
+  }),
   ACL_FILE: v({
     schema: z.string().min(1).optional(),
     shownDefault: 'unset',

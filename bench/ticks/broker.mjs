@@ -44,14 +44,14 @@ export function pinSelf(cpu) {
  * CPU profile written to `profileDir` when given. Resolves once it logs "ticktalk started" with its
  * bound ports.
  */
-export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'bench', roles = 'broker', profileDir }) {
+export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'bench', roles = 'broker', profileDir, nodeArgs = [], ipc = false }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'ticktalk-bench-'));
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const cmd = [...profile, join(root, 'bin/ticktalk.js'), 'serve', '--roles', roles];
+  const cmd = [...profile, ...nodeArgs, join(root, 'bin/ticktalk.js'), 'serve', '--roles', roles];
   const [file, args] = cpu === undefined ? [process.execPath, cmd] : ['taskset', ['-c', String(cpu), process.execPath, ...cmd]];
   const child = spawn(file, args, {
     cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', ...(ipc ? ['ipc'] : [])],
     env: {
       ...process.env,
       HOST: '127.0.0.1',
@@ -93,6 +93,7 @@ export async function startTicktalk({ root, secret, cpu, env = {}, nodeId = 'ben
   return {
     ports,
     pid: child.pid,
+    child,
     stop: async () => {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);

@@ -83,6 +83,8 @@ export interface ClientInternals {
   subscriptions: Record<string, { qos: number } | undefined>;
   conn: Duplex;
   _keepaliveTimer: { refresh(): void } | null;
+  /** mqtt-packet's parser: its input buffer (bl) and the CONNECT packet it keeps as settings. */
+  _parser: { _list: { length: number }; settings: object };
   /** The functions each subscription captures when it is made (lib/handlers/subscribe.js addSubs). */
   deliver0: Deliver;
   deliverQoS: Deliver;
@@ -131,6 +133,9 @@ const CLIENT_SHAPE: Shape = [
   ['duplicates', 'object'],
   ['subscriptions', 'object'],
   ['conn', 'object'],
+  ['_parser', 'object'],
+  ['_parser._list', 'object'],
+  ['_parser.settings', 'object'],
   ['deliver0', 'function'],
   ['deliverQoS', 'function'],
   ['broker', 'object'],

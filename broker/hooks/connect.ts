@@ -5,6 +5,7 @@ import type { Metrics } from '../../platform/metrics.js';
 import type { TokenVerifier } from '../../platform/auth.js';
 import type { OperatorAcl } from '../acl-file.js';
 import { checkAedesClient, clientInternals, type AedesOptions, type Client } from '../aedes/internals.js';
+import { releaseConnectPacket } from '../aedes/lean-client.js';
 import { installQoSDelivery } from '../aedes/qos-delivery.js';
 import { gateClientDeliveries } from '../aedes/resume-order.js';
 import { ownedClientId, type ClientAccess, type ClientState } from '../client-access.js';
@@ -46,6 +47,7 @@ function preConnect({ config, access, log }: ConnectDeps): ConnectHooks['preConn
     }
     // Before the session is restored: Aedes captures the delivery function with each subscription.
     installQoSDelivery(client);
+    releaseConnectPacket(client);
     gateClientDeliveries(client);
     access.open(client, {
       refuseIdentifier: packet.clientId === '' && packet.clean === false,
