@@ -44,6 +44,8 @@ export interface PersistenceInternals {
   outgoingUpdate(client: Client, packet: InternalPacket): Promise<unknown>;
   outgoingClearMessageId(client: Client, packet: { messageId?: number }): Promise<unknown>;
   storeRetained(packet: InternalPacket): Promise<void>;
+  /** A QoS 2 message received from the client and not yet released (PUBREL); rejects when there is none. */
+  incomingGetPacket(client: Client, packet: { messageId?: number }): Promise<unknown>;
 }
 
 /** Aedes' message emitter (mqemitter, mqemitter-redis). */
@@ -109,6 +111,7 @@ const BROKER_SHAPE: Shape = [
   ['persistence.outgoingUpdate', 'function'],
   ['persistence.outgoingClearMessageId', 'function'],
   ['persistence.storeRetained', 'function'],
+  ['persistence.incomingGetPacket', 'function'],
   ['mq', 'object'],
   ['mq.emit', 'function'],
   ['published', 'function'],

@@ -4,6 +4,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { ClusterBackends } from './cluster-backends.js';
 import { swallowDropped } from './dropped.js';
 import { checkAedesInternals, type AedesOptions, type Client, type EmitterInternals } from './internals.js';
+import { decideQoS2Once } from './qos2-once.js';
 import { orderResumedSessions } from './resume-order.js';
 import { storeGrantedOnly } from './store-granted-only.js';
 
@@ -38,6 +39,7 @@ export async function startAedes(setup: AedesSetup): Promise<Aedes> {
     maxClientsIdLength: 256,
     queueLimit: 1000,
     ...setup.hooks,
+    authorizePublish: decideQoS2Once(setup.hooks.authorizePublish),
   });
   try {
     checkAedesInternals(aedes);
