@@ -5,6 +5,8 @@ import type { ClusterBackends } from './cluster-backends.js';
 import { swallowDropped } from './dropped.js';
 import { checkAedesInternals, type AedesOptions, type Client, type EmitterInternals } from './internals.js';
 import { decideQoS2Once } from './qos2-once.js';
+import { queueOncePerSession } from './queue-once.js';
+import { flagResends } from './resend-dup.js';
 import { orderResumedSessions } from './resume-order.js';
 import { storeGrantedOnly } from './store-granted-only.js';
 
@@ -48,6 +50,8 @@ export async function startAedes(setup: AedesSetup): Promise<Aedes> {
     throw err;
   }
   storeGrantedOnly(aedes, (client, topic) => setup.granted(client, topic));
+  queueOncePerSession(aedes);
+  flagResends(aedes);
   orderResumedSessions(aedes);
   // Aedes reports failures of its session store here (offline queueing, the periodic will sweep);
   // unheard, the event would end the process.
