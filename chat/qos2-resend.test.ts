@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import mqttPacket from 'mqtt-packet';
 import { signedInRawClient } from '../test/testing/raw-mqtt.js';
-import { freshDatabase } from '../test/testing/postgres.js';
-import { forgetRun } from './testing/redis.js';
-import { startChatTestApp, collect, type ChatTestApp } from './testing/app.js';
+import { onOneNodeAndTwo, type Nodes } from './testing/two-ways.js';
+import { collect, type ChatTestApp } from './testing/app.js';
 
 const REDIS_URL = `redis://127.0.0.1:6379/${5 + (process.pid % 4)}`;
 const run = randomBytes(4).toString('hex');
@@ -28,7 +27,7 @@ const idsOf = (packets: mqttPacket.Packet[], cmd: string) => packets.flatMap((p)
  * is answered with PUBREC and not handled again (stored, numbered, delivered), whether it comes on
  * the same connection or after a reconnect to a persistent session, on any node.
  */
-function resendSuite(nodes: () => { first: ChatTestApp; second: ChatTestApp }, tag: string) {
+function resendSuite(nodes: Nodes, tag: string) {
   const user = (name: string) => `${name}-${tag}-${run}`;
   const history = async (node: ChatTestApp, room: string) => {
     const res = await node.api.inject({
@@ -111,29 +110,4 @@ function resendSuite(nodes: () => { first: ChatTestApp; second: ChatTestApp }, t
   });
 }
 
-describe('a QoS 2 chat publish resent before PUBREL, on one node', () => {
-  let app: ChatTestApp;
-  beforeAll(async () => {
-    app = await startChatTestApp();
-  });
-  afterAll(() => app?.stop());
-  resendSuite(() => ({ first: app, second: app }), 'one');
-});
-
-describe('a QoS 2 chat publish resent before PUBREL, on two nodes over Redis', () => {
-  let pg: Awaited<ReturnType<typeof freshDatabase>>;
-  let a: ChatTestApp;
-  let b: ChatTestApp;
-  beforeAll(async () => {
-    pg = await freshDatabase('chat_qos2');
-    a = await startChatTestApp({ REDIS_URL, DATABASE_URL: pg.url, NODE_ID: `qos2-a-${run}` });
-    b = await startChatTestApp({ REDIS_URL, DATABASE_URL: pg.url, NODE_ID: `qos2-b-${run}` });
-  });
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await forgetRun(REDIS_URL, run);
-    await pg?.drop();
-  });
-  resendSuite(() => ({ first: a, second: b }), 'two');
-});
+onOneNodeAndTwo('a QoS 2 chat publish resent before PUBREL', REDIS_URL, run, resendSuite);
