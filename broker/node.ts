@@ -77,6 +77,7 @@ export class BrokerNode {
         authorizeForward: publishing.authorizeForward,
       },
       granted: access.granted,
+      heartbeatMs: config.CLUSTER_HEARTBEAT_S * 1000,
       log,
     });
     const wire = await WireLayer.start({
