@@ -90,6 +90,7 @@ export class BrokerNode {
       },
       granted: access.granted,
       queues: { max: config.MQTT_MAX_QUEUED_MESSAGES, dropped: (count) => dropped.inc(count) },
+      heartbeatMs: config.CLUSTER_HEARTBEAT_S * 1000,
       log,
     });
     const aedes = started.aedes;

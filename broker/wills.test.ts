@@ -98,8 +98,9 @@ describe('wills a dead node left behind', () => {
   beforeAll(async () => {
     redis = await privateRedis();
     const acl = operatorAcl();
-    b = await startTestApp({ REDIS_URL: redis.url, NODE_ID: 'will-b', ACL_FILE: acl });
-    c = await startTestApp({ REDIS_URL: redis.url, NODE_ID: 'will-c', ACL_FILE: acl });
+    // Node B takes node C's wills 3 to 7 heartbeats after C stops.
+    b = await startTestApp({ REDIS_URL: redis.url, NODE_ID: 'will-b', ACL_FILE: acl, CLUSTER_HEARTBEAT_S: '1' });
+    c = await startTestApp({ REDIS_URL: redis.url, NODE_ID: 'will-c', ACL_FILE: acl, CLUSTER_HEARTBEAT_S: '1' });
   });
   afterAll(async () => {
     await c?.stop();
@@ -130,7 +131,7 @@ describe('wills a dead node left behind', () => {
     c = undefined;
 
     // The allowed will shows the sweep ran (node C is forgotten 3 heartbeats after its last).
-    await expect.poll(() => seen, { timeout: 60_000, interval: 200 }).toContain('status/sensor-c {"state":"gone"}');
+    await expect.poll(() => seen, { timeout: 20_000, interval: 200 }).toContain('status/sensor-c {"state":"gone"}');
     await new Promise((r) => setTimeout(r, 500));
     expect(seen).toEqual(['status/sensor-c {"state":"gone"}']);
 
@@ -141,5 +142,5 @@ describe('wills a dead node left behind', () => {
     await lateAnonymous.subscribeAsync(['ticks/EURUSD', 'candles/EURUSD/1m']);
     await new Promise((r) => setTimeout(r, 500));
     expect(retained).toEqual([]);
-  }, 90_000);
+  }, 40_000);
 });

@@ -231,6 +231,11 @@ export const configVars = {
     shownDefault: 'host name and process id',
     doc: "this process's id in the cluster (broker id, logs, metrics)",
   }),
+  CLUSTER_HEARTBEAT_S: v({
+    schema: positiveInt.max(60),
+    default: '5',
+    doc: "seconds between a broker node's heartbeats to the cluster; a node silent for 3 of them is taken for dead and its clients' wills are published by another node within 4 more",
+  }),
   LOG_LEVEL: v({
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     default: 'info',

@@ -47,6 +47,8 @@ export interface PersistenceInternals {
   storeRetained(packet: InternalPacket): Promise<void>;
   /** Removes a session's subscriptions (on every node, through the broadcast in Redis). */
   cleanSubscriptions(client: Pick<Client, 'id'>): Promise<unknown>;
+  /** A QoS 2 message received from the client and not yet released (PUBREL); rejects when there is none. */
+  incomingGetPacket(client: Client, packet: { messageId?: number }): Promise<unknown>;
 }
 
 /** Aedes' message emitter (mqemitter, mqemitter-redis). */
@@ -116,6 +118,7 @@ const BROKER_SHAPE: Shape = [
   ['persistence.outgoingClearMessageId', 'function'],
   ['persistence.storeRetained', 'function'],
   ['persistence.cleanSubscriptions', 'function'],
+  ['persistence.incomingGetPacket', 'function'],
   ['mq', 'object'],
   ['mq.emit', 'function'],
   ['published', 'function'],

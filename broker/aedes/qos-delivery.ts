@@ -53,12 +53,36 @@ function nextId(c: ClientInternals): number {
   return id;
 }
 
-/** Drops a packet this client already got (overlapping subscriptions, cluster echoes), as Aedes does. */
+/** Keys of the last messages each client was given at QoS 1/2 (see dedupe). */
+const recentlyDelivered = new WeakMap<ClientInternals, Set<string>>();
+/**
+ * Copies of one message for one client (a filter each) are delivered back to back, in one pass of
+ * the emitter over the matching subscriptions (or one after the other from a resume's held list).
+ */
+const RECENT_KEYS = 32;
+
+/**
+ * Drops a copy of a message this client was just given (overlapping subscriptions), as Aedes does.
+ * Aedes keeps only the highest brokerCounter delivered per broker and drops anything lower, but a
+ * node's packets reach the emitter out of counter order: a QoS 1 publish takes its counter before
+ * it is queued for persistent sessions (Redis), a QoS 0 one (typing) emits at once; a chat message
+ * published with a typing signal was never delivered live (bug (f), broker/README.md). So a QoS 1/2
+ * copy is dropped only when it is one of the last messages given to this client; the high-water
+ * mark stays for Aedes' QoS 0 delivery (deliver0), which a QoS 1 delivery of the same message
+ * through an overlapping QoS 0 subscription must still find.
+ */
 function dedupe(c: ClientInternals, packet: InternalPacket): boolean {
   const id = packet.brokerId;
   if (!id) return true;
   const counter = packet.brokerCounter ?? 0;
-  if ((c.duplicates[id] ?? 0) >= counter) return false;
-  c.duplicates[id] = counter;
+  // Just given through a QoS 0 subscription (Aedes' deliver0 raised the mark to this message).
+  if (c.duplicates[id] === counter) return false;
+  let recent = recentlyDelivered.get(c);
+  if (!recent) recentlyDelivered.set(c, (recent = new Set()));
+  const key = `${id}\u0000${counter}`;
+  if (recent.has(key)) return false;
+  recent.add(key);
+  if (recent.size > RECENT_KEYS) recent.delete(recent.values().next().value!);
+  if ((c.duplicates[id] ?? 0) < counter) c.duplicates[id] = counter;
   return true;
 }

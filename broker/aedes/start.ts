@@ -4,6 +4,9 @@ import type { Logger } from '../../platform/logger.js';
 import type { ClusterBackends } from './cluster-backends.js';
 import { swallowDropped } from './dropped.js';
 import { checkAedesInternals, type AedesOptions, type Client, type EmitterInternals } from './internals.js';
+import { decideQoS2Once } from './qos2-once.js';
+import { queueOncePerSession } from './queue-once.js';
+import { flagResends } from './resend-dup.js';
 import { orderResumedSessions } from './resume-order.js';
 import { boundSessionQueues, type QueueBound, type SessionQueues } from './session-queues.js';
 import { storeGrantedOnly } from './store-granted-only.js';
@@ -21,6 +24,8 @@ export interface AedesSetup {
   granted(client: Client, topic: string): boolean;
   /** MQTT_MAX_QUEUED_MESSAGES and its metric. */
   queues: QueueBound;
+  /** Between this node's heartbeats; another node takes over its wills 3 to 7 of them after it dies. */
+  heartbeatMs: number;
   log: Logger;
 }
 
@@ -37,10 +42,11 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
     persistence: setup.backends?.persistence,
     concurrency: 1000,
     connectTimeout: 10_000,
-    heartbeatInterval: 5_000,
+    heartbeatInterval: setup.heartbeatMs,
     maxClientsIdLength: 256,
     queueLimit: 1000,
     ...setup.hooks,
+    authorizePublish: decideQoS2Once(setup.hooks.authorizePublish),
   });
   try {
     checkAedesInternals(aedes);
@@ -49,8 +55,11 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
     throw err;
   }
   storeGrantedOnly(aedes, (client, topic) => setup.granted(client, topic));
-  // Before orderResumedSessions: it wraps the queue's stream as installed here.
+  // The bound first: it installs the queue calls (in memory) that the next two wrap, and
+  // orderResumedSessions wraps the queue's stream as installed here.
   const sessions = boundSessionQueues(aedes, setup.queues, setup.backends?.store);
+  queueOncePerSession(aedes);
+  flagResends(aedes);
   orderResumedSessions(aedes);
   // Aedes reports failures of its session store here (offline queueing, the periodic will sweep);
   // unheard, the event would end the process.

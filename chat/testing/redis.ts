@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 
 /** Removes every key a test run created, by a glob naming only its own keys (unique prefix or run id). */
 export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
@@ -17,4 +17,15 @@ export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
 export async function forgetSessions(redis: Redis, runId: string): Promise<void> {
   const stale = (await redis.smembers('clients')).filter((id) => id.includes(runId));
   if (stale.length > 0) await redis.srem('clients', ...stale);
+}
+
+/** Removes everything a test run left in the Redis at `url`: its keys (by run id) and its sessions. */
+export async function forgetRun(url: string, runId: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    await deleteKeys(redis, `*${runId}*`);
+    await forgetSessions(redis, runId);
+  } finally {
+    redis.disconnect();
+  }
 }
