@@ -7,7 +7,7 @@ import base from './vitest.config.js';
 const UNIT_TESTS = [
   'bridges/{amqp,feed-encoding,feed-progress,feed-time,mt5-export,simulated-history,simulator,tick-body,tick-generator}.test.ts',
   'broker/{acl,connect-rate,packet-guard,topic-filter}.test.ts',
-  'broker/aedes/{internals,qos-forward,resume-order}.test.ts',
+  'broker/aedes/{internals,qos-forward,resume-order,chat-order}.test.ts',
   'broker/wire/{frame-splitter,mqtt-frame,ordered-acks,outbound-queue,route-table,tick-intake}.test.ts',
   'chat/{presence-store.memory,rate-limiter.memory,service,sql-store.pglite}.test.ts',
   'cli/engines.test.ts',

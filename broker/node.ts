@@ -8,6 +8,7 @@ import { RedisConnections } from '../platform/redis.js';
 import type { TokenVerifier } from '../platform/auth.js';
 import type { OperatorAcl } from './acl-file.js';
 import { aedesInternals, type Aedes, type Client } from './aedes/internals.js';
+import type { ChatOrderOptions } from './aedes/chat-order.js';
 import { clusterBackends, type ClusterBackends } from './aedes/cluster-backends.js';
 import { trimNewClient } from './aedes/lean-client.js';
 import { startAedes } from './aedes/start.js';
@@ -178,6 +179,21 @@ function clusterOf(opts: BrokerNodeOptions) {
   if (!url) return undefined;
   const redis = opts.redis ?? new RedisConnections(url, opts.log.child({ component: 'cluster' }));
   // A queued message outlives any session that could still take it (see docs/protocol.md#sessions).
-  const backends = clusterBackends(redis, opts.log.child({ component: 'cluster' }), 2 * opts.config.MQTT_SESSION_EXPIRY_S);
+  const backends = clusterBackends(redis, opts.log.child({ component: 'cluster' }), {
+    queuedMessageTtlS: 2 * opts.config.MQTT_SESSION_EXPIRY_S,
+    chatOrder: chatOrderOptions(opts),
+  });
   return { backends, redis, ownsRedis: opts.redis === undefined };
+}
+
+function chatOrderOptions({ config, metrics }: BrokerNodeOptions): ChatOrderOptions {
+  const held = metrics.counter('chat_order_held_total', 'chat messages from Redis held back until an earlier seq of their conversation arrived');
+  const gaps = metrics.counter('chat_order_gaps_total', 'waits for an earlier chat seq that ended without it (CLUSTER_CHAT_ORDER_WAIT_MS)');
+  return {
+    waitMs: config.CLUSTER_CHAT_ORDER_WAIT_MS,
+    maxConversations: 100_000,
+    maxHeld: 1_000,
+    held: () => held.inc(),
+    gap: () => gaps.inc(),
+  };
 }

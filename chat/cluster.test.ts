@@ -6,6 +6,11 @@ import { freshDatabase } from '../test/testing/postgres.js';
 import { deleteKeys, forgetSessions } from './testing/redis.js';
 import { startChatTestApp, collect, type ChatTestApp } from './testing/app.js';
 
+async function counter(app: ChatTestApp, name: string): Promise<number> {
+  const values = (await app.ctx.metrics.registry.getSingleMetric(`ticktalk_${name}`)?.get())?.values ?? [];
+  return values.reduce((sum, v) => sum + v.value, 0);
+}
+
 /** A loaded CI machine can take a while to route a message: poll generously (never a speed assertion). */
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });
 
@@ -46,12 +51,15 @@ describe('chat across two broker nodes', () => {
   const connect = async (node: ChatTestApp, name: string, opts: Record<string, unknown> = {}) =>
     node.connect({ password: await node.token(user(name), ['trader'], name.toUpperCase()), ...opts });
 
-  it('numbers a room without gaps while both nodes take publishes at once', async () => {
+  it('numbers a room without gaps while both nodes take publishes at once, and members on either node get it in seq order', async () => {
     const room = `busy-${run}`;
     const watcher = await connect(a, 'watcher');
     const seen = collect(watcher, `chat/rooms/${room}`);
     const typing = collect(watcher, `chat/typing/${room}`);
     await watcher.subscribeAsync([`chat/rooms/${room}`, `chat/typing/${room}`], { qos: 1 });
+    const watcherOnB = await connect(b, 'watcher2');
+    const seenOnB = collect(watcherOnB, `chat/rooms/${room}`);
+    await watcherOnB.subscribeAsync(`chat/rooms/${room}`, { qos: 1 });
     const onA = await connect(a, 'alice');
     const onB = await connect(b, 'bob');
     // Routed across the cluster once a typing signal from node B arrives on node A.
@@ -62,8 +70,48 @@ describe('chat across two broker nodes', () => {
         onB.publishAsync(`chat/rooms/${room}`, JSON.stringify({ text: `b${i}` }), { qos: 1 }),
       ]).flat(),
     );
+    const all = Array.from({ length: 40 }, (_, i) => i + 1);
+    // Each node stores and numbers its own publishes; members of either node see one order, by seq.
     await expect.poll(() => seen.length, { timeout: 10_000 }).toBe(40);
-    expect(seen.map((m) => m.seq).sort((x, y) => Number(x) - Number(y))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(seen.map((m) => m.seq)).toEqual(all);
+    await expect.poll(() => seenOnB.length, { timeout: 10_000 }).toBe(40);
+    expect(seenOnB.map((m) => m.seq)).toEqual(all);
+  });
+
+  it('delivers a message that crossed Redis ahead of an earlier seq after that one, on every node', async () => {
+    const room = `overtaken-${run}`;
+    const topic = `chat/rooms/${room}`;
+    const onA = await connect(a, 'reader-a');
+    const onB = await connect(b, 'reader-b');
+    const seenA = collect(onA, topic);
+    const seenB = collect(onB, topic);
+    await onA.subscribeAsync(topic, { qos: 1 });
+    await onB.subscribeAsync(topic, { qos: 1 });
+    const writer = await connect(b, 'writer');
+    await writer.publishAsync(topic, JSON.stringify({ text: 'first' }), { qos: 1 });
+    await eventually(() => seenA.length + seenB.length).toBe(2);
+    // Under load, seq 3 stored on one node can reach Redis before seq 2 stored on the other: as here,
+    // where two stored messages are sent through Redis in the opposite order, from two broker ids.
+    const stamped = (seq: number, brokerId: string) => ({
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from(
+        JSON.stringify({ type: 'message', id: `m${seq}-${run}`, room, seq, user: user('writer'), name: 'WRITER', text: `m${seq}`, ts: Date.now() }),
+      ),
+      qos: 1,
+      retain: false,
+      brokerId,
+      brokerCounter: 1,
+    });
+    const { mq } = aedesInternals(b.node.aedes);
+    await new Promise<void>((resolve, reject) => mq.emit(stamped(3, `late-${run}`), (err) => (err ? reject(err) : resolve())));
+    await new Promise((r) => setTimeout(r, 100));
+    await new Promise<void>((resolve, reject) => mq.emit(stamped(2, `slow-${run}`), (err) => (err ? reject(err) : resolve())));
+    await eventually(() => [seenA.map((m) => m.seq), seenB.map((m) => m.seq)]).toEqual([
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
+    expect(await counter(a, 'chat_order_held_total')).toBeGreaterThan(0);
   });
 
   it('shares the rate limit of a user across nodes', async () => {

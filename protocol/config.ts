@@ -231,6 +231,11 @@ export const configVars = {
     shownDefault: 'host name and process id',
     doc: "this process's id in the cluster (broker id, logs, metrics)",
   }),
+  CLUSTER_CHAT_ORDER_WAIT_MS: v({
+    schema: z.coerce.number().int().min(0).max(60_000),
+    default: '500',
+    doc: 'milliseconds a chat message from another node waits for an earlier `seq` of its conversation, so members get each conversation in order; a wait that runs out delivers without it (the gap is filled from history)',
+  }),
   CLUSTER_HEARTBEAT_S: v({
     schema: positiveInt.max(60),
     default: '5',

@@ -2,12 +2,22 @@ import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../platform/logger.js';
 import type { RedisConnections } from '../../platform/redis.js';
-import type { EmitterInternals, PersistenceInternals } from './internals.js';
+import { ChatOrder, type ChatOrderOptions } from './chat-order.js';
+import type { EmitterInternals, InternalPacket, PersistenceInternals } from './internals.js';
 
 const require = createRequire(import.meta.url);
 
 interface RedisEmitter extends EmitterInternals {
   state: { on(event: 'error', listener: (err: Error) => void): unknown };
+  /** mqemitter-redis 7.2.1: hands a message that came from Redis to this node's subscribers. */
+  _emit(packet: InternalPacket, cb?: () => void): unknown;
+  close(cb?: () => void): unknown;
+}
+
+export interface ClusterOptions {
+  /** How long a queued message outlives any session that could still take it (seconds). */
+  queuedMessageTtlS: number;
+  chatOrder: ChatOrderOptions;
 }
 
 interface RedisPersistence extends PersistenceInternals {
@@ -34,7 +44,7 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
  * error policy; its close never rejects, where mqemitter-redis' bare quit promise would surface as
  * an unhandled rejection at shutdown).
  */
-export function clusterBackends(redis: RedisConnections, log: Logger, queuedMessageTtlS: number): ClusterBackends {
+export function clusterBackends(redis: RedisConnections, log: Logger, opts: ClusterOptions): ClusterBackends {
   const mqemitterRedis = require('mqemitter-redis') as (opts: object) => RedisEmitter;
   const persistenceRedis = require('aedes-persistence-redis') as (opts: object) => RedisPersistence;
   const links = [redis.connect('cluster-pub', { enableAutoPipelining: true }), redis.connect('cluster-sub', { enableAutoPipelining: true })];
@@ -45,10 +55,11 @@ export function clusterBackends(redis: RedisConnections, log: Logger, queuedMess
     lastErrorLog = performance.now();
     log.warn({ err: err.message }, 'cluster redis unavailable; retrying');
   });
+  orderChat(mq, opts.chatOrder);
   // The session store gets a connection of its own, not the emitter's. A queued message no session
   // frees (dropped by the queue bound, or in a session that expired) expires after the TTL.
   const store = redis.connect('sessions');
-  const persistence = persistenceRedis({ conn: store, maxSessionDelivery: 10_000, packetTTL: () => queuedMessageTtlS });
+  const persistence = persistenceRedis({ conn: store, maxSessionDelivery: 10_000, packetTTL: () => opts.queuedMessageTtlS });
   return {
     mq,
     persistence,
@@ -56,5 +67,22 @@ export function clusterBackends(redis: RedisConnections, log: Logger, queuedMess
     connected: () => links.every((c) => c.status === 'ready'),
     // Aedes closes the emitter itself; the persistence is ours to release.
     close: () => persistence.destroy(),
+  };
+}
+
+/** Messages from Redis reach this node's subscribers in each conversation's `seq` order (chat-order.ts). */
+function orderChat(mq: RedisEmitter, opts: ChatOrderOptions): void {
+  if (typeof mq._emit !== 'function') throw new Error('mqemitter-redis: _emit is not a function (ticktalk is tested with mqemitter-redis 7.2.1)');
+  const deliverHere = mq._emit.bind(mq);
+  const order = new ChatOrder((packet) => deliverHere(packet), opts);
+  mq._emit = (packet, cb) => {
+    order.take(packet);
+    cb?.();
+  };
+  // Whatever still waits goes to the subscribers that are left before the emitter closes.
+  const close = mq.close.bind(mq);
+  mq.close = (cb) => {
+    order.flush();
+    return close(cb);
   };
 }
