@@ -67,6 +67,9 @@ describe.each(TOPOLOGIES)('wire layer over real sockets (%s)', (kind) => {
     const canonical = { symbol: 'GBPUSD', time_msc: 1_763_769_600_001, bid: 1.31, ask: 1.3102, last: 0, volume: 0, flags: 0 };
     expect(JSON.parse(got.payload.toString())).toEqual(canonical);
 
+    // A subscriber on another node finds it once the feed's node has stored it (within 50 ms:
+    // docs/protocol.md#retained-messages-and-slow-subscribers).
+    if (app.nodes.length > 1) await new Promise((r) => setTimeout(r, 200));
     const late = await app.connect();
     const retained = nextMessage(late, 'ticks/GBPUSD');
     await late.subscribeAsync('ticks/GBPUSD');
@@ -171,7 +174,8 @@ describe.each(TOPOLOGIES)('wire layer over real sockets (%s)', (kind) => {
     let n = 0;
     for (let round = 0; round < 400 && (await counter(app, 'ticks_conflated_total', { reason: 'backlog' })) === conflatedBefore; round++) {
       app.ctx.mqtt.publishTicks(Array.from({ length: 500 }, (_, i) => tick(symbols[i % symbols.length], ++n)));
-      await new Promise((r) => setImmediate(r));
+      // One write window per round: each window flushes one tick per symbol to the frozen client.
+      await new Promise((r) => setTimeout(r, 10));
     }
     expect(await counter(app, 'ticks_conflated_total', { reason: 'backlog' })).toBeGreaterThan(conflatedBefore);
 
