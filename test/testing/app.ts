@@ -5,6 +5,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { loadConfig } from '../../protocol/config.js';
 import { startApp, type App, type RoleName } from '../../cli/app.js';
 import type { Logger } from '../../platform/logger.js';
+import { seedPgliteDir } from './pglite-template.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
@@ -36,6 +37,7 @@ export async function startTestApp(env: Record<string, string> = {}, roles: Role
     FEED_SIM: 'off',
     ...env,
   });
+  if (!config.DATABASE_URL) await seedPgliteDir(join(dataDir, 'pglite'));
   const app = await startApp({ config, roles, ...(log ? { log } : {}) });
   const clients: MqttClient[] = [];
   const mqttUrl = `mqtt://127.0.0.1:${app.ports.mqtt}`;
