@@ -129,8 +129,14 @@ let singleFanOut = NaN;
 if (scenarios.length > 0 && !mosquittoUp) log('no Mosquitto on 127.0.0.1:1883: ticktalk only');
 
 if (scenarios.length > 0) {
-  log('starting ticktalk (broker role)…');
-  const tt = await startTicktalk({ root, secret, cpu: pinned ? 0 : undefined, profileDir: opt.prof });
+  // Mosquitto delivers every tick; so does ticktalk here unless MQTT_WRITE_WINDOW_MS is set: with
+  // the window (the default in production) a saturated node sends each subscriber only the latest
+  // tick per symbol per window, so deliveries/s would count conflation, not the cost of a delivery.
+  const writeWindowMs = process.env.MQTT_WRITE_WINDOW_MS ?? '0';
+  log(
+    `starting ticktalk (broker role), MQTT_WRITE_WINDOW_MS=${writeWindowMs}${writeWindowMs === '0' ? ' (every tick delivered, as Mosquitto does)' : ''}…`,
+  );
+  const tt = await startTicktalk({ root, secret, cpu: pinned ? 0 : undefined, profileDir: opt.prof, env: { MQTT_WRITE_WINDOW_MS: writeWindowMs } });
   log(`ticktalk MQTT on 127.0.0.1:${tt.ports.mqtt}`);
   let results;
   try {
