@@ -141,17 +141,18 @@ describe.each(TOPOLOGIES)('wire layer over real sockets (%s)', (kind) => {
     await sub.subscribeAsync('ticks/NZDUSD');
     const seen: number[] = [];
     sub.on('message', (t, p) => t === 'ticks/NZDUSD' && seen.push(JSON.parse(p.toString()).time_msc));
-    // A raw feed with keepalive 1 s (Aedes gives up after 1.5 s without a packet it sees) that only publishes.
-    const feed = await signedInRawClient(app.ports.mqtt!, await app.token('feed-3', ['feed']), { clientId: 'busy-feed', keepalive: 1 });
+    // A raw feed with keepalive 2 s (Aedes gives up after 3 s without a packet it sees) that only
+    // publishes, for 5 s: long enough to be cut off unless the wire layer's packets count.
+    const feed = await signedInRawClient(app.ports.mqtt!, await app.token('feed-3', ['feed']), { clientId: 'busy-feed', keepalive: 2 });
     const tickJson = (i: number) => JSON.stringify({ symbol: 'NZDUSD', time_msc: i, bid: 0.6, ask: 0.61 });
     feed.send({ cmd: 'publish', topic: 'ticks/NZDUSD', payload: tickJson(1), qos: 1, messageId: 7, retain: false, dup: false });
     await eventually(() => feed.packets.some((p) => p.cmd === 'puback' && p.messageId === 7), 'PUBACK');
-    for (let i = 2; i <= 15; i++) {
+    for (let i = 2; i <= 25; i++) {
       feed.send({ cmd: 'publish', topic: 'ticks/NZDUSD', payload: tickJson(i), qos: 0, retain: false, dup: false });
       await new Promise((r) => setTimeout(r, 200));
     }
-    await eventually(() => seen.length === 15, '15 ticks');
-    expect(seen).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    await eventually(() => seen.length === 25, '25 ticks');
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
     expect(feed.socket.destroyed).toBe(false);
     feed.socket.destroy();
   });
