@@ -1,18 +1,7 @@
 // What the bench measures on a broker process from outside: CPU time and RSS from /proc, and the
 // brokers under test (ticktalk single or cluster, the system Mosquitto).
 import { readFileSync, readdirSync } from 'node:fs';
-import { startTicktalk } from '../ticks/broker.mjs';
-
-/** CPU seconds (user + system, all threads) of a process so far; 0 once it is gone. */
-export function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
+import { cpuSeconds, startTicktalk } from '../ticks/broker.mjs';
 
 /** Resident set size in bytes, 0 when unreadable. */
 export function rssBytes(pid) {
@@ -37,7 +26,8 @@ export function pidNamed(name) {
 }
 
 /** Sum over the broker processes of a target (a cluster's nodes share the core). */
-export const totalCpu = (pids) => pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
+/** A process that is gone counts 0 (cpuSeconds says NaN). */
+export const totalCpu = (pids) => pids.reduce((s, pid) => s + (cpuSeconds(pid) || 0), 0);
 export const totalRss = (pids) => pids.reduce((s, pid) => s + rssBytes(pid), 0);
 
 /**
