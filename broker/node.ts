@@ -133,10 +133,15 @@ export class BrokerNode {
     // PUBACKs off the wire and owns every write to the client; the packet guard then watches what
     // Aedes is given.
     const conn = this.wire.wrap(transport);
-    guardPackets(conn, this.opts.config.MQTT_MAX_PACKET, (err) => {
-      this.violations.inc();
-      this.opts.log.warn({ err: err.message }, 'closing connection: bad packet');
-    });
+    guardPackets(
+      conn,
+      this.opts.config.MQTT_MAX_PACKET,
+      (err) => {
+        this.violations.inc();
+        this.opts.log.warn({ err: err.message }, 'closing connection: bad packet');
+      },
+      () => conn.mqtt5 !== undefined,
+    );
     const client = this.aedes.handle(conn, req);
     trimNewClient(client);
     return client;

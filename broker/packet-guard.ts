@@ -22,7 +22,11 @@ export class FrameScanner {
   private length = 0;
   private multiplier = 1;
 
-  constructor(private readonly maxPacket: number) {}
+  /** `mqtt5()`: the connection speaks MQTT 5, whose acks and DISCONNECT may carry a reason and properties, and which has AUTH. */
+  constructor(
+    private readonly maxPacket: number,
+    private readonly mqtt5: () => boolean = () => false,
+  ) {}
 
   feed(chunk: Buffer): void {
     let i = 0;
@@ -37,7 +41,7 @@ export class FrameScanner {
       if (this.headerBytes === 0) {
         // Packet type 0 and 15 are reserved in MQTT 3.1.1.
         const type = byte >> 4;
-        if (type === 0 || type === 15) throw new Error(`malformed packet: reserved type ${type}`);
+        if (type === 0 || (type === 15 && !this.mqtt5())) throw new Error(`malformed packet: reserved type ${type}`);
         checkFlags(type, byte & 0x0f);
         this.type = type;
         this.headerBytes = 1;
@@ -52,7 +56,9 @@ export class FrameScanner {
       if (byte & 0x80) continue;
       const total = this.headerBytes + this.length;
       if (total > this.maxPacket) throw new PacketTooLargeError(total, this.maxPacket);
-      checkLength(this.type, this.length);
+      if (!this.mqtt5()) checkLength(this.type, this.length);
+      else if ((this.type === 8 || this.type === 10) && this.length <= 3)
+        throw new Error('malformed packet: SUBSCRIBE/UNSUBSCRIBE without a topic filter');
       this.skip = this.length;
       this.headerBytes = 0;
     }
@@ -84,8 +90,8 @@ function checkLength(type: number, length: number): void {
  * 'readable' mode, a 'data' listener sees each chunk as Aedes reads it, before it is parsed.
  * A bad frame destroys the connection (that client only).
  */
-export function guardPackets(conn: Duplex, maxPacket: number, onViolation: (err: Error) => void): void {
-  const scanner = new FrameScanner(maxPacket);
+export function guardPackets(conn: Duplex, maxPacket: number, onViolation: (err: Error) => void, mqtt5?: () => boolean): void {
+  const scanner = new FrameScanner(maxPacket, mqtt5);
   conn.on('data', (chunk: Buffer) => {
     try {
       scanner.feed(chunk);

@@ -197,6 +197,11 @@ export const configVars = {
     doc: 'concurrent MQTT connections per signed-in user (JWT `sub`), across the cluster; beyond it CONNACK 3 (server unavailable); a takeover of the same client id is not counted twice',
     public: true,
   }),
+  MQTT_RECEIVE_MAXIMUM: v({
+    schema: positiveInt.max(65535),
+    default: '100',
+    doc: 'MQTT 5: QoS 1/2 publishes a client may have unacknowledged, announced in the CONNACK (Receive Maximum); a client sending more is disconnected with 0x93 (Receive Maximum exceeded)',
+  }),
   MQTT_WRITE_WINDOW_MS: v({
     schema: z.coerce.number().int().min(0).max(1000),
     default: '5',

@@ -26,6 +26,10 @@ export interface InternalPacket {
   clientId?: string;
   /** MQTT 5 no-local, read by Aedes' delivery. */
   nl?: boolean;
+  /** MQTT 5 publish properties, kept by aedes-packet and passed to MQTT 5 receivers (broker/mqtt5). */
+  properties?: Record<string, unknown>;
+  /** Absolute expiry (UTC ms) of a publish sent with a Message Expiry Interval (aedes-packet keeps it). */
+  messageExpiry?: number;
 }
 
 /** A persistent session's subscription, as the session store lists them. */
@@ -86,7 +90,7 @@ export interface ClientInternals {
   conn: Duplex;
   _keepaliveTimer: { refresh(): void } | null;
   /** mqtt-packet's parser: its input buffer (bl) and the CONNECT packet it keeps as settings. */
-  _parser: { _list: { length: number }; settings: object };
+  _parser: { _list: { length: number }; settings: object; prependListener(event: 'packet', listener: (packet: never) => void): unknown };
   /** The functions each subscription captures when it is made (lib/handlers/subscribe.js addSubs). */
   deliver0: Deliver;
   deliverQoS: Deliver;
@@ -139,6 +143,7 @@ const CLIENT_SHAPE: Shape = [
   ['_parser', 'object'],
   ['_parser._list', 'object'],
   ['_parser.settings', 'object'],
+  ['_parser.prependListener', 'function'],
   ['deliver0', 'function'],
   ['deliverQoS', 'function'],
   ['broker', 'object'],

@@ -1,5 +1,6 @@
 import { clientInternals, type Client, type ClientInternals, type InternalPacket } from './internals.js';
 import { qosPublishFrame } from '../wire/mqtt-frame.js';
+import { PACKET_SINK, type OutboundPacket, type PacketSinkStream } from './packet-sink.js';
 
 const noop = () => {};
 
@@ -26,25 +27,34 @@ export function installQoSDelivery(client: Client): void {
     const qos = sub && (sub.qos || 0) < forward.qos ? sub.qos : forward.qos;
     const write = (err?: unknown) => {
       if (err) c.emit('error', err as Error);
-      else if (c.connecting || c.connected)
-        c.conn.write(qosPublishFrame(forward.topic, forward.payload, qos, forward.retain, forward.dup === true, messageId));
+      else if (c.connecting || c.connected) writeDelivery(c, forward, qos, messageId);
       else c.emit('error', new Error('connection closed'));
       process.nextTick(cb);
     };
     if (c.clean || forward.retain) return write();
-    const packet: InternalPacket = {
-      cmd: forward.cmd,
-      brokerId: forward.brokerId,
-      brokerCounter: forward.brokerCounter,
-      topic: forward.topic,
-      payload: forward.payload,
-      qos,
-      retain: forward.retain,
-      dup: forward.dup ?? false,
-      messageId,
-    };
+    const packet = queuedCopy(forward, qos, messageId);
     c.broker.persistence.outgoingUpdate(client, packet).then(() => write(), write);
   };
+}
+
+/** The message as the session's outgoing store keeps it until the client acknowledges it. */
+function queuedCopy(forward: InternalPacket, qos: number, messageId: number): InternalPacket {
+  const { cmd, brokerId, brokerCounter, topic, payload, retain, properties, messageExpiry } = forward;
+  const packet: InternalPacket = { cmd, brokerId, brokerCounter, topic, payload, qos, retain, dup: forward.dup ?? false, messageId };
+  if (properties) packet.properties = properties;
+  if (messageExpiry !== undefined) packet.messageExpiry = messageExpiry;
+  return packet;
+}
+
+/** One frame to the client's writer; an MQTT 5 connection encodes the packet itself (properties, expiry). */
+function writeDelivery(c: ClientInternals, packet: InternalPacket, qos: number, messageId: number): void {
+  const sink = (c.conn as PacketSinkStream)[PACKET_SINK];
+  if (!sink) {
+    c.conn.write(qosPublishFrame(packet.topic, packet.payload, qos, packet.retain, packet.dup === true, messageId));
+    return;
+  }
+  const { topic, payload, retain, properties, messageExpiry } = packet;
+  sink({ cmd: 'publish', topic, payload, qos, retain, dup: packet.dup === true, messageId, properties, messageExpiry } as OutboundPacket);
 }
 
 function nextId(c: ClientInternals): number {

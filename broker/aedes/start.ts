@@ -10,6 +10,7 @@ import { flagResends } from './resend-dup.js';
 import { orderResumedSessions } from './resume-order.js';
 import { boundSessionQueues, type QueueBound, type SessionQueues } from './session-queues.js';
 import { storeGrantedOnly } from './store-granted-only.js';
+import { installPacketSinks } from './packet-sink.js';
 
 const require = createRequire(import.meta.url);
 
@@ -34,6 +35,7 @@ export interface AedesSetup {
  * overrides rely on are there (a changed Aedes fails here, naming the internal).
  */
 export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; sessions: SessionQueues }> {
+  installPacketSinks();
   const mq = setup.backends?.mq ?? (require('mqemitter') as () => EmitterInternals)();
   swallowDropped(mq);
   const aedes = await Aedes.createBroker({

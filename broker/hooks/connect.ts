@@ -11,6 +11,11 @@ import { gateClientDeliveries } from '../aedes/resume-order.js';
 import { ownedClientId, type ClientAccess, type ClientState } from '../client-access.js';
 import type { SessionLifecycle } from '../session-lifecycle.js';
 import { malformedTopicName } from './publish.js';
+import { serverLimits, startMqtt5 } from './mqtt5-connect.js';
+import { isMqtt5Connect } from '../mqtt5/session.js';
+import { connackRefusal } from '../mqtt5/reasons.js';
+import type { EncoderStats } from '../mqtt5/encoder.js';
+import { WireConnection } from '../wire/wire-connection.js';
 
 export interface ConnectDeps {
   config: Config;
@@ -30,8 +35,15 @@ export function connectHooks(deps: ConnectDeps): ConnectHooks {
   return { preConnect: preConnect(deps), authenticate: authenticate(deps) };
 }
 
-function preConnect({ config, access, log }: ConnectDeps): ConnectHooks['preConnect'] {
+function preConnect({ config, access, log, metrics }: ConnectDeps): ConnectHooks['preConnect'] {
   let clientShapeChecked = false;
+  const limits = serverLimits(config, false);
+  const withheld = metrics.counter(
+    'mqtt5_deliveries_withheld_total',
+    'MQTT 5 deliveries not sent: over the client\'s Maximum Packet Size (reason="oversize") or past their Message Expiry Interval (reason="expired")',
+    ['reason'],
+  );
+  const stats: EncoderStats = { withheld: (reason) => withheld.labels(reason).inc() };
   return (client, packet, done) => {
     // MQTT-3.1.2-14: a will QoS of 3 is a protocol violation (the parser lets it through).
     if (packet.will && (packet.will.qos as number) > 2) return done(new Error('will QoS 3'), false);
@@ -48,6 +60,9 @@ function preConnect({ config, access, log }: ConnectDeps): ConnectHooks['preConn
     // Before the session is restored: Aedes captures the delivery function with each subscription.
     installQoSDelivery(client);
     releaseConnectPacket(client);
+    // MQTT 5 rewrites the CONNECT into the 3.1.1 one Aedes runs (client id, keepalive, clean).
+    const mqtt5 = isMqtt5Connect(packet) ? startMqtt5(client, packet, limits, stats) : undefined;
+    if (isMqtt5Connect(packet) && !mqtt5) return done(new Error('MQTT 5 is served only on connections the wire layer fronts'), false);
     gateClientDeliveries(client);
     access.open(client, {
       refuseIdentifier: packet.clientId === '' && packet.clean === false,
@@ -66,8 +81,10 @@ function authenticate(deps: ConnectDeps): ConnectHooks['authenticate'] {
   const refusals = metrics.counter('mqtt_auth_refusals_total', 'CONNECTs refused', ['reason']);
   return (client, _username, password, done) => {
     const st = access.get(client);
-    const refuse = (code: 2 | 3 | 5, reason: string) => {
+    const refuse = (code: 2 | 3 | 5, reason: string, detail?: string) => {
       refusals.labels(reason).inc();
+      const { conn } = clientInternals(client);
+      if (conn instanceof WireConnection && conn.mqtt5) conn.mqtt5.session.refusal = connackRefusal(code, reason, detail);
       const err = Object.assign(new Error(reason), { returnCode: code });
       done(err, false);
     };
@@ -100,7 +117,7 @@ function authenticate(deps: ConnectDeps): ConnectHooks['authenticate'] {
       },
       (err: Error) => {
         log.info({ client: client.id, reason: err.message }, 'connect refused');
-        refuse(5, 'bad token');
+        refuse(5, 'bad token', (err as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'token expired' : undefined);
       },
     );
   };

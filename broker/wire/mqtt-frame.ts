@@ -28,14 +28,7 @@ export function qosPublishFrame(topic: string, payload: string | Buffer, qos: nu
   const remaining = 2 + topicLength + idLength + payloadLength;
   const frame = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
   frame[0] = (PUBLISH_TYPE << 4) | (dup ? DUP_BIT : 0) | (qos << 1) | (retain ? RETAIN_BIT : 0);
-  let at = 1;
-  let n = remaining;
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    frame[at++] = byte;
-  } while (n > 0);
+  let at = writeRemainingLength(frame, remaining, 1);
   frame.writeUInt16BE(topicLength, at);
   at += 2;
   at += frame.write(topic, at, 'utf8');
@@ -43,6 +36,17 @@ export function qosPublishFrame(topic: string, payload: string | Buffer, qos: nu
   if (typeof payload === 'string') frame.write(payload, at, 'utf8');
   else payload.copy(frame, at);
   return frame;
+}
+
+/** Writes `n` as the remaining-length varint at `at`; returns the position after it. */
+export function writeRemainingLength(frame: Buffer, n: number, at: number): number {
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    frame[at++] = byte;
+  } while (n > 0);
+  return at;
 }
 
 /** Where a frame's variable header starts (after the fixed header), or -1 if the varint is bad. */
@@ -77,20 +81,34 @@ export function publishQos(firstByte: number): number {
   return (firstByte & 0x06) >> 1;
 }
 
-/** Topic, payload and QoS of a complete QoS 0 or 1 PUBLISH frame, or null when it is not one. */
-export function readPublish(frame: Buffer): PublishView | null {
+/**
+ * Topic, payload and QoS of a complete QoS 0 or 1 PUBLISH frame, or null when it is not one. An
+ * MQTT 5 frame (`mqtt5`) has properties after the packet id: they are skipped, not read.
+ */
+export function readPublish(frame: Buffer, mqtt5 = false): PublishView | null {
   if (frame[0] >> 4 !== PUBLISH_TYPE) return null;
   const qos = publishQos(frame[0]);
   if (qos > 1) return null;
   const body = bodyOffset(frame);
   if (body < 0 || body + 2 > frame.length) return null;
   const topicEnd = body + 2 + frame.readUInt16BE(body);
-  const payloadStart = topicEnd + (qos === 1 ? 2 : 0);
-  if (payloadStart > frame.length) return null;
+  let payloadStart = topicEnd + (qos === 1 ? 2 : 0);
+  if (mqtt5) payloadStart = skipProperties(frame, payloadStart);
+  if (payloadStart < 0 || payloadStart > frame.length) return null;
   const topic = frame.toString('utf8', body + 2, topicEnd);
   const payload = frame.subarray(payloadStart);
   const retain = (frame[0] & RETAIN_BIT) !== 0;
   return qos === 1 ? { topic, payload, qos: 1, retain, messageId: frame.readUInt16BE(topicEnd) } : { topic, payload, qos: 0, retain };
+}
+
+/** Where an MQTT 5 property block starting at `at` ends, or -1 when its length is malformed. */
+function skipProperties(frame: Buffer, at: number): number {
+  let length = 0;
+  for (let shift = 0, i = at; i < at + 4 && i < frame.length; i++, shift += 7) {
+    length += (frame[i] & 0x7f) * 2 ** shift;
+    if ((frame[i] & 0x80) === 0) return i + 1 + length;
+  }
+  return -1;
 }
 
 /** PUBACK for a QoS 1 publish. */

@@ -48,9 +48,10 @@ export class OutboundQueue {
     return dropped;
   }
 
-  /** Everything queued, control bytes first; the queue is empty afterwards. */
-  take(): Buffer[] {
-    const parts = this.ticks.length === 0 ? this.control : this.control.length === 0 ? this.ticks : this.control.concat(this.ticks);
+  /** Everything queued, control bytes first, tick parts through `encodeTicks` when given; the queue is empty afterwards. */
+  take(encodeTicks?: (batch: Buffer) => Buffer): Buffer[] {
+    const ticks = encodeTicks && this.ticks.length > 0 ? this.ticks.map(encodeTicks) : this.ticks;
+    const parts = ticks.length === 0 ? this.control : this.control.length === 0 ? ticks : this.control.concat(ticks);
     this.control = [];
     this.ticks = [];
     this.framesInTick = [];

@@ -31,6 +31,8 @@ export class SubscriberWriter {
   private readonly queue = new OutboundQueue();
   private backedUp = false;
   private closed = false;
+  /** Set for an MQTT 5 client: its tick frames re-encoded as they are written (aliases stay in wire order). */
+  encodeTicks: ((batch: Buffer) => Buffer) | undefined;
   private readonly onDrain = () => {
     this.backedUp = false;
     this.flush();
@@ -73,8 +75,9 @@ export class SubscriberWriter {
   flush(): void {
     if (this.closed || this.backedUp || this.queue.isEmpty) return;
     if (this.sink.destroyed || !this.sink.writable) return;
-    const bytes = this.queue.bytes;
-    const parts = this.queue.take();
+    const queued = this.queue.bytes;
+    const parts = this.queue.take(this.encodeTicks);
+    const bytes = this.encodeTicks ? parts.reduce((sum, part) => sum + part.length, 0) : queued;
     if (parts.length === 1) {
       this.sink.write(parts[0]);
     } else if (bytes <= COALESCE_BYTES) {

@@ -4,6 +4,9 @@ import { FrameSplitter, type CaptureRule, type SplitterOptions } from './frame-s
 import { pubackFrame } from './mqtt-frame.js';
 import { OrderedAcks } from './ordered-acks.js';
 import { SubscriberWriter, type WriterLimits, type WriterStats } from './subscriber-writer.js';
+import { PACKET_SINK, type OutboundPacket } from '../aedes/packet-sink.js';
+import { Mqtt5Encoder, type EncoderStats } from '../mqtt5/encoder.js';
+import type { Mqtt5Session, Refusal } from '../mqtt5/session.js';
 
 /** What the wire layer takes off a connection's wire: a feed's ticks, chat (extension) QoS 1 publishes, PUBACKs. */
 export type CapturedKind = 'tick' | 'chat' | 'puback';
@@ -54,6 +57,9 @@ export class WireConnection extends Duplex {
   private capturedSeen = false;
   /** Set by Aedes (`conn.client = this`). */
   declare client?: Client;
+  /** The connection speaks MQTT 5 (set at its CONNECT): its session and the encoder of what leaves. */
+  mqtt5: { session: Mqtt5Session; encoder: Mqtt5Encoder } | undefined;
+  [PACKET_SINK]?: (packet: OutboundPacket) => boolean;
 
   constructor(
     readonly transport: Duplex,
@@ -90,6 +96,33 @@ export class WireConnection extends Duplex {
   release(rules: readonly CaptureRule<CapturedKind>[], takeAcks: boolean): void {
     this.splitter.release(rules, takeAcks ? 'puback' : undefined);
     this.updateFlow();
+  }
+
+  /**
+   * The client's CONNECT is MQTT 5: whatever Aedes writes arrives here as packets and leaves
+   * encoded as MQTT 5, and the wire layer's tick frames are re-encoded as they are written.
+   */
+  useMqtt5(session: Mqtt5Session, stats: EncoderStats): void {
+    const encoder = new Mqtt5Encoder(session, stats);
+    this.mqtt5 = { session, encoder };
+    this.writer.encodeTicks = (batch) => encoder.tickFrames(batch);
+    this[PACKET_SINK] = (packet) => {
+      const bytes = encoder.encode(packet);
+      if (bytes) this.write(bytes);
+      return true;
+    };
+  }
+
+  /**
+   * Ends the connection for `refusal`: an MQTT 5 client first gets a DISCONNECT with its reason
+   * code and string (MQTT 5 §3.14); an MQTT 3.1.1 client has no such packet and is just closed.
+   */
+  disconnect(refusal: Refusal): void {
+    if (this.destroyed) return;
+    const packet = { cmd: 'disconnect', reasonCode: refusal.reasonCode, properties: { reasonString: refusal.reason } } as const;
+    const bytes = this.mqtt5?.encoder.encode(packet);
+    if (bytes) this.write(bytes);
+    this.destroy();
   }
 
   /** Counts one handed-off packet against this connection's backlog bound; call the result when it is handled. */

@@ -242,7 +242,7 @@ export class WireLayer implements ConnectionHost {
   }
 
   private onTickFrame(conn: WireConnection, frame: Buffer): void {
-    const publish = readPublish(frame);
+    const publish = readPublish(frame, conn.mqtt5 !== undefined);
     if (publish === null) {
       this.counters.rejected.labels('frame').inc();
       this.logRejection(conn, 'malformed publish');
@@ -261,7 +261,7 @@ export class WireLayer implements ConnectionHost {
   }
 
   private onChatFrame(conn: WireConnection, frame: Buffer): void {
-    const publish = readPublish(frame);
+    const publish = readPublish(frame, conn.mqtt5 !== undefined);
     const client = conn.client;
     const intake = this.opts.chatIntake;
     if (publish === null || publish.messageId === undefined || !client || !intake) {

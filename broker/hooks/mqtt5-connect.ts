@@ -1,0 +1,42 @@
+import type { IConnectPacket, Packet } from 'mqtt-packet';
+import type { Config } from '../../protocol/config.js';
+import { clientInternals, type Client } from '../aedes/internals.js';
+import type { EncoderStats } from '../mqtt5/encoder.js';
+import { DISCONNECT_KEEPING_WILL, observeInbound } from '../mqtt5/inbound.js';
+import { Mqtt5Session, type ServerLimits } from '../mqtt5/session.js';
+import { WireConnection } from '../wire/wire-connection.js';
+
+export function serverLimits(config: Config, sharedSubscriptions: boolean): ServerLimits {
+  return {
+    receiveMaximum: config.MQTT_RECEIVE_MAXIMUM,
+    maximumPacketSize: config.MQTT_MAX_PACKET,
+    maxKeepaliveS: config.MQTT_MAX_KEEPALIVE_S,
+    maxSessionExpiryS: config.MQTT_SESSION_EXPIRY_S,
+    sharedSubscriptions,
+  };
+}
+
+/**
+ * In preConnect, for an MQTT 5 CONNECT: the connection gets its MQTT 5 session and encoder, the
+ * parser keeps reading MQTT 5, every parsed packet is seen by observeInbound before Aedes handles
+ * it, and Aedes (which refuses protocol level 5) is shown a 3.1.1 CONNECT with the session's
+ * client id, keepalive and `clean`. Returns the session, or undefined when the transport is not
+ * one the wire layer fronts.
+ */
+export function startMqtt5(client: Client, packet: IConnectPacket, limits: ServerLimits, stats: EncoderStats): Mqtt5Session | undefined {
+  const c = clientInternals(client);
+  const conn = c.conn;
+  if (!(conn instanceof WireConnection)) return undefined;
+  const session = Mqtt5Session.fromConnect(packet, limits);
+  conn.useMqtt5(session, stats);
+  c._parser.settings = { protocolVersion: 5 };
+  c._parser.prependListener('packet', (parsed: Packet) => {
+    const violation = observeInbound(session, parsed);
+    if (!violation) return;
+    // Aedes handles the packet after this listener: as an unknown command, which closes the connection (will kept).
+    (parsed as { cmd: string }).cmd = DISCONNECT_KEEPING_WILL;
+    conn.disconnect(violation);
+  });
+  packet.protocolVersion = 4;
+  return session;
+}
