@@ -12,6 +12,34 @@ export function qos1PublishFrame(topic, payload, messageId) {
   return Buffer.concat([Buffer.from([0x32]), remainingLength(body.length), body]);
 }
 
+/** MQTT 5: the property block (length 0) follows the packet id. */
+export function qos1Publish5Frame(topic, payload, messageId) {
+  const t = Buffer.from(topic);
+  const head = Buffer.from([t.length >> 8, t.length & 0xff]);
+  const id = Buffer.from([messageId >> 8, messageId & 0xff, 0]);
+  const body = Buffer.concat([head, t, id, Buffer.from(payload)]);
+  return Buffer.concat([Buffer.from([0x32]), remainingLength(body.length), body]);
+}
+
+const utf8 = (s) => {
+  const b = Buffer.from(s);
+  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+};
+
+/** MQTT 5 CONNECT (clean start, session ending with the connection) accepting `topicAliasMaximum` aliases. */
+export function connect5Frame({ clientId, username, password, keepalive, topicAliasMaximum }) {
+  const properties = Buffer.from([0x22, topicAliasMaximum >> 8, topicAliasMaximum & 0xff]);
+  const body = Buffer.concat([
+    utf8('MQTT'),
+    Buffer.from([5, 0xc2, keepalive >> 8, keepalive & 0xff, properties.length]),
+    properties,
+    utf8(clientId),
+    utf8(username),
+    utf8(password),
+  ]);
+  return Buffer.concat([Buffer.from([0x10]), remainingLength(body.length), body]);
+}
+
 export function pubackFrame(messageId) {
   const f = Buffer.from([0x40, 0x02, 0, 0]);
   f.writeUInt16BE(messageId, 2);
@@ -27,10 +55,12 @@ const TICKS_FIRST_BYTE = TICKS.charCodeAt(0);
  * `onOther(type, frame)` for the rest. Buffers are views: copy what is kept.
  */
 export class FrameReader {
-  constructor(onPublish, onOther) {
+  /** `mqtt5`: publishes carry properties; a topic alias stands for the topic it was introduced with. */
+  constructor(onPublish, onOther, mqtt5 = false) {
     this.onPublish = onPublish;
     this.onOther = onOther;
     this.carry = null;
+    this.aliases = mqtt5 ? new Map() : null;
   }
 
   feed(chunk) {
@@ -56,12 +86,25 @@ export class FrameReader {
     i++;
     const topicLength = buf.readUInt16BE(i);
     // Ticks are most of the traffic: their topic is never decoded (one string each would cost the load more than the broker).
-    const topic = buf[i + 2] === TICKS_FIRST_BYTE ? TICKS : buf.toString('latin1', i + 2, i + 2 + topicLength);
+    let topic = topicLength === 0 ? '' : buf[i + 2] === TICKS_FIRST_BYTE ? TICKS : buf.toString('latin1', i + 2, i + 2 + topicLength);
     const qos = (buf[at] >> 1) & 3;
     let p = i + 2 + topicLength;
     const messageId = qos > 0 ? buf.readUInt16BE(p) : 0;
     if (qos > 0) p += 2;
+    if (this.aliases) [topic, p] = this.readProperties(buf, p, topic);
     this.onPublish(topic, buf.subarray(p, end), qos, messageId);
+  }
+
+  /** MQTT 5: skips the property block, resolving a Topic Alias (ticktalk sends it as the only property). */
+  readProperties(buf, p, topic) {
+    const length = buf[p];
+    if (length === 3 && buf[p + 1] === 0x23) {
+      const alias = buf.readUInt16BE(p + 2);
+      if (topic === '') topic = this.aliases.get(alias) ?? '';
+      else this.aliases.set(alias, topic);
+    }
+    // Property blocks here stay under 128 bytes: one length byte.
+    return [topic, p + 1 + length];
   }
 }
 
@@ -79,9 +122,9 @@ function frameEnd(buf, at) {
   return -1;
 }
 
-/** SUBSCRIBE with a QoS per filter: `[[filter, qos], …]`. */
-export function subscribeFrame(messageId, filters) {
-  const parts = [Buffer.from([messageId >> 8, messageId & 0xff])];
+/** SUBSCRIBE with a QoS per filter: `[[filter, qos], …]` (MQTT 5: an empty property block after the id). */
+export function subscribeFrame(messageId, filters, mqtt5 = false) {
+  const parts = [Buffer.from(mqtt5 ? [messageId >> 8, messageId & 0xff, 0] : [messageId >> 8, messageId & 0xff])];
   for (const [filter, qos] of filters) {
     const f = Buffer.from(filter);
     parts.push(Buffer.from([f.length >> 8, f.length & 0xff]), f, Buffer.from([qos]));

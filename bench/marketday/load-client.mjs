@@ -2,7 +2,7 @@
 // at QoS 1), then it receives; a slow one reads in bursts (see SlowReading); it can publish chat.
 import net from 'node:net';
 import { connectFrame } from '../ticks/mqtt-wire.mjs';
-import { FrameReader, pubackFrame, qos1PublishFrame, subscribeFrame } from './frames.mjs';
+import { connect5Frame, FrameReader, pubackFrame, qos1Publish5Frame, qos1PublishFrame, subscribeFrame } from './frames.mjs';
 
 const CONNACK = 2;
 const PUBACK = 4;
@@ -10,6 +10,8 @@ const SUBACK = 9;
 /** The broker's largest keepalive: the clients send nothing but chat for the whole run. */
 const KEEPALIVE_S = 300;
 const HANDSHAKE_TIMEOUT_MS = 60_000;
+/** An MQTT 5 client accepts this many topic aliases: more than the symbols it subscribes to. */
+const TOPIC_ALIAS_MAXIMUM = 16;
 
 export class LoadClient {
   /** `sink` receives what arrives: tick(payload), chat(client, payload), acked(client, messageId). */
@@ -22,6 +24,7 @@ export class LoadClient {
     this.reader = new FrameReader(
       (topic, payload, qos, messageId) => this.onPublish(topic, payload, qos, messageId),
       (type, frame) => this.onOther(type, frame),
+      plan.mqtt5 === true,
     );
   }
 
@@ -37,21 +40,25 @@ export class LoadClient {
       socket.once('error', reject);
     });
     const connack = this.next(CONNACK, 'CONNACK');
-    socket.write(connectFrame({ clientId: this.plan.user, username: this.plan.user, password, keepalive: KEEPALIVE_S }));
+    const connect = { clientId: this.plan.user, username: this.plan.user, password, keepalive: KEEPALIVE_S, topicAliasMaximum: TOPIC_ALIAS_MAXIMUM };
+    socket.write(this.plan.mqtt5 ? connect5Frame(connect) : connectFrame(connect));
     const ack = await connack;
     if (ack[3] !== 0) throw new Error(`CONNACK return code ${ack[3]}`);
     const suback = this.next(SUBACK, 'SUBACK');
     const filters = [...this.plan.symbols.map((s) => [`ticks/${s}`, 0]), [`chat/rooms/${this.plan.room}`, 1]];
-    socket.write(subscribeFrame(1, filters));
+    socket.write(subscribeFrame(1, filters, this.plan.mqtt5));
     const granted = await suback;
-    if (granted.subarray(4).includes(0x80)) throw new Error('subscription refused');
+    // Reason codes follow the packet id (and, in MQTT 5, the property block); any of 0x80 and up is a refusal.
+    const codes = this.plan.mqtt5 ? granted.subarray(5 + granted[4]) : granted.subarray(4);
+    if (codes.some((code) => code >= 0x80)) throw new Error('subscription refused');
   }
 
   /** A chat message on the client's room at QoS 1; returns its packet id. */
   publishChat(payload) {
     const id = this.nextId;
     this.nextId = id >= 65535 ? 1 : id + 1;
-    this.socket.write(qos1PublishFrame(`chat/rooms/${this.plan.room}`, payload, id));
+    const topic = `chat/rooms/${this.plan.room}`;
+    this.socket.write(this.plan.mqtt5 ? qos1Publish5Frame(topic, payload, id) : qos1PublishFrame(topic, payload, id));
     return id;
   }
 

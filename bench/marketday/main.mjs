@@ -27,6 +27,7 @@ const PARAMS = {
   rooms: ['50', 'BENCH_ROOMS'],
   'chat-rate': ['40', 'BENCH_CHAT_RATE'],
   'slow-share': ['0.98', 'BENCH_SLOW_SHARE'],
+  'mqtt5-share': ['0', 'BENCH_MQTT5_SHARE'],
   duration: ['20', 'BENCH_DURATION_S'],
   warmup: ['5', 'BENCH_WARMUP_S'],
   grace: ['6', 'BENCH_GRACE_S'],
@@ -68,6 +69,7 @@ const plan = planClients({
   symbols: num('symbols'),
   rooms: num('rooms'),
   slowShare: num('slow-share'),
+  mqtt5Share: num('mqtt5-share'),
   zipfS: num('zipf'),
   perAddress: num('per-address'),
   seed: 42,
@@ -170,7 +172,7 @@ async function main() {
   const feedToken = await new Hs256Auth(secret).issue({ sub: `${runId.toLowerCase()}-feed`, roles: ['feed'] }, 3600);
   const processes = num('processes') || Math.max(1, Math.ceil(plan.length / CLIENTS_PER_PROCESS));
   log(
-    `${plan.length} clients (${plan.filter((c) => c.slow).length} slow readers) × ${opt['symbols-per-client']} of ${opt.symbols} symbols, ` +
+    `${plan.length} clients (${plan.filter((c) => c.slow).length} slow readers, ${plan.filter((c) => c.mqtt5).length} on MQTT 5) × ${opt['symbols-per-client']} of ${opt.symbols} symbols, ` +
       `${opt.rooms} rooms; ${opt['tick-rate']} ticks/s, ${opt['chat-rate']} chat/s; ${processes} load processes` +
       (pinned ? '; broker on core 0, load on core 1' : '; unpinned'),
   );

@@ -38,11 +38,12 @@ export const symbolName = (runId, rank) => `${runId}S${String(rank).padStart(3, 
 export const roomName = (runId, room) => `${runId.toLowerCase()}-r${room}`;
 
 /**
- * One entry per client: its user, symbols (Zipf), room (uniform), whether it reads slowly, and the
+ * One entry per client: its user, symbols (Zipf), room (uniform), whether it reads slowly, whether
+ * it speaks MQTT 5 (every client whose index mod 100 is below the share × 100), and the
  * loopback source address it connects from (`perAddress` clients per address, so the broker's
  * per-address connect limit holds without being raised).
  */
-export function planClients({ runId, clients, symbolsPerClient, symbols, rooms, slowShare, zipfS, perAddress, seed }) {
+export function planClients({ runId, clients, symbolsPerClient, symbols, rooms, slowShare, mqtt5Share = 0, zipfS, perAddress, seed }) {
   const rnd = random(seed);
   const popularity = zipf(symbols, zipfS);
   const plan = [];
@@ -54,6 +55,8 @@ export function planClients({ runId, clients, symbolsPerClient, symbols, rooms, 
       symbols: distinctRanks(popularity, Math.min(symbolsPerClient, symbols), rnd).map((r) => symbolName(runId, r)),
       room: roomName(runId, Math.floor(rnd() * rooms)),
       slow: rnd() < slowShare,
+      // Not drawn from rnd: the rest of the plan stays the same whatever the share of MQTT 5 clients.
+      mqtt5: i % 100 < Math.round(mqtt5Share * 100),
       localAddress: `127.0.${1 + Math.floor(address / 250)}.${1 + (address % 250)}`,
     });
   }

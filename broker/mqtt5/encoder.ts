@@ -1,6 +1,6 @@
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { covers } from '../topic-filter.js';
-import { frameLength, readPublish } from '../wire/mqtt-frame.js';
+import { frameLength, readPublish, type PublishView } from '../wire/mqtt-frame.js';
 import { aliasedPublishFrame } from './frames.js';
 import type { Mqtt5Session } from './session.js';
 
@@ -14,6 +14,11 @@ const CONNACK_REASONS: Record<number, number> = { 0: 0x00, 1: 0x84, 2: 0x85, 3: 
 
 /** Publish properties a receiver gets as the publisher sent them (MQTT-3.3.2-4, -15, -16, -17, -20). */
 const PASSED_PROPERTIES = ['payloadFormatIndicator', 'responseTopic', 'correlationData', 'userProperties', 'contentType'] as const;
+
+const EMPTY = Buffer.alloc(0);
+
+/** A tick frame read once, and its MQTT 5 forms by alias, for as long as the frame is referenced. */
+const aliasedFrames = new WeakMap<Buffer, { publish: PublishView; byAlias: Map<number, Buffer> }>();
 
 /** A message in Aedes' hands: aedes-packet keeps a publisher's `properties` and the absolute `messageExpiry` (ms). */
 type RoutedPublish = IPublishPacket & { messageExpiry?: number };
@@ -74,25 +79,39 @@ export class Mqtt5Encoder {
    * introduced (topic and alias) before a frame uses it alone.
    */
   tickFrames(batch: Buffer): Buffer {
+    // With a write window (the default) the batch is one frame, the same buffer for every subscriber.
+    const single = aliasedFrames.has(batch) ? this.tickFrame(batch) : undefined;
+    if (single !== undefined) return single ?? EMPTY;
     const frames: Buffer[] = [];
     let at = 0;
     while (at < batch.length) {
       const length = frameLength(batch.subarray(at));
       if (length < 0) break;
-      const publish = readPublish(batch.subarray(at, at + length));
+      const frame = this.tickFrame(length === batch.length ? batch : batch.subarray(at, at + length));
       at += length;
-      if (publish === null) continue;
-      const frame = this.withinMaximum(this.aliasedFrame(publish.topic, publish.payload, publish.retain));
       if (frame) frames.push(frame);
     }
     return frames.length === 1 ? frames[0] : Buffer.concat(frames);
   }
 
-  private aliasedFrame(topic: string, payload: Buffer, retain: boolean): Buffer {
+  /**
+   * One tick frame for this client. Clients holding the same alias for the topic share the frame
+   * (most MQTT 5 subscribers of a symbol, once its alias is introduced): one build per alias per tick.
+   */
+  private tickFrame(frame: Buffer): Buffer | null {
+    let shared = aliasedFrames.get(frame);
+    if (!shared) {
+      const publish = readPublish(frame);
+      if (publish === null) return null;
+      shared = { publish, byAlias: new Map() };
+      aliasedFrames.set(frame, shared);
+    }
+    const { topic, payload, retain } = shared.publish;
     const known = this.aliases.get(topic);
-    if (known !== undefined) return aliasedPublishFrame('', payload, retain, known);
-    const alias = this.newAlias(topic);
-    return aliasedPublishFrame(topic, payload, retain, alias);
+    if (known === undefined) return this.withinMaximum(aliasedPublishFrame(topic, payload, retain, this.newAlias(topic)));
+    let built = shared.byAlias.get(known);
+    if (!built) shared.byAlias.set(known, (built = aliasedPublishFrame('', payload, retain, known)));
+    return this.withinMaximum(built);
   }
 
   /** The next free alias for `topic`, or 0 (none) when the client's maximum is reached. */
