@@ -47,7 +47,7 @@ describe('paho MQTT 5 test client (against Mosquitto)', () => {
     const message = await bob.next('message');
     expect(message).toMatchObject({ topic, payload: '{"hi":1}', qos: 1, retain: false });
     expect(message.properties).toMatchObject({ ...properties, SubscriptionIdentifier: [7] });
-    await alice.expectNone('message', 300); // no_local: her own publish is not delivered back
+    await alice.expectNone('message', 200); // no_local: her own publish is not delivered back
   });
 
   it('reports PUBACK reason codes and round-trips binary payloads', async () => {
@@ -106,7 +106,7 @@ describe('paho MQTT 5 test client (against Mosquitto)', () => {
     for (const n of [1, 2, 3, 4]) await sender.publish({ topic: `${prefix}/flow`, payload: String(n), qos: 1 });
 
     const firstTwo = [await slow.next('message'), await slow.next('message')].map((m) => m.payload);
-    await slow.expectNone('message', 300);
+    await slow.expectNone('message', 200);
     expect(await slow.releaseAcks()).toBe(2);
     const lastTwo = [await slow.next('message'), await slow.next('message')].map((m) => m.payload);
     expect([...firstTwo, ...lastTwo]).toEqual(['1', '2', '3', '4']);
@@ -115,40 +115,40 @@ describe('paho MQTT 5 test client (against Mosquitto)', () => {
   it('resolves inbound topic aliases and decodes a short server DISCONNECT (both beyond paho 1.6.1 itself)', async () => {
     // Mosquitto sends neither: a scripted MQTT 5 server does, as the packets a real broker would send.
     const v5 = { protocolVersion: 5 as const };
-    const sockets = new Set<Socket>();
-    const server = createServer((socket) => {
-      sockets.add(socket);
-      const parser = mqttPacket.parser(v5);
-      parser.on('packet', (packet) => {
-        if (packet.cmd !== 'connect') return;
-        const send = (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p, v5));
-        send({ cmd: 'connack', reasonCode: 0, sessionPresent: false });
-        const publish = { cmd: 'publish', qos: 0, retain: false, dup: false } as const;
-        send({ ...publish, topic: 'ticks/EURUSD', payload: '1', properties: { topicAlias: 1 } });
-        send({ ...publish, topic: '', payload: '2', properties: { topicAlias: 1 } });
-        send({ cmd: 'disconnect', reasonCode: 0x8e }); // reason code and an empty property length only
-        socket.end();
-      });
-      socket.on('data', (d) => parser.parse(d));
-      socket.on('error', () => {});
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const publish = { cmd: 'publish', qos: 0, retain: false, dup: false } as const;
+    const server = await scriptedServer(
+      [
+        { cmd: 'connack', reasonCode: 0, sessionPresent: false },
+        { ...publish, topic: 'ticks/EURUSD', payload: '1', properties: { topicAlias: 1 } },
+        { ...publish, topic: '', payload: '2', properties: { topicAlias: 1 } },
+        { cmd: 'disconnect', reasonCode: 0x8e }, // reason code and an empty property length only
+      ].map((p) => mqttPacket.generate(p as mqttPacket.Packet, v5)),
+    );
     try {
       const paho = await startPaho();
-      const { port } = server.address() as { port: number };
-      await paho.connect({ port, client_id: 'scripted', properties: { TopicAliasMaximum: 5 } });
-      expect(await paho.next('message')).toMatchObject({
-        topic: 'ticks/EURUSD',
-        wire_topic: 'ticks/EURUSD',
-        payload: '1',
-        properties: { TopicAlias: 1 },
-      });
+      await paho.connect({ port: server.port, client_id: 'scripted', properties: { TopicAliasMaximum: 5 } });
+      const first = { topic: 'ticks/EURUSD', wire_topic: 'ticks/EURUSD', payload: '1', properties: { TopicAlias: 1 } };
+      expect(await paho.next('message')).toMatchObject(first);
       expect(await paho.next('message')).toMatchObject({ topic: 'ticks/EURUSD', wire_topic: '', payload: '2', properties: { TopicAlias: 1 } });
       expect(await paho.next('disconnect')).toMatchObject({ reason_code: 0x8e, reason_name: 'Session taken over' });
       await paho.next('closed');
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
+    }
+  });
+
+  it('reports a packet paho cannot parse as an error event and closes the connection', async () => {
+    const server = await scriptedServer([
+      Buffer.from([0x20, 0x03, 0x00, 0x00, 0x00]), // CONNACK: success, no properties
+      Buffer.from([0x30, 0x06, 0x00, 0x01, 0x61, 0x05, 0x26, 0x00]), // PUBLISH whose properties stop short
+    ]);
+    try {
+      const paho = await startPaho();
+      await paho.connect({ port: server.port, client_id: 'scripted' });
+      expect((await paho.next('error')).message).toMatch(/^packet 0x30 from the server/);
+      expect(await paho.next('closed')).toMatchObject({ reason_code: 2 }); // paho's MQTT_ERR_PROTOCOL
+    } finally {
+      await server.close();
     }
   });
 
@@ -183,3 +183,21 @@ describe('paho MQTT 5 test client (against Mosquitto)', () => {
     await expect(paho.connect({ port: 1 })).rejects.toThrow(/ConnectionRefusedError/);
   });
 });
+
+/** A TCP server on 127.0.0.1 that answers the first bytes a client sends with `replies`, then ends the connection. */
+async function scriptedServer(replies: Buffer[]): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('data', () => socket.end(Buffer.concat(replies)));
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

@@ -153,13 +153,19 @@ class DriverClient(mqtt.Client):
         self.inbound_aliases = {}
 
     def _packet_handle(self):
+        # A packet paho cannot parse (or a callback that fails) would end paho's network thread
+        # silently: it is reported instead, and the connection closed as a protocol error.
         command = self._in_packet["command"] & 0xF0
-        body = bytes(self._in_packet["packet"])
-        if command in ACK_PACKET_TYPES:
-            self._report_ack(command, body)
-        elif command == mqtt.DISCONNECT:
-            self._report_server_disconnect(body)
-        return super()._packet_handle()
+        try:
+            body = bytes(self._in_packet["packet"])
+            if command in ACK_PACKET_TYPES:
+                self._report_ack(command, body)
+            elif command == mqtt.DISCONNECT:
+                self._report_server_disconnect(body)
+            return super()._packet_handle()
+        except Exception as err:
+            self._out.emit("error", id=None, command=None, message="packet 0x%02x from the server: %s: %s" % (command, type(err).__name__, err))
+            return mqtt.MQTT_ERR_PROTOCOL
 
     def _report_ack(self, command, body):
         event, packet_type = ACK_PACKET_TYPES[command]
