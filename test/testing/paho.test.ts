@@ -25,6 +25,16 @@ describe('paho MQTT 5 test client (against Mosquitto)', () => {
     expect(connack.properties.TopicAliasMaximum).toBeGreaterThan(0);
   });
 
+  it('resumes a session with clean_start false within its Session Expiry Interval', async () => {
+    const paho = await startPaho();
+    const session = { ...MOSQUITTO, client_id: `${prefix}-session`, properties: { SessionExpiryInterval: 60 } };
+    expect(await paho.connect({ ...session, clean_start: true })).toMatchObject({ session_present: false });
+    await paho.disconnect();
+    expect(await paho.connect({ ...session, clean_start: false })).toMatchObject({ session_present: true });
+    await paho.disconnect(0, { SessionExpiryInterval: 0 }); // DISCONNECT properties: the session ends now
+    expect(await paho.connect({ ...session, clean_start: false, properties: {} })).toMatchObject({ session_present: false });
+  });
+
   it('subscribes with a subscription identifier and no-local, and carries publish properties to another client', async () => {
     const [alice, bob] = await Promise.all([startPaho(), startPaho()]);
     await Promise.all([alice.connect({ ...MOSQUITTO, client_id: `${prefix}-a` }), bob.connect({ ...MOSQUITTO, client_id: `${prefix}-b` })]);
@@ -110,6 +120,17 @@ describe('paho MQTT 5 test client (against Mosquitto)', () => {
     expect(await slow.releaseAcks()).toBe(2);
     const lastTwo = [await slow.next('message'), await slow.next('message')].map((m) => m.payload);
     expect([...firstTwo, ...lastTwo]).toEqual(['1', '2', '3', '4']);
+  });
+
+  it('pauses the network loop with the connection open, and resumes it', async () => {
+    const [paused, sender] = await Promise.all([startPaho(), startPaho()]);
+    await Promise.all([paused.connect({ ...MOSQUITTO, client_id: `${prefix}-paused` }), sender.connect({ ...MOSQUITTO, client_id: `${prefix}-s` })]);
+    await paused.subscribe([{ topic: `${prefix}/paused` }]);
+    await paused.pause();
+    await sender.publish({ topic: `${prefix}/paused`, payload: 'meanwhile' });
+    await paused.expectNone('message', 200);
+    await paused.resume();
+    expect(await paused.next('message')).toMatchObject({ payload: 'meanwhile' });
   });
 
   it('resolves inbound topic aliases and decodes a short server DISCONNECT (both beyond paho 1.6.1 itself)', async () => {

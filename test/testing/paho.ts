@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const PYTHON = '/usr/bin/python3'; // Debian's python, where python3-paho-mqtt installs (not pyenv's)
 const DRIVER = fileURLToPath(new URL('./paho/driver.py', import.meta.url));
-const DEFAULT_WAIT_MS = 3000;
+const DEFAULT_WAIT_MS = 5000; // generous: the CI machine is shared and often loaded
 
 /** MQTT 5 properties by paho's names; binary ones (CorrelationData, AuthenticationData) as hex. */
 export interface Mqtt5Properties {
@@ -271,6 +271,19 @@ export class PahoClient {
   async releaseAcks(keepHolding = false): Promise<number> {
     const { released } = await this.request({ cmd: 'release_acks', keep_holding: keepHolding });
     return released!;
+  }
+
+  /**
+   * Stops paho's network loop with the connection left open: nothing is read, acknowledged or sent
+   * (no PINGREQ) until `resume()`, as from a hung client. Fails if publishes stay in flight for 2 s.
+   */
+  async pause(): Promise<void> {
+    await this.request({ cmd: 'pause' });
+  }
+
+  /** Restarts the network loop after `pause()`: what arrived meanwhile is read then. */
+  async resume(): Promise<void> {
+    await this.request({ cmd: 'resume' });
   }
 
   /**

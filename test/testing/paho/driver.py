@@ -5,10 +5,11 @@ An independent MQTT 5 implementation for ticktalk's tests (test/testing/paho.ts 
 under Debian's /usr/bin/python3 with Debian's python3-paho-mqtt (1.6.1).
 
 Every input line is one command object: {"cmd": "connect" | "subscribe" | "unsubscribe" |
-"publish" | "disconnect" | "close" | "release_acks", "id": <any>, ...}. Each command is answered by
-{"event": "result", "id", "command", ...} or {"event": "error", "id", "command", "message"}; what
-the server sends back arrives later as its own event (connack, suback, unsuback, puback, pubrec,
-pubcomp, published, message, disconnect, closed). Property keys are paho's names
+"publish" | "disconnect" | "close" | "release_acks" | "pause" | "resume", "id": <any>, ...}.
+Each command is answered by {"event": "result", "id", "command", ...} or {"event": "error", "id",
+"command", "message"}; what the server sends back arrives later as its own event (connack,
+suback, unsuback, puback, pubrec, pubcomp, published, message, disconnect, closed), and a packet
+paho cannot parse as an error event with a null id. Property keys are paho's names
 ("SessionExpiryInterval", "UserProperty" as [[key, value], ...], binary ones as hex).
 
 paho 1.6.1 leaves some MQTT 5 details out of its callbacks; DriverClient reads them off the packets:
@@ -164,7 +165,8 @@ class DriverClient(mqtt.Client):
                 self._report_server_disconnect(body)
             return super()._packet_handle()
         except Exception as err:
-            self._out.emit("error", id=None, command=None, message="packet 0x%02x from the server: %s: %s" % (command, type(err).__name__, err))
+            message = "packet 0x%02x from the server: %s: %s" % (command, type(err).__name__, err)
+            self._out.emit("error", id=None, command=None, message=message)
             return mqtt.MQTT_ERR_PROTOCOL
 
     def _report_ack(self, command, body):
@@ -283,10 +285,12 @@ class Session:
             )
 
         def on_subscribe(_client, _userdata, mid, reason_codes, properties):
-            out.emit("suback", mid=mid, **self._reason_list(reason_codes), properties=properties_to_json(properties))
+            props = properties_to_json(properties)
+            out.emit("suback", mid=mid, **self._reason_list(reason_codes), properties=props)
 
         def on_unsubscribe(_client, _userdata, mid, properties, reason_codes):
-            out.emit("unsuback", mid=mid, **self._reason_list(reason_codes), properties=properties_to_json(properties))
+            props = properties_to_json(properties)
+            out.emit("unsuback", mid=mid, **self._reason_list(reason_codes), properties=props)
 
         def on_publish(_client, _userdata, mid):
             out.emit("published", mid=mid)
@@ -299,13 +303,16 @@ class Session:
         client.on_subscribe = on_subscribe
         client.on_unsubscribe = on_unsubscribe
         client.on_publish = on_publish
-        client.on_message = lambda c, _userdata, message: out.emit("message", **self._message_json(c, message))
+        client.on_message = lambda c, _ud, msg: out.emit("message", **self._message_json(c, msg))
         client.on_disconnect = on_disconnect
 
     @staticmethod
     def _reason_list(reason_codes):
         codes = reason_codes if isinstance(reason_codes, list) else [reason_codes]
-        return {"reason_codes": [c.value for c in codes], "reason_names": [c.getName() for c in codes]}
+        return {
+            "reason_codes": [c.value for c in codes],
+            "reason_names": [c.getName() for c in codes],
+        }
 
     @staticmethod
     def _message_json(client, message):
@@ -331,6 +338,7 @@ class Session:
 
     def disconnect(self, cmd):
         client = self._connected_client()
+        self._ensure_loop(client)
         reason = ReasonCodes(PacketTypes.DISCONNECT, identifier=cmd.get("reason_code", 0))
         props = properties_from_json(PacketTypes.DISCONNECT, cmd.get("properties"))
         rc = client.disconnect(reasoncode=reason, properties=props)
@@ -340,24 +348,57 @@ class Session:
 
     def close(self, _cmd):
         """Drop the TCP connection without DISCONNECT (the server publishes the will)."""
-        sock = self._connected_client().socket()
-        if sock is None:
+        client = self._connected_client()
+        if client.socket() is None:
             raise RuntimeError("the connection is already closed")
-        raw = getattr(sock, "_socket", sock)  # the TCP socket under a WebsocketWrapper
-        raw.shutdown(socket.SHUT_RDWR)
+        self._ensure_loop(client)  # the loop reports the closed connection
+        self._drop_connection(client)
         return {}
+
+    @staticmethod
+    def _drop_connection(client):
+        sock = client.socket()
+        if sock is None:
+            return
+        raw = getattr(sock, "_socket", sock)  # the TCP socket under a WebsocketWrapper
+        try:
+            raw.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone
+
+    def pause(self, cmd):
+        """Stop paho's network loop, the connection left open: nothing is read, acknowledged or
+        sent (no PINGREQ either) until resume, as from a client that has hung."""
+        client = self._connected_client()
+        thread = client._thread
+        if thread is None:
+            raise RuntimeError("already paused")
+        client._thread_terminate = True  # paho's loop ends once its outgoing queue is empty
+        client._sockpairW.send(mqtt.sockpair_data)  # wakes its select() now, not after 1 s
+        thread.join(timeout=cmd.get("timeout_s", 2))
+        if thread.is_alive():
+            client._thread_terminate = False
+            raise RuntimeError("paho's loop did not stop: publishes still in flight")
+        client._thread = None
+        return {}
+
+    def resume(self, _cmd):
+        client = self._connected_client()
+        if client._thread is not None:
+            raise RuntimeError("not paused")
+        client.loop_start()
+        return {}
+
+    @staticmethod
+    def _ensure_loop(client):
+        if client._thread is None:  # paused: the loop must run for what comes next to happen
+            client.loop_start()
 
     def _discard_client(self):
         if self.client is None:
             return
         client, self.client = self.client, None
-        sock = client.socket()
-        if sock is not None:
-            raw = getattr(sock, "_socket", sock)
-            try:
-                raw.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._drop_connection(client)
         client.loop_stop()
 
     def _connected_client(self):
@@ -416,6 +457,7 @@ class Session:
         if client is None:
             return
         if client.is_connected():
+            self._ensure_loop(client)
             client.disconnect()
         client.loop_stop()
 
@@ -429,6 +471,8 @@ def run(session, out, lines):
         "disconnect": session.disconnect,
         "close": session.close,
         "release_acks": session.release_acks,
+        "pause": session.pause,
+        "resume": session.resume,
     }
     for line in lines:
         if not line.strip():
