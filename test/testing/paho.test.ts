@@ -72,6 +72,7 @@ describe('paho MQTT 5 test client (against Mosquitto)', () => {
     const message = await paho.next('message');
     expect(message).toMatchObject({ payload: null, qos: 2 });
     expect(Buffer.from(message.payload_base64, 'base64')).toEqual(Buffer.from([0xff, 0, 1]));
+    expect(await paho.unsubscribe([`${prefix}/bin`, `${prefix}/never`])).toMatchObject({ reason_codes: [0, 17] }); // 17: no subscription
   });
 
   it('sends DISCONNECT with a reason code (0x04 publishes the will); close drops the socket and the will goes out too', async () => {
