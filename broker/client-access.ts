@@ -59,12 +59,10 @@ export class ClientAccess {
     return st.lastPublish.allowed;
   }
 
-  /** Whether the ACL and the subscription cap let the client (still) hold `filter`. */
-  maySubscribe(client: Client, st: ClientState, filter: string): boolean {
-    return (
-      (st.filters.has(filter) || st.filters.size < this.config.MQTT_MAX_SUBSCRIPTIONS) &&
-      isAllowed(st.who, 'subscribe', filter, this.aclContext(client.id))
-    );
+  /** Why the client may not (still) hold `filter`: the subscription cap, then the ACL; undefined when it may. */
+  subscribeRefusal(client: Client, st: ClientState, filter: string): 'quota exceeded' | 'not authorized' | undefined {
+    if (!st.filters.has(filter) && st.filters.size >= this.config.MQTT_MAX_SUBSCRIPTIONS) return 'quota exceeded';
+    return isAllowed(st.who, 'subscribe', filter, this.aclContext(client.id)) ? undefined : 'not authorized';
   }
 
   /**

@@ -10,6 +10,26 @@ export interface ClientInfo {
   node: string;
 }
 
+/**
+ * Why an extension refused a client's publish (acked and dropped either way): MQTT 5 clients get it
+ * on their PUBACK (broker/mqtt5/reasons.ts maps `kind` to a reason code); 3.1.1 clients have no
+ * place for it, so the extension tells them its own way (chat: `users/{sub}/errors`).
+ */
+export interface PublishRefusal {
+  kind: 'not authorized' | 'quota exceeded' | 'payload invalid' | 'topic invalid';
+  /** For people: the reason string. */
+  message: string;
+  /** For programs: a stable code (MQTT 5 user property `code`). */
+  code?: string;
+}
+
+/** What an extension makes of a publish: the payload to forward, null to ack and drop, or a refusal (acked and dropped). */
+export type PublishVerdict = Buffer | null | { refused: PublishRefusal };
+
+export function isRefused(verdict: PublishVerdict): verdict is { refused: PublishRefusal } {
+  return verdict !== null && !Buffer.isBuffer(verdict);
+}
+
 export interface ClientPublish {
   topic: string;
   payload: Buffer;
@@ -27,16 +47,18 @@ export interface BrokerExtension {
   readonly publishPrefixes: readonly string[];
   /**
    * Runs before the broker acknowledges the publish (PUBACK is sent only once this resolves).
-   * Resolve with the payload to forward (possibly rewritten, e.g. stamped), or `null` to
-   * acknowledge without forwarding (a rejected message). A throw means "not handled, try again":
+   * Resolve with the payload to forward (possibly rewritten, e.g. stamped), `null` to acknowledge
+   * without forwarding (a duplicate, a throttled signal), or `{ refused }` to acknowledge without
+   * forwarding and say why (MQTT 5 PUBACK reason). A throw means "not handled, try again":
    * the connection is closed without PUBACK, so the client retransmits after reconnecting.
    */
-  onClientPublish(client: ClientInfo, packet: ClientPublish): Promise<Buffer | null>;
+  onClientPublish(client: ClientInfo, packet: ClientPublish): Promise<PublishVerdict>;
   /**
    * The ACL refused an authenticated client's publish on one of this extension's prefixes (it is
-   * acked and dropped either way); the extension may tell the client why.
+   * acked and dropped either way); the extension may tell the client why, and returns the refusal
+   * an MQTT 5 PUBACK carries (default: not authorized to publish on the topic).
    */
-  onDeniedPublish?(client: ClientInfo, packet: ClientPublish): void;
+  onDeniedPublish?(client: ClientInfo, packet: ClientPublish): PublishRefusal | undefined;
   onSubscribe?(client: ClientInfo, topics: readonly string[]): void;
   onUnsubscribe?(client: ClientInfo, topics: readonly string[]): void;
   onDisconnect?(client: ClientInfo): void;

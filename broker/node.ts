@@ -18,6 +18,9 @@ import { connectHooks } from './hooks/connect.js';
 import { PublishHooks } from './hooks/publish.js';
 import { authorizeSubscribe, reportSubscriptions } from './hooks/subscribe.js';
 import { guardPackets } from './packet-guard.js';
+import type { Closable } from './drain.js';
+import { badPacketDisconnect, SERVER_DISCONNECTS } from './mqtt5/reasons.js';
+import { endConnection } from './server-disconnect.js';
 import { SessionLifecycle } from './session-lifecycle.js';
 import { MemorySessionRegistry } from './session-registry.js';
 import { RedisSessionRegistry } from './session-registry-redis.js';
@@ -85,7 +88,7 @@ export class BrokerNode {
       backends: cluster?.backends,
       hooks: {
         ...connectHooks({ config, auth: opts.auth, operatorAcl: opts.operatorAcl, access, sessions, metrics, log }),
-        authorizeSubscribe: authorizeSubscribe(access),
+        authorizeSubscribe: authorizeSubscribe(access, config.MQTT_MAX_SUBSCRIPTIONS),
         authorizePublish: publishing.authorizePublish,
         authorizeForward: publishing.authorizeForward,
       },
@@ -139,6 +142,8 @@ export class BrokerNode {
       (err) => {
         this.violations.inc();
         this.opts.log.warn({ err: err.message }, 'closing connection: bad packet');
+        // MQTT 5: a DISCONNECT saying why (0x95 too large, 0x81 malformed); 3.1.1: closed.
+        conn.disconnect(badPacketDisconnect(err));
       },
       () => conn.mqtt5 !== undefined,
     );
@@ -160,6 +165,11 @@ export class BrokerNode {
   /** Every connected client, for a gradual drain on shutdown. */
   clients(): Client[] {
     return Object.values(aedesInternals(this.aedes).clients);
+  }
+
+  /** Every connected client as the drain closes it: MQTT 5 clients get DISCONNECT 0x8B (server shutting down). */
+  clientsToDrain(): Closable[] {
+    return this.clients().map((client) => ({ close: () => endConnection(client, SERVER_DISCONNECTS.shuttingDown) }));
   }
 
   close(): Promise<void> {

@@ -24,7 +24,8 @@ describe('ChatService', () => {
   const send = async (who: Identity, topic: string, body: unknown, flags: { qos: 0 | 1; retain: boolean } = { qos: 1, retain: false }) => {
     const payload = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     const out = await chat.onClientPublish(client(who), { topic, payload, ...flags });
-    return out && JSON.parse(out.toString());
+    // A refusal is acked and dropped: nothing forwarded (the MQTT 5 PUBACK reason is tested end to end).
+    return Buffer.isBuffer(out) ? JSON.parse(out.toString()) : null;
   };
   const errorsOf = (sub: string) => published.filter((p) => p.topic === `users/${sub}/errors`).map((p) => p.payload);
   const tokenOf = (who: Identity) => auth.issue({ sub: who.sub, name: who.name, roles: who.roles }, 600);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { BrokerExtension, ClientInfo, ClientPublish } from '../broker/extensions.js';
+import type { BrokerExtension, ClientInfo, ClientPublish, PublishRefusal, PublishVerdict } from '../broker/extensions.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Identity } from '../protocol/identity.js';
@@ -13,7 +13,7 @@ import {
   type ChatTopic,
   type Conversation,
 } from './conversation.js';
-import { ChatError } from './errors.js';
+import { ChatError, type ChatErrorCode } from './errors.js';
 import { encodeEvent, type ChatEvent, type DeleteEvent, type EditEvent, type MessageEvent, type MuteEvent } from './events.js';
 import { GroupCommit } from './group-commit.js';
 import { chatInputSchema, parseChatPayload, refOfRejected, type ChatInput } from './input.js';
@@ -95,44 +95,40 @@ export class ChatService implements BrokerExtension {
     this.typingThrottled = deps.metrics.counter('chat_typing_throttled_total', 'Typing signals acked and dropped over CHAT_TYPING_PER_S');
   }
 
-  async onClientPublish(client: ClientInfo, packet: ClientPublish): Promise<Buffer | null> {
+  async onClientPublish(client: ClientInfo, packet: ClientPublish): Promise<PublishVerdict> {
     const who = client.who;
     const target = this.parseTopic(packet.topic);
     if (who === null || target === null) {
-      if (who) this.reportError(who.sub, null, new ChatError('invalid_topic', `cannot publish on ${packet.topic}`));
-      return null;
+      return who ? this.refuse(who.sub, null, new ChatError('invalid_topic', `cannot publish on ${packet.topic}`)) : null;
     }
     if (packet.retain) {
       // A retained chat message would be replayed to every later subscriber as if it were new.
-      this.reportError(who.sub, refOfRejected(packet.payload), new ChatError('invalid_payload', 'chat publishes must not be retained'));
-      return null;
+      return this.refuse(who.sub, refOfRejected(packet.payload), new ChatError('invalid_payload', 'chat publishes must not be retained'));
     }
     if (target.kind === 'typing') return this.typing(who, target.room);
     if (packet.qos === 0) {
       // Forwarded at QoS 0 it would skip offline sessions: chat is only ever guaranteed.
-      this.reportError(who.sub, refOfRejected(packet.payload), new ChatError('invalid_payload', 'publish chat messages with QoS 1'));
-      return null;
+      return this.refuse(who.sub, refOfRejected(packet.payload), new ChatError('invalid_payload', 'publish chat messages with QoS 1'));
     }
     if (!isMember(target.conversation, who.sub)) {
-      this.reportError(who.sub, refOfRejected(packet.payload), new ChatError('forbidden', 'not your conversation'));
-      return null;
+      return this.refuse(who.sub, refOfRejected(packet.payload), new ChatError('forbidden', 'not your conversation'));
     }
     try {
       const input = parseChatPayload(packet.payload, this.inputSchema);
       const { encoded, duplicate } = await this.post(who, target.conversation, input, { rateLimited: true });
       return duplicate ? null : encoded;
     } catch (err) {
-      this.reportError(who.sub, refOfRejected(packet.payload), err);
+      const refused = this.refuse(who.sub, refOfRejected(packet.payload), err);
       // Storage failed: throwing makes the broker close the connection without PUBACK, so the
       // client sends the message again (its `ref` keeps the retry from being stored twice).
       if (!(err instanceof ChatError)) throw err;
-      return null;
+      return refused;
     }
   }
 
-  onDeniedPublish(client: ClientInfo, packet: ClientPublish): void {
-    if (!client.who) return;
-    this.reportError(client.who.sub, refOfRejected(packet.payload), new ChatError('forbidden', deniedReason(packet.topic)));
+  onDeniedPublish(client: ClientInfo, packet: ClientPublish): PublishRefusal | undefined {
+    if (!client.who) return undefined;
+    return this.refuse(client.who.sub, refOfRejected(packet.payload), new ChatError('forbidden', deniedReason(packet.topic))).refused;
   }
 
   onSubscribe(client: ClientInfo, filters: readonly string[]): void {
@@ -266,14 +262,33 @@ export class ChatService implements BrokerExtension {
     counter.inc();
   }
 
-  private reportError(sub: string, ref: string | null, err: unknown): void {
+  /**
+   * A refused chat publish: answered on `users/{sub}/errors` (every client: 3.1.1 has no other
+   * place for it, and QoS 0 publishes have no ack), and returned for the MQTT 5 PUBACK, whose reason
+   * string is the same message and whose user property `code` the same code.
+   */
+  private refuse(sub: string, ref: string | null, err: unknown): { refused: PublishRefusal } {
     const chatError = err instanceof ChatError ? err : new ChatError('unavailable', 'message not stored: chat storage unavailable, send it again');
     if (!(err instanceof ChatError)) this.deps.log.error({ err, user: sub }, 'chat publish failed');
     this.countOutcome(chatError.code);
     const body = JSON.stringify({ ref, code: chatError.code, message: chatError.message });
     this.deps.publish(topics.userErrors(sub), body, 0).catch((e: unknown) => this.deps.log.warn({ err: e }, 'could not report chat error'));
+    return { refused: { kind: REFUSAL_KINDS[chatError.code], message: chatError.message, code: chatError.code } };
   }
 }
+
+/** How each chat error reads as an MQTT 5 PUBACK reason (broker/mqtt5/reasons.ts has the codes). */
+const REFUSAL_KINDS: Record<ChatErrorCode, PublishRefusal['kind']> = {
+  invalid_payload: 'payload invalid',
+  invalid_topic: 'topic invalid',
+  rate_limited: 'quota exceeded',
+  muted: 'not authorized',
+  forbidden: 'not authorized',
+  not_found: 'not authorized',
+  edit_window_closed: 'not authorized',
+  deleted: 'not authorized',
+  unavailable: 'not authorized',
+};
 
 /** Why the broker's ACL refused a chat publish, in words an integrator can act on. */
 function deniedReason(topic: string): string {

@@ -138,7 +138,7 @@ async function listenMqtt(ctx: RoleContext, node: BrokerNode, { tcp, webSocket }
     async () => {
       tcp.stopAccepting();
       webSocket.stopAccepting();
-      const clients = node.clients();
+      const clients = node.clientsToDrain();
       log.info({ clients: clients.length, seconds: config.SHUTDOWN_DRAIN_S }, 'draining MQTT clients');
       await drainGradually(clients, config.SHUTDOWN_DRAIN_S * 1000);
     },

@@ -53,6 +53,8 @@ export interface PersistenceInternals {
   cleanSubscriptions(client: Pick<Client, 'id'>): Promise<unknown>;
   /** A QoS 2 message received from the client and not yet released (PUBREL); rejects when there is none. */
   incomingGetPacket(client: Client, packet: { messageId?: number }): Promise<unknown>;
+  /** Forgets a received QoS 2 message (Aedes' PUBREL handler). */
+  incomingDelPacket(client: Client, packet: { messageId?: number }): Promise<unknown>;
 }
 
 /** Aedes' message emitter (mqemitter, mqemitter-redis). */
@@ -84,6 +86,8 @@ export interface ClientInternals {
   connecting: boolean;
   connected: boolean;
   _nextId: number;
+  /** Packet ids of received QoS 2 messages awaiting their PUBREL (bounded by maxInflightInbound). */
+  _inboundInflight: Set<number>;
   /** Highest brokerCounter delivered per broker id (Aedes' de-duplication). */
   duplicates: Record<string, number>;
   subscriptions: Record<string, { qos: number } | undefined>;
@@ -123,6 +127,7 @@ const BROKER_SHAPE: Shape = [
   ['persistence.storeRetained', 'function'],
   ['persistence.cleanSubscriptions', 'function'],
   ['persistence.incomingGetPacket', 'function'],
+  ['persistence.incomingDelPacket', 'function'],
   ['mq', 'object'],
   ['mq.emit', 'function'],
   ['published', 'function'],
@@ -137,6 +142,7 @@ const CLIENT_SHAPE: Shape = [
   ['connecting', 'boolean'],
   ['connected', 'boolean'],
   ['_nextId', 'number'],
+  ['_inboundInflight', 'object'],
   ['duplicates', 'object'],
   ['subscriptions', 'object'],
   ['conn', 'object'],

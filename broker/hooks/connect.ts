@@ -13,7 +13,8 @@ import type { SessionLifecycle } from '../session-lifecycle.js';
 import { malformedTopicName } from './publish.js';
 import { serverLimits, startMqtt5 } from './mqtt5-connect.js';
 import { isMqtt5Connect } from '../mqtt5/session.js';
-import { connackRefusal } from '../mqtt5/reasons.js';
+import { connackRefusal, SERVER_DISCONNECTS } from '../mqtt5/reasons.js';
+import { endConnection } from '../server-disconnect.js';
 import type { EncoderStats } from '../mqtt5/encoder.js';
 import { WireConnection } from '../wire/wire-connection.js';
 
@@ -117,7 +118,8 @@ function authenticate(deps: ConnectDeps): ConnectHooks['authenticate'] {
       },
       (err: Error) => {
         log.info({ client: client.id, reason: err.message }, 'connect refused');
-        refuse(5, 'bad token', (err as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'token expired' : undefined);
+        // The verifier says "token expired" for a token past its `exp` (platform/auth.ts).
+        refuse(5, 'bad token', err.message === 'token expired' ? 'token expired' : undefined);
       },
     );
   };
@@ -152,7 +154,8 @@ function willAllowed(access: ClientAccess, client: Client, st: ClientState): boo
 
 /**
  * A token is checked at CONNECT only, so a connection outliving its token's `exp` is closed then:
- * the client must reconnect with a fresh token (its persistent session resumes).
+ * the client must reconnect with a fresh token (its persistent session resumes). MQTT 5 clients
+ * are told so first (DISCONNECT 0x87, "token expired").
  */
 function closeAtExpiry(client: Client, verifiedToken: string): void {
   const exp = decodeJwt(verifiedToken).exp;
@@ -161,7 +164,7 @@ function closeAtExpiry(client: Client, verifiedToken: string): void {
   if (exp === undefined || conn.destroyed) return;
   // setTimeout holds at most ~24.8 days; a longer-lived token is re-checked at its next CONNECT anyway.
   const ms = Math.min(exp * 1000 - Date.now(), 2 ** 31 - 1);
-  const timer = setTimeout(() => client.close(), Math.max(ms, 0));
+  const timer = setTimeout(() => endConnection(client, SERVER_DISCONNECTS.tokenExpired), Math.max(ms, 0));
   timer.unref();
   conn.once('close', () => clearTimeout(timer));
 }

@@ -1,6 +1,7 @@
 import type { IConnectPacket, Packet } from 'mqtt-packet';
 import type { Config } from '../../protocol/config.js';
 import { clientInternals, type Client } from '../aedes/internals.js';
+import { endRefusedQoS2 } from '../aedes/refused-qos2.js';
 import type { EncoderStats } from '../mqtt5/encoder.js';
 import { DISCONNECT_KEEPING_WILL, observeInbound } from '../mqtt5/inbound.js';
 import { Mqtt5Session, type ServerLimits } from '../mqtt5/session.js';
@@ -29,6 +30,7 @@ export function startMqtt5(client: Client, packet: IConnectPacket, limits: Serve
   if (!(conn instanceof WireConnection)) return undefined;
   const session = Mqtt5Session.fromConnect(packet, limits);
   conn.useMqtt5(session, stats);
+  session.endRefusedQoS2 = (messageId) => endRefusedQoS2(client, messageId);
   c._parser.settings = { protocolVersion: 5 };
   c._parser.prependListener('packet', (parsed: Packet) => {
     const violation = observeInbound(session, parsed);
@@ -39,4 +41,10 @@ export function startMqtt5(client: Client, packet: IConnectPacket, limits: Serve
   });
   packet.protocolVersion = 4;
   return session;
+}
+
+/** The MQTT 5 session of a client's connection, or undefined for MQTT 3.1.1. */
+export function mqtt5SessionOf(client: Client): Mqtt5Session | undefined {
+  const { conn } = clientInternals(client);
+  return conn instanceof WireConnection ? conn.mqtt5?.session : undefined;
 }

@@ -4,11 +4,15 @@ import type { Metrics } from '../../platform/metrics.js';
 import type { Aedes, AedesOptions, Client, PublishPacket } from '../aedes/internals.js';
 import { DROPPED_TOPIC, drop } from '../aedes/dropped.js';
 import { ownerOf, type ClientAccess } from '../client-access.js';
-import type { BrokerExtension, ClientPublish } from '../extensions.js';
+import { isRefused, type BrokerExtension, type ClientPublish, type PublishRefusal, type PublishVerdict } from '../extensions.js';
+import { publishRefusal } from '../mqtt5/reasons.js';
+import type { Refusal } from '../mqtt5/session.js';
+import { mqtt5SessionOf } from './mqtt5-connect.js';
 import type { Forwarder } from '../wire/wire-layer.js';
 
 type Counter = { inc(): void };
-type Decision = 'refused' | 'as-is' | Promise<Buffer | null>;
+type Decision = Refused | 'as-is' | Promise<PublishVerdict>;
+type Refused = { refused: PublishRefusal };
 
 /**
  * PUBLISH from clients: the ACL, then the extension owning the topic, decide each one, whether the
@@ -44,15 +48,19 @@ export class PublishHooks {
    * A QoS 1 publish the wire layer took off the wire: decided as authorizePublish would, then
    * forwarded (offline sessions, subscribers, the cluster) and acknowledged as QoSForwarder orders it.
    */
-  readonly intakePublish = (client: Client, publish: ClientPublish, settle: (err?: Error) => void, forwarder: Forwarder): void => {
+  readonly intakePublish = (client: Client, publish: ClientPublish, settle: (err?: Error, refusal?: Refusal) => void, forwarder: Forwarder): void => {
     // What Aedes' own PUBLISH handling would close the connection for (MQTT-3.3.2-2, MQTT-4.7.3-2).
     const malformed = malformedTopicName(publish.topic);
     if (malformed) return settle(new Error(malformed));
     const decision = this.decide(client, () => publish);
-    if (decision === 'refused') return settle();
     if (decision === 'as-is') return this.forward(forwarder, publish.topic, publish.payload, settle);
+    if (!(decision instanceof Promise)) return settle(undefined, publishRefusal(decision.refused));
     decision.then(
-      (payload) => (payload === null ? settle() : this.forward(forwarder, publish.topic, payload, settle)),
+      (verdict) => {
+        if (verdict === null) return settle();
+        if (isRefused(verdict)) return settle(undefined, publishRefusal(verdict.refused));
+        this.forward(forwarder, publish.topic, verdict, settle);
+      },
       (err: Error) => settle(this.extensionFailed(err, client, publish.topic)),
     );
   };
@@ -69,12 +77,13 @@ export class PublishHooks {
       qos: packet.qos,
       retain: packet.retain,
     }));
-    if (decision === 'refused') return done(drop(packet));
     if (decision === 'as-is') return done(this.bypassesTickIntake(packet) ? drop(packet) : null);
+    if (!(decision instanceof Promise)) return done(refuse(client, packet, decision.refused));
     decision.then(
-      (payload) => {
-        if (payload === null) return done(drop(packet));
-        packet.payload = payload;
+      (verdict) => {
+        if (verdict === null) return done(drop(packet));
+        if (isRefused(verdict)) return done(refuse(client, packet, verdict.refused));
+        packet.payload = verdict;
         done(null);
       },
       (err: Error) => done(this.extensionFailed(err, client, packet.topic)),
@@ -132,7 +141,7 @@ export class PublishHooks {
   /**
    * The ACL, then the extension owning the topic, decide a client's publish: refused (acked and
    * dropped), forwarded as sent (no extension owns it), or the extension's verdict: the payload to
-   * forward, null to ack and drop, a rejection for "not handled" (see extensionFailed).
+   * forward, null to ack and drop, a refusal, a rejection for "not handled" (see extensionFailed).
    */
   private decide(client: Client, publish: () => ClientPublish): Decision {
     const st = this.access.get(client);
@@ -141,8 +150,8 @@ export class PublishHooks {
     if (!st || !this.access.mayPublish(client, st, topic)) {
       // Acknowledge and drop, as Mosquitto does for MQTT 3.1.1; the owning extension may explain.
       this.access.refused('publish');
-      if (st?.who) ext?.onDeniedPublish?.(this.access.info(client), publish());
-      return 'refused';
+      const explained = st?.who ? ext?.onDeniedPublish?.(this.access.info(client), publish()) : undefined;
+      return { refused: explained ?? { kind: 'not authorized', message: `not authorized to publish on ${topic}` } };
     }
     if (!ext) return 'as-is';
     return ext.onClientPublish(this.access.info(client), publish());
@@ -160,6 +169,16 @@ export class PublishHooks {
     this.log.error({ err, topic, client: client.id }, 'publish extension failed; closing without PUBACK');
     return err;
   }
+}
+
+/**
+ * A publish Aedes acknowledges and drops: an MQTT 5 client's PUBACK (QoS 1) or PUBREC (QoS 2)
+ * carries the refusal's reason (recorded by packet id for the encoder). Returns null for `done`.
+ */
+function refuse(client: Client, packet: PublishPacket, refused: PublishRefusal): null {
+  const session = packet.qos > 0 && packet.messageId !== undefined ? mqtt5SessionOf(client) : undefined;
+  if (session) session.publishRefusals.set(packet.messageId!, publishRefusal(refused));
+  return drop(packet);
 }
 
 const AEDES_MAX_TOPIC_LEVELS = 100;

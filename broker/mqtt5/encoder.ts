@@ -1,8 +1,8 @@
-import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type IPubackPacket, type IPublishPacket, type IPubrecPacket, type ISubackPacket, type Packet } from 'mqtt-packet';
 import { covers } from '../topic-filter.js';
 import { frameLength, readPublish, type PublishView } from '../wire/mqtt-frame.js';
 import { aliasedPublishFrame } from './frames.js';
-import type { Mqtt5Session } from './session.js';
+import type { Mqtt5Session, Refusal } from './session.js';
 
 const V5 = { protocolVersion: 5 } as const;
 
@@ -56,21 +56,46 @@ export class Mqtt5Encoder {
           properties: this.connackProperties(packet.returnCode ?? 0),
         });
       case 'suback':
-        return this.generate({
-          ...packet,
-          granted: this.subackReasons(packet.messageId ?? 0, packet.granted as number[]),
-          properties: this.subackProperties(),
-        });
+        return this.suback(packet);
       case 'unsuback':
         return this.generate({ ...packet, granted: this.unsubackReasons(packet.messageId ?? 0) });
       case 'puback':
+        return this.generate(this.withRefusal(packet, this.takePublishRefusal(packet.messageId)));
       case 'pubrec':
+        return this.pubrec(packet);
       case 'pubrel':
       case 'pubcomp':
         return this.generate({ ...packet, reasonCode: packet.reasonCode ?? 0 });
       default:
         return this.generate(packet);
     }
+  }
+
+  /** A PUBACK for a publish the wire layer took: success, or `refusal`'s reason code and string. */
+  puback(messageId: number, refusal: Refusal | undefined): Buffer | null {
+    return this.generate(this.withRefusal({ cmd: 'puback', messageId }, refusal));
+  }
+
+  private pubrec(packet: IPubrecPacket): Buffer | null {
+    const refusal = this.takePublishRefusal(packet.messageId);
+    const bytes = this.generate(this.withRefusal(packet, refusal));
+    if (refusal && packet.messageId !== undefined) this.session.endRefusedQoS2?.(packet.messageId);
+    return bytes;
+  }
+
+  private takePublishRefusal(messageId: number | undefined): Refusal | undefined {
+    if (messageId === undefined) return undefined;
+    const refusal = this.session.publishRefusals.get(messageId);
+    this.session.publishRefusals.delete(messageId);
+    return refusal;
+  }
+
+  /** The ack with the refusal's reason code, and its reason string unless the client asked for none (MQTT-3.1.2-29). */
+  private withRefusal<P extends IPubackPacket | IPubrecPacket>(packet: P, refusal: Refusal | undefined): P {
+    if (!refusal) return { ...packet, reasonCode: packet.reasonCode ?? 0 };
+    const explained = this.session.mayExplain(packet.cmd);
+    const properties = explained ? { reasonString: refusal.reason, ...(refusal.userProperties && { userProperties: refusal.userProperties }) } : {};
+    return { ...packet, reasonCode: refusal.reasonCode, properties };
   }
 
   /**
@@ -183,21 +208,26 @@ export class Mqtt5Encoder {
     };
   }
 
-  /** SUBACK: each refused filter's own reason code (0x87 not authorized, 0x97 quota, …) in place of 0x80. */
-  private subackReasons(messageId: number, granted: number[]): number[] {
+  /**
+   * SUBACK: each refused filter's own reason code (0x87 not authorized, 0x97 quota, 0x8F invalid)
+   * in place of 0x80, and their reasons as the reason string. Only this SUBSCRIBE's filters are
+   * taken: a pipelined SUBSCRIBE's refusals may be recorded already.
+   */
+  private suback(packet: ISubackPacket): Buffer | null {
+    const messageId = packet.messageId ?? 0;
     const filters = this.session.pendingSubscribes.get(messageId) ?? [];
     this.session.pendingSubscribes.delete(messageId);
-    return granted.map((code, k) => {
-      if (code !== 0x80) return code;
-      const refusal = filters[k] === undefined ? undefined : this.session.subscribeRefusals.get(filters[k]);
-      return refusal?.reasonCode ?? 0x80;
+    const reasons: string[] = [];
+    const granted = (packet.granted as number[]).map((code, k) => {
+      const filter = filters[k];
+      const refusal = filter === undefined ? undefined : this.session.subscribeRefusals.get(filter);
+      if (filter !== undefined) this.session.subscribeRefusals.delete(filter);
+      if (code !== 0x80 || !refusal) return code;
+      reasons.push(refusal.reason);
+      return refusal.reasonCode;
     });
-  }
-
-  private subackProperties(): { reasonString?: string } {
-    const reasons = [...this.session.subscribeRefusals.values()].map((r) => r.reason);
-    this.session.subscribeRefusals.clear();
-    return reasons.length > 0 && this.session.mayExplain('suback') ? { reasonString: [...new Set(reasons)].join('; ') } : {};
+    const explained = reasons.length > 0 && this.session.mayExplain('suback');
+    return this.generate({ ...packet, granted, properties: explained ? { reasonString: [...new Set(reasons)].join('; ') } : {} });
   }
 
   private unsubackReasons(messageId: number): number[] {

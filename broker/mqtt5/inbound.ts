@@ -1,4 +1,6 @@
 import type { Packet } from 'mqtt-packet';
+import { isValidFilter } from '../topic-filter.js';
+import { REASON } from './reasons.js';
 import type { Mqtt5Session, Refusal } from './session.js';
 
 /** DISCONNECT reason 0x04: the client leaves but wants its will published (MQTT 5 §3.14.2.1). */
@@ -21,9 +23,10 @@ export function observeInbound(session: Mqtt5Session, packet: Packet): ProtocolV
     case 'subscribe': {
       const filters = packet.subscriptions.map((s) => s.topic);
       if (packet.messageId !== undefined) session.pendingSubscribes.set(packet.messageId, filters);
+      standInForInvalidFilters(session, packet.subscriptions);
       const id = packet.properties?.subscriptionIdentifier;
       for (const filter of filters) {
-        if (id !== undefined) session.subscriptionIds.set(filter, id);
+        if (id !== undefined && !session.subscribeRefusals.has(filter)) session.subscriptionIds.set(filter, id);
         else session.subscriptionIds.delete(filter);
       }
       return undefined;
@@ -39,6 +42,34 @@ export function observeInbound(session: Mqtt5Session, packet: Packet): ProtocolV
     default:
       return undefined;
   }
+}
+
+/** What an invalid MQTT 5 topic filter is renamed to before Aedes sees it: refused by authorizeSubscribe, unrecorded. */
+export const INVALID_FILTER_STAND_IN = '$ticktalk/invalid-filter/';
+
+/** Aedes' bound on topic levels (it closes the connection over it). */
+const MAX_TOPIC_LEVELS = 100;
+
+/**
+ * Aedes closes the connection for an invalid topic filter (and ticktalk for U+0000, MQTT-4.7.3-2):
+ * an MQTT 5 client has SUBACK 0x8F (Topic Filter invalid) instead. Each such filter is recorded
+ * with its reason and renamed to a stand-in (numbered: Aedes merges equal filters) that
+ * authorizeSubscribe refuses, so the SUBACK keeps its place.
+ */
+function standInForInvalidFilters(session: Mqtt5Session, subscriptions: { topic: string }[]): void {
+  subscriptions.forEach((sub, k) => {
+    const why = invalidFilter(sub.topic);
+    if (why === undefined) return;
+    session.subscribeRefusals.set(sub.topic, { reasonCode: REASON.topicFilterInvalid, reason: `topic filter invalid: ${why}` });
+    sub.topic = `${INVALID_FILTER_STAND_IN}${k}`;
+  });
+}
+
+function invalidFilter(filter: string): string | undefined {
+  if (filter.includes('\u0000')) return 'it contains U+0000';
+  if (!isValidFilter(filter)) return `${JSON.stringify(filter)}: empty, or a wildcard that is not a whole level ('#' last only)`;
+  if (filter.split('/').length > MAX_TOPIC_LEVELS) return `more than ${MAX_TOPIC_LEVELS} levels`;
+  return undefined;
 }
 
 function onPublish(packet: Extract<Packet, { cmd: 'publish' }>): ProtocolViolation | undefined {

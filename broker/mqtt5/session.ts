@@ -30,6 +30,8 @@ export interface PeerLimits {
 export interface Refusal {
   reasonCode: number;
   reason: string;
+  /** User properties sent with the reason string (e.g. a chat error's `code`). */
+  userProperties?: Record<string, string>;
 }
 
 /** Protocol level 5 in a CONNECT. */
@@ -59,6 +61,13 @@ export class Mqtt5Session {
   /** Each SUBSCRIBE's filters in order and each UNSUBSCRIBE's count, by packet id, until answered. */
   readonly pendingSubscribes = new Map<number, string[]>();
   readonly pendingUnsubscribes = new Map<number, number>();
+  /** Why publishes Aedes acknowledges (PUBACK/PUBREC) were refused, by packet id, until that ack is written. */
+  readonly publishRefusals = new Map<number, Refusal>();
+  /**
+   * Called once a PUBREC refusing a QoS 2 publish is written: MQTT 5 ends that exchange there (no
+   * PUBREL follows, MQTT 5 §4.3.3), so what the PUBREL would have released is released now.
+   */
+  endRefusedQoS2: ((messageId: number) => void) | undefined;
   /** Subscription Identifier of each filter that has one. */
   readonly subscriptionIds = new Map<string, number>();
 

@@ -1,3 +1,5 @@
+import type { Refusal } from '../mqtt5/session.js';
+
 /**
  * PUBACKs leave in the order their PUBLISHes arrived (MQTT-4.6.0-2), however long each publish
  * takes to handle: a chat message waiting for its database commit holds back the acks of the
@@ -6,18 +8,20 @@
  * overtake them.
  */
 export class OrderedAcks {
-  private readonly waiting: { messageId: number; settled: boolean }[] = [];
+  private readonly waiting: { messageId: number; settled: boolean; refusal?: Refusal }[] = [];
   private head = 0;
 
-  constructor(private readonly send: (messageId: number) => void) {}
+  /** `refusal`: the publish was refused (acked and dropped); an MQTT 5 PUBACK says why. */
+  constructor(private readonly send: (messageId: number, refusal: Refusal | undefined) => void) {}
 
-  /** Takes the next place in line; call the returned function once the publish is handled. */
-  reserve(messageId: number): () => void {
-    const slot = { messageId, settled: false };
+  /** Takes the next place in line; call the returned function once the publish is handled (with its refusal, if refused). */
+  reserve(messageId: number): (refusal?: Refusal) => void {
+    const slot: { messageId: number; settled: boolean; refusal?: Refusal } = { messageId, settled: false };
     this.waiting.push(slot);
-    return () => {
+    return (refusal) => {
       if (slot.settled) return;
       slot.settled = true;
+      slot.refusal = refusal;
       this.release();
     };
   }
@@ -29,7 +33,8 @@ export class OrderedAcks {
 
   private release(): void {
     while (this.head < this.waiting.length && this.waiting[this.head].settled) {
-      this.send(this.waiting[this.head].messageId);
+      const { messageId, refusal } = this.waiting[this.head];
+      this.send(messageId, refusal);
       this.head++;
     }
     if (this.head === this.waiting.length) {

@@ -69,8 +69,10 @@ export class WireConnection extends Duplex {
     // The writable side never applies backpressure to Aedes: the writer enforces the bound instead.
     super({ writableHighWaterMark: opts.writer.maxQueuedBytes + 1, allowHalfOpen: false });
     this.writer = new SubscriberWriter(transport, opts.writer, opts.stats, () => host.onSlowConsumer(this));
-    this.acks = new OrderedAcks((messageId) => {
-      this.writer.addControl(pubackFrame(messageId));
+    this.acks = new OrderedAcks((messageId, refusal) => {
+      // A refusal changes only an MQTT 5 PUBACK (3.1.1 has no place for it); success is the same 4 bytes in both.
+      const mqtt5Ack = refusal && this.mqtt5?.encoder.puback(messageId, refusal);
+      this.writer.addControl(mqtt5Ack || pubackFrame(messageId));
       host.markDirty(this.writer, true);
       this.resumeIfDrained();
     });
@@ -119,10 +121,28 @@ export class WireConnection extends Duplex {
    */
   disconnect(refusal: Refusal): void {
     if (this.destroyed) return;
-    const packet = { cmd: 'disconnect', reasonCode: refusal.reasonCode, properties: { reasonString: refusal.reason } } as const;
-    const bytes = this.mqtt5?.encoder.encode(packet);
+    const bytes = this.disconnectFrame(refusal);
     if (bytes) this.write(bytes);
     this.destroy();
+  }
+
+  /**
+   * Ends a connection whose client stopped reading (queued output over the bound): what is queued is
+   * dropped (3.1.1: the connection is destroyed with `err`, as before); an MQTT 5 client's
+   * DISCONNECT goes straight to the transport, behind what the transport already holds.
+   */
+  dropSlowConsumer(refusal: Refusal, err: Error): void {
+    if (this.destroyed) return;
+    const bytes = this.disconnectFrame(refusal);
+    if (!bytes) return void this.destroy(err);
+    this.writer.close();
+    this.transport.write(bytes);
+    this.destroy();
+  }
+
+  private disconnectFrame(refusal: Refusal): Buffer | null | undefined {
+    const packet = { cmd: 'disconnect', reasonCode: refusal.reasonCode, properties: { reasonString: refusal.reason } } as const;
+    return this.mqtt5?.encoder.encode(packet);
   }
 
   /** Counts one handed-off packet against this connection's backlog bound; call the result when it is handled. */

@@ -7,6 +7,8 @@ import type { Logger } from '../../platform/logger.js';
 import type { RedisConnections } from '../../platform/redis.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { ClientPublish } from '../extensions.js';
+import type { Refusal } from '../mqtt5/session.js';
+import { SERVER_DISCONNECTS } from '../mqtt5/reasons.js';
 import { WireConnection, type CapturedKind, type ConnectionHost } from './wire-connection.js';
 import type { CaptureRule } from './frame-splitter.js';
 import { frameLength, publishFrame, readPublish } from './mqtt-frame.js';
@@ -61,10 +63,11 @@ export interface ChatIntake {
   maxFrame: number;
   /**
    * Handles one publish, forwarding it through `forwarder` if it is to be delivered. `settle()`
-   * sends its PUBACK (in arrival order); `settle(err)` closes the connection without one, so the
-   * client sends the message again.
+   * sends its PUBACK (in arrival order), `settle(undefined, refusal)` one saying why it was refused
+   * (MQTT 5 reason code and string; a plain PUBACK for 3.1.1); `settle(err)` closes the connection
+   * without one, so the client sends the message again.
    */
-  onPublish(client: Client, publish: ClientPublish, settle: (err?: Error) => void, forwarder: Forwarder): void;
+  onPublish(client: Client, publish: ClientPublish, settle: (err?: Error, refusal?: Refusal) => void, forwarder: Forwarder): void;
 }
 
 export interface WireLayerOptions {
@@ -271,7 +274,7 @@ export class WireLayer implements ConnectionHost {
     const ack = conn.acks.reserve(publish.messageId);
     // The frame is a view into the read buffer: the payload outlives this call.
     const packet: ClientPublish = { topic: publish.topic, payload: Buffer.from(publish.payload), qos: 1, retain: publish.retain };
-    intake.onPublish(client, packet, (err) => (err ? conn.destroy(err) : ack()), this.forwarder);
+    intake.onPublish(client, packet, (err, refusal) => (err ? conn.destroy(err) : ack(refusal)), this.forwarder);
   }
 
   private onPubackFrame(conn: WireConnection, frame: Buffer): void {
@@ -312,7 +315,7 @@ export class WireLayer implements ConnectionHost {
   onSlowConsumer(conn: WireConnection): void {
     this.counters.slow.inc();
     this.opts.log.warn({ client: conn.client?.id, queuedBytes: conn.writer.queuedBytes }, 'disconnecting a client that stopped reading');
-    conn.destroy(new Error('slow consumer: queued bytes over the limit'));
+    conn.dropSlowConsumer(SERVER_DISCONNECTS.slowConsumer(conn.writer.queuedBytes), new Error('slow consumer: queued bytes over the limit'));
   }
 
   private accept(tick: Tick, source: TickSource): void {
