@@ -31,7 +31,7 @@ export function startMqtt5(client: Client, packet: IConnectPacket, limits: Serve
   conn.useMqtt5(session, stats);
   c._parser.settings = { protocolVersion: 5 };
   c._parser.prependListener('packet', (parsed: Packet) => {
-    const violation = observeInbound(session, parsed);
+    const violation = observeInbound(session, parsed, (filter) => c.subscriptions[filter] !== undefined);
     if (!violation) return;
     // Aedes handles the packet after this listener: as an unknown command, which closes the connection (will kept).
     (parsed as { cmd: string }).cmd = DISCONNECT_KEEPING_WILL;
@@ -39,4 +39,10 @@ export function startMqtt5(client: Client, packet: IConnectPacket, limits: Serve
   });
   packet.protocolVersion = 4;
   return session;
+}
+
+/** The MQTT 5 session of a client connected with protocol level 5 through the wire layer. */
+export function mqtt5SessionOf(client: Client): Mqtt5Session | undefined {
+  const conn = clientInternals(client).conn;
+  return conn instanceof WireConnection ? conn.mqtt5?.session : undefined;
 }

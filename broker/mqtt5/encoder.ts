@@ -1,4 +1,5 @@
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import { matchingFilter } from '../shared-filter.js';
 import { covers } from '../topic-filter.js';
 import { frameLength, readPublish } from '../wire/mqtt-frame.js';
 import { aliasedPublishFrame } from './frames.js';
@@ -82,10 +83,20 @@ export class Mqtt5Encoder {
       const publish = readPublish(batch.subarray(at, at + length));
       at += length;
       if (publish === null) continue;
-      const frame = this.withinMaximum(this.aliasedFrame(publish.topic, publish.payload, publish.retain));
+      const retain = publish.retain || this.retainedAsPublished(publish.topic);
+      const frame = this.withinMaximum(this.aliasedFrame(publish.topic, publish.payload, retain));
       if (frame) frames.push(frame);
     }
     return frames.length === 1 ? frames[0] : Buffer.concat(frames);
+  }
+
+  /**
+   * Every tick is published retained; the wire layer's shared frames have RETAIN clear, as a
+   * subscription without Retain As Published gets them (MQTT-3.3.1-12, -13).
+   */
+  private retainedAsPublished(topic: string): boolean {
+    for (const filter of this.session.retainAsPublished) if (covers(filter, topic)) return true;
+    return false;
   }
 
   private aliasedFrame(topic: string, payload: Buffer, retain: boolean): Buffer {
@@ -130,7 +141,7 @@ export class Mqtt5Encoder {
 
   private subscriptionIdsFor(topic: string): number[] {
     const ids: number[] = [];
-    for (const [filter, id] of this.session.subscriptionIds) if (covers(filter, topic)) ids.push(id);
+    for (const [filter, id] of this.session.subscriptionIds) if (covers(matchingFilter(filter), topic)) ids.push(id);
     return ids;
   }
 
