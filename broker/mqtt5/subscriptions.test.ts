@@ -240,6 +240,31 @@ describe.each(TOPOLOGIES)('shared subscriptions (%s)', (kind) => {
     expect(got[1].length + got[0].length).toBe(received.length - before);
   });
 
+  it('a persistent member resumed on the other node is a member again; nothing is queued for the group while none is connected', async () => {
+    const topic = `devices/bot/resume-${++run}`;
+    const token = await app.token('bot');
+    const session = {
+      ...V5,
+      clientId: `bot-resume-${kind}-${run}`,
+      clean: false,
+      password: token,
+      username: 'jwt',
+      properties: { sessionExpiryInterval: 300 },
+    };
+    const first = await app.at(0).connect(session);
+    await subscribe(first, { [`$share/resumers/${topic}`]: { qos: 1 } });
+    await first.endAsync();
+    const publisher = await bot(0);
+    await publisher.publishAsync(topic, 'while away', { qos: 1 });
+    const again = await app.at(1).connect(session);
+    const got = recorder(again);
+    await settle(300);
+    await publisher.publishAsync(topic, 'after resume', { qos: 1 });
+    await until(() => got.length >= 1);
+    await settle();
+    expect(got.map((p) => p.payload.toString())).toEqual(['after resume']);
+  });
+
   it('different groups each get every message; an MQTT 3.1.1 client may be a member', async () => {
     const topic = `devices/bot/fan-${++run}`;
     const [a, b] = [await bot(0), await bot(1, {})];
