@@ -16,7 +16,7 @@ import { ClientAccess } from './client-access.js';
 import type { BrokerExtension } from './extensions.js';
 import { connectHooks } from './hooks/connect.js';
 import { PublishHooks } from './hooks/publish.js';
-import { authorizeSubscribe, reportSubscriptions } from './hooks/subscribe.js';
+import { authorizeSubscribe, reportSubscriptions, retainedWithheld } from './hooks/subscribe.js';
 import { guardPackets } from './packet-guard.js';
 import type { Closable } from './drain.js';
 import { badPacketDisconnect, SERVER_DISCONNECTS } from './mqtt5/reasons.js';
@@ -93,6 +93,7 @@ export class BrokerNode {
         authorizeForward: publishing.authorizeForward,
       },
       granted: access.granted,
+      retainedWithheld,
       queues: { max: config.MQTT_MAX_QUEUED_MESSAGES, dropped: (count) => dropped.inc(count) },
       heartbeatMs: config.CLUSTER_HEARTBEAT_S * 1000,
       log,

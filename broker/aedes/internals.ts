@@ -49,6 +49,8 @@ export interface PersistenceInternals {
   outgoingUpdate(client: Client, packet: InternalPacket): Promise<unknown>;
   outgoingClearMessageId(client: Client, packet: { messageId?: number }): Promise<unknown>;
   storeRetained(packet: InternalPacket): Promise<void>;
+  /** The retained messages matching any of the filters (Aedes reads them for a new SUBSCRIBE). */
+  createRetainedStreamCombi(filters: string[]): NodeJS.ReadableStream;
   /** Removes a session's subscriptions (on every node, through the broadcast in Redis). */
   cleanSubscriptions(client: Pick<Client, 'id'>): Promise<unknown>;
   /** A QoS 2 message received from the client and not yet released (PUBREL); rejects when there is none. */
@@ -74,6 +76,9 @@ export interface AedesInternals {
   closed: boolean;
   clients: Record<string, Client>;
   authorizeForward(client: Client, packet: InternalPacket): InternalPacket | null | undefined | void;
+  /** Listens on the emitter for `topic` (replaced for `$share/` filters: shared-subscriptions.ts). */
+  subscribe(topic: string, func: Deliver, done?: (err?: Error) => void): void;
+  unsubscribe(topic: string, func: Deliver, done?: (err?: Error) => void): void;
   emit(event: string, ...args: unknown[]): boolean;
 }
 
@@ -125,6 +130,7 @@ const BROKER_SHAPE: Shape = [
   ['persistence.outgoingUpdate', 'function'],
   ['persistence.outgoingClearMessageId', 'function'],
   ['persistence.storeRetained', 'function'],
+  ['persistence.createRetainedStreamCombi', 'function'],
   ['persistence.cleanSubscriptions', 'function'],
   ['persistence.incomingGetPacket', 'function'],
   ['persistence.incomingDelPacket', 'function'],
@@ -134,6 +140,8 @@ const BROKER_SHAPE: Shape = [
   ['closed', 'boolean'],
   ['clients', 'object'],
   ['authorizeForward', 'function'],
+  ['subscribe', 'function'],
+  ['unsubscribe', 'function'],
 ];
 
 /** Checked on a client before its CONNECT is handled (the fields exist from Aedes' Client constructor). */

@@ -46,9 +46,11 @@ export class QoSForwarder {
     this.aedes = aedesInternals(broker);
   }
 
-  forward(topic: string, payload: Buffer, settle: (err?: Error) => void): void {
+  /** `publisherId`: the client that sent it, for No Local subscriptions (as Aedes' emitPacket stamps it). */
+  forward(topic: string, payload: Buffer, settle: (err?: Error) => void, publisherId?: string): void {
     const since = performance.now();
     const packet = new AedesPacket({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, this.broker);
+    if (publisherId !== undefined) packet.clientId = publisherId;
     const { persistence } = this.aedes;
     persistence
       .subscriptionsByTopic(topic)

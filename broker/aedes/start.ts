@@ -11,6 +11,8 @@ import { orderResumedSessions } from './resume-order.js';
 import { boundSessionQueues, type QueueBound, type SessionQueues } from './session-queues.js';
 import { storeGrantedOnly } from './store-granted-only.js';
 import { installPacketSinks } from './packet-sink.js';
+import { honourRetainHandling, type RetainedWithheld } from './retain-handling.js';
+import { installSharedSubscriptions, SHARE_CLAIM_TTL_MS, type ShareClaim } from './shared-subscriptions.js';
 
 const require = createRequire(import.meta.url);
 
@@ -23,6 +25,8 @@ export interface AedesSetup {
   hooks: AedesHooks;
   /** Whether this node granted `client` the filter `topic`: only those are stored in sessions. */
   granted(client: Client, topic: string): boolean;
+  /** MQTT 5 Retain Handling: filters of a SUBSCRIBE whose retained messages are not sent. */
+  retainedWithheld: RetainedWithheld;
   /** MQTT_MAX_QUEUED_MESSAGES and its metric. */
   queues: QueueBound;
   /** Between this node's heartbeats; another node takes over its wills 3 to 7 of them after it dies. */
@@ -57,6 +61,8 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
     throw err;
   }
   storeGrantedOnly(aedes, (client, topic) => setup.granted(client, topic));
+  honourRetainHandling(aedes, setup.retainedWithheld);
+  installSharedSubscriptions(aedes, setup.backends && shareClaim(setup.backends.store));
   // The bound first: it installs the queue calls (in memory) that the next two wrap, and
   // orderResumedSessions wraps the queue's stream as installed here.
   const sessions = boundSessionQueues(aedes, setup.queues, setup.backends?.store);
@@ -69,4 +75,9 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
   aedes.on('clientError', (client, err) => setup.log.debug({ client: client.id, err: err.message }, 'client error'));
   aedes.on('connectionError', (client, err) => setup.log.debug({ client: client?.id, err: err.message }, 'connection error'));
   return { aedes, sessions };
+}
+
+/** A message's delivery to a shared group is claimed in Redis by the first node to ask (SET NX). */
+function shareClaim(redis: NonNullable<AedesSetup['backends']>['store']): ShareClaim {
+  return async (key) => (await redis.set(`ticktalk:share:${key}`, '1', 'PX', SHARE_CLAIM_TTL_MS, 'NX')) === 'OK';
 }

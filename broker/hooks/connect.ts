@@ -38,7 +38,8 @@ export function connectHooks(deps: ConnectDeps): ConnectHooks {
 
 function preConnect({ config, access, log, metrics }: ConnectDeps): ConnectHooks['preConnect'] {
   let clientShapeChecked = false;
-  const limits = serverLimits(config, false);
+  // Shared subscriptions ($share/…) are served on every node (aedes/shared-subscriptions.ts).
+  const limits = serverLimits(config, true);
   const withheld = metrics.counter(
     'mqtt5_deliveries_withheld_total',
     'MQTT 5 deliveries not sent: over the client\'s Maximum Packet Size (reason="oversize") or past their Message Expiry Interval (reason="expired")',

@@ -33,7 +33,7 @@ export function startMqtt5(client: Client, packet: IConnectPacket, limits: Serve
   session.endRefusedQoS2 = (messageId) => endRefusedQoS2(client, messageId);
   c._parser.settings = { protocolVersion: 5 };
   c._parser.prependListener('packet', (parsed: Packet) => {
-    const violation = observeInbound(session, parsed);
+    const violation = observeInbound(session, parsed, (filter) => c.subscriptions[filter] !== undefined);
     if (!violation) return;
     // Aedes handles the packet after this listener: as an unknown command, which closes the connection (will kept).
     (parsed as { cmd: string }).cmd = DISCONNECT_KEEPING_WILL;

@@ -53,13 +53,13 @@ export class PublishHooks {
     const malformed = malformedTopicName(publish.topic);
     if (malformed) return settle(new Error(malformed));
     const decision = this.decide(client, () => publish);
-    if (decision === 'as-is') return this.forward(forwarder, publish.topic, publish.payload, settle);
+    if (decision === 'as-is') return this.forward(forwarder, publish.topic, publish.payload, settle, client.id);
     if (!(decision instanceof Promise)) return settle(undefined, publishRefusal(decision.refused));
     decision.then(
       (verdict) => {
         if (verdict === null) return settle();
         if (isRefused(verdict)) return settle(undefined, publishRefusal(verdict.refused));
-        this.forward(forwarder, publish.topic, verdict, settle);
+        this.forward(forwarder, publish.topic, verdict, settle, client.id);
       },
       (err: Error) => settle(this.extensionFailed(err, client, publish.topic)),
     );
@@ -133,9 +133,9 @@ export class PublishHooks {
   }
 
   /** The PUBACK goes once the message is queued for every persistent session (see QoSForwarder). */
-  private forward(forwarder: Forwarder, topic: string, payload: Buffer, settle: (err?: Error) => void): void {
+  private forward(forwarder: Forwarder, topic: string, payload: Buffer, settle: (err?: Error) => void, publisherId: string): void {
     this.incoming[topicFamily(topic)].inc();
-    forwarder.forward(topic, payload, settle);
+    forwarder.forward(topic, payload, settle, publisherId);
   }
 
   /**

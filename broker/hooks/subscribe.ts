@@ -1,12 +1,19 @@
+import { topicFamily } from '../../protocol/topics.js';
 import type { Aedes, AedesOptions, Client } from '../aedes/internals.js';
+import type { RetainedWithheld } from '../aedes/retain-handling.js';
 import type { ClientAccess, ClientState } from '../client-access.js';
 import type { BrokerExtension } from '../extensions.js';
 import { INVALID_FILTER_STAND_IN } from '../mqtt5/inbound.js';
 import { REASON } from '../mqtt5/reasons.js';
 import type { Refusal } from '../mqtt5/session.js';
+import { parseSharedFilter } from '../shared-filter.js';
 import { mqtt5SessionOf } from './mqtt5-connect.js';
 
-/** SUBSCRIBE: the ACL and the subscription cap decide each filter; granted filters are remembered. */
+/**
+ * SUBSCRIBE (and a resumed session's restored subscriptions): the ACL and the subscription cap
+ * decide each filter, a shared one (`$share/{group}/{filter}`) on its inner filter; granted
+ * filters are remembered, with their MQTT 5 options for an MQTT 5 client.
+ */
 export function authorizeSubscribe(access: ClientAccess, maxSubscriptions: number): Required<AedesOptions>['authorizeSubscribe'] {
   return (client, sub, done) => {
     // MQTT-4.7.3-2: a topic filter with U+0000 is malformed; the connection is closed (MQTT 5: refused in its SUBACK, see inbound.ts).
@@ -14,13 +21,17 @@ export function authorizeSubscribe(access: ClientAccess, maxSubscriptions: numbe
     // An MQTT 5 filter refused before Aedes saw it: its SUBACK reason is recorded already.
     if (sub.topic.startsWith(INVALID_FILTER_STAND_IN)) return done(null, null);
     const st = access.get(client);
-    const refused = subscribeRefusal(access, client, st, sub.topic, maxSubscriptions);
+    const shared = parseSharedFilter(sub.topic);
+    const refused =
+      (shared === undefined ? undefined : sharedRefusal(shared)) ??
+      subscribeRefusal(access, client, st, shared?.filter ?? sub.topic, maxSubscriptions);
     if (refused) {
       access.refused('subscribe');
       mqtt5SessionOf(client)?.subscribeRefusals.set(sub.topic, refused);
       return done(null, null);
     }
     st!.filters.add(sub.topic);
+    mqtt5SessionOf(client)?.recordSubscription(sub);
     done(null, sub);
   };
 }
@@ -34,6 +45,26 @@ function subscribeRefusal(access: ClientAccess, client: Client, st: ClientState 
   if (why === 'not authorized') return { reasonCode: REASON.notAuthorized, reason: `not authorized to subscribe to ${filter}` };
   return undefined;
 }
+
+/**
+ * Why a shared filter is refused: malformed (MQTT-4.8.2-1, -2), or on `ticks/`, which the wire
+ * layer fans out to every subscriber without Aedes' emitter (no group could take them).
+ */
+function sharedRefusal(shared: ReturnType<typeof parseSharedFilter>): Refusal | undefined {
+  if (shared === null) return { reasonCode: 0x8f, reason: 'a shared subscription is $share/{name}/{filter}, the name without wildcards' };
+  if (shared !== undefined && topicFamily(shared.filter) === 'ticks')
+    return { reasonCode: 0x9e, reason: 'shared subscriptions are not available on ticks/: subscribe to them directly' };
+  return undefined;
+}
+
+/** MQTT 5 Retain Handling: the filters an MQTT 5 SUBSCRIBE asked to get no retained messages for (read once). */
+export const retainedWithheld: RetainedWithheld = (client: Client, filter: string) => {
+  const session = mqtt5SessionOf(client);
+  if (session === undefined || !session.retainWithheld.has(filter)) return false;
+  session.retainWithheld.delete(filter);
+  return true;
+};
+
 /** Extensions hear of granted subscriptions, unsubscriptions and disconnects; unsubscribed filters are forgotten. */
 export function reportSubscriptions(aedes: Aedes, access: ClientAccess, extensions: readonly BrokerExtension[]): void {
   aedes.on('subscribe', (subs, client) => {

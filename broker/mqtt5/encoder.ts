@@ -1,4 +1,5 @@
 import mqttPacket, { type IPubackPacket, type IPublishPacket, type IPubrecPacket, type ISubackPacket, type Packet } from 'mqtt-packet';
+import { matchingFilter } from '../shared-filter.js';
 import { covers } from '../topic-filter.js';
 import { frameLength, readPublish, type PublishView } from '../wire/mqtt-frame.js';
 import { aliasedPublishFrame } from './frames.js';
@@ -120,6 +121,15 @@ export class Mqtt5Encoder {
   }
 
   /**
+   * Every tick is published retained; the wire layer's shared frames have RETAIN clear, as a
+   * subscription without Retain As Published gets them (MQTT-3.3.1-12, -13).
+   */
+  private retainedAsPublished(topic: string): boolean {
+    for (const filter of this.session.retainAsPublished) if (covers(filter, topic)) return true;
+    return false;
+  }
+
+  /**
    * One tick frame for this client. Clients holding the same alias for the topic share the frame
    * (most MQTT 5 subscribers of a symbol, once its alias is introduced): one build per alias per tick.
    */
@@ -131,9 +141,11 @@ export class Mqtt5Encoder {
       shared = { publish, byAlias: new Map() };
       aliasedFrames.set(frame, shared);
     }
-    const { topic, payload, retain } = shared.publish;
+    const { topic, payload } = shared.publish;
+    const retain = shared.publish.retain || this.retainedAsPublished(topic);
     const known = this.aliases.get(topic);
     if (known === undefined) return this.withinMaximum(aliasedPublishFrame(topic, payload, retain, this.newAlias(topic)));
+    if (retain !== shared.publish.retain) return this.withinMaximum(aliasedPublishFrame('', payload, retain, known));
     let built = shared.byAlias.get(known);
     if (!built) shared.byAlias.set(known, (built = aliasedPublishFrame('', payload, retain, known)));
     return this.withinMaximum(built);
@@ -174,7 +186,7 @@ export class Mqtt5Encoder {
 
   private subscriptionIdsFor(topic: string): number[] {
     const ids: number[] = [];
-    for (const [filter, id] of this.session.subscriptionIds) if (covers(filter, topic)) ids.push(id);
+    for (const [filter, id] of this.session.subscriptionIds) if (covers(matchingFilter(filter), topic)) ids.push(id);
     return ids;
   }
 

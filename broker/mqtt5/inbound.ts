@@ -1,6 +1,7 @@
 import type { Packet } from 'mqtt-packet';
 import { isValidFilter } from '../topic-filter.js';
 import { REASON } from './reasons.js';
+import { parseSharedFilter } from '../shared-filter.js';
 import type { Mqtt5Session, Refusal } from './session.js';
 
 /** DISCONNECT reason 0x04: the client leaves but wants its will published (MQTT 5 §3.14.2.1). */
@@ -16,24 +17,19 @@ export type ProtocolViolation = Refusal;
  * seen here first, recorded in the session, and adjusted where Aedes must act differently.
  * Returns a violation when the packet breaks an MQTT 5 rule the server announced.
  */
-export function observeInbound(session: Mqtt5Session, packet: Packet): ProtocolViolation | undefined {
+export function observeInbound(
+  session: Mqtt5Session,
+  packet: Packet,
+  subscribed: (filter: string) => boolean = () => false,
+): ProtocolViolation | undefined {
   switch (packet.cmd) {
     case 'publish':
       return onPublish(packet);
-    case 'subscribe': {
-      const filters = packet.subscriptions.map((s) => s.topic);
-      if (packet.messageId !== undefined) session.pendingSubscribes.set(packet.messageId, filters);
-      standInForInvalidFilters(session, packet.subscriptions);
-      const id = packet.properties?.subscriptionIdentifier;
-      for (const filter of filters) {
-        if (id !== undefined && !session.subscribeRefusals.has(filter)) session.subscriptionIds.set(filter, id);
-        else session.subscriptionIds.delete(filter);
-      }
-      return undefined;
-    }
+    case 'subscribe':
+      return onSubscribe(session, packet, subscribed);
     case 'unsubscribe':
       if (packet.messageId !== undefined) session.pendingUnsubscribes.set(packet.messageId, packet.unsubscriptions.length);
-      for (const filter of packet.unsubscriptions) session.subscriptionIds.delete(filter);
+      for (const filter of packet.unsubscriptions) session.recordSubscription({ topic: filter });
       return undefined;
     case 'disconnect':
       return onDisconnect(session, packet);
@@ -69,6 +65,30 @@ function invalidFilter(filter: string): string | undefined {
   if (filter.includes('\u0000')) return 'it contains U+0000';
   if (!isValidFilter(filter)) return `${JSON.stringify(filter)}: empty, or a wildcard that is not a whole level ('#' last only)`;
   if (filter.split('/').length > MAX_TOPIC_LEVELS) return `more than ${MAX_TOPIC_LEVELS} levels`;
+  return undefined;
+}
+
+/**
+ * Each filter's options as Aedes will store them with the subscription (aedes-persistence keeps the
+ * whole object, so a resumed session gets its Subscription Identifier back), and Retain Handling:
+ * 2 never sends retained messages, 1 only for a filter not already subscribed (MQTT-3.3.1-9..-11).
+ */
+function onSubscribe(
+  session: Mqtt5Session,
+  packet: Extract<Packet, { cmd: 'subscribe' }>,
+  subscribed: (filter: string) => boolean,
+): ProtocolViolation | undefined {
+  const filters = packet.subscriptions.map((s) => s.topic);
+  if (packet.messageId !== undefined) session.pendingSubscribes.set(packet.messageId, filters);
+  standInForInvalidFilters(session, packet.subscriptions);
+  const id = packet.properties?.subscriptionIdentifier;
+  for (const sub of packet.subscriptions) {
+    // MQTT-3.8.3-4: No Local on a shared subscription is a Protocol Error.
+    if (sub.nl && parseSharedFilter(sub.topic)) return { reasonCode: 0x82, reason: 'no local is not allowed on a shared subscription' };
+    if (id !== undefined) (sub as { subscriptionIdentifier?: number }).subscriptionIdentifier = id;
+    if (sub.rh === 2 || (sub.rh === 1 && subscribed(sub.topic))) session.retainWithheld.add(sub.topic);
+    else session.retainWithheld.delete(sub.topic);
+  }
   return undefined;
 }
 

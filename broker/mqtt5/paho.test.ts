@@ -62,7 +62,7 @@ describe.each(TOPOLOGIES)('MQTT 5 with paho-mqtt (%s)', (kind) => {
     const paho = await startPaho();
     const connack = await paho.connect({ ...endpoint(0, 'tcp'), client_id: 'bad', username: 'jwt', password: 'not-a-token' });
     expect(connack.reason_code).toBe(0x86);
-    expect(connack.properties.ReasonString).toBe('bad token');
+    expect(connack.properties.ReasonString).toMatch(/^bad token: not signed by this service/);
   });
 
   it('ticks arrive with a topic alias after the first, on either node', async () => {

@@ -68,8 +68,12 @@ export class Mqtt5Session {
    * PUBREL follows, MQTT 5 §4.3.3), so what the PUBREL would have released is released now.
    */
   endRefusedQoS2: ((messageId: number) => void) | undefined;
-  /** Subscription Identifier of each filter that has one. */
+  /** Subscription Identifier of each filter that has one (restored with a resumed session's subscriptions). */
   readonly subscriptionIds = new Map<string, number>();
+  /** Filters subscribed with Retain As Published: live ticks keep their RETAIN flag (the wire layer's frames clear it). */
+  readonly retainAsPublished = new Set<string>();
+  /** Filters of SUBSCRIBEs being handled whose retained messages are not sent (Retain Handling 1 and 2). */
+  readonly retainWithheld = new Set<string>();
 
   private constructor(
     readonly server: ServerLimits,
@@ -116,6 +120,14 @@ export class Mqtt5Session {
   /** A Session Expiry Interval different from the one asked for goes back in the CONNACK (MQTT-3.2.2-?: §3.2.2.3.2). */
   get expiryChanged(): boolean {
     return this.sessionExpiryS !== this.requestedExpiryS;
+  }
+
+  /** A subscription granted or restored: its identifier and Retain As Published as it was made. */
+  recordSubscription(sub: { topic: string; subscriptionIdentifier?: number; rap?: boolean }): void {
+    if (sub.subscriptionIdentifier !== undefined) this.subscriptionIds.set(sub.topic, sub.subscriptionIdentifier);
+    else this.subscriptionIds.delete(sub.topic);
+    if (sub.rap === true) this.retainAsPublished.add(sub.topic);
+    else this.retainAsPublished.delete(sub.topic);
   }
 
   /** Reason strings may go on this packet type (MQTT-3.1.2-29: only CONNACK, DISCONNECT and PUBLISH when not asked for). */
