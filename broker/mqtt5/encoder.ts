@@ -60,6 +60,7 @@ export class Mqtt5Encoder {
         return this.generate({ ...packet, granted: this.unsubackReasons(packet.messageId ?? 0) });
       case 'puback':
       case 'pubrec':
+        return this.generate(this.publishAck(packet));
       case 'pubrel':
       case 'pubcomp':
         return this.generate({ ...packet, reasonCode: packet.reasonCode ?? 0 });
@@ -126,6 +127,15 @@ export class Mqtt5Encoder {
     }
     const { cmd, qos, dup, retain, payload, messageId } = packet;
     return this.withinMaximum(this.generate({ cmd, qos, dup, retain, payload, messageId, topic, properties }));
+  }
+
+  /** PUBACK/PUBREC: a publish refused for its properties gets its reason code (and string). */
+  private publishAck(packet: Extract<Packet, { cmd: 'puback' | 'pubrec' }>): Packet {
+    const refusal = packet.messageId === undefined ? undefined : this.session.publishRefusals.get(packet.messageId);
+    if (!refusal) return { ...packet, reasonCode: packet.reasonCode ?? 0 };
+    this.session.publishRefusals.delete(packet.messageId!);
+    const properties = this.session.mayExplain(packet.cmd) ? { reasonString: refusal.reason } : undefined;
+    return { ...packet, reasonCode: refusal.reasonCode, ...(properties && { properties }) };
   }
 
   private subscriptionIdsFor(topic: string): number[] {

@@ -59,6 +59,8 @@ export class Mqtt5Session {
   /** Each SUBSCRIBE's filters in order and each UNSUBSCRIBE's count, by packet id, until answered. */
   readonly pendingSubscribes = new Map<number, string[]>();
   readonly pendingUnsubscribes = new Map<number, number>();
+  /** Why QoS 1/2 publishes were refused for their properties, by packet id, until the PUBACK/PUBREC is written. */
+  readonly publishRefusals = new Map<number, Refusal>();
   /** Subscription Identifier of each filter that has one. */
   readonly subscriptionIds = new Map<string, number>();
 
