@@ -55,6 +55,8 @@ export interface PersistenceInternals {
   cleanSubscriptions(client: Pick<Client, 'id'>): Promise<unknown>;
   /** A QoS 2 message received from the client and not yet released (PUBREL); rejects when there is none. */
   incomingGetPacket(client: Client, packet: { messageId?: number }): Promise<unknown>;
+  /** Forgets a received QoS 2 message (what Aedes does at its PUBREL). */
+  incomingDelPacket(client: Client, packet: { messageId?: number }): Promise<unknown>;
 }
 
 /** Aedes' message emitter (mqemitter, mqemitter-redis). */
@@ -98,6 +100,8 @@ export interface ClientInternals {
   deliverQoS: Deliver;
   broker: AedesInternals;
   emit(event: 'error', err: Error): boolean;
+  /** QoS 2 packet ids received and awaiting PUBREL (bounded by maxInflightInbound; lib/handlers/publish.js). */
+  _inboundInflight: Set<number>;
 }
 
 /** The typed view of a broker's internals (no cost: a cast). */
@@ -124,6 +128,7 @@ const BROKER_SHAPE: Shape = [
   ['persistence.outgoingClearMessageId', 'function'],
   ['persistence.storeRetained', 'function'],
   ['persistence.createRetainedStreamCombi', 'function'],
+  ['persistence.incomingDelPacket', 'function'],
   ['persistence.cleanSubscriptions', 'function'],
   ['persistence.incomingGetPacket', 'function'],
   ['mq', 'object'],
@@ -151,6 +156,7 @@ const CLIENT_SHAPE: Shape = [
   ['deliverQoS', 'function'],
   ['broker', 'object'],
   ['emit', 'function'],
+  ['_inboundInflight', 'object'],
 ];
 
 /** `_keepaliveTimer` is null until CONNECT: only its presence can be checked. */

@@ -1,5 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import { clientInternals, type Client } from '../aedes/internals.js';
+import { forgetRefusedQoS2 } from '../aedes/qos2-refused.js';
 import type { ClientAccess } from '../client-access.js';
 import { dropClientProperties, publishPropertiesRefusal } from '../mqtt5/publish-properties.js';
 import type { Refusal } from '../mqtt5/session.js';
@@ -12,7 +13,8 @@ type Mqtt5Publish = Pick<IPublishPacket, 'topic' | 'payload' | 'qos' | 'messageI
  * The publish properties rule of docs/protocol.md (MQTT 5, Properties), for a publish the ACL
  * allowed: on a topic an extension stamps (chat) the client's properties are dropped; elsewhere
  * they pass through unless refused (publishPropertiesRefusal). A refusal is recorded for the
- * PUBACK/PUBREC the encoder writes and returned; the caller acks and drops the publish.
+ * PUBACK/PUBREC the encoder writes (a refused QoS 2 then ends: forgetRefusedQoS2) and returned;
+ * the caller acks and drops the publish.
  */
 export function refusePublishProperties(access: ClientAccess, client: Client, packet: Mqtt5Publish, stamped: boolean): Refusal | undefined {
   if (stamped) {
@@ -23,8 +25,10 @@ export function refusePublishProperties(access: ClientAccess, client: Client, pa
   const refusal = publishPropertiesRefusal(packet.properties, packet.payload, (topic) => access.may(client, 'subscribe', topic));
   if (!refusal) return undefined;
   const conn = clientInternals(client).conn;
-  if (packet.qos > 0 && packet.messageId !== undefined && conn instanceof WireConnection) {
-    conn.mqtt5?.session.publishRefusals.set(packet.messageId, refusal);
+  const id = packet.messageId;
+  if (packet.qos > 0 && id !== undefined && conn instanceof WireConnection) {
+    const answered = packet.qos === 2 ? () => forgetRefusedQoS2(client, id) : undefined;
+    conn.mqtt5?.session.publishRefusals.set(id, { ...refusal, answered });
   }
   return refusal;
 }

@@ -134,6 +134,7 @@ export class Mqtt5Encoder {
     const refusal = packet.messageId === undefined ? undefined : this.session.publishRefusals.get(packet.messageId);
     if (!refusal) return { ...packet, reasonCode: packet.reasonCode ?? 0 };
     this.session.publishRefusals.delete(packet.messageId!);
+    refusal.answered?.();
     const properties = this.session.mayExplain(packet.cmd) ? { reasonString: refusal.reason } : undefined;
     return { ...packet, reasonCode: refusal.reasonCode, ...(properties && { properties }) };
   }

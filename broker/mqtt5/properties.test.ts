@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
+import { UniqueMessageIdProvider, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
 import { startChatTopology } from '../../chat/testing/app.js';
 import { TOPOLOGIES, type Topology } from '../../test/testing/topology.js';
@@ -138,15 +138,18 @@ describe.each(TOPOLOGIES)('MQTT 5 publish properties (%s)', (kind) => {
   it('refuses a response topic its publisher may not subscribe to (0x87; QoS 0 dropped)', async () => {
     const responder = await v5('responder');
     const got = packets(responder);
-    await responder.subscribeAsync('svc/steer', { qos: 1 });
-    const requester = await v5('alice');
+    await responder.subscribeAsync('svc/steer', { qos: 2 });
+    // The lowest free packet id each time: the allowed QoS 2 publish reuses the refused one's id.
+    const requester = await v5('alice', { messageIdProvider: new UniqueMessageIdProvider() });
     const properties = { responseTopic: 'replies/bob/r1', correlationData: Buffer.from('x') };
     for (const qos of [1, 2] as const) expect(await refusalCode(requester.publishAsync('svc/steer', 'do it', { qos, properties }))).toBe(0x87);
     await requester.publishAsync('svc/steer', 'do it', { qos: 0, properties });
-    await requester.publishAsync('svc/steer', 'allowed', { qos: 1, properties: { responseTopic: 'replies/alice/r2' } });
-    await expect.poll(() => got.get('svc/steer')?.length, { timeout: 10_000 }).toBe(1);
+    for (const qos of [1, 2] as const) {
+      await requester.publishAsync('svc/steer', `allowed q${qos}`, { qos, properties: { responseTopic: 'replies/alice/r2' } });
+    }
+    await expect.poll(() => got.get('svc/steer')?.length, { timeout: 10_000 }).toBe(2);
     await settle();
-    expect(got.get('svc/steer')?.map((p) => p.payload.toString())).toEqual(['allowed']);
+    expect(got.get('svc/steer')?.map((p) => p.payload.toString())).toEqual(['allowed q1', 'allowed q2']);
   });
 
   it('a response topic with a wildcard is a protocol error: DISCONNECT 0x82', async () => {

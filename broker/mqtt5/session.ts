@@ -32,6 +32,11 @@ export interface Refusal {
   reason: string;
 }
 
+/** A publish refused with a PUBACK/PUBREC reason code; `answered` runs once that ack is written. */
+export interface PublishRefusal extends Refusal {
+  answered?: () => void;
+}
+
 /** Protocol level 5 in a CONNECT. */
 export function isMqtt5Connect(packet: { protocolVersion?: number }): boolean {
   return packet.protocolVersion === 5;
@@ -60,7 +65,7 @@ export class Mqtt5Session {
   readonly pendingSubscribes = new Map<number, string[]>();
   readonly pendingUnsubscribes = new Map<number, number>();
   /** Why QoS 1/2 publishes were refused for their properties, by packet id, until the PUBACK/PUBREC is written. */
-  readonly publishRefusals = new Map<number, Refusal>();
+  readonly publishRefusals = new Map<number, PublishRefusal>();
   /** Subscription Identifier of each filter that has one. */
   readonly subscriptionIds = new Map<string, number>();
 
