@@ -49,8 +49,8 @@ export interface PersistenceInternals {
   outgoingUpdate(client: Client, packet: InternalPacket): Promise<unknown>;
   outgoingClearMessageId(client: Client, packet: { messageId?: number }): Promise<unknown>;
   storeRetained(packet: InternalPacket): Promise<void>;
-  /** The retained messages matching any of the filters (Aedes reads them for a new SUBSCRIBE). */
-  createRetainedStreamCombi(filters: string[]): NodeJS.ReadableStream;
+  /** Retained messages matching any of the filters (Aedes reads them on SUBSCRIBE). */
+  createRetainedStreamCombi(patterns: string[]): AsyncIterable<InternalPacket> & NodeJS.ReadableStream;
   /** Removes a session's subscriptions (on every node, through the broadcast in Redis). */
   cleanSubscriptions(client: Pick<Client, 'id'>): Promise<unknown>;
   /** A QoS 2 message received from the client and not yet released (PUBREL); rejects when there is none. */

@@ -3,12 +3,14 @@ import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { Aedes, AedesOptions, Client, PublishPacket } from '../aedes/internals.js';
 import { DROPPED_TOPIC, drop } from '../aedes/dropped.js';
+import { withRetainedExtras } from '../aedes/retained-properties.js';
 import { ownerOf, type ClientAccess } from '../client-access.js';
 import { isRefused, type BrokerExtension, type ClientPublish, type PublishRefusal, type PublishVerdict } from '../extensions.js';
 import { publishRefusal } from '../mqtt5/reasons.js';
 import type { Refusal } from '../mqtt5/session.js';
 import { mqtt5SessionOf } from './mqtt5-connect.js';
 import type { Forwarder } from '../wire/wire-layer.js';
+import { refusePublishProperties } from './mqtt5-publish.js';
 
 type Counter = { inc(): void };
 type Decision = Refused | 'as-is' | Promise<PublishVerdict>;
@@ -71,6 +73,7 @@ export class PublishHooks {
     // Aedes checked the rest of the name already; U+0000 is the one it lets through.
     const malformed = malformedTopicName(packet.topic);
     if (malformed) return done(new Error(malformed));
+    if (packet.properties !== undefined && this.refusedForProperties(client, packet)) return done(drop(packet));
     const decision = this.decide(client, () => ({
       topic: packet.topic,
       payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
@@ -89,6 +92,18 @@ export class PublishHooks {
       (err: Error) => done(this.extensionFailed(err, client, packet.topic)),
     );
   };
+
+  /** An MQTT 5 publish the ACL allows, refused for its properties (see refusePublishProperties). */
+  private refusedForProperties(client: Client, packet: PublishPacket): boolean {
+    const st = this.access.get(client);
+    // The ACL's own refusal (in decide) comes first.
+    if (!st || !this.access.mayPublish(client, st, packet.topic)) return false;
+    const refusal = refusePublishProperties(this.access, client, packet, this.extensionFor(packet.topic) !== undefined);
+    if (!refusal) return false;
+    if (refusal.reasonCode === 0x87) this.access.refused('publish');
+    this.log.debug({ client: client.id, topic: packet.topic, reason: refusal.reason }, 'MQTT 5 publish refused for its properties');
+    return true;
+  }
 
   /**
    * With no client, Aedes is publishing the will of a client another node held when it died (its
@@ -110,7 +125,7 @@ export class PublishHooks {
   readonly authorizeForward: Required<AedesOptions>['authorizeForward'] = (client, packet) => {
     if (!this.access.mayReceive(client, packet.topic)) return null;
     this.out[topicFamily(packet.topic)].inc();
-    return packet;
+    return withRetainedExtras(packet);
   };
 
   /** Counts what clients published through Aedes (the intake counts its own in forward). */

@@ -2,6 +2,7 @@ import type { Packet } from 'mqtt-packet';
 import { isValidFilter } from '../topic-filter.js';
 import { REASON } from './reasons.js';
 import { parseSharedFilter } from '../shared-filter.js';
+import { responseTopicViolation } from './publish-properties.js';
 import type { Mqtt5Session, Refusal } from './session.js';
 
 /** DISCONNECT reason 0x04: the client leaves but wants its will published (MQTT 5 §3.14.2.1). */
@@ -99,6 +100,8 @@ function onPublish(packet: Extract<Packet, { cmd: 'publish' }>): ProtocolViolati
   if (props.topicAlias !== undefined) return { reasonCode: 0x94, reason: 'topic alias not allowed: this server accepts none' };
   if (props.subscriptionIdentifier !== undefined)
     return { reasonCode: 0x82, reason: 'a PUBLISH from a client may not carry a subscription identifier' };
+  const badResponseTopic = responseTopicViolation(props);
+  if (badResponseTopic) return badResponseTopic;
   if (props.messageExpiryInterval !== undefined) {
     (packet as { messageExpiry?: number }).messageExpiry = Date.now() + props.messageExpiryInterval * 1000;
   }
