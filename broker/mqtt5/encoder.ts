@@ -51,7 +51,7 @@ export class Mqtt5Encoder {
       case 'publish':
         return this.publish(packet);
       case 'connack':
-        return this.generate({
+        return this.explained({
           ...packet,
           reasonCode: this.connackReason(packet.returnCode ?? 0),
           properties: this.connackProperties(packet.returnCode ?? 0),
@@ -61,12 +61,14 @@ export class Mqtt5Encoder {
       case 'unsuback':
         return this.generate({ ...packet, granted: this.unsubackReasons(packet.messageId ?? 0) });
       case 'puback':
-        return this.generate(this.withRefusal(packet, this.takePublishRefusal(packet.messageId)));
+        return this.explained(this.withRefusal(packet, this.takePublishRefusal(packet.messageId)));
       case 'pubrec':
         return this.pubrec(packet);
       case 'pubrel':
       case 'pubcomp':
         return this.generate({ ...packet, reasonCode: packet.reasonCode ?? 0 });
+      case 'disconnect':
+        return this.explained(packet);
       default:
         return this.generate(packet);
     }
@@ -74,12 +76,12 @@ export class Mqtt5Encoder {
 
   /** A PUBACK for a publish the wire layer took: success, or `refusal`'s reason code and string. */
   puback(messageId: number, refusal: Refusal | undefined): Buffer | null {
-    return this.generate(this.withRefusal({ cmd: 'puback', messageId }, refusal));
+    return this.explained(this.withRefusal({ cmd: 'puback', messageId }, refusal));
   }
 
   private pubrec(packet: IPubrecPacket): Buffer | null {
     const refusal = this.takePublishRefusal(packet.messageId);
-    const bytes = this.generate(this.withRefusal(packet, refusal));
+    const bytes = this.explained(this.withRefusal(packet, refusal));
     if (refusal && packet.messageId !== undefined) this.session.endRefusedQoS2?.(packet.messageId);
     return bytes;
   }
@@ -239,13 +241,25 @@ export class Mqtt5Encoder {
       return refusal.reasonCode;
     });
     const explained = reasons.length > 0 && this.session.mayExplain('suback');
-    return this.generate({ ...packet, granted, properties: explained ? { reasonString: [...new Set(reasons)].join('; ') } : {} });
+    return this.explained({ ...packet, granted, properties: explained ? { reasonString: [...new Set(reasons)].join('; ') } : {} });
   }
 
   private unsubackReasons(messageId: number): number[] {
     const count = this.session.pendingUnsubscribes.get(messageId) ?? 1;
     this.session.pendingUnsubscribes.delete(messageId);
     return new Array<number>(count).fill(0);
+  }
+
+  /**
+   * A packet that may carry a Reason String and user properties: sent without them when they would
+   * take it over the client's Maximum Packet Size (MQTT-3.2.2-19, -3.4.2-2, -3.5.2-2, -3.9.2-1, -3.14.2-3).
+   */
+  private explained(packet: Packet): Buffer | null {
+    const frame = this.generate(packet);
+    const properties = (packet as { properties?: Record<string, unknown> }).properties;
+    if (!frame || frame.length <= this.session.peer.maximumPacketSize || !properties) return frame;
+    const { reasonString: _reason, userProperties: _user, ...rest } = properties;
+    return this.generate({ ...packet, properties: rest } as Packet);
   }
 
   private generate(packet: Packet): Buffer | null {

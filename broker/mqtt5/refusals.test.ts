@@ -163,6 +163,12 @@ describe.each(TOPOLOGIES)('MQTT 5 refusals say why (%s)', (kind) => {
       expect(JSON.parse((await delivered).payload.toString()).text).toBe('hi');
     });
 
+    it("no reason string where it would take the PUBACK over the client's Maximum Packet Size", async () => {
+      const small = await signedIn('kim-small', { properties: { maximumPacketSize: 40 } });
+      const refused = await publishOutcome(small, 'candles/EURUSD/1m', 'x', 1);
+      expect(refused).toEqual({ code: 0x87, reason: undefined, code2: undefined });
+    });
+
     it('a refused chat publish: the PUBACK carries the reason, the same message as users/{sub}/errors, and its code', async () => {
       const frank = await signedIn('frank-chat');
       await frank.subscribeAsync('users/frank-chat/errors', { qos: 0 });
