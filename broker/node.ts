@@ -17,7 +17,7 @@ import type { BrokerExtension } from './extensions.js';
 import { connectHooks } from './hooks/connect.js';
 import { PublishHooks } from './hooks/publish.js';
 import { authorizeSubscribe, reportSubscriptions } from './hooks/subscribe.js';
-import { guardPackets } from './packet-guard.js';
+import { guardPackets, PacketTooLargeError } from './packet-guard.js';
 import { SessionLifecycle } from './session-lifecycle.js';
 import { MemorySessionRegistry } from './session-registry.js';
 import { RedisSessionRegistry } from './session-registry-redis.js';
@@ -139,6 +139,8 @@ export class BrokerNode {
       (err) => {
         this.violations.inc();
         this.opts.log.warn({ err: err.message }, 'closing connection: bad packet');
+        // MQTT 5 says why before the close (MQTT-3.2.2-15 is ours to hold the client to: 0x95 packet too large).
+        if (err instanceof PacketTooLargeError) conn.disconnect({ reasonCode: 0x95, reason: err.message });
       },
       () => conn.mqtt5 !== undefined,
     );

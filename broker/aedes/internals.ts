@@ -49,6 +49,8 @@ export interface PersistenceInternals {
   outgoingUpdate(client: Client, packet: InternalPacket): Promise<unknown>;
   outgoingClearMessageId(client: Client, packet: { messageId?: number }): Promise<unknown>;
   storeRetained(packet: InternalPacket): Promise<void>;
+  /** The retained messages matching any of the filters, read for a SUBSCRIBE (a Readable in object mode). */
+  createRetainedStreamCombi(patterns: string[]): AsyncIterable<InternalPacket>;
   /** Removes a session's subscriptions (on every node, through the broadcast in Redis). */
   cleanSubscriptions(client: Pick<Client, 'id'>): Promise<unknown>;
   /** A QoS 2 message received from the client and not yet released (PUBREL); rejects when there is none. */
@@ -121,6 +123,7 @@ const BROKER_SHAPE: Shape = [
   ['persistence.outgoingUpdate', 'function'],
   ['persistence.outgoingClearMessageId', 'function'],
   ['persistence.storeRetained', 'function'],
+  ['persistence.createRetainedStreamCombi', 'function'],
   ['persistence.cleanSubscriptions', 'function'],
   ['persistence.incomingGetPacket', 'function'],
   ['mq', 'object'],

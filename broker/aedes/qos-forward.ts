@@ -46,9 +46,12 @@ export class QoSForwarder {
     this.aedes = aedesInternals(broker);
   }
 
-  forward(topic: string, payload: Buffer, settle: (err?: Error) => void): void {
+  /** `messageExpiry`: an MQTT 5 publisher's Message Expiry (ms since the epoch), kept with the queued copies. */
+  forward(topic: string, payload: Buffer, settle: (err?: Error) => void, messageExpiry?: number): void {
     const since = performance.now();
-    const packet = new AedesPacket({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, this.broker);
+    const original = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as const;
+    // aedes-packet copies messageExpiry only when the key is present.
+    const packet = new AedesPacket(messageExpiry === undefined ? original : { ...original, messageExpiry }, this.broker);
     const { persistence } = this.aedes;
     persistence
       .subscriptionsByTopic(topic)

@@ -11,6 +11,7 @@ import { orderResumedSessions } from './resume-order.js';
 import { boundSessionQueues, type QueueBound, type SessionQueues } from './session-queues.js';
 import { storeGrantedOnly } from './store-granted-only.js';
 import { installPacketSinks } from './packet-sink.js';
+import { honourRetainedExpiry } from './retained-expiry.js';
 
 const require = createRequire(import.meta.url);
 
@@ -63,6 +64,7 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
   queueOncePerSession(aedes);
   flagResends(aedes);
   orderResumedSessions(aedes);
+  honourRetainedExpiry(aedes);
   // Aedes reports failures of its session store here (offline queueing, the periodic will sweep);
   // unheard, the event would end the process.
   (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => setup.log.error({ err }, 'broker persistence error'));

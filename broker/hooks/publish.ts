@@ -50,9 +50,10 @@ export class PublishHooks {
     if (malformed) return settle(new Error(malformed));
     const decision = this.decide(client, () => publish);
     if (decision === 'refused') return settle();
-    if (decision === 'as-is') return this.forward(forwarder, publish.topic, publish.payload, settle);
+    const { topic, messageExpiry } = publish;
+    if (decision === 'as-is') return this.forward(forwarder, topic, publish.payload, settle, messageExpiry);
     decision.then(
-      (payload) => (payload === null ? settle() : this.forward(forwarder, publish.topic, payload, settle)),
+      (payload) => (payload === null ? settle() : this.forward(forwarder, topic, payload, settle, messageExpiry)),
       (err: Error) => settle(this.extensionFailed(err, client, publish.topic)),
     );
   };
@@ -124,9 +125,9 @@ export class PublishHooks {
   }
 
   /** The PUBACK goes once the message is queued for every persistent session (see QoSForwarder). */
-  private forward(forwarder: Forwarder, topic: string, payload: Buffer, settle: (err?: Error) => void): void {
+  private forward(forwarder: Forwarder, topic: string, payload: Buffer, settle: (err?: Error) => void, messageExpiry?: number): void {
     this.incoming[topicFamily(topic)].inc();
-    forwarder.forward(topic, payload, settle);
+    forwarder.forward(topic, payload, settle, messageExpiry);
   }
 
   /**

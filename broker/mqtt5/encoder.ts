@@ -2,6 +2,8 @@ import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { covers } from '../topic-filter.js';
 import { frameLength, readPublish } from '../wire/mqtt-frame.js';
 import { aliasedPublishFrame } from './frames.js';
+import { tickExpiry } from '../wire/tick-expiry.js';
+import { retainedExtras } from '../aedes/retained-expiry.js';
 import type { Mqtt5Session } from './session.js';
 
 const V5 = { protocolVersion: 5 } as const;
@@ -17,6 +19,13 @@ const PASSED_PROPERTIES = ['payloadFormatIndicator', 'responseTopic', 'correlati
 
 /** A message in Aedes' hands: aedes-packet keeps a publisher's `properties` and the absolute `messageExpiry` (ms). */
 type RoutedPublish = IPublishPacket & { messageExpiry?: number };
+
+/** A retained message as Aedes sends it on SUBSCRIBE, with the expiry and properties it dropped (see retained-expiry.ts). */
+function withRetainedExtras(packet: RoutedPublish): RoutedPublish {
+  if (packet.messageExpiry !== undefined || packet.properties !== undefined || typeof packet.payload === 'string') return packet;
+  const extras = retainedExtras(packet.payload);
+  return extras ? { ...packet, ...extras } : packet;
+}
 
 /**
  * Deliveries not sent: over the client's Maximum Packet Size (MQTT-3.1.2-25), or their Message
@@ -59,9 +68,11 @@ export class Mqtt5Encoder {
       case 'unsuback':
         return this.generate({ ...packet, granted: this.unsubackReasons(packet.messageId ?? 0) });
       case 'puback':
+      case 'pubcomp':
+        this.session.publishAnswered();
+        return this.generate({ ...packet, reasonCode: packet.reasonCode ?? 0 });
       case 'pubrec':
       case 'pubrel':
-      case 'pubcomp':
         return this.generate({ ...packet, reasonCode: packet.reasonCode ?? 0 });
       default:
         return this.generate(packet);
@@ -75,24 +86,36 @@ export class Mqtt5Encoder {
    */
   tickFrames(batch: Buffer): Buffer {
     const frames: Buffer[] = [];
+    const deadlines = tickExpiry.of(batch);
     let at = 0;
-    while (at < batch.length) {
+    for (let k = 0; at < batch.length; k++) {
       const length = frameLength(batch.subarray(at));
       if (length < 0) break;
       const publish = readPublish(batch.subarray(at, at + length));
       at += length;
       if (publish === null) continue;
-      const frame = this.withinMaximum(this.aliasedFrame(publish.topic, publish.payload, publish.retain));
+      const expiryS = this.remainingS(typeof deadlines === 'number' ? deadlines : deadlines?.[k]);
+      if (expiryS === 0) continue;
+      const frame = this.withinMaximum(this.aliasedFrame(publish.topic, publish.payload, publish.retain, expiryS));
       if (frame) frames.push(frame);
     }
     return frames.length === 1 ? frames[0] : Buffer.concat(frames);
   }
 
-  private aliasedFrame(topic: string, payload: Buffer, retain: boolean): Buffer {
+  /** Seconds left before `deadline` (ms since the epoch), undefined without one, 0 (counted withheld) once past. */
+  private remainingS(deadline: number | undefined): number | undefined {
+    if (deadline === undefined) return undefined;
+    const remaining = Math.ceil((deadline - Date.now()) / 1000);
+    if (remaining > 0) return remaining;
+    this.stats.withheld('expired');
+    return 0;
+  }
+
+  private aliasedFrame(topic: string, payload: Buffer, retain: boolean, expiryS: number | undefined): Buffer {
     const known = this.aliases.get(topic);
-    if (known !== undefined) return aliasedPublishFrame('', payload, retain, known);
+    if (known !== undefined) return aliasedPublishFrame('', payload, retain, known, expiryS);
     const alias = this.newAlias(topic);
-    return aliasedPublishFrame(topic, payload, retain, alias);
+    return aliasedPublishFrame(topic, payload, retain, alias, expiryS);
   }
 
   /** The next free alias for `topic`, or 0 (none) when the client's maximum is reached. */
@@ -103,18 +126,14 @@ export class Mqtt5Encoder {
     return alias;
   }
 
-  private publish(packet: RoutedPublish): Buffer | null {
+  private publish(routed: RoutedPublish): Buffer | null {
+    const packet = routed.retain ? withRetainedExtras(routed) : routed;
     const properties: NonNullable<IPublishPacket['properties']> = {};
     const source = packet.properties;
     if (source) for (const key of PASSED_PROPERTIES) if (source[key] !== undefined) (properties as Record<string, unknown>)[key] = source[key];
-    if (packet.messageExpiry !== undefined) {
-      const remainingS = Math.ceil((packet.messageExpiry - Date.now()) / 1000);
-      if (remainingS <= 0) {
-        this.stats.withheld('expired');
-        return null;
-      }
-      properties.messageExpiryInterval = remainingS;
-    }
+    const remainingS = this.remainingS(packet.messageExpiry);
+    if (remainingS === 0) return null;
+    if (remainingS !== undefined) properties.messageExpiryInterval = remainingS;
     const ids = this.subscriptionIdsFor(packet.topic);
     if (ids.length > 0) properties.subscriptionIdentifier = ids.length === 1 ? ids[0] : ids;
     let topic = packet.topic;

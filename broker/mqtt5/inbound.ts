@@ -17,7 +17,7 @@ export type ProtocolViolation = Refusal;
 export function observeInbound(session: Mqtt5Session, packet: Packet): ProtocolViolation | undefined {
   switch (packet.cmd) {
     case 'publish':
-      return onPublish(packet);
+      return onPublish(packet) ?? (packet.qos > 0 ? session.publishReceived() : undefined);
     case 'subscribe': {
       const filters = packet.subscriptions.map((s) => s.topic);
       if (packet.messageId !== undefined) session.pendingSubscribes.set(packet.messageId, filters);

@@ -2,12 +2,12 @@ import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 
 /**
- * A raw MQTT 3.1.1 client on a plain socket: what a broken, hostile or very fast client can send,
- * and every packet it gets back, in order.
+ * A raw MQTT 3.1.1 client on a plain socket (MQTT 5 with `protocolVersion` 5): what a broken,
+ * hostile or very fast client can send, and every packet it gets back, in order.
  */
-export function rawClient(port: number) {
+export function rawClient(port: number, protocolVersion: 4 | 5 = 4) {
   const socket = net.connect(port, '127.0.0.1');
-  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  const parser = mqttPacket.parser({ protocolVersion });
   const packets: mqttPacket.Packet[] = [];
   parser.on('packet', (p) => packets.push(p));
   const onData = (d: Buffer) => parser.parse(d);
@@ -18,7 +18,7 @@ export function rawClient(port: number) {
     socket,
     packets,
     closed,
-    send: (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p)),
+    send: (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p, { protocolVersion })),
     /** The first packet of this kind received so far or within `ms`. */
     waitFor: async (cmd: string, ms = 10_000) => {
       const deadline = Date.now() + ms;
@@ -51,7 +51,7 @@ export const connectPacket = (extra: Partial<mqttPacket.IConnectPacket> = {}): m
 
 /** A raw client past its CONNACK, signed in with `token`. */
 export async function signedInRawClient(port: number, token: string, extra: Partial<mqttPacket.IConnectPacket> = {}) {
-  const client = rawClient(port);
+  const client = rawClient(port, extra.protocolVersion === 5 ? 5 : 4);
   client.send(connectPacket({ username: 'jwt', password: Buffer.from(token), ...extra }));
   await client.waitFor('connack');
   return client;
