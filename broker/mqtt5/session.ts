@@ -115,7 +115,7 @@ export class Mqtt5Session {
 
   /**
    * A QoS 1/2 publish arrived: undefined while the client keeps within the Receive Maximum the
-   * server announced, else the violation that ends the connection (MQTT-3.3.4-9: 0x93).
+   * server announced, else the violation that ends the connection (MQTT-3.3.4-7: 0x93).
    */
   publishReceived(): Refusal | undefined {
     if (++this.unansweredPublishes <= this.server.receiveMaximum) return undefined;
