@@ -8,11 +8,19 @@ import mqttPacket from 'mqtt-packet';
  */
 export const PACKET_SINK = Symbol('ticktalk.packetSink');
 
+/**
+ * Set on a stream by the QoS delivery: called with the packet id of a QoS 1/2 delivery the MQTT 5
+ * encoder will never send (over the client's Maximum Packet Size, expired), so the session drops it
+ * as if delivered (MQTT-3.1.2-25).
+ */
+export const DELIVERY_WITHHELD = Symbol('ticktalk.deliveryWithheld');
+
 /** A packet object as Aedes writes it (mqtt-packet's shape). */
 export type OutboundPacket = mqttPacket.Packet;
 
 export interface PacketSinkStream {
   [PACKET_SINK]?: (packet: OutboundPacket) => boolean;
+  [DELIVERY_WITHHELD]?: (messageId: number) => void;
 }
 
 type WriteToStream = (packet: OutboundPacket, stream: PacketSinkStream, opts?: unknown) => boolean;

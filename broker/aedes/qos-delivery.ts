@@ -1,6 +1,6 @@
 import { clientInternals, type Client, type ClientInternals, type InternalPacket } from './internals.js';
 import { qosPublishFrame } from '../wire/mqtt-frame.js';
-import { PACKET_SINK, type OutboundPacket, type PacketSinkStream } from './packet-sink.js';
+import { DELIVERY_WITHHELD, PACKET_SINK, type OutboundPacket, type PacketSinkStream } from './packet-sink.js';
 
 const noop = () => {};
 
@@ -13,6 +13,10 @@ const noop = () => {};
  */
 export function installQoSDelivery(client: Client): void {
   const c = clientInternals(client);
+  // Only an MQTT 5 connection calls it (its encoder withholds what the client cannot take).
+  (c.conn as PacketSinkStream)[DELIVERY_WITHHELD] = (messageId) => {
+    if (c.clean === false) c.broker.persistence.outgoingClearMessageId(client, { messageId }).then(noop, noop);
+  };
   c.deliverQoS = (original, cb) => {
     if (original.qos === 0) return c.deliver0(original, cb);
     const forward =

@@ -8,6 +8,12 @@ const require = createRequire(import.meta.url);
 const AedesPacket = require('aedes-packet') as new (original: object, broker: Aedes) => InternalPacket;
 
 /** Where the live fan-out waits: it runs once the turn's PUBACKs are written (WireLayer). */
+/** Who published a forwarded message, and until when it may be delivered (MQTT 5 Message Expiry). */
+export interface PublishOrigin {
+  publisherId?: string;
+  messageExpiry?: number;
+}
+
 export interface AckTurn {
   afterAcksWritten(task: () => void): void;
 }
@@ -46,11 +52,16 @@ export class QoSForwarder {
     this.aedes = aedesInternals(broker);
   }
 
-  /** `publisherId`: the client that sent it, for No Local subscriptions (as Aedes' emitPacket stamps it). */
-  forward(topic: string, payload: Buffer, settle: (err?: Error) => void, publisherId?: string): void {
+  /**
+   * `origin`: the client that sent it, for No Local subscriptions (as Aedes' emitPacket stamps it),
+   * and an MQTT 5 publisher's Message Expiry (ms since the epoch), kept with the queued copies.
+   */
+  forward(topic: string, payload: Buffer, settle: (err?: Error) => void, origin: PublishOrigin = {}): void {
     const since = performance.now();
-    const packet = new AedesPacket({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, this.broker);
-    if (publisherId !== undefined) packet.clientId = publisherId;
+    const original = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as const;
+    // aedes-packet copies messageExpiry only when the key is present.
+    const packet = new AedesPacket(origin.messageExpiry === undefined ? original : { ...original, messageExpiry: origin.messageExpiry }, this.broker);
+    if (origin.publisherId !== undefined) packet.clientId = origin.publisherId;
     const { persistence } = this.aedes;
     persistence
       .subscriptionsByTopic(topic)

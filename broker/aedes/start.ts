@@ -10,10 +10,10 @@ import { flagResends } from './resend-dup.js';
 import { orderResumedSessions } from './resume-order.js';
 import { boundSessionQueues, type QueueBound, type SessionQueues } from './session-queues.js';
 import { storeGrantedOnly } from './store-granted-only.js';
-import { keepRetainedProperties } from './retained-properties.js';
 import { installPacketSinks } from './packet-sink.js';
 import { honourRetainHandling, type RetainedWithheld } from './retain-handling.js';
 import { installSharedSubscriptions, SHARE_CLAIM_TTL_MS, type ShareClaim } from './shared-subscriptions.js';
+import { honourRetainedExpiry } from './retained-expiry.js';
 
 const require = createRequire(import.meta.url);
 
@@ -64,13 +64,13 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
   storeGrantedOnly(aedes, (client, topic) => setup.granted(client, topic));
   honourRetainHandling(aedes, setup.retainedWithheld);
   installSharedSubscriptions(aedes, setup.backends && shareClaim(setup.backends.store));
-  keepRetainedProperties(aedes);
   // The bound first: it installs the queue calls (in memory) that the next two wrap, and
   // orderResumedSessions wraps the queue's stream as installed here.
   const sessions = boundSessionQueues(aedes, setup.queues, setup.backends?.store);
   queueOncePerSession(aedes);
   flagResends(aedes);
   orderResumedSessions(aedes);
+  honourRetainedExpiry(aedes);
   // Aedes reports failures of its session store here (offline queueing, the periodic will sweep);
   // unheard, the event would end the process.
   (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => setup.log.error({ err }, 'broker persistence error'));

@@ -10,6 +10,7 @@ import { WireConnection } from '../wire/wire-connection.js';
 export function serverLimits(config: Config, sharedSubscriptions: boolean): ServerLimits {
   return {
     receiveMaximum: config.MQTT_RECEIVE_MAXIMUM,
+    maxQueuedMessages: config.MQTT_MAX_QUEUED_MESSAGES,
     maximumPacketSize: config.MQTT_MAX_PACKET,
     maxKeepaliveS: config.MQTT_MAX_KEEPALIVE_S,
     maxSessionExpiryS: config.MQTT_SESSION_EXPIRY_S,
@@ -34,6 +35,9 @@ export function startMqtt5(client: Client, packet: IConnectPacket, limits: Serve
   c._parser.settings = { protocolVersion: 5 };
   c._parser.prependListener('packet', (parsed: Packet) => {
     const violation = observeInbound(session, parsed, (filter) => c.subscriptions[filter] !== undefined);
+    if (parsed.cmd === 'puback' || parsed.cmd === 'pubcomp' || (parsed.cmd === 'pubrec' && (parsed.reasonCode ?? 0) >= 0x80)) {
+      conn.deliveryAcknowledged(parsed.messageId ?? 0);
+    }
     if (!violation) return;
     // Aedes handles the packet after this listener: as an unknown command, which closes the connection (will kept).
     (parsed as { cmd: string }).cmd = DISCONNECT_KEEPING_WILL;

@@ -1,9 +1,9 @@
+import type { PublishOrigin } from '../aedes/qos-forward.js';
 import { TOPIC_FAMILIES, topicFamily, type TopicFamily } from '../../protocol/topics.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { Aedes, AedesOptions, Client, PublishPacket } from '../aedes/internals.js';
 import { DROPPED_TOPIC, drop } from '../aedes/dropped.js';
-import { withRetainedExtras } from '../aedes/retained-properties.js';
 import { ownerOf, type ClientAccess } from '../client-access.js';
 import { isRefused, type BrokerExtension, type ClientPublish, type PublishRefusal, type PublishVerdict } from '../extensions.js';
 import { publishRefusal } from '../mqtt5/reasons.js';
@@ -55,13 +55,14 @@ export class PublishHooks {
     const malformed = malformedTopicName(publish.topic);
     if (malformed) return settle(new Error(malformed));
     const decision = this.decide(client, () => publish);
-    if (decision === 'as-is') return this.forward(forwarder, publish.topic, publish.payload, settle, client.id);
+    const origin = { publisherId: client.id, messageExpiry: publish.messageExpiry };
+    if (decision === 'as-is') return this.forward(forwarder, publish.topic, publish.payload, settle, origin);
     if (!(decision instanceof Promise)) return settle(undefined, publishRefusal(decision.refused));
     decision.then(
       (verdict) => {
         if (verdict === null) return settle();
         if (isRefused(verdict)) return settle(undefined, publishRefusal(verdict.refused));
-        this.forward(forwarder, publish.topic, verdict, settle, client.id);
+        this.forward(forwarder, publish.topic, verdict, settle, origin);
       },
       (err: Error) => settle(this.extensionFailed(err, client, publish.topic)),
     );
@@ -125,7 +126,7 @@ export class PublishHooks {
   readonly authorizeForward: Required<AedesOptions>['authorizeForward'] = (client, packet) => {
     if (!this.access.mayReceive(client, packet.topic)) return null;
     this.out[topicFamily(packet.topic)].inc();
-    return withRetainedExtras(packet);
+    return packet;
   };
 
   /** Counts what clients published through Aedes (the intake counts its own in forward). */
@@ -148,9 +149,9 @@ export class PublishHooks {
   }
 
   /** The PUBACK goes once the message is queued for every persistent session (see QoSForwarder). */
-  private forward(forwarder: Forwarder, topic: string, payload: Buffer, settle: (err?: Error) => void, publisherId: string): void {
+  private forward(forwarder: Forwarder, topic: string, payload: Buffer, settle: (err?: Error) => void, origin: PublishOrigin): void {
     this.incoming[topicFamily(topic)].inc();
-    forwarder.forward(topic, payload, settle, publisherId);
+    forwarder.forward(topic, payload, settle, origin);
   }
 
   /**

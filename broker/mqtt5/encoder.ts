@@ -3,6 +3,8 @@ import { matchingFilter } from '../shared-filter.js';
 import { covers } from '../topic-filter.js';
 import { frameLength, readPublish, type PublishView } from '../wire/mqtt-frame.js';
 import { aliasedPublishFrame } from './frames.js';
+import { tickExpiry } from '../wire/tick-expiry.js';
+import { retainedExtras } from '../aedes/retained-expiry.js';
 import type { Mqtt5Session, Refusal } from './session.js';
 
 const V5 = { protocolVersion: 5 } as const;
@@ -23,6 +25,13 @@ const aliasedFrames = new WeakMap<Buffer, { publish: PublishView; byAlias: Map<n
 
 /** A message in Aedes' hands: aedes-packet keeps a publisher's `properties` and the absolute `messageExpiry` (ms). */
 type RoutedPublish = IPublishPacket & { messageExpiry?: number };
+
+/** A retained message as Aedes sends it on SUBSCRIBE, with the expiry and properties it dropped (see retained-expiry.ts). */
+function withRetainedExtras(packet: RoutedPublish): RoutedPublish {
+  if (packet.messageExpiry !== undefined || packet.properties !== undefined || typeof packet.payload === 'string') return packet;
+  const extras = retainedExtras(packet.payload);
+  return extras ? { ...packet, ...extras } : packet;
+}
 
 /**
  * Deliveries not sent: over the client's Maximum Packet Size (MQTT-3.1.2-25), or their Message
@@ -61,11 +70,14 @@ export class Mqtt5Encoder {
       case 'unsuback':
         return this.generate({ ...packet, granted: this.unsubackReasons(packet.messageId ?? 0) });
       case 'puback':
+        this.session.publishAnswered();
         return this.explained(this.withRefusal(packet, this.takePublishRefusal(packet.messageId)));
+      case 'pubcomp':
+        this.session.publishAnswered();
+        return this.generate({ ...packet, reasonCode: packet.reasonCode ?? 0 });
       case 'pubrec':
         return this.pubrec(packet);
       case 'pubrel':
-      case 'pubcomp':
         return this.generate({ ...packet, reasonCode: packet.reasonCode ?? 0 });
       case 'disconnect':
         return this.explained(packet);
@@ -82,7 +94,11 @@ export class Mqtt5Encoder {
   private pubrec(packet: IPubrecPacket): Buffer | null {
     const refusal = this.takePublishRefusal(packet.messageId);
     const bytes = this.explained(this.withRefusal(packet, refusal));
-    if (refusal && packet.messageId !== undefined) this.session.endRefusedQoS2?.(packet.messageId);
+    if (refusal && packet.messageId !== undefined) {
+      // A refusing PUBREC ends the exchange: the publish no longer counts against our Receive Maximum.
+      this.session.publishAnswered();
+      this.session.endRefusedQoS2?.(packet.messageId);
+    }
     return bytes;
   }
 
@@ -107,15 +123,16 @@ export class Mqtt5Encoder {
    * introduced (topic and alias) before a frame uses it alone.
    */
   tickFrames(batch: Buffer): Buffer {
+    const deadlines = tickExpiry.of(batch);
     // With a write window (the default) the batch is one frame, the same buffer for every subscriber.
-    const single = aliasedFrames.has(batch) ? this.tickFrame(batch) : undefined;
-    if (single !== undefined) return single ?? EMPTY;
+    if (aliasedFrames.has(batch)) return this.tickFrame(batch, typeof deadlines === 'number' ? deadlines : undefined) ?? EMPTY;
     const frames: Buffer[] = [];
     let at = 0;
-    while (at < batch.length) {
+    for (let k = 0; at < batch.length; k++) {
       const length = frameLength(batch.subarray(at));
       if (length < 0) break;
-      const frame = this.tickFrame(length === batch.length ? batch : batch.subarray(at, at + length));
+      const deadline = typeof deadlines === 'number' ? deadlines : deadlines?.[k];
+      const frame = this.tickFrame(length === batch.length ? batch : batch.subarray(at, at + length), deadline);
       at += length;
       if (frame) frames.push(frame);
     }
@@ -132,10 +149,11 @@ export class Mqtt5Encoder {
   }
 
   /**
-   * One tick frame for this client. Clients holding the same alias for the topic share the frame
-   * (most MQTT 5 subscribers of a symbol, once its alias is introduced): one build per alias per tick.
+   * One tick frame for this client, null when it expired or is over the client's maximum. Clients
+   * holding the same alias for the topic share the frame (most MQTT 5 subscribers of a symbol, once
+   * its alias is introduced): one build per alias per tick. A tick with an expiry is built per client.
    */
-  private tickFrame(frame: Buffer): Buffer | null {
+  private tickFrame(frame: Buffer, deadline: number | undefined): Buffer | null {
     let shared = aliasedFrames.get(frame);
     if (!shared) {
       const publish = readPublish(frame);
@@ -143,14 +161,26 @@ export class Mqtt5Encoder {
       shared = { publish, byAlias: new Map() };
       aliasedFrames.set(frame, shared);
     }
+    const expiryS = this.remainingS(deadline);
+    if (expiryS === 0) return null;
     const { topic, payload } = shared.publish;
     const retain = shared.publish.retain || this.retainedAsPublished(topic);
     const known = this.aliases.get(topic);
-    if (known === undefined) return this.withinMaximum(aliasedPublishFrame(topic, payload, retain, this.newAlias(topic)));
-    if (retain !== shared.publish.retain) return this.withinMaximum(aliasedPublishFrame('', payload, retain, known));
+    if (known === undefined) return this.withinMaximum(aliasedPublishFrame(topic, payload, retain, this.newAlias(topic), expiryS));
+    if (retain !== shared.publish.retain || expiryS !== undefined)
+      return this.withinMaximum(aliasedPublishFrame('', payload, retain, known, expiryS));
     let built = shared.byAlias.get(known);
     if (!built) shared.byAlias.set(known, (built = aliasedPublishFrame('', payload, retain, known)));
     return this.withinMaximum(built);
+  }
+
+  /** Seconds left before `deadline` (ms since the epoch), undefined without one, 0 (counted withheld) once past. */
+  private remainingS(deadline: number | undefined): number | undefined {
+    if (deadline === undefined) return undefined;
+    const remaining = Math.ceil((deadline - Date.now()) / 1000);
+    if (remaining > 0) return remaining;
+    this.stats.withheld('expired');
+    return 0;
   }
 
   /** The next free alias for `topic`, or 0 (none) when the client's maximum is reached. */
@@ -161,18 +191,14 @@ export class Mqtt5Encoder {
     return alias;
   }
 
-  private publish(packet: RoutedPublish): Buffer | null {
+  private publish(routed: RoutedPublish): Buffer | null {
+    const packet = routed.retain ? withRetainedExtras(routed) : routed;
     const properties: NonNullable<IPublishPacket['properties']> = {};
     const source = packet.properties;
     if (source) for (const key of PASSED_PROPERTIES) if (source[key] !== undefined) (properties as Record<string, unknown>)[key] = source[key];
-    if (packet.messageExpiry !== undefined) {
-      const remainingS = Math.ceil((packet.messageExpiry - Date.now()) / 1000);
-      if (remainingS <= 0) {
-        this.stats.withheld('expired');
-        return null;
-      }
-      properties.messageExpiryInterval = remainingS;
-    }
+    const remainingS = this.remainingS(packet.messageExpiry);
+    if (remainingS === 0) return null;
+    if (remainingS !== undefined) properties.messageExpiryInterval = remainingS;
     const ids = this.subscriptionIdsFor(packet.topic);
     if (ids.length > 0) properties.subscriptionIdentifier = ids.length === 1 ? ids[0] : ids;
     let topic = packet.topic;

@@ -25,7 +25,7 @@ export function observeInbound(
 ): ProtocolViolation | undefined {
   switch (packet.cmd) {
     case 'publish':
-      return onPublish(packet);
+      return onPublish(packet) ?? (packet.qos > 0 ? session.publishReceived() : undefined);
     case 'subscribe':
       return onSubscribe(session, packet, subscribed);
     case 'unsubscribe':

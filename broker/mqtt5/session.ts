@@ -5,6 +5,8 @@ import type { IConnectPacket } from 'mqtt-packet';
 export interface ServerLimits {
   /** QoS 1/2 publishes a client may have unacknowledged (MQTT_RECEIVE_MAXIMUM). */
   receiveMaximum: number;
+  /** QoS 1/2 deliveries that wait for a place in the client's Receive Maximum (MQTT_MAX_QUEUED_MESSAGES). */
+  maxQueuedMessages: number;
   /** Largest packet accepted (MQTT_MAX_PACKET). */
   maximumPacketSize: number;
   /** Keepalive a client is held to when it asks for none or more (MQTT_MAX_KEEPALIVE_S). */
@@ -74,6 +76,8 @@ export class Mqtt5Session {
   readonly retainAsPublished = new Set<string>();
   /** Filters of SUBSCRIBEs being handled whose retained messages are not sent (Retain Handling 1 and 2). */
   readonly retainWithheld = new Set<string>();
+  /** QoS 1/2 publishes from the client not yet answered with PUBACK or PUBCOMP (held to server.receiveMaximum). */
+  private unansweredPublishes = 0;
 
   private constructor(
     readonly server: ServerLimits,
@@ -128,6 +132,20 @@ export class Mqtt5Session {
     else this.subscriptionIds.delete(sub.topic);
     if (sub.rap === true) this.retainAsPublished.add(sub.topic);
     else this.retainAsPublished.delete(sub.topic);
+  }
+
+  /**
+   * A QoS 1/2 publish arrived: undefined while the client keeps within the Receive Maximum the
+   * server announced, else the violation that ends the connection (MQTT-3.3.4-7: 0x93).
+   */
+  publishReceived(): Refusal | undefined {
+    if (++this.unansweredPublishes <= this.server.receiveMaximum) return undefined;
+    return { reasonCode: 0x93, reason: `more than ${this.server.receiveMaximum} QoS 1/2 publishes unacknowledged (Receive Maximum)` };
+  }
+
+  /** A PUBACK or PUBCOMP went to the client: one more publish may be in flight. */
+  publishAnswered(): void {
+    if (this.unansweredPublishes > 0) this.unansweredPublishes--;
   }
 
   /** Reason strings may go on this packet type (MQTT-3.1.2-29: only CONNACK, DISCONNECT and PUBLISH when not asked for). */

@@ -1,10 +1,11 @@
 import { Duplex } from 'node:stream';
 import { clientInternals, type Client } from '../aedes/internals.js';
 import { FrameSplitter, type CaptureRule, type SplitterOptions } from './frame-splitter.js';
-import { pubackFrame } from './mqtt-frame.js';
+import { pubackFrame, publishQos } from './mqtt-frame.js';
 import { OrderedAcks } from './ordered-acks.js';
 import { SubscriberWriter, type WriterLimits, type WriterStats } from './subscriber-writer.js';
-import { PACKET_SINK, type OutboundPacket } from '../aedes/packet-sink.js';
+import { DELIVERY_WITHHELD, PACKET_SINK, type OutboundPacket } from '../aedes/packet-sink.js';
+import { DeliveryWindow } from '../mqtt5/delivery-window.js';
 import { Mqtt5Encoder, type EncoderStats } from '../mqtt5/encoder.js';
 import type { Mqtt5Session, Refusal } from '../mqtt5/session.js';
 
@@ -58,8 +59,9 @@ export class WireConnection extends Duplex {
   /** Set by Aedes (`conn.client = this`). */
   declare client?: Client;
   /** The connection speaks MQTT 5 (set at its CONNECT): its session and the encoder of what leaves. */
-  mqtt5: { session: Mqtt5Session; encoder: Mqtt5Encoder } | undefined;
+  mqtt5: { session: Mqtt5Session; encoder: Mqtt5Encoder; window: DeliveryWindow } | undefined;
   [PACKET_SINK]?: (packet: OutboundPacket) => boolean;
+  [DELIVERY_WITHHELD]?: (messageId: number) => void;
 
   constructor(
     readonly transport: Duplex,
@@ -70,6 +72,7 @@ export class WireConnection extends Duplex {
     super({ writableHighWaterMark: opts.writer.maxQueuedBytes + 1, allowHalfOpen: false });
     this.writer = new SubscriberWriter(transport, opts.writer, opts.stats, () => host.onSlowConsumer(this));
     this.acks = new OrderedAcks((messageId, refusal) => {
+      this.mqtt5?.session.publishAnswered();
       // A refusal changes only an MQTT 5 PUBACK (3.1.1 has no place for it); success is the same 4 bytes in both.
       const mqtt5Ack = refusal && this.mqtt5?.encoder.puback(messageId, refusal);
       this.writer.addControl(mqtt5Ack || pubackFrame(messageId));
@@ -83,6 +86,7 @@ export class WireConnection extends Duplex {
         },
         captured: (frame, kind) => {
           this.capturedSeen = true;
+          if (this.overReceiveMaximum(frame, kind)) return;
           host.onCapturedFrame(this, frame, kind);
         },
       },
@@ -106,13 +110,33 @@ export class WireConnection extends Duplex {
    */
   useMqtt5(session: Mqtt5Session, stats: EncoderStats): void {
     const encoder = new Mqtt5Encoder(session, stats);
-    this.mqtt5 = { session, encoder };
-    this.writer.encodeTicks = (batch) => encoder.tickFrames(batch);
-    this[PACKET_SINK] = (packet) => {
+    const send = (packet: OutboundPacket): boolean => {
       const bytes = encoder.encode(packet);
       if (bytes) this.write(bytes);
+      return bytes !== null;
+    };
+    const window = new DeliveryWindow(session.peer.receiveMaximum, session.server.maxQueuedMessages, send, (packet) =>
+      this[DELIVERY_WITHHELD]?.((packet as { messageId: number }).messageId),
+    );
+    this.mqtt5 = { session, encoder, window };
+    this.writer.encodeTicks = (batch) => encoder.tickFrames(batch);
+    this[PACKET_SINK] = (packet) => {
+      window.offer(packet);
       return true;
     };
+  }
+
+  /** An MQTT 5 client acknowledged a QoS 1/2 delivery: its Receive Maximum has room for the next. */
+  deliveryAcknowledged(messageId: number): void {
+    this.mqtt5?.window.acknowledged(messageId);
+  }
+
+  /** An MQTT 5 client's QoS 1/2 publish taken off the wire counts against the server's Receive Maximum. */
+  private overReceiveMaximum(frame: Buffer, kind: CapturedKind): boolean {
+    if (!this.mqtt5 || kind === 'puback' || publishQos(frame[0]) === 0) return false;
+    const violation = this.mqtt5.session.publishReceived();
+    if (violation) this.disconnect(violation);
+    return violation !== undefined;
   }
 
   /**

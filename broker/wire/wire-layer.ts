@@ -20,6 +20,8 @@ import { CanonicalTickReader } from './canonical-tick.js';
 import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
 import { QoSForwarder } from '../aedes/qos-forward.js';
 import { TickWindow } from './tick-window.js';
+import { publishExpiryInterval } from '../mqtt5/frames.js';
+import { batchDeadlines, tickExpiry } from './tick-expiry.js';
 
 /** Where client and server QoS 1 publishes go on (see QoSForwarder). */
 export type Forwarder = Pick<QoSForwarder, 'forward'>;
@@ -95,6 +97,17 @@ const TICK_ROOT = 'ticks';
 const TICK_PREFIX = `${TICK_ROOT}/`;
 /** Seconds: sub-millisecond fan-out up to the multi-second stalls an alert must see. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** An MQTT 5 publish's Message Expiry Interval as the absolute time Aedes' packets carry (broker/mqtt5/inbound.ts). */
+function withMessageExpiry(packet: ClientPublish, frame: Buffer): void {
+  const expiry = expiryOf(frame);
+  if (expiry !== undefined) packet.messageExpiry = expiry;
+}
+
+function expiryOf(frame: Buffer): number | undefined {
+  const interval = publishExpiryInterval(frame);
+  return interval === undefined ? undefined : Date.now() + interval * 1000;
+}
 
 /** Redis pub/sub ignores the database number, so the channel carries it: one cluster per database. */
 function defaultChannel(redisUrl: string): string {
@@ -255,10 +268,11 @@ export class WireLayer implements ConnectionHost {
     // QoS 1 is acknowledged whether or not the tick is valid, as the broker does for refused publishes.
     if (publish.messageId !== undefined) conn.acks.reserve(publish.messageId)();
     const { topic, payload } = publish;
+    const expiry = conn.mqtt5 ? expiryOf(frame) : undefined;
     const symbol = topic.startsWith(TICK_PREFIX) ? topic.slice(TICK_PREFIX.length) : '';
-    if (this.canonical.read(payload, symbol)) return this.acceptEncoded(topic, payload, this.canonical.timeMsc, 'feed');
+    if (this.canonical.read(payload, symbol)) return this.acceptEncoded(topic, payload, this.canonical.timeMsc, 'feed', expiry);
     const result = readFeedTick(publish);
-    if (result.ok) return this.accept(result.tick, 'feed');
+    if (result.ok) return this.accept(result.tick, 'feed', expiry);
     this.counters.rejected.labels(result.reason).inc();
     this.logRejection(conn, result.message);
   }
@@ -274,6 +288,7 @@ export class WireLayer implements ConnectionHost {
     const ack = conn.acks.reserve(publish.messageId);
     // The frame is a view into the read buffer: the payload outlives this call.
     const packet: ClientPublish = { topic: publish.topic, payload: Buffer.from(publish.payload), qos: 1, retain: publish.retain };
+    if (conn.mqtt5) withMessageExpiry(packet, frame);
     intake.onPublish(client, packet, (err, refusal) => (err ? conn.destroy(err) : ack(refusal)), this.forwarder);
   }
 
@@ -283,7 +298,9 @@ export class WireLayer implements ConnectionHost {
     const { aedes } = this.opts;
     const internals = aedesInternals(aedes);
     const handled = conn.beginWork();
-    internals.persistence.outgoingClearMessageId(client, { messageId: frame.readUInt16BE(2) }).then(
+    const messageId = frame.readUInt16BE(2);
+    conn.deliveryAcknowledged(messageId);
+    internals.persistence.outgoingClearMessageId(client, { messageId }).then(
       (acknowledged) => {
         handled();
         internals.emit('ack', acknowledged, client);
@@ -318,19 +335,23 @@ export class WireLayer implements ConnectionHost {
     conn.dropSlowConsumer(SERVER_DISCONNECTS.slowConsumer(conn.writer.queuedBytes), new Error('slow consumer: queued bytes over the limit'));
   }
 
-  private accept(tick: Tick, source: TickSource): void {
-    this.acceptEncoded(topics.tick(tick.symbol), encodeTick(tick), tick.time_msc, source);
+  private accept(tick: Tick, source: TickSource, expiry?: number): void {
+    this.acceptEncoded(topics.tick(tick.symbol), encodeTick(tick), tick.time_msc, source, expiry);
   }
 
-  /** A valid tick, `payload` its canonical encoding (a Buffer may be a view into a read: it is copied). */
-  private acceptEncoded(topic: string, payload: string | Buffer, timeMsc: number, source: TickSource): void {
+  /**
+   * A valid tick, `payload` its canonical encoding (a Buffer may be a view into a read: it is copied);
+   * `expiry`: an MQTT 5 feed's Message Expiry (ms since the epoch), see tick-expiry.ts.
+   */
+  private acceptEncoded(topic: string, payload: string | Buffer, timeMsc: number, source: TickSource, expiry?: number): void {
     // Sources may still be stopping while the broker shuts down: their last ticks have nowhere to go.
     if (this.closed) return;
     const frame = publishFrame(topic, payload, false);
+    if (expiry !== undefined) tickExpiry.set(frame, expiry);
     this.enqueue(topic, frame);
     if (timeMsc < this.oldestTickInTurn) this.oldestTickInTurn = timeMsc;
     // The frame ends with the payload: the retained copy is that slice, not another buffer.
-    this.retained.set(topic, typeof payload === 'string' ? payload : frame.subarray(frame.length - payload.length));
+    this.retained.set(topic, typeof payload === 'string' ? payload : frame.subarray(frame.length - payload.length), expiry);
     this.cluster?.add(topic, frame);
     this.incoming[source]++;
   }
@@ -346,6 +367,8 @@ export class WireLayer implements ConnectionHost {
       const publish = readPublish(frame);
       if (publish === null) break;
       this.enqueue(publish.topic, frame);
+      // The other node stores this tick as the retained one: an expiring one of ours must not remove it.
+      this.retained.superseded(publish.topic);
       this.incoming.cluster++;
     }
   }
@@ -407,6 +430,10 @@ export class WireLayer implements ConnectionHost {
       const latest = frames[frames.length - 1];
       const dropped = windowed ? frames.length - 1 : 0;
       const batch = windowed || frames.length === 1 ? latest : Buffer.concat(frames);
+      if (batch !== latest && tickExpiry.active) {
+        const deadlines = batchDeadlines(frames);
+        if (deadlines) tickExpiry.set(batch, deadlines);
+      }
       for (const conn of route) {
         conn.writer.offerTicks(topic, batch, latest, frames.length - dropped);
         this.dirty.add(conn.writer);
