@@ -11,6 +11,7 @@ import { orderResumedSessions } from './resume-order.js';
 import { boundSessionQueues, type QueueBound, type SessionQueues } from './session-queues.js';
 import { storeGrantedOnly } from './store-granted-only.js';
 import { installPacketSinks } from './packet-sink.js';
+import { SessionHandover, type HandoverPolicy } from './session-handover.js';
 
 const require = createRequire(import.meta.url);
 
@@ -27,6 +28,8 @@ export interface AedesSetup {
   queues: QueueBound;
   /** Between this node's heartbeats; another node takes over its wills 3 to 7 of them after it dies. */
   heartbeatMs: number;
+  /** Takeovers (MQTT 5 DISCONNECT 0x8E) and delayed wills (MQTT 5 Will Delay Interval). */
+  handover: HandoverPolicy;
   log: Logger;
 }
 
@@ -38,6 +41,7 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
   installPacketSinks();
   const mq = setup.backends?.mq ?? (require('mqemitter') as () => EmitterInternals)();
   swallowDropped(mq);
+  const handover = new SessionHandover(setup.handover);
   const aedes = await Aedes.createBroker({
     id: setup.id,
     mq,
@@ -48,7 +52,7 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
     maxClientsIdLength: 256,
     queueLimit: 1000,
     ...setup.hooks,
-    authorizePublish: decideQoS2Once(setup.hooks.authorizePublish),
+    authorizePublish: handover.authorizePublish(decideQoS2Once(setup.hooks.authorizePublish)),
   });
   try {
     checkAedesInternals(aedes);
@@ -56,6 +60,8 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     throw err;
   }
+  handover.attach(aedes);
+  (aedes as unknown as NodeJS.EventEmitter).once('closed', () => handover.stop());
   storeGrantedOnly(aedes, (client, topic) => setup.granted(client, topic));
   // The bound first: it installs the queue calls (in memory) that the next two wrap, and
   // orderResumedSessions wraps the queue's stream as installed here.
