@@ -15,6 +15,7 @@ import { startAedes } from './aedes/start.js';
 import { ClientAccess } from './client-access.js';
 import type { BrokerExtension } from './extensions.js';
 import { connectHooks } from './hooks/connect.js';
+import { handoverPolicy } from './hooks/mqtt5-handover.js';
 import { PublishHooks } from './hooks/publish.js';
 import { authorizeSubscribe, reportSubscriptions, retainedWithheld } from './hooks/subscribe.js';
 import { guardPackets } from './packet-guard.js';
@@ -96,6 +97,7 @@ export class BrokerNode {
       retainedWithheld,
       queues: { max: config.MQTT_MAX_QUEUED_MESSAGES, dropped: (count) => dropped.inc(count) },
       heartbeatMs: config.CLUSTER_HEARTBEAT_S * 1000,
+      handover: handoverPolicy,
       log,
     });
     const aedes = started.aedes;

@@ -18,11 +18,18 @@ const GAUGE_TIMEOUT_MS = 1_000;
 
 /**
  * The lifetime of a persistent session after its client left, in seconds. MQTT 3.1.1 has no way to
- * ask; this is where an MQTT 5 client's Session Expiry Interval would be honoured (the smaller of
- * the two), once the broker speaks MQTT 5.
+ * ask; an MQTT 5 client's Session Expiry Interval is honoured up to it (the smaller of the two).
  */
 export function sessionExpiryS(config: Pick<Config, 'MQTT_SESSION_EXPIRY_S'>, requestedS?: number): number {
   return requestedS === undefined ? config.MQTT_SESSION_EXPIRY_S : Math.min(requestedS, config.MQTT_SESSION_EXPIRY_S);
+}
+
+/** How a connection's session outlives it (see admit). */
+export interface AdmittedSession {
+  /** Aedes keeps the session (3.1.1 clean session 0; MQTT 5 Clean Start 0 or a Session Expiry Interval). */
+  persistent: boolean;
+  /** MQTT 5: the Session Expiry Interval granted, as it is now (s). */
+  expiryS?: () => number;
 }
 
 /**
@@ -42,6 +49,10 @@ export class SessionLifecycle {
   private lastErrorLog = -Infinity;
   private readonly expired;
   private queues: SessionQueues | undefined;
+  /** Between regular sweeps (ms). */
+  private every = SWEEP_MAX_MS;
+  /** Sweeps scheduled for sessions expiring before the next regular one. */
+  private readonly early = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -68,18 +79,42 @@ export class SessionLifecycle {
 
   /**
    * Admits a signed-in connection (owned client id). When admitted, `closed` must be called once
-   * when the connection ends.
+   * when the connection ends. `session.expiryS` is an MQTT 5 session's Session Expiry Interval,
+   * read as the connection ends (a DISCONNECT may have changed it); absent, MQTT_SESSION_EXPIRY_S.
    */
-  async admit(clientId: string, user: string, persistent: boolean): Promise<{ result: OpenResult; closed: () => void }> {
-    const holder = { clientId, user, persistent, token: `${this.incarnation}#${++this.connections}` };
+  async admit(clientId: string, user: string, session: AdmittedSession): Promise<{ result: OpenResult; closed: () => void }> {
+    const expiryS = session.expiryS;
+    const holder = { clientId, user, persistent: session.persistent, token: `${this.incarnation}#${++this.connections}`, expiryS: expiryS?.() };
     const result = await this.registry.open(holder, this.config.MQTT_MAX_CONNECTIONS_PER_USER);
     const closed = () => {
-      const expiresAt = Date.now() + sessionExpiryS(this.config) * 1000;
-      const done = this.registry.close(holder, expiresAt).catch((err: Error) => this.failed(err, 'recording a closed connection'));
+      const expiryMs = (expiryS?.() ?? sessionExpiryS(this.config)) * 1000;
+      const done = this.registry
+        .close(holder, Date.now() + expiryMs)
+        .then(() => this.sweepEarly(holder.persistent, expiryMs))
+        .catch((err: Error) => this.failed(err, 'recording a closed connection'));
       this.closing.add(done);
       void done.then(() => this.closing.delete(done));
     };
     return { result, closed };
+  }
+
+  /**
+   * Removes a stored session before its client's new connection resumes it (MQTT 5 Clean Start 1
+   * with a Session Expiry Interval: a new session that outlives the connection). Call after admit.
+   */
+  async discard(clientId: string): Promise<void> {
+    await this.queues?.forget(clientId);
+  }
+
+  /** A session expiring before the next regular sweep (MQTT 5 asks for any expiry, 0 included) gets a sweep of its own. */
+  private sweepEarly(persistent: boolean, expiryMs: number): void {
+    if (!persistent || expiryMs >= this.every || !this.timer) return;
+    const timer = setTimeout(() => {
+      this.early.delete(timer);
+      void this.sweep();
+    }, expiryMs);
+    timer.unref();
+    this.early.add(timer);
   }
 
   /**
@@ -92,14 +127,17 @@ export class SessionLifecycle {
       .stored()
       .then((ids) => this.registry.adopt(ids, Date.now() + sessionExpiryS(this.config) * 1000))
       .catch((err: Error) => this.failed(err, 'adopting stored sessions'));
-    const every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, (sessionExpiryS(this.config) * 1000) / 4));
-    this.timer = setInterval(() => void this.sweep(), every);
+    this.every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, (sessionExpiryS(this.config) * 1000) / 4));
+    this.timer = setInterval(() => void this.sweep(), this.every);
     this.timer.unref();
     void this.sweep();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.timer = undefined;
+    for (const timer of this.early) clearTimeout(timer);
+    this.early.clear();
     await Promise.all([this.sweeping, ...this.closing]);
   }
 

@@ -5,7 +5,8 @@ import type { Holder, OpenResult, SessionRegistry } from './session-registry.js'
 
 /**
  * Keys (one Redis database per cluster, no key prefix):
- * - `ticktalk:conns:{user}` hash, owned client id → holder (`1`/`0` persistent, then the token):
+ * - `ticktalk:conns:{user}` hash, owned client id → holder (`1`/`0` persistent, then the token, then
+ *   for an MQTT 5 session `@` and its granted Session Expiry Interval in seconds):
  *   the user's connections across the cluster (its length is the per-user count);
  * - `ticktalk:node:{incarnation}` hash, owned client id → holder: what one node process holds, so
  *   another node can close its connections when it dies;
@@ -58,7 +59,7 @@ const RESCHEDULE = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 return redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])`;
 
-// KEYS: nodes, expiry; ARGV: me, now, dead before, expires at, conns prefix, node prefix
+// KEYS: nodes, expiry; ARGV: me, now, dead before, expires at (MQTT 3.1.1), conns prefix, node prefix
 const HEARTBEAT = `
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
@@ -69,7 +70,11 @@ for _, node in ipairs(dead) do
     local conns = ARGV[5] .. string.match(id, '^([^:]*):')
     if redis.call('HGET', conns, id) == holder then
       redis.call('HDEL', conns, id)
-      if string.sub(holder, 1, 1) == '1' then redis.call('ZADD', KEYS[2], ARGV[4], id) end
+      if string.sub(holder, 1, 1) == '1' then
+        local expiryS = string.match(holder, '@(%d+)$')
+        local at = expiryS and (tonumber(ARGV[2]) + tonumber(expiryS) * 1000) or ARGV[4]
+        redis.call('ZADD', KEYS[2], at, id)
+      end
     end
   end
   redis.call('DEL', ARGV[6] .. node)
@@ -149,5 +154,5 @@ function userOf(clientId: string): string {
 }
 
 function holderOf(h: Holder): string {
-  return `${h.persistent ? 1 : 0}${h.token}`;
+  return `${h.persistent ? 1 : 0}${h.token}${h.expiryS === undefined ? '' : `@${h.expiryS}`}`;
 }

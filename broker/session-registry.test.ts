@@ -149,4 +149,26 @@ describe('Redis session registry shared by two nodes', () => {
     expect(await live.claimExpired(29_000, 10)).toEqual(['d:kept']);
     expect(await live.heartbeat(21_000, 5_000, 30_000)).toBe(0);
   });
+
+  it("gives a dead node's MQTT 5 sessions their own granted expiry, the others MQTT_SESSION_EXPIRY_S", async () => {
+    const dead = new RedisSessionRegistry(redis, 'dead');
+    const live = new RedisSessionRegistry(redis, 'live');
+    await dead.heartbeat(1_000, 0, 0);
+    await dead.open({ ...holder('e', 'v5-short'), expiryS: 2 }, 5);
+    await dead.open({ ...holder('e', 'v5-zero'), expiryS: 0 }, 5);
+    await dead.open(holder('e', 'v3'), 5);
+    expect(await live.heartbeat(20_000, 5_000, 29_000)).toBe(1);
+    expect(await live.claimExpired(20_000, 10)).toEqual(['e:v5-zero']);
+    expect(await live.claimExpired(22_000, 10)).toEqual(['e:v5-short']);
+    expect(await live.claimExpired(28_999, 10)).toEqual([]);
+    expect(await live.claimExpired(29_000, 10)).toEqual(['e:v3']);
+  });
+
+  it('closes an MQTT 5 connection whose holder carries its expiry (same holder at open and close)', async () => {
+    const a = new RedisSessionRegistry(redis, 'a');
+    const v5 = { ...holder('f', 'v5'), expiryS: 60 };
+    await a.open(v5, 1);
+    await a.close(v5, 7);
+    expect(await a.claimExpired(7, 10)).toEqual(['f:v5']);
+  });
 });

@@ -12,6 +12,11 @@ export interface Holder {
   user: string;
   /** Clean session false: the session outlives the connection and expires later. */
   persistent: boolean;
+  /**
+   * An MQTT 5 session's Session Expiry Interval as granted at CONNECT (s): what a dead node's
+   * session gets (its DISCONNECT never came). Absent (MQTT 3.1.1): MQTT_SESSION_EXPIRY_S.
+   */
+  expiryS?: number;
   /** Unique per connection in the cluster: a takeover's old connection cannot undo the new one. */
   token: string;
 }

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { Aedes, Client } from 'aedes';
+import type { Aedes, Client, PublishPacket } from 'aedes';
 
 /**
  * The fence around Aedes: the rest of the broker names Aedes' types through this module, and every
@@ -75,6 +75,10 @@ export interface AedesInternals {
   published(packet: InternalPacket, client: Client | null, done: () => void): void;
   closed: boolean;
   clients: Record<string, Client>;
+  /** Takes over a connected client of the same id on this node (closes it), then lists the new one (aedes.js). */
+  registerClient(client: Client): void;
+  /** Publishes as `client` (null: the broker), as a will is (aedes.js publish; typed without `client`). */
+  publish(packet: PublishPacket, client: Client | null, done: (err?: Error) => void): void;
   authorizeForward(client: Client, packet: InternalPacket): InternalPacket | null | undefined | void;
   /** Listens on the emitter for `topic` (replaced for `$share/` filters: shared-subscriptions.ts). */
   subscribe(topic: string, func: Deliver, done?: (err?: Error) => void): void;
@@ -139,6 +143,8 @@ const BROKER_SHAPE: Shape = [
   ['published', 'function'],
   ['closed', 'boolean'],
   ['clients', 'object'],
+  ['registerClient', 'function'],
+  ['publish', 'function'],
   ['authorizeForward', 'function'],
   ['subscribe', 'function'],
   ['unsubscribe', 'function'],

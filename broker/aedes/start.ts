@@ -14,6 +14,7 @@ import { installPacketSinks } from './packet-sink.js';
 import { honourRetainHandling, type RetainedWithheld } from './retain-handling.js';
 import { installSharedSubscriptions, SHARE_CLAIM_TTL_MS, type ShareClaim } from './shared-subscriptions.js';
 import { honourRetainedExpiry } from './retained-expiry.js';
+import { SessionHandover, type HandoverPolicy } from './session-handover.js';
 
 const require = createRequire(import.meta.url);
 
@@ -32,6 +33,8 @@ export interface AedesSetup {
   queues: QueueBound;
   /** Between this node's heartbeats; another node takes over its wills 3 to 7 of them after it dies. */
   heartbeatMs: number;
+  /** Takeovers (MQTT 5 DISCONNECT 0x8E) and delayed wills (MQTT 5 Will Delay Interval). */
+  handover: HandoverPolicy;
   log: Logger;
 }
 
@@ -43,6 +46,7 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
   installPacketSinks();
   const mq = setup.backends?.mq ?? (require('mqemitter') as () => EmitterInternals)();
   swallowDropped(mq);
+  const handover = new SessionHandover(setup.handover);
   const aedes = await Aedes.createBroker({
     id: setup.id,
     mq,
@@ -53,7 +57,7 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
     maxClientsIdLength: 256,
     queueLimit: 1000,
     ...setup.hooks,
-    authorizePublish: decideQoS2Once(setup.hooks.authorizePublish),
+    authorizePublish: handover.authorizePublish(decideQoS2Once(setup.hooks.authorizePublish)),
   });
   try {
     checkAedesInternals(aedes);
@@ -61,6 +65,8 @@ export async function startAedes(setup: AedesSetup): Promise<{ aedes: Aedes; ses
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     throw err;
   }
+  handover.attach(aedes);
+  (aedes as unknown as NodeJS.EventEmitter).once('closed', () => handover.stop());
   storeGrantedOnly(aedes, (client, topic) => setup.granted(client, topic));
   honourRetainHandling(aedes, setup.retainedWithheld);
   installSharedSubscriptions(aedes, setup.backends && shareClaim(setup.backends.store));

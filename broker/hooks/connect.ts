@@ -132,14 +132,19 @@ function authenticate(deps: ConnectDeps): ConnectHooks['authenticate'] {
  * refused.
  */
 async function admit({ sessions, log }: ConnectDeps, client: Client, st: ClientState, user: string): Promise<string | undefined> {
-  const { result, closed } = await sessions.admit(client.id, user, st.persistent);
+  const { conn } = clientInternals(client);
+  const mqtt5 = conn instanceof WireConnection ? conn.mqtt5?.session : undefined;
+  const expiryS = mqtt5 ? () => mqtt5.sessionExpiryS : undefined;
+  const { result, closed } = await sessions.admit(client.id, user, { persistent: st.persistent, expiryS });
   if (result !== 'opened') {
     log.info({ client: client.id, user, reason: result }, 'connect refused');
     return result;
   }
-  const { conn } = clientInternals(client);
   if (conn.destroyed) closed();
   else conn.once('close', closed);
+  // MQTT 5 Clean Start 1 with a Session Expiry Interval: Aedes (clean session 0) would resume the
+  // stored session; it is discarded first (CONNACK session present 0), the new one is kept.
+  if (mqtt5?.cleanStart && st.persistent) await sessions.discard(client.id);
   return undefined;
 }
 

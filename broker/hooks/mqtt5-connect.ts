@@ -30,6 +30,9 @@ export function startMqtt5(client: Client, packet: IConnectPacket, limits: Serve
   const conn = c.conn;
   if (!(conn instanceof WireConnection)) return undefined;
   const session = Mqtt5Session.fromConnect(packet, limits);
+  // Anonymous clients never keep a session, so Clean Start 0 has nothing to resume: without a
+  // Session Expiry Interval there is nothing to keep either (with one: refused, "anonymous session").
+  if (!packet.password?.length && !session.persistent) packet.clean = true;
   conn.useMqtt5(session, stats);
   session.endRefusedQoS2 = (messageId) => endRefusedQoS2(client, messageId);
   c._parser.settings = { protocolVersion: 5 };
