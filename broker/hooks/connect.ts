@@ -117,7 +117,8 @@ function authenticate(deps: ConnectDeps): ConnectHooks['authenticate'] {
       },
       (err: Error) => {
         log.info({ client: client.id, reason: err.message }, 'connect refused');
-        refuse(5, 'bad token', (err as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'token expired' : undefined);
+        // platform/auth.ts reports an expired token (fast path and jose alike) as AuthError('token expired').
+        refuse(5, 'bad token', err.message === 'token expired' ? 'token expired' : undefined);
       },
     );
   };
