@@ -20,12 +20,23 @@ const shots = join(root, 'test-results', 'web');
 interface Watched {
   page: Page;
   sockets: { opened: number; open: number; maxOpen: number };
+  /** The protocol level of every MQTT CONNECT the page sent (5: MQTT 5). */
+  connectLevels: number[];
   errors: string[];
+}
+
+/** The protocol level of an MQTT CONNECT frame (after the fixed header and the "MQTT" name), or none. */
+function connectLevel(frame: string | Buffer): number | undefined {
+  const bytes = typeof frame === 'string' ? Buffer.from(frame, 'latin1') : frame;
+  if (bytes[0] !== 0x10) return undefined;
+  let at = 1;
+  while (((bytes[at] ?? 0) & 0x80) !== 0) at++;
+  return bytes[at + 1 + 6];
 }
 
 async function openPage(context: BrowserContext, url: string): Promise<Watched> {
   const page = await context.newPage();
-  const watched: Watched = { page, sockets: { opened: 0, open: 0, maxOpen: 0 }, errors: [] };
+  const watched: Watched = { page, sockets: { opened: 0, open: 0, maxOpen: 0 }, connectLevels: [], errors: [] };
   page.on('pageerror', (err) => watched.errors.push(err.message));
   page.on('console', (message) => {
     if (message.type() === 'error') watched.errors.push(`console: ${message.text()}`);
@@ -36,6 +47,10 @@ async function openPage(context: BrowserContext, url: string): Promise<Watched> 
     s.open++;
     s.maxOpen = Math.max(s.maxOpen, s.open);
     ws.on('close', () => s.open--);
+    ws.on('framesent', ({ payload }) => {
+      const level = connectLevel(payload);
+      if (level !== undefined) watched.connectLevels.push(level);
+    });
   });
   await page.goto(url);
   return watched;
@@ -238,6 +253,7 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     await eventually(() => bob.page.locator('#status').getAttribute('data-state'), 'Bob is back online').toBe('online');
 
     for (const who of [alice, bob]) {
+      expect(new Set(who.connectLevels), 'the page speaks MQTT 5').toEqual(new Set([5]));
       expect(who.sockets.maxOpen, 'never more than one WebSocket at a time').toBe(1);
       expect(who.sockets.open, 'exactly one WebSocket open').toBe(1);
       expect(who.errors).toEqual([]);
@@ -353,6 +369,21 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     await mia.page.screenshot({ path: join(shots, 'desktop-moderator.png') });
     for (const who of [mia, gus]) expect(who.errors).toEqual([]);
   }, 180_000);
+
+  it("signs out with the server's reason when the token runs out (MQTT 5 Reason String)", async () => {
+    const jan = await openPage(await browser.newContext(DESKTOP), app.httpUrl);
+    // Valid when pasted; the broker closes the connection at its exp and refuses the reconnect.
+    const box = jan.page.locator('#signin-token-box');
+    if ((await box.getAttribute('open')) === null) await box.locator('summary').click();
+    await jan.page.getByTestId('signin-token').fill(await app.ctx.auth.issue({ sub: 'jan', name: 'Jan' }, 6));
+    await jan.page.getByTestId('token-submit').click();
+    await expect
+      .poll(() => jan.page.locator('#signin-error').textContent(), { timeout: 20_000, interval: 100, message: 'signed out, told why' })
+      .toBe('Your session is no longer valid (token expired). Sign in again.');
+    expect(await jan.page.getByTestId('chat-input').isVisible(), 'the composer is gone').toBe(false);
+    expect(jan.connectLevels.length).toBeGreaterThanOrEqual(3);
+    expect(jan.errors).toEqual([]);
+  }, 60_000);
 
   it('hides the guest form when guest sign-in is off, and offers the token sign-in instead', async () => {
     const closed = await startTestApp({ AUTH_GUEST: 'off', SYMBOLS: 'EURUSD' }, ['broker', 'ohlcv', 'web']);

@@ -119,7 +119,7 @@ function authenticate(deps: ConnectDeps): ConnectHooks['authenticate'] {
       },
       (err: Error) => {
         log.info({ client: client.id, reason: err.message }, 'connect refused');
-        // The verifier says "token expired" for a token past its `exp` (platform/auth.ts).
+        // platform/auth.ts reports an expired token (fast path and jose alike) as AuthError('token expired').
         refuse(5, 'bad token', err.message === 'token expired' ? 'token expired' : undefined);
       },
     );

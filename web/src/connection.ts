@@ -1,5 +1,5 @@
 import mqtt from 'mqtt';
-import type { IClientOptions, MqttClient } from 'mqtt';
+import type { IClientOptions, ISubscriptionGrant, MqttClient, Packet } from 'mqtt';
 import type { TopicSubscriber } from './datafeed.js';
 
 /**
@@ -33,8 +33,23 @@ export interface ConnectionEvents {
   denied(topic: string): void;
 }
 
-/** CONNACK return codes meaning "these credentials will never work": stop retrying. */
-const REFUSED_CODES = new Set([4, 5, 134, 135]);
+/**
+ * MQTT 5 CONNACK reason codes meaning "these credentials will never work": stop retrying. Any other
+ * refusal (0x97 too many connections, 0x88 server unavailable) is about load: retried like a drop.
+ */
+const REFUSED_CODES = new Set([0x86, 0x87, 0x8a, 0x8c]);
+/**
+ * Topic Aliases the page accepts: the server aliases `ticks/…` and `candles/…` deliveries, and
+ * mqtt.js resolves them back to topic names before 'message' (docs/protocol.md#mqtt-5). A page
+ * watches a handful of symbols; beyond this many topics the rest simply come unaliased.
+ */
+const TOPIC_ALIAS_MAXIMUM = 64;
+/**
+ * How long a signed-in page's session outlives its socket (s): long enough for a reload, a sleeping
+ * phone or a network change to resume it, short enough that a closed tab's queue does not linger
+ * for the server's maximum. Anything older the page fetches by `seq` over HTTP anyway.
+ */
+const SIGNED_IN_SESSION_EXPIRY_S = 600;
 const SOCKET_CLOSE_WAIT_MS = 3_000;
 
 export class MqttConnection implements TopicSubscriber {
@@ -62,13 +77,19 @@ export class MqttConnection implements TopicSubscriber {
     await this.close();
     if (epoch !== this.epoch) return;
     const options: IClientOptions = {
-      protocolVersion: 4,
+      protocolVersion: 5,
       keepalive: 30,
       reconnectPeriod: 2_000,
       connectTimeout: 10_000,
+      // A refusal about load is retried; one about the credentials is closed in onRefusal.
+      reconnectOnConnackError: true,
       // Signed in: a persistent session under a stable id, so QoS 1 chat sent while the socket was
-      // down is delivered on reconnect. Anonymous market data needs no session.
+      // down is delivered on reconnect. Anonymous market data needs no session (Clean Start, expiry 0).
       clean: credentials === undefined,
+      properties: {
+        topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+        ...(credentials ? { sessionExpiryInterval: SIGNED_IN_SESSION_EXPIRY_S } : {}),
+      },
       clientId: credentials?.clientId ?? `web-anon-${randomId()}`,
       // Subscriptions are restored by subscribeMissing, which knows what the broker confirmed.
       resubscribe: false,
@@ -93,14 +114,28 @@ export class MqttConnection implements TopicSubscriber {
       void this.subscribeMissing(client).then(() => this.client === client && this.events.connected(connack.sessionPresent));
     });
     client.on('message', (topic, payload) => this.route(client, topic, payload));
-    client.on('offline', () => this.client === client && this.events.state('offline'));
+    this.watchServerReasons(client);
+  }
+
+  /**
+   * What the server says when it refuses or ends the connection: the MQTT 5 Reason String of a
+   * refusing CONNACK ("token expired") or of a DISCONNECT, shown with the state that follows.
+   */
+  private watchServerReasons(client: MqttClient): void {
+    let reason: string | undefined;
+    client.on('packetreceive', (packet: Packet) => {
+      if (packet.cmd === 'connack' && (packet.reasonCode ?? 0) >= 0x80) reason = packet.properties?.reasonString;
+      if (packet.cmd === 'disconnect') reason = packet.properties?.reasonString ?? disconnectText(packet.reasonCode);
+    });
+    client.on('offline', () => {
+      if (this.client === client) this.events.state('offline', reason);
+      reason = undefined;
+    });
     client.on('error', (err: Error & { code?: number }) => {
-      if (this.client !== client) return;
-      if (typeof err.code === 'number' && REFUSED_CODES.has(err.code)) {
-        // Closed first, so whatever the page does about the refusal starts from no connection.
-        void this.close();
-        this.events.state('refused', err.message);
-      }
+      if (this.client !== client || typeof err.code !== 'number' || !REFUSED_CODES.has(err.code)) return;
+      // Closed first, so whatever the page does about the refusal starts from no connection.
+      void this.close();
+      this.events.state('refused', reason ?? err.message);
     });
   }
 
@@ -181,19 +216,22 @@ export class MqttConnection implements TopicSubscriber {
     for (const [topic, { qos }] of this.wanted) if (!this.active.has(topic)) map[topic] = { qos };
     if (Object.keys(map).length === 0) return Promise.resolve();
     for (const topic of Object.keys(map)) this.active.add(topic);
+    const topics = Object.keys(map);
     return new Promise((resolve) => {
-      client.subscribe(map, (err, granted) => {
+      client.subscribe(map, (err, granted, suback) => {
         resolve();
         if (client !== this.client) return;
-        if (err) {
+        const codes = subackCodes(topics, err, granted, suback);
+        if (!codes) {
           // Lost with the connection: the next CONNACK sends them again.
-          for (const topic of Object.keys(map)) this.active.delete(topic);
+          for (const topic of topics) this.active.delete(topic);
           return;
         }
-        for (const g of granted ?? []) {
-          // A refusal is an answer too, asked again only on a new connection.
-          if (g.qos === 128) this.events.denied(g.topic);
-          this.confirm(g.topic);
+        for (const [topic, code] of codes) {
+          // A refusal (0x80 and up: 0x87 not authorized, 0x97 quota exceeded) is an answer too,
+          // asked again only on a new connection.
+          if (code >= 0x80) this.events.denied(topic);
+          this.confirm(topic);
         }
       });
     });
@@ -223,6 +261,41 @@ export class MqttConnection implements TopicSubscriber {
     if (exact) return [exact];
     return [...this.wanted].filter(([filter]) => filterMatches(filter, topic)).map(([, entry]) => entry);
   }
+}
+
+/** A SUBACK as mqtt.js hands it over (mqtt-packet's shape). */
+interface Suback {
+  cmd: string;
+  granted: (number | object)[];
+}
+
+/**
+ * Each filter's SUBACK code, or undefined when the SUBSCRIBE went unanswered. mqtt.js answers an
+ * MQTT 5 SUBACK refusing any filter with an error, the SUBACK beside it: that is an answer too.
+ */
+function subackCodes(
+  topics: string[],
+  err: Error | null,
+  granted: ISubscriptionGrant[] | undefined,
+  suback: Suback | undefined,
+): Map<string, number> | undefined {
+  if (!err) return new Map((granted ?? []).map((g) => [g.topic, g.qos]));
+  const answered = suback ?? (err as { packet?: Suback }).packet;
+  if (answered?.cmd !== 'suback') return undefined;
+  return new Map(topics.map((topic, i) => [topic, typeof answered.granted[i] === 'number' ? answered.granted[i] : 0x80]));
+}
+
+/** A DISCONNECT without a Reason String, in words (MQTT 5 §3.14.2.1). */
+function disconnectText(code: number | undefined): string | undefined {
+  const texts: Record<number, string> = {
+    0x87: 'not authorized',
+    0x8b: 'server shutting down',
+    0x8e: 'session taken over',
+    0x93: 'receive maximum exceeded',
+    0x95: 'packet too large',
+    0x96: 'message rate too high',
+  };
+  return code === undefined || code === 0 ? undefined : (texts[code] ?? `reason 0x${code.toString(16)}`);
 }
 
 /** MQTT-4.7: `+` matches one level, a trailing `#` the rest. */

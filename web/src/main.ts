@@ -72,7 +72,8 @@ let tabId: Promise<string> | undefined;
 const connection = new MqttConnection(brokerUrl(location), {
   state: (state, detail) => {
     ui.status.dataset.state = state;
-    ui.statusText.textContent = STATE_TEXT[state];
+    // The server's own reason (MQTT 5 Reason String), when it gave one: "reconnecting (session taken over)".
+    ui.statusText.textContent = detail ? `${STATE_TEXT[state]} (${detail})` : STATE_TEXT[state];
     if (state === 'refused') void onRefused(detail);
   },
   connected: () => {
@@ -214,7 +215,7 @@ async function signOut(message?: string): Promise<void> {
 }
 
 async function onRefused(detail: string | undefined): Promise<void> {
-  if (session) await signOut('Your session is no longer valid. Sign in again.');
+  if (session) await signOut(`Your session is no longer valid${detail ? ` (${detail})` : ''}. Sign in again.`);
   else notify(`The server refused an anonymous connection (${detail ?? 'not authorized'}): sign in to see live prices.`);
 }
 
