@@ -35,8 +35,6 @@ export interface ClientPublish {
   payload: Buffer;
   qos: 0 | 1 | 2;
   retain: boolean;
-  /** MQTT 5 Message Expiry: when the message expires (ms since the epoch), absent when it does not. */
-  messageExpiry?: number;
 }
 
 /**

@@ -55,7 +55,8 @@ export class PublishHooks {
     const malformed = malformedTopicName(publish.topic);
     if (malformed) return settle(new Error(malformed));
     const decision = this.decide(client, () => publish);
-    const origin = { publisherId: client.id, messageExpiry: publish.messageExpiry };
+    // Chat keeps none of the client's MQTT 5 properties, expiry included (docs/protocol.md#properties).
+    const origin = { publisherId: client.id };
     if (decision === 'as-is') return this.forward(forwarder, publish.topic, publish.payload, settle, origin);
     if (!(decision instanceof Promise)) return settle(undefined, publishRefusal(decision.refused));
     decision.then(

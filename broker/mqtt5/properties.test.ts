@@ -1,11 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UniqueMessageIdProvider, type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
 import { startChatTopology } from '../../chat/testing/app.js';
 import { TOPOLOGIES, type Topology } from '../../test/testing/topology.js';
+import { writeAclFile } from '../../test/testing/acl-file.js';
 
 const V5: IClientOptions = { protocolVersion: 5 };
 const settle = () => new Promise((r) => setTimeout(r, 400));
@@ -33,17 +31,14 @@ const refusalCode = (p: Promise<unknown>) =>
   );
 
 function aclFile(): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'ticktalk-acl-')), 'acl');
-  const rules = [
+  return writeAclFile([
     'pattern readwrite data/#',
     'pattern read replies/%u/#',
     'pattern write svc/#',
     'user responder',
     'topic read svc/#',
     'topic write replies/#',
-  ];
-  writeFileSync(file, [...rules, ''].join('\n'));
-  return file;
+  ]);
 }
 
 describe.each(TOPOLOGIES)('MQTT 5 publish properties (%s)', (kind) => {

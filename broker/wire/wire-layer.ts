@@ -98,12 +98,6 @@ const TICK_PREFIX = `${TICK_ROOT}/`;
 /** Seconds: sub-millisecond fan-out up to the multi-second stalls an alert must see. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** An MQTT 5 publish's Message Expiry Interval as the absolute time Aedes' packets carry (broker/mqtt5/inbound.ts). */
-function withMessageExpiry(packet: ClientPublish, frame: Buffer): void {
-  const expiry = expiryOf(frame);
-  if (expiry !== undefined) packet.messageExpiry = expiry;
-}
-
 function expiryOf(frame: Buffer): number | undefined {
   const interval = publishExpiryInterval(frame);
   return interval === undefined ? undefined : Date.now() + interval * 1000;
@@ -288,7 +282,6 @@ export class WireLayer implements ConnectionHost {
     const ack = conn.acks.reserve(publish.messageId);
     // The frame is a view into the read buffer: the payload outlives this call.
     const packet: ClientPublish = { topic: publish.topic, payload: Buffer.from(publish.payload), qos: 1, retain: publish.retain };
-    if (conn.mqtt5) withMessageExpiry(packet, frame);
     intake.onPublish(client, packet, (err, refusal) => (err ? conn.destroy(err) : ack(refusal)), this.forwarder);
   }
 
