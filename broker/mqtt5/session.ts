@@ -121,7 +121,7 @@ export class Mqtt5Session {
     return this.sessionExpiryS > 0;
   }
 
-  /** A Session Expiry Interval different from the one asked for goes back in the CONNACK (MQTT-3.2.2-?: §3.2.2.3.2). */
+  /** A Session Expiry Interval different from the one asked for goes back in the CONNACK (MQTT 5 §3.2.2.3.2). */
   get expiryChanged(): boolean {
     return this.sessionExpiryS !== this.requestedExpiryS;
   }
