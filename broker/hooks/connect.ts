@@ -42,7 +42,7 @@ function preConnect({ config, access, log, metrics }: ConnectDeps): ConnectHooks
   const limits = serverLimits(config, true);
   const withheld = metrics.counter(
     'mqtt5_deliveries_withheld_total',
-    'MQTT 5 deliveries not sent: over the client\'s Maximum Packet Size (reason="oversize") or past their Message Expiry Interval (reason="expired")',
+    'MQTT 5 deliveries not sent: over the client\'s Maximum Packet Size (reason="oversize"), past their Message Expiry Interval (reason="expired"), or the oldest of more than MQTT_MAX_QUEUED_MESSAGES waiting for the client\'s Receive Maximum (reason="queue_full")',
     ['reason'],
   );
   const stats: EncoderStats = { withheld: (reason) => withheld.labels(reason).inc() };

@@ -17,6 +17,7 @@ const publish = (messageId: number, qos: 0 | 1 | 2 = 1): Packet => ({
 function windowOf(maximum: number, maxWaiting = 10, withheld = new Set<number>()) {
   const sent: number[] = [];
   const dropped: number[] = [];
+  const overflows = { count: 0 };
   const window = new DeliveryWindow(
     maximum,
     maxWaiting,
@@ -27,8 +28,9 @@ function windowOf(maximum: number, maxWaiting = 10, withheld = new Set<number>()
       return true;
     },
     (p) => dropped.push((p as { messageId: number }).messageId),
+    () => overflows.count++,
   );
-  return { window, sent, dropped };
+  return { window, sent, dropped, overflows };
 }
 
 describe('DeliveryWindow (the client Receive Maximum)', () => {
@@ -54,11 +56,13 @@ describe('DeliveryWindow (the client Receive Maximum)', () => {
   });
 
   it('a withheld delivery takes no place and is reported dropped; the oldest waiting go past the bound', () => {
-    const { window, sent, dropped } = windowOf(1, 2, new Set([1]));
+    const { window, sent, dropped, overflows } = windowOf(1, 2, new Set([1]));
     window.offer(publish(1));
     expect(dropped).toEqual([1]);
     window.offer(publish(2));
     for (const id of [3, 4, 5]) window.offer(publish(id));
+    // 3 was the oldest of three waiting behind 2 with room for two: dropped, and counted.
+    expect(overflows.count).toBe(1);
     window.acknowledged(2);
     window.acknowledged(4);
     expect(sent).toEqual([2, 4, 5]);

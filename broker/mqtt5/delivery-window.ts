@@ -18,6 +18,8 @@ export class DeliveryWindow {
     private readonly send: (packet: Packet) => boolean,
     /** A QoS 1/2 delivery that will never be sent: its session entry is cleared as if delivered (MQTT-3.1.2-25). */
     private readonly dropped: (packet: Packet) => void,
+    /** The oldest waiting delivery was dropped for a newer one (`maxWaiting` reached): counted, as every bound is. */
+    private readonly overflowed: () => void = () => {},
   ) {}
 
   get unacknowledged(): number {
@@ -32,7 +34,10 @@ export class DeliveryWindow {
     // A resend (session resumed) of a delivery already counted takes no new place.
     if (this.inFlight.has(packet.messageId)) return this.deliver(packet);
     if (this.inFlight.size < this.maximum && this.waiting.length === 0) return this.deliver(packet);
-    if (this.waiting.push(packet) > this.maxWaiting) this.waiting.shift();
+    if (this.waiting.push(packet) > this.maxWaiting) {
+      this.waiting.shift();
+      this.overflowed();
+    }
   }
 
   /** The client acknowledged `messageId` (PUBACK, PUBCOMP, or a PUBREC refusing it): its place goes to the next waiting. */

@@ -34,11 +34,12 @@ function withRetainedExtras(packet: RoutedPublish): RoutedPublish {
 }
 
 /**
- * Deliveries not sent: over the client's Maximum Packet Size (MQTT-3.1.2-25), or their Message
- * Expiry Interval ran out while they waited (MQTT-3.3.2-5).
+ * Deliveries not sent: over the client's Maximum Packet Size (MQTT-3.1.2-25), their Message Expiry
+ * Interval ran out while they waited (MQTT-3.3.2-5), or more than MQTT_MAX_QUEUED_MESSAGES waited
+ * for the client's Receive Maximum (the oldest dropped; a persistent session keeps it stored).
  */
 export interface EncoderStats {
-  withheld(reason: 'oversize' | 'expired'): void;
+  withheld(reason: 'oversize' | 'expired' | 'queue_full'): void;
 }
 
 /**

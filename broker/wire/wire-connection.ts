@@ -115,8 +115,12 @@ export class WireConnection extends Duplex {
       if (bytes) this.write(bytes);
       return bytes !== null;
     };
-    const window = new DeliveryWindow(session.peer.receiveMaximum, session.server.maxQueuedMessages, send, (packet) =>
-      this[DELIVERY_WITHHELD]?.((packet as { messageId: number }).messageId),
+    const window = new DeliveryWindow(
+      session.peer.receiveMaximum,
+      session.server.maxQueuedMessages,
+      send,
+      (packet) => this[DELIVERY_WITHHELD]?.((packet as { messageId: number }).messageId),
+      () => stats.withheld('queue_full'),
     );
     this.mqtt5 = { session, encoder, window };
     this.writer.encodeTicks = (batch) => encoder.tickFrames(batch);
