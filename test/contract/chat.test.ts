@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
-import { freshDatabase } from '../testing/postgres.js';
 import { nextMessage } from '../testing/app.js';
 import { startTopology, TOPOLOGIES, type Topology } from '../testing/topology.js';
 
@@ -11,7 +10,6 @@ import { startTopology, TOPOLOGIES, type Topology } from '../testing/topology.js
  */
 
 let app: Topology;
-let db: Awaited<ReturnType<typeof freshDatabase>>;
 let roomCounter = 0;
 /** A fresh room per test, so seq expectations start at 1. */
 const freshRoom = () => `c${Date.now().toString(36)}-${roomCounter++}`;
@@ -47,13 +45,9 @@ async function api(method: string, path: string, sub: string, body?: Json, roles
 
 describe.each(TOPOLOGIES)('%s', (kind) => {
   beforeAll(async () => {
-    db = await freshDatabase('contract');
-    app = await startTopology(kind, { DATABASE_URL: db.url, CHAT_RATE_PER_S: '1000', CHAT_BURST: '1000' }, ['broker', 'web']);
+    app = await startTopology(kind, { CHAT_RATE_PER_S: '1000', CHAT_BURST: '1000' }, ['broker', 'web'], { postgres: true });
   });
-  afterAll(async () => {
-    await app?.stop();
-    await db?.drop();
-  });
+  afterAll(() => app?.stop());
 
   describe('contract §4 chat messages', () => {
     it('stamps every field of the documented message; seq starts at 1 and has no gaps across authors', async () => {

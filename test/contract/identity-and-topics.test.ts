@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import type { MqttClient } from 'mqtt';
-import { freshDatabase } from '../testing/postgres.js';
 import { nextMessage, TEST_SECRET } from '../testing/app.js';
 import { startTopology, TOPOLOGIES, type Topology } from '../testing/topology.js';
 
@@ -39,15 +38,10 @@ const settle = () => new Promise((r) => setTimeout(r, 300));
 
 describe.each(TOPOLOGIES)('%s', (kind) => {
   let app: Topology;
-  let db: Awaited<ReturnType<typeof freshDatabase>>;
   beforeAll(async () => {
-    db = await freshDatabase('contract');
-    app = await startTopology(kind, { DATABASE_URL: db.url }, ['broker', 'web']);
+    app = await startTopology(kind, {}, ['broker', 'web'], { postgres: true });
   });
-  afterAll(async () => {
-    await app?.stop();
-    await db?.drop();
-  });
+  afterAll(() => app?.stop());
 
   describe('contract §2 identity', () => {
     const refusedTokens: [string, () => Promise<string>][] = [

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt';
 import type { IConnackPacket } from 'mqtt-packet';
 import { collect } from '../../chat/testing/app.js';
-import { freshDatabase } from '../testing/postgres.js';
 import { nextMessage } from '../testing/app.js';
 import { startTopology, TOPOLOGIES, type Topology } from '../testing/topology.js';
 
@@ -13,7 +12,6 @@ import { startTopology, TOPOLOGIES, type Topology } from '../testing/topology.js
  */
 
 let app: Topology;
-let db: Awaited<ReturnType<typeof freshDatabase>>;
 let roomCounter = 0;
 const freshRoom = () => `m5${Date.now().toString(36)}-${roomCounter++}`;
 
@@ -41,13 +39,9 @@ function refusalOf(password: string): Promise<{ code?: number; reason?: string }
 
 describe.each(TOPOLOGIES)('%s', (kind) => {
   beforeAll(async () => {
-    db = await freshDatabase('contract');
-    app = await startTopology(kind, { DATABASE_URL: db.url }, ['broker', 'web']);
+    app = await startTopology(kind, {}, ['broker', 'web'], { postgres: true });
   });
-  afterAll(async () => {
-    await app?.stop();
-    await db?.drop();
-  });
+  afterAll(() => app?.stop());
 
   describe('MQTT 5 basic contract', () => {
     it('signs in with a token as the password: CONNACK success with the server limits', async () => {

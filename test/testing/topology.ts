@@ -35,6 +35,8 @@ export interface TopologyOptions {
   /** Per-node additions to `env` and a node's own roles (one feed simulator in a cluster, say). */
   perNode?: (index: number) => NodeSetup;
   log?: Logger;
+  /** One node on a fresh PostgreSQL database too, instead of PGlite (a cluster always gets one). */
+  postgres?: boolean;
 }
 
 /**
@@ -52,7 +54,15 @@ export async function startTopology(
     const own = options.perNode?.(index) ?? {};
     return [{ ...env, ...own.env }, own.roles ?? roles];
   };
-  if (kind === 'single') return topologyOf(kind, [await startTestApp(...setup(0), options.log)], []);
+  if (kind === 'single') {
+    if (!options.postgres || env.DATABASE_URL) return topologyOf(kind, [await startTestApp(...setup(0), options.log)], []);
+    const db = await freshDatabase('topo');
+    const node = await startTestApp(...withDatabase(setup(0), db.url), options.log).catch(async (err: unknown) => {
+      await db.drop();
+      throw err;
+    });
+    return topologyOf(kind, [node], [() => db.drop()]);
+  }
 
   const [redis, db] = await Promise.all([privateRedis(), env.DATABASE_URL ? undefined : freshDatabase('topo')]);
   const shared = { REDIS_URL: redis.url, ...(db ? { DATABASE_URL: db.url } : {}) };
@@ -70,6 +80,10 @@ export async function startTopology(
     throw failed.reason;
   }
   return topologyOf(kind, nodes, cleanups);
+}
+
+function withDatabase([env, roles]: [Record<string, string>, RoleName[]], url: string): [Record<string, string>, RoleName[]] {
+  return [{ ...env, DATABASE_URL: url }, roles];
 }
 
 function topologyOf(kind: TopologyKind, nodes: TestApp[], cleanups: (() => Promise<void>)[]): Topology {
