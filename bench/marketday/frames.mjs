@@ -1,6 +1,6 @@
 // The MQTT frames the market-day clients need beyond ../ticks/mqtt-wire.mjs: QoS 1 publish, PUBACK,
 // and a reader that hands over every frame (topic and payload of publishes).
-import { remainingLength } from '../ticks/mqtt-wire.mjs';
+import { remainingLength, utf8 } from '../ticks/mqtt-wire.mjs';
 
 export function qos1PublishFrame(topic, payload, messageId) {
   const t = Buffer.from(topic);
@@ -20,11 +20,6 @@ export function qos1Publish5Frame(topic, payload, messageId) {
   const body = Buffer.concat([head, t, id, Buffer.from(payload)]);
   return Buffer.concat([Buffer.from([0x32]), remainingLength(body.length), body]);
 }
-
-const utf8 = (s) => {
-  const b = Buffer.from(s);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-};
 
 /** MQTT 5 CONNECT (clean start, session ending with the connection) accepting `topicAliasMaximum` aliases. */
 export function connect5Frame({ clientId, username, password, keepalive, topicAliasMaximum }) {

@@ -11,7 +11,8 @@ export function remainingLength(n) {
   return Buffer.from(out);
 }
 
-function utf8(s) {
+/** An MQTT UTF-8 string: two length bytes, then the bytes. */
+export function utf8(s) {
   const b = Buffer.from(s);
   const len = Buffer.alloc(2);
   len.writeUInt16BE(b.length);

@@ -1,4 +1,4 @@
-import { PUBLISH_TYPE, writeRemainingLength } from '../wire/mqtt-frame.js';
+import { bodyOffset, PUBLISH_TYPE, readVarint, varintSize, writeRemainingLength } from '../wire/mqtt-frame.js';
 
 /** Topic Alias property identifier (MQTT 5 §3.3.2.3.4). */
 const TOPIC_ALIAS = 0x23;
@@ -13,7 +13,7 @@ export function aliasedPublishFrame(topic: string, payload: Buffer, retain: bool
   const topicLength = Buffer.byteLength(topic);
   const propertiesLength = (alias === 0 ? 0 : 3) + (expiryS === undefined ? 0 : 5);
   const remaining = 2 + topicLength + 1 + propertiesLength + payload.length;
-  const frame = Buffer.allocUnsafe(1 + remainingLengthSize(remaining) + remaining);
+  const frame = Buffer.allocUnsafe(1 + varintSize(remaining) + remaining);
   frame[0] = (PUBLISH_TYPE << 4) | (retain ? 1 : 0);
   let at = writeRemainingLength(frame, remaining, 1);
   at = frame.writeUInt16BE(topicLength, at);
@@ -31,10 +31,6 @@ export function aliasedPublishFrame(topic: string, payload: Buffer, retain: bool
   return frame;
 }
 
-function remainingLengthSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
-}
-
 /** Message Expiry Interval property identifier (MQTT 5 §3.3.2.3.3). */
 const MESSAGE_EXPIRY_INTERVAL = 0x02;
 
@@ -44,7 +40,7 @@ const MESSAGE_EXPIRY_INTERVAL = 0x02;
  * wire layer takes off the wire, whose properties are otherwise skipped.
  */
 export function publishExpiryInterval(frame: Buffer): number | undefined {
-  let at = bodyStart(frame);
+  let at = bodyOffset(frame);
   if (at < 0 || at + 2 > frame.length) return undefined;
   at += 2 + frame.readUInt16BE(at) + ((frame[0] & 0x06) !== 0 ? 2 : 0);
   const block = readVarint(frame, at);
@@ -84,18 +80,4 @@ function propertySize(frame: Buffer, id: number, at: number): number {
     default:
       return -1;
   }
-}
-
-function bodyStart(frame: Buffer): number {
-  const length = readVarint(frame, 1);
-  return length === undefined ? -1 : length.next;
-}
-
-function readVarint(frame: Buffer, at: number): { value: number; next: number } | undefined {
-  let value = 0;
-  for (let shift = 0, i = at; i < at + 4 && i < frame.length; i++, shift += 7) {
-    value += (frame[i] & 0x7f) * 2 ** shift;
-    if ((frame[i] & 0x80) === 0) return { value, next: i + 1 };
-  }
-  return undefined;
 }

@@ -11,7 +11,7 @@ const RETAIN_BIT = 0x01;
 const DUP_BIT = 0x08;
 
 /** Bytes of the remaining-length varint for `n`. */
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
 }
 
@@ -103,12 +103,18 @@ export function readPublish(frame: Buffer, mqtt5 = false): PublishView | null {
 
 /** Where an MQTT 5 property block starting at `at` ends, or -1 when its length is malformed. */
 function skipProperties(frame: Buffer, at: number): number {
-  let length = 0;
+  const length = readVarint(frame, at);
+  return length === undefined ? -1 : length.next + length.value;
+}
+
+/** The variable byte integer at `at` (MQTT 5 §1.5.5) and where the bytes after it start; undefined when malformed or cut short. */
+export function readVarint(frame: Buffer, at: number): { value: number; next: number } | undefined {
+  let value = 0;
   for (let shift = 0, i = at; i < at + 4 && i < frame.length; i++, shift += 7) {
-    length += (frame[i] & 0x7f) * 2 ** shift;
-    if ((frame[i] & 0x80) === 0) return i + 1 + length;
+    value += (frame[i] & 0x7f) * 2 ** shift;
+    if ((frame[i] & 0x80) === 0) return { value, next: i + 1 };
   }
-  return -1;
+  return undefined;
 }
 
 /** PUBACK for a QoS 1 publish. */
