@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { nextMessage, startTestApp, type TestApp } from '../test/testing/app.js';
+import { privateRedis, type PrivateRedis } from '../test/testing/private-redis.js';
 import { writeWindowScenario } from '../test/testing/write-window.js';
 
 /**
  * Two broker nodes sharing the local Redis (Aedes' Redis emitter and session store), as in
- * cluster mode. A Redis database of its own keeps this suite's sessions apart from other suites.
+ * cluster mode, on a Redis server of this suite's own.
  */
-const db = 10 + (process.pid % 5);
-const REDIS_URL = `redis://127.0.0.1:6379/${db}`;
 const run = randomBytes(4).toString('hex');
 
 const withinMs = <T>(p: Promise<T>, ms: number, what: string) =>
@@ -45,16 +43,15 @@ async function subscribesSeveralInOnePacket(sub: TestApp, pub: TestApp, tag: str
 }
 
 describe('one node over Redis', () => {
-  const url = REDIS_URL; // the describes run one after the other, each flushing the database after it
   let node: TestApp;
+  let redis: PrivateRedis;
   beforeAll(async () => {
-    node = await startTestApp({ REDIS_URL: url, NODE_ID: `single-${run}` });
+    redis = await privateRedis();
+    node = await startTestApp({ REDIS_URL: redis.url, NODE_ID: `single-${run}` });
   });
   afterAll(async () => {
     await node?.stop();
-    const redis = new Redis(url);
-    await redis.flushdb();
-    redis.disconnect();
+    await redis?.dispose();
   });
 
   it('answers a persistent session subscribing to several filters in one SUBSCRIBE, and delivers on each', async () => {
@@ -65,16 +62,16 @@ describe('one node over Redis', () => {
 describe('cluster over Redis', () => {
   let a: TestApp;
   let b: TestApp;
+  let redis: PrivateRedis;
   beforeAll(async () => {
-    a = await startTestApp({ REDIS_URL, NODE_ID: `a-${run}` });
-    b = await startTestApp({ REDIS_URL, NODE_ID: `b-${run}` });
+    redis = await privateRedis();
+    a = await startTestApp({ REDIS_URL: redis.url, NODE_ID: `a-${run}` });
+    b = await startTestApp({ REDIS_URL: redis.url, NODE_ID: `b-${run}` });
   });
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
-    const redis = new Redis(REDIS_URL);
-    await redis.flushdb();
-    redis.disconnect();
+    await redis?.dispose();
   });
 
   it('delivers QoS 0 and QoS 1 publishes made on node B to a subscriber on node A', async () => {

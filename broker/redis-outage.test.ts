@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { nextMessage, startTestApp, type TestApp } from '../test/testing/app.js';
-import { privateRedis } from '../test/testing/private-redis.js';
+import { privateRedis, type PrivateRedis } from '../test/testing/private-redis.js';
 
 /**
  * A broker node whose Redis goes away and comes back. The Redis is this test's own (its own port
  * and data dir), killed and restarted here; nothing else uses it.
  */
 describe('broker node when its Redis goes away', () => {
-  let redis: Awaited<ReturnType<typeof privateRedis>>;
+  let redis: PrivateRedis;
   let app: TestApp;
   beforeAll(async () => {
     redis = await privateRedis();

@@ -1,18 +1,23 @@
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { privateRedis, type PrivateRedis } from '../test/testing/private-redis.js';
 import { MemorySessionRegistry, type Holder, type SessionRegistry } from './session-registry.js';
 import { RedisSessionRegistry } from './session-registry-redis.js';
 
 /**
  * One suite against both registries (in memory, and in Redis as a cluster shares it), then what only
- * a cluster has: two nodes' registries over one Redis database of this suite's own, and a node that
+ * a cluster has: two nodes' registries over one Redis server of this suite's own, and a node that
  * dies holding connections.
  */
-const REDIS_URL = `redis://127.0.0.1:6379/${1 + ((process.pid + 2) % 4)}`;
-const redis = new Redis(REDIS_URL);
+let server: PrivateRedis;
+let redis: Redis;
+beforeAll(async () => {
+  server = await privateRedis();
+  redis = new Redis(server.url);
+});
 afterAll(async () => {
-  await redis.flushdb();
-  redis.disconnect();
+  redis?.disconnect();
+  await server?.dispose();
 });
 
 let tokens = 0;

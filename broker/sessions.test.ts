@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { startTestApp, type TestApp } from '../test/testing/app.js';
+import { privateRedis, type PrivateRedis } from '../test/testing/private-redis.js';
 import { signedInRawClient } from '../test/testing/raw-mqtt.js';
 
 /**
  * Session bounds (issue 14 item 6) over real sockets, on one node in memory and on two nodes over
- * Redis (a database of this suite's own, flushed after it): persistent sessions expire
+ * a Redis server of this suite's own: persistent sessions expire
  * MQTT_SESSION_EXPIRY_S after their client left, queues keep the newest MQTT_MAX_QUEUED_MESSAGES,
  * a user holds at most MQTT_MAX_CONNECTIONS_PER_USER connections, anonymous clients keep no session.
  */
@@ -19,7 +19,6 @@ const ENV = {
   MQTT_MAX_CONNECTIONS_PER_USER: String(MAX_CONNECTIONS),
   MQTT_CONNECTS_PER_IP_PER_S: '1000',
 };
-const REDIS_URL = `redis://127.0.0.1:6379/${1 + (process.pid % 4)}`;
 const run = randomBytes(4).toString('hex');
 /** A node opens its database at start (PGlite), which can take long on a loaded machine. */
 const START_TIMEOUT_MS = 180_000;
@@ -184,16 +183,16 @@ describe('session bounds on one node', () => {
 describe('session bounds on two nodes over Redis', () => {
   let a: TestApp;
   let b: TestApp;
+  let redis: PrivateRedis;
   beforeAll(async () => {
-    a = await startTestApp({ ...ENV, REDIS_URL, NODE_ID: `sa-${run}` });
-    b = await startTestApp({ ...ENV, REDIS_URL, NODE_ID: `sb-${run}` });
+    redis = await privateRedis();
+    a = await startTestApp({ ...ENV, REDIS_URL: redis.url, NODE_ID: `sa-${run}` });
+    b = await startTestApp({ ...ENV, REDIS_URL: redis.url, NODE_ID: `sb-${run}` });
   }, START_TIMEOUT_MS);
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
-    const redis = new Redis(REDIS_URL);
-    await redis.flushdb();
-    redis.disconnect();
+    await redis?.dispose();
   });
   sessionBounds(() => ({ a, b }), `two${run}`);
 });

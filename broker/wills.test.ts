@@ -6,7 +6,7 @@ import type mqttPacket from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
 import { aedesInternals } from './aedes/internals.js';
 import { startTestApp, type TestApp } from '../test/testing/app.js';
-import { privateRedis } from '../test/testing/private-redis.js';
+import { privateRedis, type PrivateRedis } from '../test/testing/private-redis.js';
 import { startTopology, TOPOLOGIES, type Topology } from '../test/testing/topology.js';
 import { connectPacket, rawClient } from '../test/testing/raw-mqtt.js';
 
@@ -92,7 +92,7 @@ describe.each(TOPOLOGIES)('wills are authorised at CONNECT against their owner (
  * upgrade) or anything written there: the sweep alone must keep them out.
  */
 describe('wills a dead node left behind', () => {
-  let redis: Awaited<ReturnType<typeof privateRedis>>;
+  let redis: PrivateRedis;
   let b: TestApp;
   let c: TestApp | undefined;
   beforeAll(async () => {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { aedesInternals } from '../broker/aedes/internals.js';
 import { freshDatabase } from '../test/testing/postgres.js';
-import { deleteKeys, forgetSessions } from './testing/redis.js';
+import { privateRedis, type PrivateRedis } from '../test/testing/private-redis.js';
 import { startChatTestApp, collect, type ChatTestApp } from './testing/app.js';
 
 async function counter(app: ChatTestApp, name: string): Promise<number> {
@@ -15,34 +14,28 @@ async function counter(app: ChatTestApp, name: string): Promise<number> {
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 10_000 });
 
 /**
- * Two broker nodes with chat, sharing the real Redis (subscriptions, sessions, rate limits,
- * presence) and one PostgreSQL database, as in cluster mode. A Redis database of its own keeps
- * this suite's sessions apart from other suites.
+ * Two broker nodes with chat, sharing a real Redis server of this suite's own (subscriptions,
+ * sessions, rate limits, presence) and one PostgreSQL database, as in cluster mode.
  */
-const REDIS_URL = `redis://127.0.0.1:6379/${5 + (process.pid % 4)}`;
 const run = randomBytes(4).toString('hex');
 
 describe('chat across two broker nodes', () => {
   let pg: Awaited<ReturnType<typeof freshDatabase>>;
   let a: ChatTestApp;
   let b: ChatTestApp;
+  let redis: PrivateRedis;
 
   beforeAll(async () => {
-    pg = await freshDatabase('chat_cluster');
+    [pg, redis] = await Promise.all([freshDatabase('chat_cluster'), privateRedis()]);
     // A bucket that hardly refills, so the shared-limit count does not depend on how fast the test runs.
-    const env = { REDIS_URL, DATABASE_URL: pg.url, CHAT_BURST: '100', CHAT_RATE_PER_S: '0.001' };
+    const env = { REDIS_URL: redis.url, DATABASE_URL: pg.url, CHAT_BURST: '100', CHAT_RATE_PER_S: '0.001' };
     a = await startChatTestApp({ ...env, NODE_ID: `chat-a-${run}` });
     b = await startChatTestApp({ ...env, NODE_ID: `chat-b-${run}` });
   });
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
-    // Only this run's keys (every user, room, node and client id here carries the run id): other
-    // suites, or another checkout's run, may share the database.
-    const redis = new Redis(REDIS_URL);
-    await deleteKeys(redis, `*${run}*`);
-    await forgetSessions(redis, run);
-    redis.disconnect();
+    await redis?.dispose();
     await pg?.drop();
   });
 

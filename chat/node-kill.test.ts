@@ -10,12 +10,11 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { TEST_SECRET } from '../test/testing/app.js';
 import { aedesInternals } from '../broker/aedes/internals.js';
 import { freshDatabase } from '../test/testing/postgres.js';
-import { forgetRun } from './testing/redis.js';
+import { privateRedis, type PrivateRedis } from '../test/testing/private-redis.js';
 import { startChatTestApp, type ChatTestApp } from './testing/app.js';
 
 /** The built CLI, as an operator runs it (`npm test` builds first through `pretest`). */
 const BIN = fileURLToPath(new URL('../bin/ticktalk.js', import.meta.url));
-const REDIS_URL = `redis://127.0.0.1:6379/${5 + (process.pid % 4)}`;
 const run = randomBytes(4).toString('hex');
 
 /** Operator areas for wills: `devices/{user}/#` for each signed-in user, `status/#` for anyone. */
@@ -72,13 +71,14 @@ describe('a broker node killed under persistent chat sessions', () => {
   let b: ChatTestApp;
   const opened: MqttClient[] = [];
   let env: Record<string, string>;
+  let redis: PrivateRedis;
 
   beforeAll(async () => {
-    pg = await freshDatabase('chat_kill');
+    [pg, redis] = await Promise.all([freshDatabase('chat_kill'), privateRedis()]);
     // A bucket that never runs dry in this test: the rate limit is not what is tested here. Node B
     // takes node A's wills 3 to 7 heartbeats after its death.
     env = {
-      REDIS_URL,
+      REDIS_URL: redis.url,
       DATABASE_URL: pg.url,
       AUTH_JWT_SECRET: TEST_SECRET,
       ACL_FILE: operatorAcl(),
@@ -103,7 +103,7 @@ describe('a broker node killed under persistent chat sessions', () => {
     if (nodeA?.exitCode === null) nodeA.kill('SIGKILL');
     await Promise.all(opened.map((c) => c.endAsync(true).catch(() => {})));
     await b?.stop();
-    await forgetRun(REDIS_URL, run);
+    await redis?.dispose();
     await pg?.drop();
   });
 

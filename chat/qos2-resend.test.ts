@@ -5,7 +5,6 @@ import { signedInRawClient } from '../test/testing/raw-mqtt.js';
 import { onOneNodeAndTwo, type Nodes } from './testing/two-ways.js';
 import { collect, type ChatTestApp } from './testing/app.js';
 
-const REDIS_URL = `redis://127.0.0.1:6379/${5 + (process.pid % 4)}`;
 const run = randomBytes(4).toString('hex');
 
 const publish = (topic: string, messageId: number, text: string, dup = false): mqttPacket.IPublishPacket => ({
@@ -110,4 +109,4 @@ function resendSuite(nodes: Nodes, tag: string) {
   });
 }
 
-onOneNodeAndTwo('a QoS 2 chat publish resent before PUBREL', REDIS_URL, run, resendSuite);
+onOneNodeAndTwo('a QoS 2 chat publish resent before PUBREL', run, resendSuite);

@@ -5,7 +5,6 @@ import { signedInRawClient } from '../test/testing/raw-mqtt.js';
 import { onOneNodeAndTwo, type Nodes } from './testing/two-ways.js';
 import { collect } from './testing/app.js';
 
-const REDIS_URL = `redis://127.0.0.1:6379/${5 + (process.pid % 4)}`;
 const run = randomBytes(4).toString('hex');
 
 const chatFrame = (topic: string, text: string, messageId: number) =>
@@ -78,4 +77,4 @@ function deliverySuite(nodes: Nodes, tag: string) {
   });
 }
 
-onOneNodeAndTwo('session delivery', REDIS_URL, run, deliverySuite);
+onOneNodeAndTwo('session delivery', run, deliverySuite);

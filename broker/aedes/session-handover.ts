@@ -21,6 +21,8 @@ const RESUMED = () => new Error('will dropped: the session resumed on a new conn
 interface Notice {
   clientId: string;
   cleanStart: boolean;
+  /** The new connection (unique in the cluster): its own notice, arriving late, is not a newer connection. */
+  connection: string;
 }
 
 /**
@@ -36,7 +38,11 @@ interface Notice {
  */
 export class SessionHandover {
   private aedes: Aedes | undefined;
-  private readonly pendingWills = new Map<string, { timer: NodeJS.Timeout; publish: () => void }>();
+  /** Held wills by client id, with the connection that left them. */
+  private readonly pendingWills = new Map<string, { timer: NodeJS.Timeout; publish: () => void; connection: string | undefined }>();
+  /** Each registered connection's id, as its notice names it. */
+  private readonly connections = new WeakMap<Client, string>();
+  private registered = 0;
   /** Closed clients whose delayed will is being authorised (Aedes no longer lists them). */
   private readonly leaving = new Map<string, Client>();
   /** Old connections whose client id was taken over, and whether the new connection resumed the session. */
@@ -72,7 +78,9 @@ export class SessionHandover {
       const cleanStart = this.policy.cleanStart(client);
       const previous = broker.clients[client.id] ?? this.leaving.get(client.id);
       if (previous && previous !== client) this.endTakenOver(previous, cleanStart);
-      const notice: Notice = { clientId: client.id, cleanStart };
+      const connection = `${aedes.id}#${++this.registered}`;
+      this.connections.set(client, connection);
+      const notice: Notice = { clientId: client.id, cleanStart, connection };
       broker.publish(
         { cmd: 'publish', topic: NOTICE_TOPIC(aedes.id), payload: Buffer.from(JSON.stringify(notice)), qos: 0, retain: false, dup: false },
         null,
@@ -96,9 +104,10 @@ export class SessionHandover {
     this.pendingWills.clear();
   }
 
-  private onNotice(fromNode: string, { clientId, cleanStart }: Notice): void {
+  private onNotice(fromNode: string, { clientId, cleanStart, connection }: Notice): void {
     const pending = this.pendingWills.get(clientId);
-    if (pending) {
+    // Through Redis, a connection's own notice can arrive after it already left and its will is held.
+    if (pending && pending.connection !== connection) {
       this.pendingWills.delete(clientId);
       clearTimeout(pending.timer);
       if (cleanStart) pending.publish();
@@ -125,6 +134,6 @@ export class SessionHandover {
     timer.unref();
     const earlier = this.pendingWills.get(client.id);
     if (earlier) clearTimeout(earlier.timer);
-    this.pendingWills.set(client.id, { timer, publish });
+    this.pendingWills.set(client.id, { timer, publish, connection: this.connections.get(client) });
   }
 }

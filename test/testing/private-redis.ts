@@ -6,11 +6,21 @@ import { join } from 'node:path';
 import { until } from '../../bridges/testing/wait.js';
 import { freePort } from './free-port.js';
 
+export interface PrivateRedis {
+  url: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the server and removes its data dir. */
+  dispose(): Promise<void>;
+}
+
 /**
- * A Redis server of a fault test's own (its own port and data dir), which the test may stop and
- * start again: the machine's shared Redis is never touched.
+ * A Redis server of a suite's own (its own port and data dir), which a fault test may stop and
+ * start again. Every suite running nodes over Redis takes one: on the machine's shared server,
+ * pub/sub ignores the database number, and another suite's FLUSHDB on a database number that
+ * happens to be the same would wipe this suite's sessions mid-test.
  */
-export async function privateRedis(): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void>; dispose(): Promise<void> }> {
+export async function privateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ticktalk-redis-'));
   let server: ChildProcess | undefined;
