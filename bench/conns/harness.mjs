@@ -29,6 +29,7 @@ export const { values: opt } = parseArgs({
     pglite: { type: 'boolean', default: false },
     snapshot: { type: 'string' },
     prof: { type: 'string' },
+    'broker-env': { type: 'string', default: '' },
     unpinned: { type: 'boolean', default: false },
   },
 });
@@ -129,6 +130,13 @@ export async function startBroker(pinned, database) {
     MQTT_CONNECTS_PER_IP_PER_S: '20',
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...(opt.redis ? { REDIS_URL: opt.redis } : {}),
+    // `--broker-env K=V,…`: settings to try, e.g. MQTT_WRITE_WINDOW_MAX_MS=250.
+    ...Object.fromEntries(
+      opt['broker-env']
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => kv.split('=')),
+    ),
   };
   const broker = await startTicktalk({
     root,

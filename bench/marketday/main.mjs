@@ -36,6 +36,7 @@ const PARAMS = {
   'per-address': ['10', 'BENCH_PER_ADDRESS'],
   redis: ['redis://127.0.0.1:6379/15', 'BENCH_REDIS_URL'],
   'broker-env': ['', 'BENCH_BROKER_ENV'],
+  profile: ['', 'BENCH_PROFILE_DIR'],
 };
 const { values } = parseArgs({
   options: {
@@ -188,6 +189,7 @@ async function main() {
       redis: opt.redis,
       databaseUrl: db.url,
       env: brokerEnv,
+      profileDir: opt.profile || undefined,
     });
     try {
       results.push(await runTarget(tt, loads, secret, feedToken));

@@ -34,8 +34,8 @@ export const totalRss = (pids) => pids.reduce((s, pid) => s + rssBytes(pid), 0);
  * ticktalk's broker role, one node or two over Redis, pinned to `cpu`; clients connect round-robin
  * to `ports`, the feed to the first. The per-address connect limit is the default (not raised).
  */
-export async function startTicktalkTarget({ root, secret, cpu, cluster, redis, databaseUrl, env }) {
-  const common = { root, secret, cpu, env: { DATABASE_URL: databaseUrl, MQTT_CONNECTS_PER_IP_PER_S: '20', ...env } };
+export async function startTicktalkTarget({ root, secret, cpu, cluster, redis, databaseUrl, env, profileDir }) {
+  const common = { root, secret, cpu, profileDir, env: { DATABASE_URL: databaseUrl, MQTT_CONNECTS_PER_IP_PER_S: '20', ...env } };
   const nodes = cluster
     ? [
         await startTicktalk({ ...common, nodeId: 'md-a', env: { ...common.env, REDIS_URL: redis } }),

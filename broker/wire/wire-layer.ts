@@ -19,6 +19,7 @@ import { readFeedTick } from './tick-intake.js';
 import { CanonicalTickReader } from './canonical-tick.js';
 import type { SubscriberWriter, WriterStats } from './subscriber-writer.js';
 import { QoSForwarder } from '../aedes/qos-forward.js';
+import { SlicedWrites } from './sliced-writes.js';
 import { TickWindow } from './tick-window.js';
 import { publishExpiryInterval } from '../mqtt5/frames.js';
 import { batchDeadlines, tickExpiry } from './tick-expiry.js';
@@ -110,6 +111,9 @@ function defaultChannel(redisUrl: string): string {
 const MAX_HELD_BYTES = 256 * 1024;
 /** How long the event loop's busy share is measured before the write window acts on it. */
 const LOOP_SAMPLE_MS = 100;
+/** A window's writes go out in slices of about this long, with the event loop's I/O in between (see SlicedWrites). */
+const WRITE_SLICE_MS = 4;
+const WRITERS_PER_CLOCK_READ = 32;
 
 /**
  * The front of every connection, and the broker's tick path (map: broker/README.md). Tick publishes from `feed` clients are
@@ -135,6 +139,11 @@ export class WireLayer implements ConnectionHost {
   private readonly window: TickWindow;
   /** The pending window flush. */
   private windowTimer: NodeJS.Timeout | undefined;
+  /** Writers holding this window's ticks, until the window ends. */
+  private readonly windowWriters = new Set<SubscriberWriter>();
+  /** The window being written, slice by slice. */
+  private readonly windowWrites = new SlicedWrites<SubscriberWriter>({ sliceMs: WRITE_SLICE_MS, writersPerClockRead: WRITERS_PER_CLOCK_READ });
+  private readonly windowWritten = (costMs: number) => this.onWindowWritten(costMs);
   /** The event loop's busy share over the latest sampling period, and where that period began. */
   private loopBusy = 0;
   private loopSample = { at: performance.now(), elu: performance.eventLoopUtilization() };
@@ -240,6 +249,9 @@ export class WireLayer implements ConnectionHost {
     this.closed = true;
     clearTimeout(this.windowTimer);
     this.fanOutTicks();
+    for (const writer of [...this.windowWrites.pending, ...this.windowWriters]) this.dirty.add(writer);
+    this.windowWriters.clear();
+    this.windowWrites.abandon();
     this.runTurn();
     await this.retained.close();
     await this.cluster?.close();
@@ -320,6 +332,7 @@ export class WireLayer implements ConnectionHost {
     this.routes.removeSubscriber(conn);
     this.dirty.delete(conn.writer);
     this.ackDirty.delete(conn.writer);
+    this.windowWriters.delete(conn.writer);
   }
 
   onSlowConsumer(conn: WireConnection): void {
@@ -371,21 +384,29 @@ export class WireLayer implements ConnectionHost {
     if (frames) frames.push(frame);
     else this.turn.set(topic, [frame]);
     this.schedule();
-    if (this.limits.writeWindowMs > 0 && this.windowTimer === undefined) {
+    if (this.limits.writeWindowMs > 0 && this.windowTimer === undefined && !this.windowWrites.running) {
       this.windowTimer = setTimeout(this.flushWindow, this.window.ms);
     }
   }
 
-  /** A write window ends: each client gets the latest tick of each of its symbols, in one write. */
+  /**
+   * A write window ends: each client gets the latest tick of each of its symbols, in one write.
+   * Ticks arriving while the writes go out wait for the next window, which opens once they are
+   * written: however long they take, the loop has a whole window's time for everything else.
+   */
   private runWindow(): void {
     this.windowTimer = undefined;
     const started = performance.now();
     this.fanOutTicks();
-    for (const writer of this.dirty) writer.flush();
-    this.dirty.clear();
+    const writers = [...this.windowWriters];
+    this.windowWriters.clear();
+    this.windowWrites.start(writers, performance.now() - started, this.windowWritten);
+  }
+
+  private onWindowWritten(costMs: number): void {
     this.observeTickLatency();
-    const ended = performance.now();
-    this.window.update(ended - started, this.sampleLoop(ended));
+    const windowMs = this.window.update(costMs, this.sampleLoop(performance.now()));
+    if (this.turn.size > 0 && this.windowTimer === undefined && !this.closed) this.windowTimer = setTimeout(this.flushWindow, windowMs);
   }
 
   /** The loop's busy share, sampled over periods of at least LOOP_SAMPLE_MS (a few ms alone say little: a GC, one burst of reads). */
@@ -427,9 +448,10 @@ export class WireLayer implements ConnectionHost {
         const deadlines = batchDeadlines(frames);
         if (deadlines) tickExpiry.set(batch, deadlines);
       }
+      const writers = windowed ? this.windowWriters : this.dirty;
       for (const conn of route) {
         conn.writer.offerTicks(topic, batch, latest, frames.length - dropped);
-        this.dirty.add(conn.writer);
+        writers.add(conn.writer);
       }
       this.stats.routed += dropped * route.length;
       this.windowConflated += dropped * route.length;
