@@ -11,7 +11,7 @@ import { gateClientDeliveries } from '../aedes/resume-order.js';
 import { ownedClientId, type ClientAccess, type ClientState } from '../client-access.js';
 import type { SessionLifecycle } from '../session-lifecycle.js';
 import { malformedTopicName } from './publish.js';
-import { serverLimits, startMqtt5 } from './mqtt5-connect.js';
+import { mqtt5SessionOf, serverLimits, startMqtt5 } from './mqtt5-connect.js';
 import { isMqtt5Connect } from '../mqtt5/session.js';
 import { connackRefusal, SERVER_DISCONNECTS } from '../mqtt5/reasons.js';
 import { endConnection } from '../server-disconnect.js';
@@ -91,6 +91,8 @@ function authenticate(deps: ConnectDeps): ConnectHooks['authenticate'] {
       done(err, false);
     };
     if (!st || st.refuseIdentifier) return refuse(2, 'identifier rejected');
+    const tickRate = mqtt5SessionOf(client)?.maxTickRate;
+    if (typeof tickRate === 'object') return refuse(5, 'bad max-tick-rate', tickRate.invalid);
     if (!password || password.length === 0) {
       if (!config.ALLOW_ANONYMOUS_MARKET_DATA && !operatorAcl) return refuse(5, 'anonymous');
       // Anonymous clients get no session to keep: nothing bounds how many an address could make.

@@ -34,6 +34,7 @@ export function startMqtt5(client: Client, packet: IConnectPacket, limits: Serve
   // Session Expiry Interval there is nothing to keep either (with one: refused, "anonymous session").
   if (!packet.password?.length && !session.persistent) packet.clean = true;
   conn.useMqtt5(session, stats);
+  if (typeof session.maxTickRate === 'number') conn.writer.limitTickRate(session.maxTickRate);
   session.endRefusedQoS2 = (messageId) => endRefusedQoS2(client, messageId);
   c._parser.settings = { protocolVersion: 5 };
   c._parser.prependListener('packet', (parsed: Packet) => {

@@ -4,6 +4,7 @@ import type { PublishRefusal } from '../extensions.js';
 /** MQTT 5 reason codes ticktalk refuses with (MQTT 5 §2.4). */
 export const REASON = {
   malformedPacket: 0x81,
+  implementationSpecificError: 0x83,
   clientIdentifierNotValid: 0x85,
   badUserNameOrPassword: 0x86,
   notAuthorized: 0x87,
@@ -31,6 +32,8 @@ const CONNACK_REFUSALS: Record<string, { code: number; says: string }> = {
   'bad token': { code: REASON.badUserNameOrPassword, says: 'bad token: not signed by this service, malformed, or not valid yet' },
   'too many connections': { code: REASON.quotaExceeded, says: 'too many connections: this user already holds the most connections allowed' },
   'session registry unavailable': { code: REASON.serverUnavailable, says: 'session registry unavailable: try again shortly' },
+  // The reason string is the problem itself (see requestedTickRate).
+  'bad max-tick-rate': { code: REASON.implementationSpecificError, says: 'bad max-tick-rate' },
 };
 
 const BY_RETURN_CODE: Record<number, number> = { 1: 0x84, 2: 0x85, 3: 0x88, 4: 0x86, 5: 0x87 };

@@ -36,6 +36,26 @@ export interface Refusal {
   userProperties?: Record<string, string>;
 }
 
+/**
+ * The CONNECT user property with which a client lowers its own tick rate: at most this many writes
+ * carrying ticks per second, each with the latest tick of every symbol that changed (Lightstreamer's
+ * max frequency, per connection). From 0.1 to 1000; absent, as often as the write window allows.
+ */
+export const MAX_TICK_RATE_PROPERTY = 'max-tick-rate';
+const MAX_TICK_RATE = { min: 0.1, max: 1000 };
+
+/** The `max-tick-rate` a CONNECT asks for: a number, undefined when absent, or the problem with it. */
+export function requestedTickRate(props: IConnectPacket['properties']): number | undefined | { invalid: string } {
+  const raw = props?.userProperties?.[MAX_TICK_RATE_PROPERTY];
+  if (raw === undefined) return undefined;
+  const text = Array.isArray(raw) ? raw.join(',') : raw;
+  const rate = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (rate >= MAX_TICK_RATE.min && rate <= MAX_TICK_RATE.max) return rate;
+  return {
+    invalid: `max-tick-rate must be one number of ticks per second from ${MAX_TICK_RATE.min} to ${MAX_TICK_RATE.max}, not "${text.slice(0, 32)}"`,
+  };
+}
+
 /** Protocol level 5 in a CONNECT. */
 export function isMqtt5Connect(packet: { protocolVersion?: number }): boolean {
   return packet.protocolVersion === 5;
@@ -58,6 +78,8 @@ export class Mqtt5Session {
   serverKeepAliveS: number | undefined;
   /** Why the CONNECT was refused, when it was (the CONNACK's reason code and string). */
   refusal: Refusal | undefined;
+  /** The client's own maximum tick rate (writes with ticks per second), or why its request was refused. */
+  readonly maxTickRate: number | undefined | { invalid: string };
   /** Why filters of a SUBSCRIBE were refused, by filter, until its SUBACK is written. */
   readonly subscribeRefusals = new Map<string, Refusal>();
   /** Each SUBSCRIBE's filters in order and each UNSUBSCRIBE's count, by packet id, until answered. */
@@ -92,6 +114,7 @@ export class Mqtt5Session {
       problemInformation: props.requestProblemInformation ?? true,
     };
     this.cleanStart = packet.clean !== false;
+    this.maxTickRate = requestedTickRate(props);
     this.sessionExpiryS = Math.min(requestedExpiryS, server.maxSessionExpiryS);
   }
 

@@ -30,4 +30,17 @@ describe('OutboundQueue', () => {
     for (let i = 0; i < 10_000; i++) q.addTicks(`ticks/S${i % 3}`, b(`t${i}`), b(`t${i}`), 1, true);
     expect(q.take().map(String)).toEqual(['t9999', 't9997', 't9998']);
   });
+
+  it('gives up its control bytes alone while its ticks are held, and the ticks later', () => {
+    const q = new OutboundQueue();
+    q.addTicks('ticks/A', b('a1'), b('a1'), 1, true);
+    q.addControl(b('suback'));
+    expect(q.takeControl().map(String)).toEqual(['suback']);
+    expect(q.hasControl).toBe(false);
+    expect(q.hasTicks).toBe(true);
+    expect(q.bytes).toBe(2);
+    q.addTicks('ticks/A', b('a2'), b('a2'), 1, true);
+    expect(q.take().map(String)).toEqual(['a2']);
+    expect(q.bytes).toBe(0);
+  });
 });

@@ -21,6 +21,14 @@ export class OutboundQueue {
     return this.control.length === 0 && this.ticks.length === 0;
   }
 
+  get hasTicks(): boolean {
+    return this.ticks.length > 0;
+  }
+
+  get hasControl(): boolean {
+    return this.control.length > 0;
+  }
+
   addControl(bytes: Buffer): void {
     this.control.push(bytes);
     this._bytes += bytes.length;
@@ -57,6 +65,14 @@ export class OutboundQueue {
     this.framesInTick = [];
     this.slotOf.clear();
     this._bytes = 0;
+    return parts;
+  }
+
+  /** The control bytes queued; the ticks stay (held for a later write). */
+  takeControl(): Buffer[] {
+    const parts = this.control;
+    for (const part of parts) this._bytes -= part.length;
+    this.control = [];
     return parts;
   }
 

@@ -14,8 +14,10 @@ export interface WriterLimits {
 export interface WriterStats {
   /** Tick frames handed to subscribers, conflated ones included. */
   routed: number;
-  /** Tick frames replaced by a newer one before they were written. */
+  /** Tick frames replaced by a newer one while the subscriber was backed up. */
   conflated: number;
+  /** Tick frames replaced by a newer one while held to the client's own maximum tick rate. */
+  rateConflated: number;
 }
 
 /** Up to this many queued bytes are copied into one buffer rather than written as a vector. */
@@ -31,6 +33,11 @@ export class SubscriberWriter {
   private readonly queue = new OutboundQueue();
   private backedUp = false;
   private closed = false;
+  /** The least time between two writes carrying ticks (ms): the client's own maximum tick rate; 0: none. */
+  private tickIntervalMs = 0;
+  private lastTickWriteAt = -Infinity;
+  /** Told when ticks stay queued because the client's maximum tick rate holds them (see ticksDueAt). */
+  onTicksHeld: ((writer: SubscriberWriter) => void) | undefined;
   /** Set for an MQTT 5 client: its tick frames re-encoded as they are written (aliases stay in wire order). */
   encodeTicks: ((batch: Buffer) => Buffer) | undefined;
   private readonly onDrain = () => {
@@ -53,10 +60,26 @@ export class SubscriberWriter {
     return this.queue.bytes;
   }
 
+  /**
+   * At most `perSecond` writes carrying ticks (each with the latest of every symbol that changed);
+   * undefined: as often as the write window allows (Lightstreamer's max frequency, per connection).
+   */
+  limitTickRate(perSecond: number | undefined): void {
+    this.tickIntervalMs = perSecond ? 1000 / perSecond : 0;
+  }
+
+  /** When ticks held by the maximum tick rate may be written (performance.now() ms); undefined when none are held. */
+  get ticksDueAt(): number | undefined {
+    return this.tickIntervalMs > 0 && this.queue.hasTicks ? this.lastTickWriteAt + this.tickIntervalMs : undefined;
+  }
+
   offerTicks(topic: string, batch: Buffer, latest: Buffer, frames: number): void {
     if (this.closed) return;
     this.stats.routed += frames;
-    this.stats.conflated += this.queue.addTicks(topic, batch, latest, frames, this.backedUp);
+    // A rate-limited client keeps only the latest tick per symbol until its next write, as a backed-up one does.
+    const conflated = this.queue.addTicks(topic, batch, latest, frames, this.backedUp || this.tickIntervalMs > 0);
+    if (this.backedUp) this.stats.conflated += conflated;
+    else this.stats.rateConflated += conflated;
     this.checkBound();
   }
 
@@ -71,13 +94,24 @@ export class SubscriberWriter {
     if (this.backedUp && this.queue.bytes > this.limits.maxQueuedBytes) this.onOverflow();
   }
 
-  /** Write what is queued unless the transport is backed up (then 'drain' flushes). */
+  /**
+   * Write what is queued unless the transport is backed up (then 'drain' flushes). Ticks the
+   * client's maximum tick rate holds stay queued (onTicksHeld); control bytes never wait for them.
+   */
   flush(): void {
     if (this.closed || this.backedUp || this.queue.isEmpty) return;
     if (this.sink.destroyed || !this.sink.writable) return;
-    const queued = this.queue.bytes;
-    const parts = this.queue.take(this.encodeTicks);
-    const bytes = this.encodeTicks ? parts.reduce((sum, part) => sum + part.length, 0) : queued;
+    const now = this.tickIntervalMs > 0 && this.queue.hasTicks ? performance.now() : 0;
+    const holdTicks = now > 0 && now - this.lastTickWriteAt < this.tickIntervalMs;
+    if (holdTicks) this.onTicksHeld?.(this);
+    else if (now > 0) this.lastTickWriteAt = now;
+    if (holdTicks && !this.queue.hasControl) return;
+    const parts = holdTicks ? this.queue.takeControl() : this.queue.take(this.encodeTicks);
+    this.write(parts);
+  }
+
+  private write(parts: Buffer[]): void {
+    const bytes = parts.reduce((sum, part) => sum + part.length, 0);
     if (parts.length === 1) {
       this.sink.write(parts[0]);
     } else if (bytes <= COALESCE_BYTES) {

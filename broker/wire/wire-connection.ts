@@ -27,6 +27,8 @@ export interface ConnectionOptions {
   splitter: SplitterOptions;
   writer: WriterLimits;
   stats: WriterStats;
+  /** The writer's ticks wait for the client's maximum tick rate (see SubscriberWriter.limitTickRate). */
+  onTicksHeld?: (writer: SubscriberWriter) => void;
 }
 
 /**
@@ -71,6 +73,7 @@ export class WireConnection extends Duplex {
     // The writable side never applies backpressure to Aedes: the writer enforces the bound instead.
     super({ writableHighWaterMark: opts.writer.maxQueuedBytes + 1, allowHalfOpen: false });
     this.writer = new SubscriberWriter(transport, opts.writer, opts.stats, () => host.onSlowConsumer(this));
+    this.writer.onTicksHeld = opts.onTicksHeld;
     this.acks = new OrderedAcks((messageId, refusal) => {
       this.mqtt5?.session.publishAnswered();
       // A refusal changes only an MQTT 5 PUBACK (3.1.1 has no place for it); success is the same 4 bytes in both.

@@ -141,6 +141,10 @@ export class WireLayer implements ConnectionHost {
   private windowTimer: NodeJS.Timeout | undefined;
   /** Writers holding this window's ticks, until the window ends. */
   private readonly windowWriters = new Set<SubscriberWriter>();
+  /** Writers holding ticks for their client's maximum tick rate, and when the earliest are due. */
+  private readonly heldWriters = new Set<SubscriberWriter>();
+  private heldTimer: NodeJS.Timeout | undefined;
+  private heldDueAt = Infinity;
   /** The window being written, slice by slice. */
   private readonly windowWrites = new SlicedWrites<SubscriberWriter>({ sliceMs: WRITE_SLICE_MS, writersPerClockRead: WRITERS_PER_CLOCK_READ });
   private readonly windowWritten = (costMs: number) => this.onWindowWritten(costMs);
@@ -148,11 +152,21 @@ export class WireLayer implements ConnectionHost {
   private loopBusy = 0;
   private loopSample = { at: performance.now(), elu: performance.eventLoopUtilization() };
   private readonly flushWindow = () => this.runWindow();
-  private readonly stats: WriterStats = { routed: 0, conflated: 0 };
+  private readonly stats: WriterStats = { routed: 0, conflated: 0, rateConflated: 0 };
   /** Ticks replaced by a newer one of the same symbol within a write window. */
   private windowConflated = 0;
   private readonly incoming: Record<TickSource, number> = { feed: 0, local: 0, cluster: 0 };
-  private readonly reported = { routed: 0, conflated: 0, windowConflated: 0, feed: 0, local: 0, cluster: 0, batches: 0, dropped: 0 };
+  private readonly reported = {
+    routed: 0,
+    conflated: 0,
+    rateConflated: 0,
+    windowConflated: 0,
+    feed: 0,
+    local: 0,
+    cluster: 0,
+    batches: 0,
+    dropped: 0,
+  };
   private readonly counters;
   private suppressedRejections = 0;
   private lastRejectionLog = 0;
@@ -196,7 +210,7 @@ export class WireLayer implements ConnectionHost {
       routed: metrics.counter('ticks_routed_total', 'Tick frames handed to subscribers (conflated ones included)'),
       conflated: metrics.counter(
         'ticks_conflated_total',
-        'Ticks replaced by a newer one of the same symbol: within a write window (reason="window") or while the subscriber was backed up (reason="backlog")',
+        'Ticks replaced by a newer one of the same symbol: within a write window (reason="window"), while the subscriber was backed up (reason="backlog") or held to its own maximum tick rate (reason="client_rate")',
         ['reason'],
       ),
       rejected: metrics.counter('ticks_rejected_total', 'Tick publishes from feed clients refused', ['reason']),
@@ -236,8 +250,28 @@ export class WireLayer implements ConnectionHost {
       splitter: { maxHeldBytes: MAX_HELD_BYTES },
       writer: { backlogBytes: this.limits.backlogBytes, maxQueuedBytes: this.limits.maxQueuedBytes },
       stats: this.stats,
+      onTicksHeld: this.holdTicks,
     });
   }
+
+  /** A writer's ticks wait for its client's maximum tick rate: it is flushed again once they are due. */
+  private readonly holdTicks = (writer: SubscriberWriter): void => {
+    this.heldWriters.add(writer);
+    const due = writer.ticksDueAt;
+    if (due === undefined || due >= this.heldDueAt || this.closed) return;
+    clearTimeout(this.heldTimer);
+    this.heldDueAt = due;
+    this.heldTimer = setTimeout(this.releaseHeldTicks, Math.max(0, due - performance.now()));
+  };
+
+  /** Flushes the held writers; those not due yet hold again (flush calls holdTicks), which sets the next timer. */
+  private readonly releaseHeldTicks = (): void => {
+    this.heldTimer = undefined;
+    this.heldDueAt = Infinity;
+    const writers = [...this.heldWriters];
+    this.heldWriters.clear();
+    for (const writer of writers) writer.flush();
+  };
 
   /** Validated ticks from inside the process (bridge, simulator): retained `ticks/{SYMBOL}`, QoS 0. */
   publishTicks(ticks: readonly Tick[]): void {
@@ -248,6 +282,8 @@ export class WireLayer implements ConnectionHost {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.windowTimer);
+    clearTimeout(this.heldTimer);
+    this.heldWriters.clear();
     this.fanOutTicks();
     for (const writer of [...this.windowWrites.pending, ...this.windowWriters]) this.dirty.add(writer);
     this.windowWriters.clear();
@@ -333,6 +369,7 @@ export class WireLayer implements ConnectionHost {
     this.dirty.delete(conn.writer);
     this.ackDirty.delete(conn.writer);
     this.windowWriters.delete(conn.writer);
+    this.heldWriters.delete(conn.writer);
   }
 
   onSlowConsumer(conn: WireConnection): void {
@@ -495,6 +532,7 @@ export class WireLayer implements ConnectionHost {
     this.bump('routed', stats.routed, counters.routed);
     this.bump('conflated', stats.conflated, counters.conflated.labels('backlog'));
     this.bump('windowConflated', this.windowConflated, counters.conflated.labels('window'));
+    this.bump('rateConflated', stats.rateConflated, counters.conflated.labels('client_rate'));
     for (const source of ['feed', 'local', 'cluster'] as const) this.bump(source, incoming[source], counters.incoming.labels(source));
     this.bump('batches', this.cluster?.batches ?? 0, counters.batches);
     this.bump('dropped', this.cluster?.dropped ?? 0, counters.dropped);
