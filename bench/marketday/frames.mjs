@@ -21,9 +21,15 @@ export function qos1Publish5Frame(topic, payload, messageId) {
   return Buffer.concat([Buffer.from([0x32]), remainingLength(body.length), body]);
 }
 
-/** MQTT 5 CONNECT (clean start, session ending with the connection) accepting `topicAliasMaximum` aliases. */
-export function connect5Frame({ clientId, username, password, keepalive, topicAliasMaximum }) {
-  const properties = Buffer.from([0x22, topicAliasMaximum >> 8, topicAliasMaximum & 0xff]);
+/**
+ * MQTT 5 CONNECT (clean start, session ending with the connection) accepting `topicAliasMaximum`
+ * aliases, and asking for at most `maxTickRate` tick writes a second when given (user property).
+ */
+export function connect5Frame({ clientId, username, password, keepalive, topicAliasMaximum, maxTickRate }) {
+  const properties = Buffer.concat([
+    Buffer.from([0x22, topicAliasMaximum >> 8, topicAliasMaximum & 0xff]),
+    ...(maxTickRate ? [Buffer.from([0x26]), utf8('max-tick-rate'), utf8(String(maxTickRate))] : []),
+  ]);
   const body = Buffer.concat([
     utf8('MQTT'),
     Buffer.from([5, 0xc2, keepalive >> 8, keepalive & 0xff, properties.length]),

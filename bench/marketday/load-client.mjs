@@ -40,7 +40,14 @@ export class LoadClient {
       socket.once('error', reject);
     });
     const connack = this.next(CONNACK, 'CONNACK');
-    const connect = { clientId: this.plan.user, username: this.plan.user, password, keepalive: KEEPALIVE_S, topicAliasMaximum: TOPIC_ALIAS_MAXIMUM };
+    const connect = {
+      clientId: this.plan.user,
+      username: this.plan.user,
+      password,
+      keepalive: KEEPALIVE_S,
+      topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+      maxTickRate: this.plan.maxTickRate,
+    };
     socket.write(this.plan.mqtt5 ? connect5Frame(connect) : connectFrame(connect));
     const ack = await connack;
     if (ack[3] !== 0) throw new Error(`CONNACK return code ${ack[3]}`);

@@ -28,6 +28,7 @@ const PARAMS = {
   'chat-rate': ['40', 'BENCH_CHAT_RATE'],
   'slow-share': ['0.98', 'BENCH_SLOW_SHARE'],
   'mqtt5-share': ['0', 'BENCH_MQTT5_SHARE'],
+  'slow-tick-rate': ['0', 'BENCH_SLOW_TICK_RATE'],
   duration: ['20', 'BENCH_DURATION_S'],
   warmup: ['5', 'BENCH_WARMUP_S'],
   grace: ['6', 'BENCH_GRACE_S'],
@@ -58,6 +59,7 @@ const BROKER_SERIES = [
   'ticktalk_ticks_routed_total',
   'ticktalk_ticks_conflated_total{reason="window"}',
   'ticktalk_ticks_conflated_total{reason="backlog"}',
+  'ticktalk_ticks_conflated_total{reason="client_rate"}',
   'ticktalk_tick_write_window_ms',
 ];
 
@@ -71,6 +73,7 @@ const plan = planClients({
   rooms: num('rooms'),
   slowShare: num('slow-share'),
   mqtt5Share: num('mqtt5-share'),
+  slowTickRate: num('slow-tick-rate'),
   zipfS: num('zipf'),
   perAddress: num('per-address'),
   seed: 42,

@@ -69,7 +69,7 @@ const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') :
 function brokerView(b) {
   if (!b) return '–';
   const v = (k) => fmt(b[k]);
-  return `${v('ticktalk_ticks_routed_total')} / ${v('ticktalk_ticks_conflated_total{reason="window"}')} / ${v('ticktalk_ticks_conflated_total{reason="backlog"}')}; ${ms(b.ticktalk_tick_write_window_ms)} ms`;
+  return `${v('ticktalk_ticks_routed_total')} / ${v('ticktalk_ticks_conflated_total{reason="window"}')} / ${v('ticktalk_ticks_conflated_total{reason="backlog"}')} / ${v('ticktalk_ticks_conflated_total{reason="client_rate"}')}; ${ms(b.ticktalk_tick_write_window_ms)} ms`;
 }
 
 function rows(r) {
@@ -88,7 +88,10 @@ function rows(r) {
     ['chat missing / duplicated / out of order', c ? `${c.missing} / ${c.duplicates} / ${c.outOfOrder}` : '–'],
     ['clients closed by the broker while measuring', fmt(r.closedEarly)],
     ['broker CPU (one core = 100%)', `${r.cpuPercent.toFixed(0)}%`],
-    ['ticks routed / conflated in windows / while backed up (whole run); write window at the end', brokerView(r.broker)],
+    [
+      'ticks routed / conflated in windows / while backed up / held to the client’s max-tick-rate (whole run); write window at the end',
+      brokerView(r.broker),
+    ],
     ['busiest load process: CPU, event-loop delay p99 (its own lateness)', `${r.loadCpuPercent.toFixed(0)}%, ${ms(r.loadDelayP99)} ms`],
     ['broker RSS idle / peak', `${mb(r.rssIdle)} / ${mb(r.rssPeak)}`],
     ['memory per idle subscribed connection', `${(r.perConnection / 1024).toFixed(2)} KB`],

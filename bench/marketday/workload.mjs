@@ -43,20 +43,38 @@ export const roomName = (runId, room) => `${runId.toLowerCase()}-r${room}`;
  * loopback source address it connects from (`perAddress` clients per address, so the broker's
  * per-address connect limit holds without being raised).
  */
-export function planClients({ runId, clients, symbolsPerClient, symbols, rooms, slowShare, mqtt5Share = 0, zipfS, perAddress, seed }) {
+export function planClients({
+  runId,
+  clients,
+  symbolsPerClient,
+  symbols,
+  rooms,
+  slowShare,
+  mqtt5Share = 0,
+  slowTickRate = 0,
+  zipfS,
+  perAddress,
+  seed,
+}) {
   const rnd = random(seed);
   const popularity = zipf(symbols, zipfS);
   const plan = [];
   for (let i = 0; i < clients; i++) {
     const address = Math.floor(i / perAddress);
+    const symbolsOf = distinctRanks(popularity, Math.min(symbolsPerClient, symbols), rnd).map((r) => symbolName(runId, r));
+    const room = roomName(runId, Math.floor(rnd() * rooms));
+    const slow = rnd() < slowShare;
+    // A slow reader asking for fewer ticks (`slowTickRate`) does so with an MQTT 5 CONNECT.
+    const maxTickRate = slow && slowTickRate > 0 ? slowTickRate : undefined;
     plan.push({
       index: i,
       user: `${runId.toLowerCase()}u${i}`,
-      symbols: distinctRanks(popularity, Math.min(symbolsPerClient, symbols), rnd).map((r) => symbolName(runId, r)),
-      room: roomName(runId, Math.floor(rnd() * rooms)),
-      slow: rnd() < slowShare,
+      symbols: symbolsOf,
+      room,
+      slow,
       // Not drawn from rnd: the rest of the plan stays the same whatever the share of MQTT 5 clients.
-      mqtt5: i % 100 < Math.round(mqtt5Share * 100),
+      mqtt5: i % 100 < Math.round(mqtt5Share * 100) || maxTickRate !== undefined,
+      maxTickRate,
       localAddress: `127.0.${1 + Math.floor(address / 250)}.${1 + (address % 250)}`,
     });
   }

@@ -114,6 +114,8 @@ const LOOP_SAMPLE_MS = 100;
 /** A window's writes go out in slices of about this long, with the event loop's I/O in between (see SlicedWrites). */
 const WRITE_SLICE_MS = 4;
 const WRITERS_PER_CLOCK_READ = 32;
+/** Ticks held for a client's maximum tick rate are written in the first slot of this many ms after they are due. */
+const HELD_SLOT_MS = 10;
 
 /**
  * The front of every connection, and the broker's tick path (map: broker/README.md). Tick publishes from `feed` clients are
@@ -141,10 +143,11 @@ export class WireLayer implements ConnectionHost {
   private windowTimer: NodeJS.Timeout | undefined;
   /** Writers holding this window's ticks, until the window ends. */
   private readonly windowWriters = new Set<SubscriberWriter>();
-  /** Writers holding ticks for their client's maximum tick rate, and when the earliest are due. */
-  private readonly heldWriters = new Set<SubscriberWriter>();
+  /** Writers holding ticks for their client's maximum tick rate, by the slot (HELD_SLOT_MS) they are due in. */
+  private readonly heldBySlot = new Map<number, SubscriberWriter[]>();
+  private readonly heldSlotOf = new Map<SubscriberWriter, number>();
   private heldTimer: NodeJS.Timeout | undefined;
-  private heldDueAt = Infinity;
+  private heldTimerSlot = Infinity;
   /** The window being written, slice by slice. */
   private readonly windowWrites = new SlicedWrites<SubscriberWriter>({ sliceMs: WRITE_SLICE_MS, writersPerClockRead: WRITERS_PER_CLOCK_READ });
   private readonly windowWritten = (costMs: number) => this.onWindowWritten(costMs);
@@ -254,23 +257,44 @@ export class WireLayer implements ConnectionHost {
     });
   }
 
-  /** A writer's ticks wait for its client's maximum tick rate: it is flushed again once they are due. */
+  /**
+   * A writer's ticks wait for its client's maximum tick rate: it is flushed again in the slot they
+   * are due in. Thousands of held clients cost one timer, and each one list entry per write it waits for.
+   */
   private readonly holdTicks = (writer: SubscriberWriter): void => {
-    this.heldWriters.add(writer);
     const due = writer.ticksDueAt;
-    if (due === undefined || due >= this.heldDueAt || this.closed) return;
-    clearTimeout(this.heldTimer);
-    this.heldDueAt = due;
-    this.heldTimer = setTimeout(this.releaseHeldTicks, Math.max(0, due - performance.now()));
+    if (due === undefined || this.closed) return;
+    const slot = Math.ceil(due / HELD_SLOT_MS);
+    if (this.heldSlotOf.get(writer) === slot) return;
+    this.heldSlotOf.set(writer, slot);
+    const writers = this.heldBySlot.get(slot);
+    if (writers) writers.push(writer);
+    else this.heldBySlot.set(slot, [writer]);
+    if (slot < this.heldTimerSlot) this.armHeldTimer(slot);
   };
 
-  /** Flushes the held writers; those not due yet hold again (flush calls holdTicks), which sets the next timer. */
+  private armHeldTimer(slot: number): void {
+    clearTimeout(this.heldTimer);
+    this.heldTimerSlot = slot;
+    this.heldTimer = slot === Infinity ? undefined : setTimeout(this.releaseHeldTicks, Math.max(0, slot * HELD_SLOT_MS - performance.now()));
+  }
+
+  /** Flushes the writers whose slot came (a writer that wrote meanwhile and holds again just waits on). */
   private readonly releaseHeldTicks = (): void => {
-    this.heldTimer = undefined;
-    this.heldDueAt = Infinity;
-    const writers = [...this.heldWriters];
-    this.heldWriters.clear();
-    for (const writer of writers) writer.flush();
+    this.heldTimerSlot = Infinity;
+    const now = performance.now() / HELD_SLOT_MS;
+    const due: SubscriberWriter[] = [];
+    let next = Infinity;
+    for (const [slot, writers] of this.heldBySlot) {
+      if (slot > now) next = Math.min(next, slot);
+      else {
+        this.heldBySlot.delete(slot);
+        for (const writer of writers) if (this.heldSlotOf.get(writer) === slot) due.push(writer);
+      }
+    }
+    for (const writer of due) this.heldSlotOf.delete(writer);
+    for (const writer of due) writer.flush();
+    if (next < this.heldTimerSlot) this.armHeldTimer(next);
   };
 
   /** Validated ticks from inside the process (bridge, simulator): retained `ticks/{SYMBOL}`, QoS 0. */
@@ -283,7 +307,8 @@ export class WireLayer implements ConnectionHost {
     this.closed = true;
     clearTimeout(this.windowTimer);
     clearTimeout(this.heldTimer);
-    this.heldWriters.clear();
+    this.heldBySlot.clear();
+    this.heldSlotOf.clear();
     this.fanOutTicks();
     for (const writer of [...this.windowWrites.pending, ...this.windowWriters]) this.dirty.add(writer);
     this.windowWriters.clear();
@@ -369,7 +394,7 @@ export class WireLayer implements ConnectionHost {
     this.dirty.delete(conn.writer);
     this.ackDirty.delete(conn.writer);
     this.windowWriters.delete(conn.writer);
-    this.heldWriters.delete(conn.writer);
+    this.heldSlotOf.delete(conn.writer);
   }
 
   onSlowConsumer(conn: WireConnection): void {
