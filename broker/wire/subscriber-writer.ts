@@ -106,12 +106,14 @@ export class SubscriberWriter {
     if (holdTicks) this.onTicksHeld?.(this);
     else if (now > 0) this.lastTickWriteAt = now;
     if (holdTicks && !this.queue.hasControl) return;
+    const queued = this.queue.bytes;
     const parts = holdTicks ? this.queue.takeControl() : this.queue.take(this.encodeTicks);
-    this.write(parts);
+    // What was queued is what leaves, unless ticks stay behind or are re-encoded (MQTT 5).
+    const exact = !holdTicks && !this.encodeTicks;
+    this.write(parts, exact ? queued : parts.reduce((sum, part) => sum + part.length, 0));
   }
 
-  private write(parts: Buffer[]): void {
-    const bytes = parts.reduce((sum, part) => sum + part.length, 0);
+  private write(parts: Buffer[], bytes: number): void {
     if (parts.length === 1) {
       this.sink.write(parts[0]);
     } else if (bytes <= COALESCE_BYTES) {
