@@ -101,16 +101,25 @@ export class SubscriberWriter {
   flush(): void {
     if (this.closed || this.backedUp || this.queue.isEmpty) return;
     if (this.sink.destroyed || !this.sink.writable) return;
-    const now = this.tickIntervalMs > 0 && this.queue.hasTicks ? performance.now() : 0;
-    const holdTicks = now > 0 && now - this.lastTickWriteAt < this.tickIntervalMs;
-    if (holdTicks) this.onTicksHeld?.(this);
-    else if (now > 0) this.lastTickWriteAt = now;
+    const holdTicks = this.ticksHeld();
     if (holdTicks && !this.queue.hasControl) return;
     const queued = this.queue.bytes;
     const parts = holdTicks ? this.queue.takeControl() : this.queue.take(this.encodeTicks);
     // What was queued is what leaves, unless ticks stay behind or are re-encoded (MQTT 5).
     const exact = !holdTicks && !this.encodeTicks;
     this.write(parts, exact ? queued : parts.reduce((sum, part) => sum + part.length, 0));
+  }
+
+  /** True when queued ticks must wait for the client's maximum tick rate (onTicksHeld is told); else their write is recorded. */
+  private ticksHeld(): boolean {
+    if (this.tickIntervalMs === 0 || !this.queue.hasTicks) return false;
+    const now = performance.now();
+    if (now - this.lastTickWriteAt < this.tickIntervalMs) {
+      this.onTicksHeld?.(this);
+      return true;
+    }
+    this.lastTickWriteAt = now;
+    return false;
   }
 
   private write(parts: Buffer[], bytes: number): void {
