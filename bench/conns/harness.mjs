@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startTicktalk } from '../ticks/broker.mjs';
+import { parseEnvList, startTicktalk } from '../ticks/broker.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -131,12 +131,7 @@ export async function startBroker(pinned, database) {
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...(opt.redis ? { REDIS_URL: opt.redis } : {}),
     // `--broker-env K=V,…`: settings to try, e.g. MQTT_WRITE_WINDOW_MAX_MS=250.
-    ...Object.fromEntries(
-      opt['broker-env']
-        .split(',')
-        .filter(Boolean)
-        .map((kv) => kv.split('=')),
-    ),
+    ...parseEnvList(opt['broker-env']),
   };
   const broker = await startTicktalk({
     root,

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { hasTaskset, pinSelf } from '../ticks/broker.mjs';
+import { hasTaskset, parseEnvList, pinSelf } from '../ticks/broker.mjs';
 import { planClients } from './workload.mjs';
 import { Feed } from './feed.mjs';
 import { mosquittoTarget, scrape, startTicktalkTarget, totalCpu, totalRss } from './target.mjs';
@@ -78,12 +78,7 @@ const plan = planClients({
   perAddress: num('per-address'),
   seed: 42,
 });
-const brokerEnv = Object.fromEntries(
-  opt['broker-env']
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => kv.split('=')),
-);
+const brokerEnv = parseEnvList(opt['broker-env']);
 
 /** Load processes with a request/response over IPC. */
 function startLoads(count) {

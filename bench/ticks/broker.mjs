@@ -34,6 +34,16 @@ export function mosquittoPid() {
   }
 }
 
+/** `K=V,K2=V2` (a bench's `--broker-env`) as an environment object for startTicktalk. */
+export function parseEnvList(list) {
+  return Object.fromEntries(
+    list
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => kv.split('=')),
+  );
+}
+
 /** Pin this process (the load generator) to one core. */
 export function pinSelf(cpu) {
   execFileSync('taskset', ['-pc', String(cpu), String(process.pid)], { stdio: 'ignore' });
