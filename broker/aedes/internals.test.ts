@@ -28,6 +28,32 @@ describe('the shape check of the Aedes internals ticktalk overrides', () => {
     expect(pkg.dependencies.aedes).toBe(PINNED_AEDES_VERSION);
   });
 
+  it('pins every Aedes package to an exact version, and that version is the one installed', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      dependencies: Record<string, string>;
+      overrides: Record<string, Record<string, string>>;
+    };
+    const installed = (path: string) =>
+      (JSON.parse(readFileSync(new URL(`../../node_modules/${path}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+    const fenced = Object.entries(pkg.dependencies).filter(([name]) => /^(aedes|mqemitter)/.test(name));
+    expect(fenced.map(([name]) => name).sort()).toEqual([
+      'aedes',
+      'aedes-packet',
+      'aedes-persistence',
+      'aedes-persistence-redis',
+      'mqemitter',
+      'mqemitter-redis',
+    ]);
+    for (const [name, range] of fenced) {
+      expect(range, name).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(installed(name), name).toBe(range);
+    }
+    // aedes-persistence-redis brings its own aedes-persistence; its broadcast code is what bug (d) is about.
+    const nested = pkg.overrides['aedes-persistence-redis']['aedes-persistence'];
+    expect(nested).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(installed('aedes-persistence-redis/node_modules/aedes-persistence')).toBe(nested);
+  });
+
   it('names a missing broker internal and the pinned version', async () => {
     const broker = await startBroker();
     const persistence = (broker as unknown as { persistence: Record<string, unknown> }).persistence;
