@@ -25,10 +25,8 @@ describe('ClusterBatcher over Redis', () => {
   let a: ClusterBatcher;
   let b: ClusterBatcher;
   beforeAll(async () => {
-    const start = (nodeId: 'a' | 'b', maxBatchBytes: number) =>
-      ClusterBatcher.start({
-        redis: new RedisConnections('redis://127.0.0.1:6379', log),
-        channel,
+    const start = async (nodeId: 'a' | 'b', maxBatchBytes: number) =>
+      new ClusterBatcher(await ClusterBatcher.connect(new RedisConnections('redis://127.0.0.1:6379', log), channel), {
         nodeId,
         intervalMs: 60_000,
         maxBatchBytes,

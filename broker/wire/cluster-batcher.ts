@@ -3,10 +3,6 @@ import type { Logger } from '../../platform/logger.js';
 import type { RedisConnections } from '../../platform/redis.js';
 
 export interface ClusterBatcherOptions {
-  /** The process' Redis connections: the batcher takes two (publish, subscribe) under their error policy. */
-  redis: RedisConnections;
-  /** Pub/sub channel shared by every node of the cluster. */
-  channel: string;
   nodeId: string;
   /** How often a node publishes what it gathered (one Redis publish per interval at most). */
   intervalMs: number;
@@ -15,6 +11,14 @@ export interface ClusterBatcherOptions {
   log: Logger;
   /** Frames another node published: back-to-back QoS 0 PUBLISH frames, retain bit clear. */
   onRemoteFrames(frames: Buffer): void;
+}
+
+/** A node's two links for tick batches (publish, subscribe), the subscriber already on `channel`. */
+export interface ClusterLinks {
+  pub: Redis;
+  sub: Redis;
+  /** Pub/sub channel shared by every node of the cluster. */
+  channel: string;
 }
 
 /**
@@ -32,29 +36,36 @@ export class ClusterBatcher {
   private lastFlush = performance.now();
   private readonly timer: NodeJS.Timeout;
   private readonly self: Buffer;
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+  private readonly channel: string;
   batches = 0;
   /** Batches dropped while the Redis link was down. */
   dropped = 0;
 
-  private constructor(
-    private readonly pub: Redis,
-    private readonly sub: Redis,
+  /** `links` from connect(): the batcher is made at once with what receives the other nodes' frames. */
+  constructor(
+    links: ClusterLinks,
     private readonly opts: ClusterBatcherOptions,
   ) {
+    this.pub = links.pub;
+    this.sub = links.sub;
+    this.channel = links.channel;
     this.self = Buffer.from(opts.nodeId);
     this.timer = setInterval(() => this.flush(), opts.intervalMs);
     this.timer.unref();
-    sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.receive(message));
+    this.sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.receive(message));
   }
 
-  static async start(opts: ClusterBatcherOptions): Promise<ClusterBatcher> {
+  /** Takes two of the process' Redis connections (publish, subscribe), under their error policy. */
+  static async connect(redis: RedisConnections, channel: string): Promise<ClusterLinks> {
     // No offline queue: while Redis is away, batches are dropped (ticks are latest-wins and stale
     // ones are worthless), not piled up and replayed in a burst on reconnect.
-    const pub = opts.redis.connect('ticks-pub', { lazyConnect: true, enableOfflineQueue: false });
-    const sub = opts.redis.connect('ticks-sub', { lazyConnect: true });
+    const pub = redis.connect('ticks-pub', { lazyConnect: true, enableOfflineQueue: false });
+    const sub = redis.connect('ticks-sub', { lazyConnect: true });
     await Promise.all([pub.connect(), sub.connect()]);
-    await sub.subscribe(opts.channel);
-    return new ClusterBatcher(pub, sub, opts);
+    await sub.subscribe(channel);
+    return { pub, sub, channel };
   }
 
   add(topic: string, frame: Buffer): void {
@@ -97,7 +108,7 @@ export class ClusterBatcher {
     head[0] = this.self.length;
     this.self.copy(head, 1);
     this.batches++;
-    this.pub.publish(this.opts.channel, Buffer.concat([head, ...frames])).catch((err: Error) => {
+    this.pub.publish(this.channel, Buffer.concat([head, ...frames])).catch((err: Error) => {
       this.opts.log.warn({ err: err.message }, 'publishing a tick batch to the cluster failed');
     });
   }
