@@ -24,6 +24,39 @@ function bridgeUnderTest(url: string, name: string, timeZone = 'UTC') {
   return { bridge, hub, health, metrics, ticks, ready, start: () => bridge.start(hub) };
 }
 
+type BridgeUnderTest = ReturnType<typeof bridgeUnderTest>;
+
+const GOOD = { time_msc: 1735776000351, bid: 1.1, ask: 1.2 };
+
+/** Poison messages, each with the reason it is dead-lettered with. */
+const BAD: { name: string; key: string; body: Buffer; props?: amqp.Options.Publish; reason: RegExp }[] = [
+  {
+    name: 'not finite',
+    key: 'mt5.EURUSD',
+    body: Buffer.from('{"time_msc": 1735776000351, "bid": NaN, "ask": 1.2}'),
+    reason: /#0 bid: not a finite number \(NaN\)/,
+  },
+  { name: 'not positive', key: 'mt5.EURUSD', body: Buffer.from(JSON.stringify({ ...GOOD, bid: -1 })), reason: /bid: must be positive/ },
+  { name: 'ask < bid', key: 'mt5.EURUSD', body: Buffer.from(JSON.stringify({ ...GOOD, ask: 1.0 })), reason: /ask: must not be below bid/ },
+  { name: 'wrong type', key: 'mt5.EURUSD', body: Buffer.from(JSON.stringify({ ...GOOD, flags: 'six' })), reason: /flags: must be a number/ },
+  { name: 'wildcard symbol', key: 'mt5.EUR#', body: Buffer.from(JSON.stringify(GOOD)), reason: /routing key symbol: "EUR#"/ },
+  { name: 'non-UTF-8', key: 'mt5.EURUSD', body: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), reason: /not valid UTF-8/ },
+  {
+    name: '10 MB',
+    key: 'mt5.EURUSD',
+    body: Buffer.alloc(10 * 1024 * 1024, 0x20),
+    reason: new RegExp(`exceeds the limit of ${MAX_TICK_BODY_BYTES} bytes`),
+  },
+  { name: 'empty array', key: 'mt5.EURUSD', body: Buffer.from('[]'), reason: /empty array/ },
+  {
+    name: 'not JSON',
+    key: 'mt5.EURUSD',
+    body: Buffer.from('{"bid": 1.1,'),
+    props: { contentType: 'application/json' },
+    reason: /body is not JSON/,
+  },
+];
+
 describe('TickBridge (RabbitMQ, private vhost)', () => {
   let vhost: Awaited<ReturnType<typeof privateVhost>>;
   let feed: amqp.ChannelModel;
@@ -49,13 +82,8 @@ describe('TickBridge (RabbitMQ, private vhost)', () => {
     await vhost?.drop();
   });
 
-  it('delivers what a Python feed publishes with exact values, dead-letters bad input with the reason, and keeps running', async () => {
-    const b = bridgeUnderTest(vhost.url, `tt-bridge-main-${vhost.name}`, 'Europe/Athens');
-    started.push(b.bridge);
-    await b.start();
-    await b.ready();
-
-    // json.dumps({...}) with pika's default BasicProperties (no content type), EET server time.
+  /** json.dumps({...}) with pika's default BasicProperties (no content type), EET server time. */
+  const expectPythonFeedDelivered = async (b: BridgeUnderTest) => {
     await publish('mt5.EURUSD', '{"time_msc": 1735776000351, "bid": 1.03512, "ask": 1.03524, "last": 0.0, "volume": 0, "flags": 6}');
     await publish(
       'mt5.XAUUSD',
@@ -74,59 +102,29 @@ describe('TickBridge (RabbitMQ, private vhost)', () => {
       { symbol: 'BTCUSD', time_msc: 1751371200300 - 3 * 3_600_000, bid: 107123.45, ask: 107138.9, last: 107130.1, volume: 2, flags: 30 },
     ]);
     expect(b.ticks[3]).toMatchObject({ symbol: 'GBPUSD', bid: 1.27012, ask: 1.27025, flags: 6 });
+  };
 
-    const good = { time_msc: 1735776000351, bid: 1.1, ask: 1.2 };
-    const bad: { name: string; key: string; body: Buffer; props?: amqp.Options.Publish; reason: RegExp }[] = [
-      {
-        name: 'not finite',
-        key: 'mt5.EURUSD',
-        body: Buffer.from('{"time_msc": 1735776000351, "bid": NaN, "ask": 1.2}'),
-        reason: /#0 bid: not a finite number \(NaN\)/,
-      },
-      { name: 'not positive', key: 'mt5.EURUSD', body: Buffer.from(JSON.stringify({ ...good, bid: -1 })), reason: /bid: must be positive/ },
-      { name: 'ask < bid', key: 'mt5.EURUSD', body: Buffer.from(JSON.stringify({ ...good, ask: 1.0 })), reason: /ask: must not be below bid/ },
-      { name: 'wrong type', key: 'mt5.EURUSD', body: Buffer.from(JSON.stringify({ ...good, flags: 'six' })), reason: /flags: must be a number/ },
-      { name: 'wildcard symbol', key: 'mt5.EUR#', body: Buffer.from(JSON.stringify(good)), reason: /routing key symbol: "EUR#"/ },
-      { name: 'non-UTF-8', key: 'mt5.EURUSD', body: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), reason: /not valid UTF-8/ },
-      {
-        name: '10 MB',
-        key: 'mt5.EURUSD',
-        body: Buffer.alloc(10 * 1024 * 1024, 0x20),
-        reason: new RegExp(`exceeds the limit of ${MAX_TICK_BODY_BYTES} bytes`),
-      },
-      { name: 'empty array', key: 'mt5.EURUSD', body: Buffer.from('[]'), reason: /empty array/ },
-      {
-        name: 'not JSON',
-        key: 'mt5.EURUSD',
-        body: Buffer.from('{"bid": 1.1,'),
-        props: { contentType: 'application/json' },
-        reason: /body is not JSON/,
-      },
-    ];
-    for (const { key, body, props } of bad) {
+  /** The poison messages, then a batch with one bad tick (the good ones still arrive), then a good tick. */
+  const publishBadInput = async () => {
+    for (const { key, body, props } of BAD) {
       await publish(key, body, { ...props, headers: { 'x-feed': 'pytest' }, messageId: `m-${key}` });
     }
-    // A batch with one bad tick: the good ones still arrive.
     await publish(
       'mt5.USDJPY',
       JSON.stringify([
-        { ...good, bid: 157.1, ask: 157.2 },
-        { ...good, bid: 0 },
-        { ...good, bid: 157.3, ask: 157.4 },
+        { ...GOOD, bid: 157.1, ask: 157.2 },
+        { ...GOOD, bid: 0 },
+        { ...GOOD, bid: 157.3, ask: 157.4 },
       ]),
     );
     // And the bridge is still consuming afterwards.
-    await publish('mt5.EURUSD', JSON.stringify({ ...good, bid: 1.15, ask: 1.16 }));
+    await publish('mt5.EURUSD', JSON.stringify({ ...GOOD, bid: 1.15, ask: 1.16 }));
+  };
 
-    await expect.poll(() => b.ticks.length, { timeout: 10_000 }).toBe(7);
-    expect(b.ticks.slice(4).map((t) => [t.symbol, t.bid])).toEqual([
-      ['USDJPY', 157.1],
-      ['USDJPY', 157.3],
-      ['EURUSD', 1.15],
-    ]);
-
-    const dead = await collectDeadLetters(bad.length + 1);
-    for (const [i, expected] of bad.entries()) {
+  /** Each poison message as it was published, with the reason; the batch with the bad tick's. */
+  const expectDeadLettered = async () => {
+    const dead = await collectDeadLetters(BAD.length + 1);
+    for (const [i, expected] of BAD.entries()) {
       const msg = dead[i];
       expect(msg.content.equals(expected.body), expected.name).toBe(true);
       expect(msg.fields.routingKey).toBe(expected.key);
@@ -134,9 +132,11 @@ describe('TickBridge (RabbitMQ, private vhost)', () => {
       expect(msg.properties.messageId).toBe(`m-${expected.key}`);
       expect(String(msg.properties.headers?.['x-ticktalk-error']), expected.name).toMatch(expected.reason);
     }
-    expect(String(dead[bad.length].properties.headers?.['x-ticktalk-error'])).toBe('1 of 3 ticks rejected: #1 bid: must be positive');
+    expect(String(dead[BAD.length].properties.headers?.['x-ticktalk-error'])).toBe('1 of 3 ticks rejected: #1 bid: must be positive');
+  };
 
-    // Nothing is left unacknowledged: the poison messages did not block the queue.
+  /** Nothing is left unacknowledged: the poison messages did not block the queue; and the counts. */
+  const expectAllAckedAndCounted = async (b: BridgeUnderTest) => {
     await expect.poll(async () => (await channel.checkQueue(TICK_TOPOLOGY.bridgeQueue)).messageCount).toBe(0);
     const metrics = await b.metrics.registry.getMetricsAsJSON();
     const value = (name: string, labels: Record<string, string> = {}) =>
@@ -148,6 +148,24 @@ describe('TickBridge (RabbitMQ, private vhost)', () => {
     expect(value('tick_bridge_ticks_rejected_total', { reason: 'too_large' })).toBe(1);
     expect(value('tick_bridge_ticks_rejected_total', { reason: 'invalid_price' })).toBe(2);
     expect(value('tick_bridge_consumer_state')).toBe(1);
+  };
+
+  it('delivers what a Python feed publishes with exact values, dead-letters bad input with the reason, and keeps running', async () => {
+    const b = bridgeUnderTest(vhost.url, `tt-bridge-main-${vhost.name}`, 'Europe/Athens');
+    started.push(b.bridge);
+    await b.start();
+    await b.ready();
+    await expectPythonFeedDelivered(b);
+
+    await publishBadInput();
+    await expect.poll(() => b.ticks.length, { timeout: 10_000 }).toBe(7);
+    expect(b.ticks.slice(4).map((t) => [t.symbol, t.bid])).toEqual([
+      ['USDJPY', 157.1],
+      ['USDJPY', 157.3],
+      ['EURUSD', 1.15],
+    ]);
+    await expectDeadLettered();
+    await expectAllAckedAndCounted(b);
 
     await b.bridge.stop();
     expect((await b.health.readiness()).ready).toBe(false);

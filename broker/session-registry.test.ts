@@ -23,83 +23,103 @@ afterAll(async () => {
 let tokens = 0;
 const holder = (user: string, id: string, persistent = true): Holder => ({ clientId: `${user}:${id}`, user, persistent, token: `t${++tokens}` });
 
+/** The contract every registry keeps; each test on a fresh registry from `make`. */
 function registryContract(name: string, make: () => Promise<SessionRegistry>) {
   describe(name, () => {
     let reg: SessionRegistry;
     beforeEach(async () => {
       reg = await make();
     });
+    const registry = () => reg;
+    registrySlots(registry);
+    registryExpiry(registry);
+    registryRecovery(registry);
+  });
+}
 
-    it('counts a user’s client ids up to the bound; a takeover of one is not counted twice', async () => {
-      expect(await reg.open(holder('u', 'a'), 2)).toBe('opened');
-      expect(await reg.open(holder('u', 'b'), 2)).toBe('opened');
-      expect(await reg.open(holder('u', 'c'), 2)).toBe('too many connections');
-      expect(await reg.open(holder('u', 'a'), 2)).toBe('opened');
-      expect(await reg.open(holder('v', 'a'), 2)).toBe('opened');
-    });
+/** MQTT_MAX_CONNECTIONS_PER_USER: slots taken and freed. */
+function registrySlots(registry: () => SessionRegistry) {
+  it('counts a user’s client ids up to the bound; a takeover of one is not counted twice', async () => {
+    const reg = registry();
+    expect(await reg.open(holder('u', 'a'), 2)).toBe('opened');
+    expect(await reg.open(holder('u', 'b'), 2)).toBe('opened');
+    expect(await reg.open(holder('u', 'c'), 2)).toBe('too many connections');
+    expect(await reg.open(holder('u', 'a'), 2)).toBe('opened');
+    expect(await reg.open(holder('v', 'a'), 2)).toBe('opened');
+  });
 
-    it('frees a slot when a connection closes, but not when a taken-over one does', async () => {
-      const first = holder('u', 'a');
-      await reg.open(first, 1);
-      const takeover = holder('u', 'a');
-      await reg.open(takeover, 1);
-      await reg.close(first, 0);
-      expect(await reg.open(holder('u', 'b'), 1)).toBe('too many connections');
-      await reg.close(takeover, 0);
-      expect(await reg.open(holder('u', 'b'), 1)).toBe('opened');
-    });
+  it('frees a slot when a connection closes, but not when a taken-over one does', async () => {
+    const reg = registry();
+    const first = holder('u', 'a');
+    await reg.open(first, 1);
+    const takeover = holder('u', 'a');
+    await reg.open(takeover, 1);
+    await reg.close(first, 0);
+    expect(await reg.open(holder('u', 'b'), 1)).toBe('too many connections');
+    await reg.close(takeover, 0);
+    expect(await reg.open(holder('u', 'b'), 1)).toBe('opened');
+  });
+}
 
-    it('expires a persistent session at its time, once, unless its client came back', async () => {
-      const gone = holder('u', 'gone');
-      const back = holder('u', 'back');
-      const clean = holder('u', 'clean', false);
-      for (const h of [gone, back, clean]) await reg.open(h, 10);
-      for (const h of [gone, back, clean]) await reg.close(h, 1_000);
-      expect(await reg.waiting()).toBe(2);
-      await reg.open(holder('u', 'back'), 10);
-      expect(await reg.claimExpired(999, 10)).toEqual([]);
-      expect(await reg.claimExpired(1_000, 10)).toEqual(['u:gone']);
-      expect(await reg.claimExpired(5_000, 10)).toEqual([]);
-      expect(await reg.waiting()).toBe(0);
-    });
+/** Persistent sessions expiring, and a reconnect racing the removal. */
+function registryExpiry(registry: () => SessionRegistry) {
+  it('expires a persistent session at its time, once, unless its client came back', async () => {
+    const reg = registry();
+    const gone = holder('u', 'gone');
+    const back = holder('u', 'back');
+    const clean = holder('u', 'clean', false);
+    for (const h of [gone, back, clean]) await reg.open(h, 10);
+    for (const h of [gone, back, clean]) await reg.close(h, 1_000);
+    expect(await reg.waiting()).toBe(2);
+    await reg.open(holder('u', 'back'), 10);
+    expect(await reg.claimExpired(999, 10)).toEqual([]);
+    expect(await reg.claimExpired(1_000, 10)).toEqual(['u:gone']);
+    expect(await reg.claimExpired(5_000, 10)).toEqual([]);
+    expect(await reg.waiting()).toBe(0);
+  });
 
-    it('holds a reconnect until the removal of its session is done', async () => {
-      const h = holder('u', 'racing');
-      await reg.open(h, 10);
-      await reg.close(h, 1);
-      expect(await reg.claimExpired(2, 10)).toEqual(['u:racing']);
-      let opened = false;
-      const reopening = reg.open(holder('u', 'racing'), 10).then(() => (opened = true));
-      await new Promise((r) => setTimeout(r, 150));
-      expect(opened).toBe(false);
-      await reg.removed('u:racing');
-      await reopening;
-      expect(opened).toBe(true);
-    });
+  it('holds a reconnect until the removal of its session is done', async () => {
+    const reg = registry();
+    const h = holder('u', 'racing');
+    await reg.open(h, 10);
+    await reg.close(h, 1);
+    expect(await reg.claimExpired(2, 10)).toEqual(['u:racing']);
+    let opened = false;
+    const reopening = reg.open(holder('u', 'racing'), 10).then(() => (opened = true));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(opened).toBe(false);
+    await reg.removed('u:racing');
+    await reopening;
+    expect(opened).toBe(true);
+  });
+}
 
-    it('adopts stored sessions it never saw, leaving connected and waiting ones as they are', async () => {
-      await reg.open(holder('u', 'online'), 10);
-      const waiting = holder('u', 'waiting');
-      await reg.open(waiting, 10);
-      await reg.close(waiting, 50);
-      await reg.adopt(['u:online', 'u:waiting', 'u:old'], 100);
-      expect(await reg.claimExpired(60, 10)).toEqual(['u:waiting']);
-      expect(await reg.claimExpired(100, 10)).toEqual(['u:old']);
-    });
+/** Sessions a restarted node finds stored, and removals that failed. */
+function registryRecovery(registry: () => SessionRegistry) {
+  it('adopts stored sessions it never saw, leaving connected and waiting ones as they are', async () => {
+    const reg = registry();
+    await reg.open(holder('u', 'online'), 10);
+    const waiting = holder('u', 'waiting');
+    await reg.open(waiting, 10);
+    await reg.close(waiting, 50);
+    await reg.adopt(['u:online', 'u:waiting', 'u:old'], 100);
+    expect(await reg.claimExpired(60, 10)).toEqual(['u:waiting']);
+    expect(await reg.claimExpired(100, 10)).toEqual(['u:old']);
+  });
 
-    it('reschedules a removal that failed, unless the client is back', async () => {
-      const h = holder('u', 'retry');
-      await reg.open(h, 10);
-      await reg.close(h, 1);
-      expect(await reg.claimExpired(2, 10)).toEqual(['u:retry']);
-      await reg.reschedule('u:retry', 10);
-      await reg.removed('u:retry');
-      expect(await reg.claimExpired(10, 10)).toEqual(['u:retry']);
-      await reg.removed('u:retry');
-      await reg.open(holder('u', 'retry'), 10);
-      await reg.reschedule('u:retry', 20);
-      expect(await reg.claimExpired(20, 10)).toEqual([]);
-    });
+  it('reschedules a removal that failed, unless the client is back', async () => {
+    const reg = registry();
+    const h = holder('u', 'retry');
+    await reg.open(h, 10);
+    await reg.close(h, 1);
+    expect(await reg.claimExpired(2, 10)).toEqual(['u:retry']);
+    await reg.reschedule('u:retry', 10);
+    await reg.removed('u:retry');
+    expect(await reg.claimExpired(10, 10)).toEqual(['u:retry']);
+    await reg.removed('u:retry');
+    await reg.open(holder('u', 'retry'), 10);
+    await reg.reschedule('u:retry', 20);
+    expect(await reg.claimExpired(20, 10)).toEqual([]);
   });
 }
 

@@ -47,9 +47,22 @@ async function member(node: TestApp, user: string, clientId: string, topic: stri
 
 const publish = (node: TestApp, topic: string, n: number) => node.ctx.mqtt.publish(topic, JSON.stringify({ n }), { qos: 1, retain: false });
 
-/** The scenarios, with the client leaving from node `a` and coming back on node `b` (the same node on one node). */
-function sessionBounds(nodes: () => { a: TestApp; b: TestApp }, tag: string) {
-  const all = () => [...new Set(Object.values(nodes()))];
+/** The nodes of a scenario: the client leaves from node `a` and comes back on node `b` (the same node on one node). */
+type Nodes = () => { a: TestApp; b: TestApp };
+
+/** Each node once. */
+const allOf = (nodes: Nodes) => [...new Set(Object.values(nodes()))];
+
+/** The scenarios, on the nodes `nodes` gives once they are started. */
+function sessionBounds(nodes: Nodes, tag: string) {
+  sessionExpiry(nodes, tag);
+  queueBounds(nodes, tag);
+  connectionBounds(nodes, tag);
+}
+
+/** MQTT_SESSION_EXPIRY_S after the client left, and only then. */
+function sessionExpiry(nodes: Nodes, tag: string) {
+  const all = () => allOf(nodes);
 
   it('removes a persistent session with its queue MQTT_SESSION_EXPIRY_S after its client left', async () => {
     const { a, b } = nodes();
@@ -92,6 +105,11 @@ function sessionBounds(nodes: () => { a: TestApp; b: TestApp }, tag: string) {
     expect(last.sessionPresent).toBe(true);
     await expect.poll(() => last.got, { timeout: 5_000 }).toEqual([2]);
   });
+}
+
+/** MQTT_MAX_QUEUED_MESSAGES, offline and for a connected session that stopped acknowledging. */
+function queueBounds(nodes: Nodes, tag: string) {
+  const all = () => allOf(nodes);
 
   it('keeps the newest MQTT_MAX_QUEUED_MESSAGES of an offline session, in order, and counts the dropped', async () => {
     const { a, b } = nodes();
@@ -127,6 +145,11 @@ function sessionBounds(nodes: () => { a: TestApp; b: TestApp }, tag: string) {
     const back = await member(b, 'stan', clientId, topic);
     await expect.poll(() => back.got, { timeout: 5_000 }).toEqual([4, 5, 6, 7, 8]);
   });
+}
+
+/** MQTT_MAX_CONNECTIONS_PER_USER, and anonymous clients. */
+function connectionBounds(nodes: Nodes, tag: string) {
+  const all = () => allOf(nodes);
 
   it('refuses a connection beyond MQTT_MAX_CONNECTIONS_PER_USER with CONNACK 3, across nodes; a takeover is not counted twice', async () => {
     const { a, b } = nodes();

@@ -140,12 +140,12 @@ describe('a broker node killed under persistent chat sessions', () => {
     retain: m.sub === members[0].sub,
   });
 
-  it('resumes every member on the other node with each acked chat message once, in order, on all its filters; wills arrive as their owners sent them', async () => {
-    const token = async (sub: string, roles: string[] = []) => b.token(sub, roles, sub.toUpperCase());
-    const credentials = async (m: Member) => ({ username: 'jwt', password: await token(m.sub, m.moderator ? ['moderator'] : []) });
-    const logs = new Map(members.map((m) => [m.sub, [] as Received[]]));
+  const token = async (sub: string, roles: string[] = []) => b.token(sub, roles, sub.toUpperCase());
+  const credentials = async (m: Member) => ({ username: 'jwt', password: await token(m.sub, m.moderator ? ['moderator'] : []) });
+  const anonymousWill = { topic: `status/${run}`, payload: Buffer.from('{"gone":"anonymous"}'), qos: 1 as const, retain: false };
 
-    // A will its owner could not publish never gets as far as a session.
+  /** A will its owner could not publish never gets as far as a session. */
+  const expectForgedWillRefused = async () => {
     const forging = mqtt.connect(`mqtt://127.0.0.1:${portA}`, {
       reconnectPeriod: 0,
       clientId: user('forger'),
@@ -156,8 +156,10 @@ describe('a broker node killed under persistent chat sessions', () => {
     forging.on('error', () => {});
     expect(await new Promise((resolve) => forging.once('error', (err) => resolve((err as { code?: number }).code)))).toBe(5);
     forging.end(true);
+  };
 
-    // On node A: each member's persistent session with ONE multi-filter SUBSCRIBE and an allowed will.
+  /** On node A: each member's persistent session with ONE multi-filter SUBSCRIBE and an allowed will. */
+  const connectMembersOnA = async (logs: Map<string, Received[]>): Promise<MqttClient[]> => {
     const onA: MqttClient[] = [];
     for (const m of members) {
       const client = await connectRecording(
@@ -172,12 +174,14 @@ describe('a broker node killed under persistent chat sessions', () => {
       expect(granted.map((g) => [g.topic, g.qos])).toEqual(Object.entries(filtersOf(m)).map(([t, o]) => [t, o.qos]));
       onA.push(client);
     }
-    const anonymousWill = { topic: `status/${run}`, payload: Buffer.from('{"gone":"anonymous"}'), qos: 1 as const, retain: false };
     const anonymous = await connectRecording(portA, { clientId: user('anon'), will: anonymousWill }, [], 'A');
     anonymous.on('error', () => {});
     opened.push(anonymous);
+    return onA;
+  };
 
-    // Node B queues for the sessions once their subscription broadcasts reached it.
+  /** Node B queues for the sessions once their subscription broadcasts reached it. */
+  const awaitSubscriptionsOnB = async () => {
     const persistence = aedesInternals(b.node.aedes).persistence;
     for (const m of members) {
       for (const topic of conversationsOf(m)) {
@@ -186,8 +190,10 @@ describe('a broker node killed under persistent chat sessions', () => {
           .toContain(`${m.sub}:${m.clientId}`);
       }
     }
+  };
 
-    // Watchers on node B: the wills' topics, and every chat topic (a forged will would show there).
+  /** Watchers on node B: the wills' topics, and every chat topic (a forged will would show there). */
+  const watchOnB = async (): Promise<Received[]> => {
     const watched: Received[] = [];
     for (const m of members) {
       const watcher = await connectRecording(b.ports.mqtt!, { ...(await credentials(m)), clientId: user(`w-${m.sub}`) }, watched, 'B');
@@ -205,8 +211,11 @@ describe('a broker node killed under persistent chat sessions', () => {
     );
     opened.push(moderatorWatcher);
     await moderatorWatcher.subscribeAsync('chat/rooms/+', { qos: 1 });
+    return watched;
+  };
 
-    // Senders on node B, one per conversation, each awaiting its PUBACK: acked order is seq order.
+  /** Senders on node B, one per conversation, each awaiting its PUBACK: acked order is seq order. */
+  const conversationTraffic = () => {
     const senders = new Map<string, MqttClient>();
     const senderFor = async (sub: string) => {
       let sender = senders.get(sub);
@@ -223,35 +232,39 @@ describe('a broker node killed under persistent chat sessions', () => {
       ...members.map((m): [string, string] => [dmAfter, dmTopic(m.sub, dmAfter)]),
     ];
     const acked = new Map<string, string[]>(conversations.map(([, topic]) => [topic, []]));
-    const round = async (n: number) => {
-      await Promise.all(
-        conversations.map(async ([sub, topic]) => {
-          const text = `${topic}#${n}`;
-          await (await senderFor(sub)).publishAsync(topic, JSON.stringify({ text }), { qos: 1 });
-          acked.get(topic)!.push(text);
-        }),
-      );
+    /** Rounds `from` to `to`, one message a conversation each. */
+    const rounds = async (from: number, to: number) => {
+      for (let n = from; n <= to; n++) {
+        await Promise.all(
+          conversations.map(async ([sub, topic]) => {
+            const text = `${topic}#${n}`;
+            await (await senderFor(sub)).publishAsync(topic, JSON.stringify({ text }), { qos: 1 });
+            acked.get(topic)!.push(text);
+          }),
+        );
+      }
     };
+    return { acked, rounds };
+  };
 
-    for (let n = 1; n <= 3; n++) await round(n);
-    // Node A dies while node B keeps taking (and acking) messages.
+  /** Node A dies while node B keeps taking (and acking) messages. */
+  const killNodeAWhile = async (onA: MqttClient[], traffic: () => Promise<void>) => {
     const lost = onA.map((c) => new Promise<void>((resolve) => c.once('close', () => resolve())));
-    const during = (async () => {
-      for (let n = 4; n <= 8; n++) await round(n);
-    })();
+    const during = traffic();
     nodeA.kill('SIGKILL');
     await Promise.all(lost);
     await during;
-    for (let n = 9; n <= 10; n++) await round(n);
+  };
 
-    // Back on node B with the same client ids: the queue, then live messages.
+  /** Back on node B with the same client ids: the queue, then live messages. */
+  const resumeOnB = async (logs: Map<string, Received[]>) => {
     for (const m of members) {
       const client = await connectRecording(b.ports.mqtt!, { clientId: m.clientId, clean: false, ...(await credentials(m)) }, logs.get(m.sub)!, 'B');
       opened.push(client);
     }
-    for (let n = 11; n <= 12; n++) await round(n);
-    b.ctx.mqtt.publishTicks([{ symbol: 'EURUSD', time_msc: Date.now(), bid: 1.5, ask: 1.6, last: 0, volume: 0, flags: 6 }]);
+  };
 
+  const expectEveryAckedMessageOnce = async (logs: Map<string, Received[]>, acked: Map<string, string[]>) => {
     for (const m of members) {
       for (const topic of conversationsOf(m)) {
         const expected = acked.get(topic)!.map((text, i) => [i + 1, text]);
@@ -261,8 +274,10 @@ describe('a broker node killed under persistent chat sessions', () => {
       }
       await expect.poll(() => logs.get(m.sub)!.some((r) => r.node === 'B' && r.topic === 'ticks/EURUSD' && r.payload.includes('1.5'))).toBe(true);
     }
+  };
 
-    // The wills, once node B has taken over node A's: each as its owner left it, nothing else.
+  /** The wills, once node B has taken over node A's: each as its owner left it, nothing else. */
+  const expectWillsAsSent = async (watched: Received[], acked: Map<string, string[]>) => {
     const wills = () => watched.filter((r) => !r.topic.startsWith('ticks/') && !r.topic.startsWith('chat/'));
     const expectedWills = [...members.map((m) => willOf(m)), anonymousWill].map((w) => `${w.topic} ${w.payload.toString()}`).sort();
     await expect
@@ -277,8 +292,10 @@ describe('a broker node killed under persistent chat sessions', () => {
     // Only the acked, stamped messages on chat topics: no will became a chat message.
     const chatSeen = watched.filter((r) => r.topic.startsWith('chat/')).map((r) => (JSON.parse(r.payload) as { text: string }).text);
     expect(chatSeen.every((text) => [...acked.values()].some((texts) => texts.includes(text)))).toBe(true);
+  };
 
-    // The retained will is kept, as its owner's retained publish would be.
+  /** The retained will is kept, as its owner's retained publish would be. */
+  const expectRetainedWillKept = async () => {
     const late: Received[] = [];
     const lateClient = await connectRecording(b.ports.mqtt!, { ...(await credentials(members[0])), clientId: user('late') }, late, 'B');
     opened.push(lateClient);
@@ -286,5 +303,25 @@ describe('a broker node killed under persistent chat sessions', () => {
     await expect
       .poll(() => late.map((r) => [r.topic, r.payload, r.retain]))
       .toEqual([[willOf(members[0]).topic, willOf(members[0]).payload.toString(), true]]);
+  };
+
+  it('resumes every member on the other node with each acked chat message once, in order, on all its filters; wills arrive as their owners sent them', async () => {
+    const logs = new Map(members.map((m) => [m.sub, [] as Received[]]));
+    await expectForgedWillRefused();
+    const onA = await connectMembersOnA(logs);
+    await awaitSubscriptionsOnB();
+    const watched = await watchOnB();
+    const { acked, rounds } = conversationTraffic();
+
+    await rounds(1, 3);
+    await killNodeAWhile(onA, () => rounds(4, 8));
+    await rounds(9, 10);
+    await resumeOnB(logs);
+    await rounds(11, 12);
+    b.ctx.mqtt.publishTicks([{ symbol: 'EURUSD', time_msc: Date.now(), bid: 1.5, ask: 1.6, last: 0, volume: 0, flags: 6 }]);
+
+    await expectEveryAckedMessageOnce(logs, acked);
+    await expectWillsAsSent(watched, acked);
+    await expectRetainedWillKept();
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { MemoryPresenceStore } from './presence-store.js';
-import { describePresenceStore } from './presence.suite.js';
+import { describePresenceStore } from './testing/presence-suite.js';
 import { Presence } from './presence.js';
 
 describePresenceStore('memory', () => new MemoryPresenceStore());

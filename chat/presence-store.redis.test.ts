@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { RedisPresenceStore } from './redis-presence-store.js';
-import { describePresenceStore } from './presence.suite.js';
+import { describePresenceStore } from './testing/presence-suite.js';
 import { Presence } from './presence.js';
 import { deleteKeys } from './testing/redis.js';
 

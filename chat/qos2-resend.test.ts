@@ -21,12 +21,8 @@ const pubrel = (messageId: number): mqttPacket.IPubrelPacket => ({ cmd: 'pubrel'
 /** Message ids of the packets of one kind a raw client received, in arrival order. */
 const idsOf = (packets: mqttPacket.Packet[], cmd: string) => packets.flatMap((p) => (p.cmd === cmd ? [(p as { messageId: number }).messageId] : []));
 
-/**
- * MQTT-4.3.3-2: until the PUBREL, a PUBLISH with the packet id of a QoS 2 message already received
- * is answered with PUBREC and not handled again (stored, numbered, delivered), whether it comes on
- * the same connection or after a reconnect to a persistent session, on any node.
- */
-function resendSuite(nodes: Nodes, tag: string) {
+/** What the tests of one topology share: user names of this run, a room's watcher, and the check that a message was handled once. */
+function resendHelpers(tag: string) {
   const user = (name: string) => `${name}-${tag}-${run}`;
   const history = async (node: ChatTestApp, room: string) => {
     const res = await node.api.inject({
@@ -48,6 +44,22 @@ function resendSuite(nodes: Nodes, tag: string) {
     await expect.poll(() => seen.map((m) => [m.seq, m.text])).toEqual(expected);
     expect(await history(node, room)).toEqual(expected);
   };
+  return { user, watch, deliveredAndStoredOnce };
+}
+
+/**
+ * MQTT-4.3.3-2: until the PUBREL, a PUBLISH with the packet id of a QoS 2 message already received
+ * is answered with PUBREC and not handled again (stored, numbered, delivered), whether it comes on
+ * the same connection or after a reconnect to a persistent session, on any node.
+ */
+function resendSuite(nodes: Nodes, tag: string) {
+  resendOnOneConnection(nodes, tag);
+  resendAfterReconnect(nodes, tag);
+}
+
+/** The copy comes on the connection that sent the original. */
+function resendOnOneConnection(nodes: Nodes, tag: string) {
+  const { user, watch, deliveredAndStoredOnce } = resendHelpers(tag);
 
   it('answers a resend before PUBREL with PUBREC and stores and delivers the message once', async () => {
     const { first, second } = nodes();
@@ -84,6 +96,11 @@ function resendSuite(nodes: Nodes, tag: string) {
     await deliveredAndStoredOnce(second, room, seen, ['one', 'two']);
     client.socket.destroy();
   });
+}
+
+/** The copy comes after a reconnect to the persistent session. */
+function resendAfterReconnect(nodes: Nodes, tag: string) {
+  const { user, watch, deliveredAndStoredOnce } = resendHelpers(tag);
 
   it('answers the resend of a persistent session that reconnected (to the other node) with PUBREC, without storing it again', async () => {
     const { first, second } = nodes();

@@ -1,4 +1,4 @@
 import { MemoryRateLimiter } from './rate-limiter.js';
-import { describeRateLimiter } from './rate-limiter.suite.js';
+import { describeRateLimiter } from './testing/rate-limiter-suite.js';
 
 describeRateLimiter('memory', (limits, clock) => new MemoryRateLimiter(limits, clock));

@@ -2,7 +2,7 @@ import { afterAll } from 'vitest';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
-import { describeRateLimiter } from './rate-limiter.suite.js';
+import { describeRateLimiter } from './testing/rate-limiter-suite.js';
 import { deleteKeys } from './testing/redis.js';
 
 const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');

@@ -9,6 +9,10 @@ const run = randomBytes(4).toString('hex');
 
 const chatFrame = (topic: string, text: string, messageId: number) =>
   mqttPacket.generate({ cmd: 'publish', topic, payload: JSON.stringify({ text }), qos: 1, messageId, retain: false, dup: false });
+const texts = (seen: Record<string, unknown>[]) => seen.map((m) => m.text);
+
+/** A name of this run and topology: `user('bob')`. */
+type UserNames = (name: string) => string;
 
 /**
  * Delivery to sessions as MQTT asks, found by chat/node-kill.test.ts: each message once (live, and
@@ -16,9 +20,13 @@ const chatFrame = (topic: string, text: string, messageId: number) =>
  * subscriptions, `second` the publishes and resumes (the same node, or the other one).
  */
 function deliverySuite(nodes: Nodes, tag: string) {
-  const user = (name: string) => `${name}-${tag}-${run}`;
-  const texts = (seen: Record<string, unknown>[]) => seen.map((m) => m.text);
+  const user: UserNames = (name) => `${name}-${tag}-${run}`;
+  liveDelivery(nodes, user);
+  resumedDelivery(nodes, user);
+}
 
+/** To a connected subscriber. */
+function liveDelivery(nodes: Nodes, user: UserNames) {
   it('delivers chat messages published in the same writes as typing signals to a subscriber of both', async () => {
     const { first, second } = nodes();
     const room = user('typing');
@@ -38,7 +46,10 @@ function deliverySuite(nodes: Nodes, tag: string) {
     await expect.poll(() => texts(seen)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
     alice.socket.destroy();
   });
+}
 
+/** To a persistent session that comes back. */
+function resumedDelivery(nodes: Nodes, user: UserNames) {
   it('queues each message once for a persistent session whose filters overlap', async () => {
     const { first, second } = nodes();
     const room = user('overlap');

@@ -1,6 +1,6 @@
 import { PgliteDatabase } from '../platform/pglite-database.js';
 import { SqlChatStore } from './sql-store.js';
-import { describeChatStore } from './store.suite.js';
+import { describeChatStore } from './testing/store-suite.js';
 
 describeChatStore('PGlite', async () => {
   const db = await PgliteDatabase.open();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PostgresDatabase } from '../platform/database.js';
 import { freshDatabase } from '../test/testing/postgres.js';
 import { SqlChatStore } from './sql-store.js';
-import { describeChatStore } from './store.suite.js';
+import { describeChatStore } from './testing/store-suite.js';
 
 describeChatStore('PostgreSQL', async () => {
   const fresh = await freshDatabase('chat');

@@ -204,17 +204,20 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
     });
   });
 
-  it('serves a late correction and a new bar as soon as they are committed, in this process or another', async () => {
-    // Counts how often the route re-reads a series from the database.
-    let reads = 0;
+  /**
+   * GBPUSD served by routes of their own over `store`, counting how often they re-read a series from
+   * the database, and committed to by this process (`store`) and another: the same tables through
+   * another Database object, whose commits this one never hears of.
+   */
+  const lateCorrectionScenario = async () => {
+    const counter = { reads: 0 };
     const counted = Object.create(store) as CandleStore;
     counted.newestBarsText = (...args) => {
-      reads++;
+      counter.reads++;
       return store.newestBarsText(...args);
     };
     const own = Fastify();
     await registerUdfRoutes(own, { store: counted });
-    // Another process: the same tables through another Database object, whose commits this one never hears of.
     const db = handle.db;
     const otherProcess = await openCandleStore({
       kind: db.kind,
@@ -223,59 +226,74 @@ describe.each(ENGINES)('UDF routes on $name', (engine) => {
       ping: () => db.ping(),
       close: async () => {},
     });
-    const commit = (ticks: Tick[], by: CandleStore) =>
-      by.commit(() => ({ bars: aggregate(ticks, { price: 'bid', volume: 'ticks' }).bars, symbols: symbolSightings(ticks) }));
     const from = T0 / 1000;
     const url = `/udf/history?symbol=GBPUSD&resolution=1&from=${from}&to=${from + 600}`;
     const newest = `/udf/history?symbol=GBPUSD&resolution=1&to=${from + 600}&countback=1`;
+    return { counter, own, otherProcess, from, url, newest };
+  };
+  type LateCorrectionScenario = Awaited<ReturnType<typeof lateCorrectionScenario>>;
+
+  const commit = (ticks: Tick[], by: CandleStore) =>
+    by.commit(() => ({ bars: aggregate(ticks, { price: 'bid', volume: 'ticks' }).bars, symbols: symbolSightings(ticks) }));
+
+  /** A first commit here is read once; a late correction from the other process is read again. */
+  const expectCorrectionFromElsewhereServed = async ({ counter, own, otherProcess, from, url, newest }: LateCorrectionScenario) => {
+    await commit([tick('GBPUSD', 0, 1.3), tick('GBPUSD', 30, 1.31), tick('GBPUSD', 60, 1.32)], store);
+    expect((await get(url, own)).body).toEqual({
+      s: 'ok',
+      t: [from, from + 60],
+      o: [1.3, 1.32],
+      h: [1.31, 1.32],
+      l: [1.3, 1.32],
+      c: [1.31, 1.32],
+      v: [2, 1],
+    });
+    expect((await get(newest, own)).body).toMatchObject({ t: [from + 60], c: [1.32] });
+    expect(counter.reads).toBe(1);
+
+    await commit([tick('GBPUSD', 10, 1.25)], otherProcess);
+    expect((await get(url, own)).body).toEqual({
+      s: 'ok',
+      t: [from, from + 60],
+      o: [1.3, 1.32],
+      h: [1.31, 1.32],
+      l: [1.25, 1.32],
+      c: [1.31, 1.32],
+      v: [3, 1],
+    });
+    expect(counter.reads).toBe(2);
+  };
+
+  const expectOwnCommitsServedInPlace = async ({ counter, own, otherProcess, from, url, newest }: LateCorrectionScenario) => {
+    // Commits of this process update the cached copy in place: no re-read.
+    await commit([tick('GBPUSD', 400, 1.4)], store);
+    await commit([tick('GBPUSD', 5, 1.2), tick('GBPUSD', 401, 1.41)], store);
+    expect((await get(url, own)).body).toEqual({
+      s: 'ok',
+      t: [from, from + 60, from + 360],
+      o: [1.3, 1.32, 1.4],
+      h: [1.31, 1.32, 1.41],
+      l: [1.2, 1.32, 1.4],
+      c: [1.31, 1.32, 1.41],
+      v: [4, 1, 2],
+    });
+    expect((await get(newest, own)).body).toMatchObject({ t: [from + 360], c: [1.41] });
+    expect(counter.reads).toBe(2);
+
+    // A commit elsewhere in between: the next one of this process cannot be placed, the series is read again.
+    await commit([tick('GBPUSD', 20, 1.5)], otherProcess);
+    await commit([tick('GBPUSD', 410, 1.39)], store);
+    expect((await get(url, own)).body).toMatchObject({ h: [1.5, 1.32, 1.41], l: [1.2, 1.32, 1.39], v: [5, 1, 3] });
+    expect(counter.reads).toBe(3);
+  };
+
+  it('serves a late correction and a new bar as soon as they are committed, in this process or another', async () => {
+    const scenario = await lateCorrectionScenario();
     try {
-      await commit([tick('GBPUSD', 0, 1.3), tick('GBPUSD', 30, 1.31), tick('GBPUSD', 60, 1.32)], store);
-      expect((await get(url, own)).body).toEqual({
-        s: 'ok',
-        t: [from, from + 60],
-        o: [1.3, 1.32],
-        h: [1.31, 1.32],
-        l: [1.3, 1.32],
-        c: [1.31, 1.32],
-        v: [2, 1],
-      });
-      expect((await get(newest, own)).body).toMatchObject({ t: [from + 60], c: [1.32] });
-      expect(reads).toBe(1);
-
-      await commit([tick('GBPUSD', 10, 1.25)], otherProcess);
-      expect((await get(url, own)).body).toEqual({
-        s: 'ok',
-        t: [from, from + 60],
-        o: [1.3, 1.32],
-        h: [1.31, 1.32],
-        l: [1.25, 1.32],
-        c: [1.31, 1.32],
-        v: [3, 1],
-      });
-      expect(reads).toBe(2);
-
-      // Commits of this process update the cached copy in place: no re-read.
-      await commit([tick('GBPUSD', 400, 1.4)], store);
-      await commit([tick('GBPUSD', 5, 1.2), tick('GBPUSD', 401, 1.41)], store);
-      expect((await get(url, own)).body).toEqual({
-        s: 'ok',
-        t: [from, from + 60, from + 360],
-        o: [1.3, 1.32, 1.4],
-        h: [1.31, 1.32, 1.41],
-        l: [1.2, 1.32, 1.4],
-        c: [1.31, 1.32, 1.41],
-        v: [4, 1, 2],
-      });
-      expect((await get(newest, own)).body).toMatchObject({ t: [from + 360], c: [1.41] });
-      expect(reads).toBe(2);
-
-      // A commit elsewhere in between: the next one of this process cannot be placed, the series is read again.
-      await commit([tick('GBPUSD', 20, 1.5)], otherProcess);
-      await commit([tick('GBPUSD', 410, 1.39)], store);
-      expect((await get(url, own)).body).toMatchObject({ h: [1.5, 1.32, 1.41], l: [1.2, 1.32, 1.39], v: [5, 1, 3] });
-      expect(reads).toBe(3);
+      await expectCorrectionFromElsewhereServed(scenario);
+      await expectOwnCommitsServedInPlace(scenario);
     } finally {
-      await own.close();
+      await scenario.own.close();
     }
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { functionLengths } from './testing/function-length.js';
 import { buildImportGraph, findCycles, isTestFile, type ImportGraph } from './testing/import-graph.js';
 
 /**
@@ -21,6 +22,9 @@ const FENCE_PENDING: readonly string[] = [];
  * connections from RedisConnections (the broker split). Empty it then, as FENCE_PENDING.
  */
 const REDIS_FACTORY_PENDING: readonly string[] = [];
+
+/** ESLint's `max-lines-per-function` (eslint.config.js), here for test code too. */
+const MAX_FUNCTION_LINES = 60;
 
 const AEDES_PACKAGES = /^(aedes|aedes-packet|aedes-persistence.*|mqemitter.*)$/;
 /** The simulator and its per-symbol walk tables. */
@@ -105,6 +109,16 @@ describe('architecture', () => {
       'REDIS_FACTORY_PENDING entries that no longer connect',
     ).toEqual([]);
   });
+
+  it(`has no function over ${MAX_FUNCTION_LINES} lines of code, tests included, but the callbacks of describe (they only group tests)`, () => {
+    // ESLint bounds production code; in test code it cannot tell a describe callback from an `it`.
+    const long = [...graph.files.keys()].flatMap((file) =>
+      functionLengths(file, readFileSync(join(root, file), 'utf8'))
+        .filter((f) => f.lines > MAX_FUNCTION_LINES && !f.describeCallback)
+        .map((f) => `${file}:${f.line} ${f.name} (${f.lines} lines)`),
+    );
+    expect(long).toEqual([]);
+  });
 });
 
 describe('the import graph', () => {
@@ -127,5 +141,33 @@ describe('the import graph', () => {
     expect(g.files.get('a/three.ts')).toEqual({ local: ['b/two.ts'], packages: [], unresolved: ['./missing.js'] });
     expect(g.files.get('b/two.ts')?.packages).toEqual(['@scope/pkg']);
     expect(findCycles(g)).toEqual([['a/one.ts', 'b/two.ts', 'a/one.ts']]);
+  });
+});
+
+describe('the function length count', () => {
+  it('counts lines with code as ESLint does (no blank or comment-only ones) and knows the callbacks of describe', () => {
+    const text = [
+      "describe.each([1])('group %s', () => {",
+      "  it('case', () => {",
+      '    const a = 1;',
+      '',
+      '    // a comment',
+      '    /* a block',
+      '       comment */ const b = a;',
+      '  });',
+      '});',
+      'function named() {',
+      '  return `a',
+      '',
+      'b`;',
+      '}',
+      "describe.skipIf(false)('skipped', function () {});",
+    ].join('\n');
+    expect(functionLengths('x.test.ts', text)).toEqual([
+      { line: 1, name: 'describe.each([1]): group %s', lines: 6, describeCallback: true },
+      { line: 2, name: 'it: case', lines: 4, describeCallback: false },
+      { line: 10, name: 'named', lines: 4, describeCallback: false },
+      { line: 15, name: 'describe.skipIf(false): skipped', lines: 1, describeCallback: true },
+    ]);
   });
 });

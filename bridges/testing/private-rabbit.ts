@@ -27,8 +27,41 @@ export interface PrivateRabbit {
  */
 export async function startPrivateRabbit(): Promise<PrivateRabbit> {
   const dir = await mkdtemp(join(tmpdir(), 'tt-rabbit-'));
-  const nodeName = `tt_${randomBytes(4).toString('hex')}@localhost`;
-  const [amqpPort, distPort] = [await freePort(), await freePort()];
+  const node: NodeConfig = {
+    dir,
+    nodeName: `tt_${randomBytes(4).toString('hex')}@localhost`,
+    amqpPort: await freePort(),
+    distPort: await freePort(),
+  };
+  const env = await writeNodeFiles(node);
+  const ctl = async (...args: string[]) => {
+    await run(join(RABBIT_BIN, 'rabbitmqctl'), ['-n', node.nodeName, ...args], { env, timeout: 60_000 });
+  };
+
+  const server: ChildProcess = spawn(join(RABBIT_BIN, 'rabbitmq-server'), [], { env, cwd: dir, stdio: 'ignore', detached: true });
+  const stop = stopOnce(server, dir, ctl);
+  await awaitStartup(server, ctl, stop);
+  return {
+    url: `amqp://guest:guest@127.0.0.1:${node.amqpPort}`,
+    nodeName: node.nodeName,
+    stopApp: () => ctl('stop_app'),
+    startApp: () => ctl('start_app'),
+    stop,
+  };
+}
+
+interface NodeConfig {
+  /** Everything of the node: its home, data, log, config and env file. */
+  dir: string;
+  nodeName: string;
+  amqpPort: number;
+  distPort: number;
+}
+
+type Ctl = (...args: string[]) => Promise<void>;
+
+/** The node's cookie, config and plugin files under `dir`; returns the environment that points RabbitMQ at them. */
+async function writeNodeFiles({ dir, nodeName, amqpPort, distPort }: NodeConfig): Promise<NodeJS.ProcessEnv> {
   const home = join(dir, 'home');
   await mkdir(home);
   await writeFile(join(home, '.erlang.cookie'), randomBytes(16).toString('hex').toUpperCase());
@@ -36,8 +69,7 @@ export async function startPrivateRabbit(): Promise<PrivateRabbit> {
   await writeFile(join(dir, 'enabled_plugins'), '[].\n');
   await writeFile(join(dir, 'rabbitmq.conf'), `listeners.tcp.default = 127.0.0.1:${amqpPort}\n`);
   await writeFile(join(dir, 'env.conf'), '');
-
-  const env = {
+  return {
     ...process.env,
     HOME: home,
     RABBITMQ_CONF_ENV_FILE: join(dir, 'env.conf'),
@@ -52,13 +84,12 @@ export async function startPrivateRabbit(): Promise<PrivateRabbit> {
     ERL_EPMD_ADDRESS: '127.0.0.1',
     ERL_FLAGS: '-kernel inet_dist_use_interface {127,0,0,1}',
   };
-  const ctl = async (...args: string[]) => {
-    await run(join(RABBIT_BIN, 'rabbitmqctl'), ['-n', nodeName, ...args], { env, timeout: 60_000 });
-  };
+}
 
-  const server: ChildProcess = spawn(join(RABBIT_BIN, 'rabbitmq-server'), [], { env, cwd: dir, stdio: 'ignore', detached: true });
+/** Halts the node and removes its files; the second call does nothing. */
+function stopOnce(server: ChildProcess, dir: string, ctl: Ctl): () => Promise<void> {
   let stopped = false;
-  const stop = async () => {
+  return async () => {
     if (stopped) return;
     stopped = true;
     await ctl('stop').catch(() => {});
@@ -72,12 +103,14 @@ export async function startPrivateRabbit(): Promise<PrivateRabbit> {
     }
     await rm(dir, { recursive: true, force: true });
   };
+}
 
-  // `await_startup` fails fast until the node has registered its name, so poll it (bounded).
+/** `await_startup` fails fast until the node has registered its name, so poll it (bounded); a node that never starts is stopped. */
+async function awaitStartup(server: ChildProcess, ctl: Ctl, stop: () => Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await ctl('await_startup', '--timeout', '60');
-      break;
+      return;
     } catch (err) {
       if (attempt >= 60 || server.exitCode !== null) {
         await stop();
@@ -86,11 +119,4 @@ export async function startPrivateRabbit(): Promise<PrivateRabbit> {
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  return {
-    url: `amqp://guest:guest@127.0.0.1:${amqpPort}`,
-    nodeName,
-    stopApp: () => ctl('stop_app'),
-    startApp: () => ctl('start_app'),
-    stop,
-  };
 }

@@ -25,7 +25,7 @@ const SKIPPED_DIRS = new Set(['node_modules', 'dist', 'coverage', 'test-results'
 
 /** Tests and their helpers: they may reach anywhere to exercise the code. */
 export function isTestFile(path: string): boolean {
-  return /\.(test|suite)\.ts$/.test(path) || /(^|\/)testing\//.test(path) || path.startsWith('test/');
+  return /\.test\.ts$/.test(path) || /(^|\/)testing\//.test(path) || path.startsWith('test/');
 }
 
 export function buildImportGraph(root: string): ImportGraph {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock, RateLimiter } from './rate-limiter.js';
-import type { BucketLimits } from './token-bucket.js';
+import type { Clock, RateLimiter } from '../rate-limiter.js';
+import type { BucketLimits } from '../token-bucket.js';
 
 /** One suite for every RateLimiter (memory, Redis), driven by a manual clock. */
 export function describeRateLimiter(engine: string, make: (limits: BucketLimits, clock: Clock) => RateLimiter): void {

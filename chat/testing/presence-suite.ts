@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PresenceStore } from './presence-store.js';
+import type { PresenceStore } from '../presence-store.js';
 
 /** One suite for every PresenceStore (memory, Redis). */
 export function describePresenceStore(engine: string, make: () => PresenceStore): void {
