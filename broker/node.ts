@@ -4,7 +4,7 @@ import type { Config } from '../protocol/config.js';
 import { topics } from '../protocol/topics.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { RedisConnections } from '../platform/redis.js';
+import type { RedisConnections } from '../platform/redis.js';
 import type { TokenVerifier } from '../platform/auth.js';
 import type { OperatorAcl } from './acl-file.js';
 import { aedesInternals, type Aedes, type Client } from './aedes/internals.js';
@@ -39,9 +39,7 @@ export interface BrokerNodeOptions {
   metrics: Metrics;
   auth: TokenVerifier;
   operatorAcl?: OperatorAcl;
-  /** Overrides config.REDIS_URL (tests run two nodes against one Redis database). */
-  redisUrl?: string;
-  /** The process' Redis connections; without it, a clustered node makes (and closes) its own. */
+  /** The process' Redis connections (the cluster engine chosen in cli/engines.ts); without them the node is alone. */
   redis?: RedisConnections;
 }
 
@@ -63,7 +61,7 @@ export class BrokerNode {
     readonly wire: WireLayer,
     private readonly extensions: BrokerExtension[],
     private readonly opts: BrokerNodeOptions,
-    private readonly cluster: { backends: ClusterBackends; redis: RedisConnections; ownsRedis: boolean } | undefined,
+    private readonly cluster: { backends: ClusterBackends; redis: RedisConnections } | undefined,
     private readonly sessions: SessionLifecycle,
   ) {
     this.id = aedes.id;
@@ -186,22 +184,21 @@ export class BrokerNode {
 
   private async closeCluster(): Promise<void> {
     if (!this.cluster) return;
+    // The connections themselves belong to the process (cli/engines.ts closes them after every role).
     await this.cluster.backends.close();
-    if (this.cluster.ownsRedis) await this.cluster.redis.close();
   }
 }
 
-/** Redis when configured: the emitter and session store Aedes clusters with. */
+/** With the process' Redis connections: the emitter and session store Aedes clusters with. */
 function clusterOf(opts: BrokerNodeOptions) {
-  const url = opts.redis?.url ?? opts.redisUrl ?? opts.config.REDIS_URL;
-  if (!url) return undefined;
-  const redis = opts.redis ?? new RedisConnections(url, opts.log.child({ component: 'cluster' }));
+  const { redis } = opts;
+  if (!redis) return undefined;
   // A queued message outlives any session that could still take it (see docs/protocol.md#sessions).
   const backends = clusterBackends(redis, opts.log.child({ component: 'cluster' }), {
     queuedMessageTtlS: 2 * opts.config.MQTT_SESSION_EXPIRY_S,
     chatOrder: chatOrderOptions(opts),
   });
-  return { backends, redis, ownsRedis: opts.redis === undefined };
+  return { backends, redis };
 }
 
 function chatOrderOptions({ config, metrics }: BrokerNodeOptions): ChatOrderOptions {

@@ -56,7 +56,7 @@ export async function registerChatRoutes(ctx: RoleContext, app: FastifyInstance 
 async function openChatRuntime(ctx: RoleContext): Promise<ChatRuntime> {
   const { config, log } = ctx;
   // Without RabbitMQ nobody would drain the outbox, so it is only written when a relay can run.
-  const store = await SqlChatStore.open(await ctx.database(), { outbox: config.AMQP_URL !== undefined });
+  const store = await SqlChatStore.open(await ctx.database(), { outbox: ctx.engines.feed === 'rabbitmq' });
 
   const limits = { ratePerS: config.CHAT_RATE_PER_S, burst: config.CHAT_BURST };
   const guestLimits = { ratePerS: config.AUTH_GUEST_PER_IP_PER_MIN / 60, burst: config.AUTH_GUEST_PER_IP_PER_MIN };

@@ -81,7 +81,7 @@ async function compose(config: Config, roles: readonly RoleName[], log: Logger, 
 
   const { redis } = engines;
   const database = () => engines.database();
-  const ctx: RoleContext = { config, log, metrics, health, http, shutdown, mqtt, ticks, auth, database, redis };
+  const ctx: RoleContext = { config, engines: engines.choice, log, metrics, health, http, shutdown, mqtt, ticks, auth, database, redis };
 
   const listeners = roles.includes('broker') ? await startBrokerRole(ctx, node) : undefined;
   if (roles.includes('ohlcv')) await startOhlcvRole(ctx);

@@ -1,4 +1,5 @@
 import type { Config } from '../protocol/config.js';
+import type { EngineChoice } from '../platform/context.js';
 import { PostgresDatabase, type Database } from '../platform/database.js';
 import { PgliteDatabase } from '../platform/pglite-database.js';
 import type { Health } from '../platform/health.js';
@@ -9,15 +10,6 @@ import type { Shutdown } from '../platform/shutdown.js';
 import type { TickSource } from '../platform/tick-hub.js';
 import { Simulator } from '../bridges/simulator.js';
 import { TickBridge } from '../bridges/tick-bridge.js';
-
-/** Which implementation runs behind each port that has two; nothing above this module asks the config. */
-export interface EngineChoice {
-  /** MQTT cluster, chat rate limits and presence: inside this process, or shared through Redis. */
-  cluster: 'memory' | 'redis';
-  database: 'pglite' | 'postgres';
-  /** Where ticks come from: the built-in simulator, RabbitMQ `mt.ticks`, or nowhere (`FEED_SIM=off`). */
-  feed: 'simulator' | 'rabbitmq' | 'none';
-}
 
 /** The chosen engines and the shared resources built for them. */
 export interface Engines {

@@ -1,20 +1,35 @@
 import { maskUserinfo, type Config } from '../protocol/config.js';
 import type { App, RoleName } from './app.js';
 import { columns } from './columns.js';
+import { chooseEngines } from './engines.js';
+import type { EngineChoice } from '../platform/context.js';
 
 type Row = [string, string];
 
-/** The engines a configuration picks (as `startApp` does), passwords masked. */
+/** How each engine is described; the URLs are the ones the choice was made from. */
+const DESCRIPTIONS: { [K in keyof EngineChoice]: Record<EngineChoice[K], (config: Config) => string> } = {
+  cluster: {
+    redis: (c) => `Redis ${maskUserinfo(c.REDIS_URL ?? '')}`,
+    memory: () => 'memory: this process only (REDIS_URL unset)',
+  },
+  database: {
+    postgres: (c) => `PostgreSQL ${maskUserinfo(c.DATABASE_URL ?? '')}`,
+    pglite: (c) => `PGlite in ${c.DATA_DIR}/pglite`,
+  },
+  feed: {
+    rabbitmq: (c) => `RabbitMQ ${maskUserinfo(c.AMQP_URL ?? '')}`,
+    simulator: (c) => `simulator: ${c.SYMBOLS.length} symbols at ${c.FEED_SIM_RATE} ticks/s each`,
+    none: () => 'none (FEED_SIM off, AMQP_URL unset)',
+  },
+};
+
+/** The engines a configuration picks (`chooseEngines`, as `serve` does), passwords masked. */
 export function engineRows(config: Config, runsBridge = true): Row[] {
-  const feed = config.AMQP_URL
-    ? `RabbitMQ ${maskUserinfo(config.AMQP_URL)}`
-    : config.FEED_SIM
-      ? `simulator: ${config.SYMBOLS.length} symbols at ${config.FEED_SIM_RATE} ticks/s each`
-      : 'none (FEED_SIM off, AMQP_URL unset)';
+  const choice = chooseEngines(config);
   return [
-    ['cluster', config.REDIS_URL ? `Redis ${maskUserinfo(config.REDIS_URL)}` : 'memory: this process only (REDIS_URL unset)'],
-    ['database', config.DATABASE_URL ? `PostgreSQL ${maskUserinfo(config.DATABASE_URL)}` : `PGlite in ${config.DATA_DIR}/pglite`],
-    ['feed', runsBridge ? feed : 'none in this process (no bridge role)'],
+    ['cluster', DESCRIPTIONS.cluster[choice.cluster](config)],
+    ['database', DESCRIPTIONS.database[choice.database](config)],
+    ['feed', runsBridge ? DESCRIPTIONS.feed[choice.feed](config) : 'none in this process (no bridge role)'],
   ];
 }
 

@@ -22,6 +22,7 @@ function roleContext(db: Database, env: Record<string, string> = {}) {
   const published: Published = new Map();
   const ctx: RoleContext = {
     config: loadConfig({ SYMBOLS: 'EURUSD,GBPUSD', ...env }),
+    engines: { cluster: 'memory', database: 'postgres', feed: env.AMQP_URL ? 'rabbitmq' : 'simulator' },
     log,
     metrics: new Metrics(false),
     health: new Health(),

@@ -40,9 +40,10 @@ export async function startOhlcvRole(ctx: RoleContext): Promise<void> {
     onStored: (bars) => live.update(bars),
   });
 
-  if (ctx.config.AMQP_URL) {
+  const amqpUrl = ctx.engines.feed === 'rabbitmq' ? ctx.config.AMQP_URL : undefined;
+  if (amqpUrl) {
     const stream = new TickStream({
-      url: ctx.config.AMQP_URL,
+      url: amqpUrl,
       log,
       committedOffset: () => store.committedOffset(OHLCV_STREAM),
       handle: (batch) => aggregator.applyStreamBatch(OHLCV_STREAM, batch),

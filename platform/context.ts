@@ -20,9 +20,20 @@ export interface MqttPublisher {
   publishTicks(ticks: readonly Tick[]): void;
 }
 
+/** Which implementation runs behind each port that has two, picked once by `cli/engines.ts`. */
+export interface EngineChoice {
+  /** MQTT cluster, chat rate limits and presence: inside this process, or shared through Redis. */
+  cluster: 'memory' | 'redis';
+  database: 'pglite' | 'postgres';
+  /** Where ticks come from: the built-in simulator, RabbitMQ `mt.ticks`, or nowhere (`FEED_SIM=off`). */
+  feed: 'simulator' | 'rabbitmq' | 'none';
+}
+
 /** Everything a role may use. Built once by `ticktalk serve`; nothing else reads the environment. */
 export interface RoleContext {
   config: Config;
+  /** The engines chosen at start: roles ask this, not the config, which engine runs. */
+  engines: EngineChoice;
   log: Logger;
   metrics: Metrics;
   health: Health;
