@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { symbolProfile } from './tick-generator.js';
-import { loadConfig } from '../protocol/config.js';
 import { RESOLUTIONS, type Resolution } from '../protocol/names.js';
 import type { CandleMode } from '../ohlcv/aggregate.js';
 import type { Bar } from '../ohlcv/bar.js';
@@ -95,14 +94,13 @@ describe('when history is generated', () => {
   const all = ['broker', 'bridge', 'ohlcv', 'web'];
 
   it('only for the built-in simulator feeding candles in this process', () => {
-    expect(simulatorHistoryPlan(loadConfig({}), all)).toEqual({ resume: true, generateDays: 90 });
-    expect(simulatorHistoryPlan(loadConfig({ FEED_SIM_HISTORY_DAYS: '0' }), all)).toEqual({ resume: true, generateDays: 0 });
-    // A real feed: never, not even resuming a walk.
-    expect(simulatorHistoryPlan(loadConfig({ AMQP_URL: 'amqp://127.0.0.1' }), all)).toEqual({ resume: false, generateDays: 0 });
-    expect(simulatorHistoryPlan({ ...loadConfig({}), AMQP_URL: 'amqp://127.0.0.1' }, all)).toEqual({ resume: false, generateDays: 0 });
-    expect(simulatorHistoryPlan(loadConfig({ FEED_SIM: 'off' }), all)).toEqual({ resume: false, generateDays: 0 });
+    expect(simulatorHistoryPlan('simulator', 90, all)).toEqual({ resume: true, generateDays: 90 });
+    expect(simulatorHistoryPlan('simulator', 0, all)).toEqual({ resume: true, generateDays: 0 });
+    // A real feed (AMQP_URL) or none: never, not even resuming a walk.
+    expect(simulatorHistoryPlan('rabbitmq', 90, all)).toEqual({ resume: false, generateDays: 0 });
+    expect(simulatorHistoryPlan('none', 90, all)).toEqual({ resume: false, generateDays: 0 });
     // The simulator without the candle store here (its ticks make no candles in another process).
-    expect(simulatorHistoryPlan(loadConfig({}), ['broker', 'bridge'])).toEqual({ resume: false, generateDays: 0 });
-    expect(simulatorHistoryPlan(loadConfig({}), ['ohlcv', 'web'])).toEqual({ resume: false, generateDays: 0 });
+    expect(simulatorHistoryPlan('simulator', 90, ['broker', 'bridge'])).toEqual({ resume: false, generateDays: 0 });
+    expect(simulatorHistoryPlan('simulator', 90, ['ohlcv', 'web'])).toEqual({ resume: false, generateDays: 0 });
   });
 });

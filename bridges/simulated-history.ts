@@ -13,6 +13,7 @@ import { rollUpEvery, tickPrice, tickVolume, type CandleMode, type SeriesBar } f
 import type { Bar } from '../ohlcv/bar.js';
 import { bucketStart, DAY_MS } from '../ohlcv/bucket.js';
 import type { SymbolSighting } from '../ohlcv/symbols.js';
+import type { Resolution } from '../protocol/names.js';
 
 /**
  * History for the built-in simulator's symbols on a first start: the simulator's own walk (profile,
@@ -37,10 +38,20 @@ export interface SimulatedHistory {
   last: SymbolSighting;
 }
 
+/** One UTC day of generated history. */
+export interface HistoryDay {
+  /** The day's first millisecond (UTC); the oldest day starts the span, the newest ends at `end`. */
+  start: number;
+  /** Bars of 1S to 1D whose bucket lies in the day, ascending per resolution. */
+  bars: SeriesBar[];
+}
+
 /** Points per 1-minute bar: enough for wicks, cheap over 130,000 minutes. */
 const POINTS_PER_MINUTE = 6;
 /** The newest minutes are generated second by second, so the 1S chart has history too. */
 const SECOND_BAR_MINUTES = 60;
+/** Rolled up across days, from the 1D bars, once every day is generated. */
+const LONGER_THAN_A_DAY: ReadonlySet<Resolution> = new Set(['1W', '1M']);
 /**
  * A slow trend under the live walk (which reverts to its start within hours): months of history
  * look like a market, not a flat band. Time constant and size relative to the tick volatility.
@@ -56,30 +67,70 @@ interface Segment {
   to: number;
 }
 
+/** The first millisecond of the generated span: whole UTC days before the day of `end`. */
+export function historyStart(end: number, days: number): number {
+  return bucketStart(end, '1D') - days * DAY_MS;
+}
+
 /**
- * Generates a day of minutes at a time and yields to the event loop in between (`pause`), so a
+ * The history one day at a time, newest first, so months of it never sit in memory at once; the
+ * walk is the same whichever way it is cut. Yields to the event loop (`pause`) between days, so a
  * start-up generating months of history keeps serving. Deterministic whatever `pause` does.
  */
+export class SimulatedHistoryWalk {
+  private readonly walk: BackwardWalk;
+
+  constructor(
+    private readonly opts: SimulatedHistoryOptions,
+    private readonly pause: () => Promise<void> = yieldToLoop,
+  ) {
+    this.walk = new BackwardWalk(opts);
+  }
+
+  /** The newest generated quote (known once the first day is out): the live simulator continues from its bid. */
+  get last(): SymbolSighting {
+    return this.walk.newest ?? this.walk.sighting(this.opts.end);
+  }
+
+  async *days(): AsyncGenerator<HistoryDay> {
+    const { end, days, symbol } = this.opts;
+    const secondsFrom = bucketStart(end, '1') - (SECOND_BAR_MINUTES - 1) * 60_000;
+    // Newest first: the walk starts at the live start price and steps back in time.
+    const secondBars = this.walk.bars({ length: 1000, points: 1, from: secondsFrom, to: bucketStart(end, '1S') }).reverse();
+    const secondMinutes = rollUpEvery('1S', secondBars).get('1') ?? [];
+    const first = historyStart(end, days);
+    for (let day = bucketStart(bucketStart(end, '1S') - 1, '1D'); day >= first; day -= DAY_MS) {
+      await this.pause();
+      const to = Math.min(day + DAY_MS, secondsFrom);
+      const minutes = to > day ? this.walk.bars({ length: 60_000, points: POINTS_PER_MINUTE, from: day, to }).reverse() : [];
+      for (const bar of secondMinutes) if (bucketStart(bar.time, '1D') === day) minutes.push(bar);
+      const bars: SeriesBar[] = [];
+      for (const [resolution, resBars] of rollUpEvery('1', minutes)) {
+        if (!LONGER_THAN_A_DAY.has(resolution)) for (const bar of resBars) bars.push({ symbol, resolution, bar });
+      }
+      for (const bar of secondBars) if (bucketStart(bar.time, '1D') === day) bars.push({ symbol, resolution: '1S', bar });
+      yield { start: day, bars };
+    }
+  }
+}
+
+/** 1W and 1M bars of the span, from its 1D bars in time order. */
+export function weeksAndMonths(symbol: string, dayBars: readonly Bar[]): SeriesBar[] {
+  const out: SeriesBar[] = [];
+  for (const [resolution, bars] of rollUpEvery('1D', dayBars)) {
+    if (LONGER_THAN_A_DAY.has(resolution)) for (const bar of bars) out.push({ symbol, resolution, bar });
+  }
+  return out;
+}
+
+/** The whole history at once (tests and small spans; a start-up streams `SimulatedHistoryWalk.days`). */
 export async function simulatedHistory(opts: SimulatedHistoryOptions, pause: () => Promise<void> = yieldToLoop): Promise<SimulatedHistory> {
-  const secondsFrom = bucketStart(opts.end, '1') - (SECOND_BAR_MINUTES - 1) * 60_000;
-  const walk = new BackwardWalk(opts);
-  // Newest first: the walk starts at the live start price and steps back in time.
-  const secondBars = walk.bars({ length: 1000, points: 1, from: secondsFrom, to: bucketStart(opts.end, '1S') }).reverse();
-  const minuteChunks: Bar[][] = [];
-  const firstMinute = bucketStart(opts.end, '1D') - opts.days * DAY_MS;
-  for (let to = secondsFrom; to > firstMinute; to -= DAY_MS) {
-    await pause();
-    minuteChunks.push(walk.bars({ length: 60_000, points: POINTS_PER_MINUTE, from: Math.max(firstMinute, to - DAY_MS), to }).reverse());
-  }
-  const minuteBars = minuteChunks.reverse().flat();
-  for (const bar of rollUpEvery('1S', secondBars).get('1') ?? []) minuteBars.push(bar);
-  const byResolution = rollUpEvery('1', minuteBars);
-  byResolution.set('1S', secondBars);
-  const bars: SeriesBar[] = [];
-  for (const [resolution, resBars] of byResolution) {
-    for (const bar of resBars) bars.push({ symbol: opts.symbol, resolution, bar });
-  }
-  return { bars, last: walk.newest ?? walk.sighting(opts.end) };
+  const walk = new SimulatedHistoryWalk(opts, pause);
+  const days: SeriesBar[][] = [];
+  for await (const day of walk.days()) days.push(day.bars);
+  const bars = days.reverse().flat();
+  const dayBars = bars.filter((b) => b.resolution === '1D').map((b) => b.bar);
+  return { bars: [...bars, ...weeksAndMonths(opts.symbol, dayBars)], last: walk.last };
 }
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

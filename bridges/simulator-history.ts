@@ -1,10 +1,10 @@
-import type { RoleContext } from '../platform/context.js';
+import type { EngineChoice, RoleContext } from '../platform/context.js';
 import type { Logger } from '../platform/logger.js';
-import type { Config } from '../protocol/config.js';
 import type { Resolution } from '../protocol/names.js';
 import { candleModeOf, type CandleMode, type SeriesBar } from '../ohlcv/aggregate.js';
-import { simulatedHistory } from './simulated-history.js';
-import { openCandleStore, type CandleStore } from '../ohlcv/store.js';
+import { historyStart, SimulatedHistoryWalk, weeksAndMonths } from './simulated-history.js';
+import { openCandleStore, type CandleStore, type GeneratedHistoryMark } from '../ohlcv/store.js';
+import type { Bar } from '../ohlcv/bar.js';
 
 /** What a start with the built-in simulator does about candle history. */
 export interface SimulatorHistoryPlan {
@@ -15,42 +15,41 @@ export interface SimulatorHistoryPlan {
 }
 
 /**
- * Only where the simulator's ticks make the candles: simulator and candle store in this process and
- * no real feed. History made up beside a real feed's would be a lie on its chart.
+ * Only where the simulator's ticks make the candles: the simulator is the feed (no RabbitMQ) and
+ * the candle store is in this process. History made up beside a real feed's would be a lie on its chart.
  */
-export function simulatorHistoryPlan(
-  config: Pick<Config, 'FEED_SIM' | 'AMQP_URL' | 'FEED_SIM_HISTORY_DAYS'>,
-  roles: readonly string[],
-): SimulatorHistoryPlan {
-  const local = config.FEED_SIM && config.AMQP_URL === undefined && roles.includes('bridge') && roles.includes('ohlcv');
-  return { resume: local, generateDays: local ? config.FEED_SIM_HISTORY_DAYS : 0 };
+export function simulatorHistoryPlan(feed: EngineChoice['feed'], historyDays: number, roles: readonly string[]): SimulatorHistoryPlan {
+  const local = feed === 'simulator' && roles.includes('bridge') && roles.includes('ohlcv');
+  return { resume: local, generateDays: local ? historyDays : 0 };
 }
 
 /**
- * Run before the simulator starts: returns the bids its walks resume from (symbols with history),
- * and starts generating history in the background for symbols without any (their walk starts at
- * the profile's price, where the generated history ends). Generation stops on shutdown.
+ * Run before the simulator starts: returns the bids its walks resume from (symbols with a stored
+ * quote), and in the background generates history for symbols without any (their walk starts at
+ * the profile's price, where the generated history ends) and finishes history an earlier start
+ * left half written. Generation stops on shutdown.
  */
 export async function prepareSimulatorHistory(ctx: RoleContext, roles: readonly string[]): Promise<ReadonlyMap<string, number>> {
-  const plan = simulatorHistoryPlan(ctx.config, roles);
+  const plan = simulatorHistoryPlan(ctx.engines.feed, ctx.config.FEED_SIM_HISTORY_DAYS, roles);
   const resumeBids = new Map<string, number>();
   if (!plan.resume) return resumeBids;
   const store = await openCandleStore(await ctx.database());
-  const missing: string[] = [];
+  const end = Date.now();
+  const jobs: HistoryJob[] = [];
   for (const symbol of ctx.config.SYMBOLS) {
-    if ((await store.seriesRevision(symbol, '1')) === undefined) {
-      missing.push(symbol);
+    const mark = await store.generatedHistory(symbol);
+    if (mark && (mark.writtenFrom ?? Infinity) > historyStart(mark.end, mark.days)) jobs.push({ ...mark, firstPass: false });
+    if (!mark && (await store.seriesRevision(symbol, '1')) === undefined) {
+      if (plan.generateDays > 0) jobs.push({ symbol, end, days: plan.generateDays, firstPass: true });
       continue;
     }
     const bid = (await store.symbol(symbol))?.bid;
     if (bid) resumeBids.set(symbol, bid);
   }
-  if (missing.length > 0 && plan.generateDays > 0) {
+  if (jobs.length > 0) {
     const backfill = new HistoryBackfill({
       store,
-      symbols: missing,
-      end: Date.now(),
-      days: plan.generateDays,
+      jobs,
       ratePerSymbol: ctx.config.FEED_SIM_RATE,
       mode: candleModeOf(ctx.config),
       log: ctx.log.child({ component: 'simulated-history' }),
@@ -65,14 +64,15 @@ export async function prepareSimulatorHistory(ctx: RoleContext, roles: readonly 
 const COARSE: ReadonlySet<Resolution> = new Set(['60', '240', '1D', '1W', '1M']);
 const RECENT_MS = 6 * 3_600_000;
 const RECENT_SECONDS_MS = 10 * 60_000;
-/** Rows per insert: large enough to be fast on PGlite, small enough that live commits interleave. */
-const BATCH_ROWS = 5000;
+
+/** One symbol's history to write: all of it (`firstPass`), or the older bars from `writtenFrom` back. */
+interface HistoryJob extends GeneratedHistoryMark {
+  firstPass: boolean;
+}
 
 interface BackfillOptions {
   store: CandleStore;
-  symbols: readonly string[];
-  end: number;
-  days: number;
+  jobs: readonly HistoryJob[];
   ratePerSymbol: number;
   mode: CandleMode;
   log: Logger;
@@ -82,8 +82,10 @@ class Stopped extends Error {}
 
 /**
  * Two passes so every symbol has a usable chart within seconds: first each symbol's recent and
- * coarse bars, then the rest, newest first. The second pass generates the same walk again rather
- * than keeping every symbol's months of minutes in memory.
+ * coarse bars, then the rest, a day at a time, newest first. Each pass walks the history a day at
+ * a time (the second walks it again rather than keeping months of minutes in memory), and each
+ * write records how far the symbol's history reaches, so an interrupted start resumes where it
+ * stopped instead of leaving a gap or counting a day's volume twice.
  */
 class HistoryBackfill {
   private stopped = false;
@@ -103,39 +105,69 @@ class HistoryBackfill {
   }
 
   private async run(): Promise<void> {
-    const { store, symbols, days, end, log } = this.opts;
+    const { jobs, log } = this.opts;
     const started = performance.now();
-    log.info({ symbols, days }, 'generating simulated candle history (no history stored for these symbols)');
-    const recent = (b: SeriesBar) => COARSE.has(b.resolution) || b.bar.time >= end - (b.resolution === '1S' ? RECENT_SECONDS_MS : RECENT_MS);
-    for (const symbol of symbols) {
-      const history = await this.generate(symbol);
-      await this.write(history.bars.filter(recent));
-      await store.commit(() => ({ bars: [], symbols: [history.last] }));
+    const fresh = jobs.filter((j) => j.firstPass);
+    const symbols = jobs.map((j) => j.symbol);
+    if (fresh.length > 0) {
+      log.info(
+        { symbols: fresh.map((j) => j.symbol), days: fresh[0].days },
+        'generating simulated candle history (no history stored for these symbols)',
+      );
     }
-    log.info({ symbols, ms: Math.round(performance.now() - started) }, 'simulated history: hourly and coarser bars and the last hours written');
+    if (fresh.length < jobs.length) {
+      log.info(
+        { symbols: jobs.filter((j) => !j.firstPass).map((j) => j.symbol) },
+        'finishing the simulated candle history an earlier start left half written',
+      );
+    }
+    for (const job of fresh) await this.firstPass(job);
+    if (fresh.length > 0)
+      log.info({ symbols, ms: Math.round(performance.now() - started) }, 'simulated history: hourly and coarser bars and the last hours written');
     let written = 0;
-    for (const symbol of symbols) {
-      const older = (await this.generate(symbol)).bars.filter((b) => !recent(b));
-      await this.write(older.sort((a, b) => b.bar.time - a.bar.time));
-      written += older.length;
-    }
+    for (const job of jobs) written += await this.olderBars(job);
     log.info({ symbols, olderBars: written, ms: Math.round(performance.now() - started) }, 'simulated history complete');
   }
 
-  private generate(symbol: string) {
-    const { end, days, ratePerSymbol, mode } = this.opts;
-    return simulatedHistory({ symbol, end, days, ratePerSymbol, mode }, () => this.pause());
+  private walk(job: HistoryJob): SimulatedHistoryWalk {
+    const { ratePerSymbol, mode } = this.opts;
+    return new SimulatedHistoryWalk({ symbol: job.symbol, end: job.end, days: job.days, ratePerSymbol, mode }, () => this.pause());
   }
 
-  private async write(bars: readonly SeriesBar[]): Promise<void> {
-    for (let i = 0; i < bars.length; i += BATCH_ROWS) {
-      await this.pause();
-      await this.opts.store.importBars(bars.slice(i, i + BATCH_ROWS));
+  /** The symbol's coarse and recent bars and its last quote, in one transaction with its mark. */
+  private async firstPass(job: HistoryJob): Promise<void> {
+    const walk = this.walk(job);
+    const bars: SeriesBar[] = [];
+    const dayBars: Bar[] = [];
+    for await (const day of walk.days()) {
+      for (const b of day.bars) {
+        if (isRecent(b, job.end)) bars.push(b);
+        if (b.resolution === '1D') dayBars.push(b.bar);
+      }
     }
+    bars.push(...weeksAndMonths(job.symbol, dayBars.reverse()));
+    await this.opts.store.importGenerated(bars, { symbol: job.symbol, end: job.end, days: job.days }, [walk.last]);
+  }
+
+  /** The rest, a day per transaction, newest first, skipping the days an earlier start wrote. */
+  private async olderBars(job: HistoryJob): Promise<number> {
+    let written = 0;
+    for await (const day of this.walk(job).days()) {
+      if (day.start >= (job.writtenFrom ?? Infinity)) continue;
+      const older = day.bars.filter((b) => !isRecent(b, job.end)).sort((a, b) => b.bar.time - a.bar.time);
+      await this.opts.store.importGenerated(older, { symbol: job.symbol, end: job.end, days: job.days, writtenFrom: day.start });
+      written += older.length;
+    }
+    return written;
   }
 
   private pause(): Promise<void> {
     if (this.stopped) return Promise.reject(new Stopped('shutting down'));
     return new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/** Written by the first pass: hourly and coarser bars, and the finer ones of the last hours. */
+function isRecent(b: SeriesBar, end: number): boolean {
+  return COARSE.has(b.resolution) || b.bar.time >= end - (b.resolution === '1S' ? RECENT_SECONDS_MS : RECENT_MS);
 }

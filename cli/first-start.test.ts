@@ -11,7 +11,7 @@ import { loadConfig } from '../protocol/config.js';
 import { PgliteDatabase } from '../platform/pglite-database.js';
 import { openCandleStore } from '../ohlcv/store.js';
 import { aggregate } from '../ohlcv/aggregate.js';
-import { bucketStart } from '../ohlcv/bucket.js';
+import { bucketStart, DAY_MS } from '../ohlcv/bucket.js';
 import { symbolSightings } from '../ohlcv/symbols.js';
 import { JWT_SECRET_FILE } from '../platform/jwt-secret.js';
 import { ROLE_NAMES, startApp, type App, type RoleName } from './app.js';
@@ -99,6 +99,56 @@ describe('first start with the built-in simulator', () => {
     // Generation is announced before start-up returns; here it never was.
     expect(lines.join('')).not.toContain('generating simulated candle history');
   }, 300_000);
+});
+
+describe('a first start stopped while it writes history', () => {
+  /** The generated 1-minute and 5-minute bars before the live start: how many, and their volumes. */
+  async function storedHistory(dir: string) {
+    const db = await PgliteDatabase.open({ dataDir: join(dir, 'pglite') });
+    try {
+      const { rows } = await db.query<{ end_time: number; days: number; written_from: number | null }>(
+        'SELECT end_time::float8 AS end_time, days, written_from::float8 AS written_from FROM ohlcv_generated_history',
+      );
+      const mark = rows[0];
+      const { rows: series } = await db.query<{ resolution: string; bars: number; first: number; lo: number; hi: number }>(
+        `SELECT resolution, count(*)::int AS bars, min(time)::float8 AS first, min(volume) AS lo, max(volume) AS hi
+         FROM ohlcv_bars WHERE resolution IN ('1', '5') AND time < $1 GROUP BY resolution ORDER BY resolution`,
+        [bucketStart(mark.end_time, '5')],
+      );
+      return { mark, series };
+    } finally {
+      await db.close();
+    }
+  }
+
+  it('finishes it on the next start: every minute of the span once, no day counted twice', async () => {
+    const dir = dataDir();
+    const env = { FEED_SIM: 'on', SYMBOLS: 'EURUSD', FEED_SIM_HISTORY_DAYS: '120' };
+    const first = await serve(dir, env);
+    await expect
+      .poll(() => first.lines.join(''), { timeout: 120_000, interval: 100 })
+      .toContain('hourly and coarser bars and the last hours written');
+    await apps.splice(0)[0].stop();
+    const stopped = await storedHistory(dir);
+    const start = bucketStart(stopped.mark.end_time, '1D') - 120 * DAY_MS;
+    // Stopped during the second pass: the older minutes are only partly there.
+    expect(stopped.mark.written_from ?? Infinity).toBeGreaterThan(start);
+
+    const second = await serve(dir, env);
+    await expect.poll(() => second.lines.join(''), { timeout: 240_000, interval: 250 }).toContain('simulated history complete');
+    expect(second.lines.join('')).toContain('finishing the simulated candle history an earlier start left half written');
+    expect(second.lines.join('')).not.toContain('generating simulated candle history');
+    await apps.splice(0)[0].stop();
+
+    const { mark, series } = await storedHistory(dir);
+    expect(mark).toEqual({ ...stopped.mark, written_from: start });
+    // Ticks volume at 10 ticks/s: 600 a minute, 3,000 in five; a day written twice would show double.
+    const minutes = (bucketStart(mark.end_time, '5') - start) / 60_000;
+    expect(series).toEqual([
+      { resolution: '1', bars: minutes, first: start, lo: 600, hi: 600 },
+      { resolution: '5', bars: minutes / 5, first: start, lo: 3000, hi: 3000 },
+    ]);
+  }, 420_000);
 });
 
 describe('sessions without AUTH_JWT_SECRET', () => {

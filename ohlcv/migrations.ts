@@ -43,4 +43,13 @@ export const OHLCV_MIGRATIONS: readonly string[] = [
   // The revision a commit replaced: a cached copy at exactly that revision can take the commit's
   // bars instead of reading the series again.
   `ALTER TABLE ohlcv_series ADD COLUMN previous bigint;`,
+  // History the built-in simulator generated (bridges/simulator-history.ts): the walk ran back from
+  // end_time over `days`; every generated bar from written_from to end_time is stored (NULL: the
+  // first pass only), so a start interrupted while writing it finishes on the next start.
+  `CREATE TABLE ohlcv_generated_history (
+    symbol text PRIMARY KEY,
+    end_time bigint NOT NULL,
+    days integer NOT NULL,
+    written_from bigint
+  );`,
 ];

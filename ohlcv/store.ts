@@ -84,6 +84,16 @@ export const NO_OFFSET = -1;
  * Candles, symbols and stream positions. One implementation over the Database port serves both
  * engines (PostgreSQL and PGlite); the shared suite in store.test.ts runs against each.
  */
+/** How far the history generated for a symbol has been written (see migrations.ts). */
+export interface GeneratedHistoryMark {
+  symbol: string;
+  /** The live start the walk ran back from (UTC ms). */
+  end: number;
+  days: number;
+  /** Every generated bar from here to `end` is stored; undefined: only the first pass. */
+  writtenFrom?: number;
+}
+
 export interface CandleStore {
   /** Configured symbols exist (for search) before their first tick. */
   registerSymbols(symbols: readonly string[]): Promise<void>;
@@ -103,6 +113,9 @@ export interface CandleStore {
    * copies see the new revision and re-read): for bulk history, much faster on PGlite.
    */
   importBars(bars: readonly SeriesBar[]): Promise<void>;
+  /** `importBars` and, in the same transaction, how far the symbol's generated history now reaches (and its last quote). */
+  importGenerated(bars: readonly SeriesBar[], mark: GeneratedHistoryMark, sightings?: readonly SymbolSighting[]): Promise<void>;
+  generatedHistory(symbol: string): Promise<GeneratedHistoryMark | undefined>;
   committedOffset(stream: string): Promise<number>;
   /** The `limit` newest bars with `from <= time < to` (no lower bound without `from`), ascending. */
   bars(symbol: string, res: Resolution, range: BarRange): Promise<BarColumns>;
@@ -233,11 +246,28 @@ class SqlCandleStore implements CandleStore {
 
   async importBars(bars: readonly SeriesBar[]): Promise<void> {
     if (bars.length === 0) return;
-    const series = new Map(bars.map(({ symbol, resolution }) => [`${resolution} ${symbol}`, { symbol, resolution }]));
+    await this.db.transaction((tx) => mergeImported(tx, bars));
+  }
+
+  async importGenerated(bars: readonly SeriesBar[], mark: GeneratedHistoryMark, sightings: readonly SymbolSighting[] = []): Promise<void> {
     await this.db.transaction(async (tx) => {
-      await tx.query(MERGE_BARS, barColumns(bars));
-      await tx.query(BUMP_IMPORTED, [[...series.values()].map((s) => s.symbol), [...series.values()].map((s) => s.resolution)]);
+      if (bars.length > 0) await mergeImported(tx, bars);
+      if (sightings.length > 0) await upsertSymbols(tx, sightings);
+      await tx.query(
+        `INSERT INTO ohlcv_generated_history (symbol, end_time, days, written_from) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (symbol) DO UPDATE SET end_time = EXCLUDED.end_time, days = EXCLUDED.days, written_from = EXCLUDED.written_from`,
+        [mark.symbol, mark.end, mark.days, mark.writtenFrom ?? null],
+      );
     });
+  }
+
+  async generatedHistory(symbol: string): Promise<GeneratedHistoryMark | undefined> {
+    const { rows } = await this.db.query<{ end_time: number; days: number; written_from: number | null }>(
+      'SELECT end_time::float8 AS end_time, days, written_from::float8 AS written_from FROM ohlcv_generated_history WHERE symbol = $1',
+      [symbol],
+    );
+    const row = rows[0];
+    return row && { symbol, end: row.end_time, days: row.days, ...(row.written_from === null ? {} : { writtenFrom: row.written_from }) };
   }
 
   async committedOffset(stream: string): Promise<number> {
@@ -338,6 +368,13 @@ async function lockOffset(tx: Sql, stream: string): Promise<number> {
     [stream],
   );
   return rows[0].committed;
+}
+
+/** Bulk bars merged, their series' revisions bumped; nothing read back. */
+async function mergeImported(tx: Sql, bars: readonly SeriesBar[]): Promise<void> {
+  const series = new Map(bars.map(({ symbol, resolution }) => [`${resolution} ${symbol}`, { symbol, resolution }]));
+  await tx.query(MERGE_BARS, barColumns(bars));
+  await tx.query(BUMP_IMPORTED, [[...series.values()].map((s) => s.symbol), [...series.values()].map((s) => s.resolution)]);
 }
 
 async function upsertBars(tx: Sql, bars: readonly SeriesBar[]): Promise<UpsertedRow[]> {
