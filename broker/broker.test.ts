@@ -47,7 +47,7 @@ describe.each(TOPOLOGIES)('broker over real sockets (%s)', (kind) => {
 
   // Early in the file: its three connections stay within the per-address connect budget of one second.
   // Both latencies are observed on the node that took the tick or stored the message (node 0; see
-  // docs/protocol.md#metrics), whichever node the subscriber is on (node 1 in a cluster).
+  // docs/protocol.md#operations-endpoints), whichever node the subscriber is on (node 1 in a cluster).
   it('measures tick latency from the feed timestamp and chat latency from storing, in /metrics', async () => {
     const served = app.at(1);
     const metric = async (name: string) => {

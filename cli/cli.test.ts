@@ -31,6 +31,27 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
+/** The first JSON log line (stdout) containing `text`, parsed; undefined when there is none. */
+function logLine(out: string, text: string): Record<string, unknown> | undefined {
+  const line = out.split('\n').find((l) => l.includes(text));
+  return line === undefined ? undefined : (JSON.parse(line) as Record<string, unknown>);
+}
+
+/** `serve --roles ROLES` on ephemeral ports of 127.0.0.1 with a DATA_DIR of its own, once it logs "ticktalk started". */
+async function serveStarted(roles: string, dataDir: string, drainS: number) {
+  const p = run(['serve', '--roles', roles], {
+    HOST: '127.0.0.1',
+    MQTT_PORT: '0',
+    HTTP_PORT: '0',
+    DATA_DIR: dataDir,
+    SHUTDOWN_DRAIN_S: String(drainS),
+    AUTH_JWT_SECRET: SECRET,
+  });
+  children.push(p.child);
+  await expect.poll(() => /"msg":"ticktalk started"/.test(p.out()), { timeout: 60_000 }).toBe(true);
+  return { ...p, ports: logLine(p.out(), 'ticktalk started')!.ports as { mqtt: number; http: number } };
+}
+
 describe('ticktalk CLI', () => {
   it('help lists every command with what it does, and how serve stops', async () => {
     const p = run(['help']);
@@ -255,28 +276,13 @@ describe('ticktalk CLI', () => {
   it('serve runs until SIGTERM, disconnects its clients and exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ticktalk-cli-'));
     try {
-      const p = run(['serve', '--roles', 'broker,bridge'], {
-        HOST: '127.0.0.1',
-        MQTT_PORT: '0',
-        HTTP_PORT: '0',
-        DATA_DIR: dataDir,
-        SHUTDOWN_DRAIN_S: '1',
-        AUTH_JWT_SECRET: SECRET,
-      });
-      children.push(p.child);
-      await expect.poll(() => /"msg":"ticktalk started"/.test(p.out()), { timeout: 60_000 }).toBe(true);
-      const started = JSON.parse(
-        p
-          .out()
-          .split('\n')
-          .find((l) => l.includes('ticktalk started'))!,
-      );
+      const p = await serveStarted('broker,bridge', dataDir, 1);
       const chosen = p
         .out()
         .split('\n')
         .filter((l) => l.includes('"engines chosen"'));
       expect(chosen.map((l) => JSON.parse(l).engines)).toEqual([{ cluster: 'memory', database: 'pglite', feed: 'simulator' }]);
-      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${started.ports.mqtt}`, { reconnectPeriod: 0 });
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${p.ports.mqtt}`, { reconnectPeriod: 0 });
       const tick = new Promise<string>((resolve) => client.once('message', (t) => resolve(t)));
       await client.subscribeAsync('ticks/+');
       expect(await tick).toMatch(/^ticks\//);
@@ -287,6 +293,29 @@ describe('ticktalk CLI', () => {
       await closed;
       expect(p.out()).toMatch(/"msg":"stopped"/);
     } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('serve exits at once with 1 on a second SIGINT during the drain (Ctrl-C twice)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ticktalk-cli-'));
+    const clients: mqtt.MqttClient[] = [];
+    try {
+      const p = await serveStarted('broker', dataDir, 30);
+      // Five clients are closed over the 30 s one slice at a time (0, 6, … 24 s): the drain lasts.
+      for (let i = 0; i < 5; i++) clients.push(await mqtt.connectAsync(`mqtt://127.0.0.1:${p.ports.mqtt}`, { reconnectPeriod: 0 }));
+
+      p.child.kill('SIGINT');
+      await expect.poll(() => /"msg":"draining MQTT clients"/.test(p.out()), { timeout: 10_000 }).toBe(true);
+      expect(logLine(p.out(), 'draining MQTT clients'), 'a drain of five clients over 30 s is under way').toMatchObject({ clients: 5, seconds: 30 });
+      const secondAt = Date.now();
+      p.child.kill('SIGINT');
+      expect(await p.exited).toBe(1);
+      expect(Date.now() - secondAt, 'exits at once, not when the 30 s drain ends').toBeLessThan(15_000);
+      expect(logLine(p.out(), 'second signal: exiting now'), 'the log says it exits now').toMatchObject({ signal: 'SIGINT' });
+      expect(p.out(), 'the drain was cut short').not.toContain('"step":"mqtt-drain"');
+    } finally {
+      for (const client of clients) client.end(true);
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 90_000);

@@ -207,6 +207,7 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     // Market data flows before anyone signs in.
     await eventually(() => alice.page.getByTestId('symbol').inputValue(), 'default symbol').toBe('EURUSD');
     await eventually(() => alice.page.getByTestId('last-price').textContent(), 'EURUSD price').toMatch(/^\d+\.\d{5}$/);
+    await eventually(() => alice.page.locator('#spread').textContent(), 'the EURUSD spread in pips').toMatch(/^\d+\.\d pips$/);
     const firstPrice = await alice.page.getByTestId('last-price').textContent();
     await eventually(() => alice.page.getByTestId('last-price').textContent(), 'the price moves').not.toBe(firstPrice);
     await eventually(() => candlePixels(alice.page), 'candles are drawn').toBeGreaterThan(50);
@@ -215,6 +216,7 @@ describe.skipIf(browserMissing)('web page in Chromium', () => {
     await alice.page.getByTestId('symbol').selectOption('BTCUSD');
     await alice.page.getByRole('button', { name: '1m', exact: true }).click();
     await eventually(() => alice.page.getByTestId('last-price').textContent(), 'BTCUSD price').toMatch(/^\d+\.\d{2}$/);
+    await eventually(() => alice.page.locator('#spread').textContent(), 'the BTCUSD spread in its quote currency').toMatch(/^\d+\.\d{2} USD$/);
     await eventually(() => candlePixels(alice.page), 'BTCUSD 1m candles are drawn').toBeGreaterThan(10);
     await alice.page.getByRole('button', { name: '1s', exact: true }).click();
 

@@ -49,7 +49,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
   });
   afterAll(() => app?.stop());
 
-  describe('contract §4 chat messages', () => {
+  describe('protocol: chat messages and events', () => {
     it('stamps every field of the documented message; seq starts at 1 and has no gaps across authors', async () => {
       const room = freshRoom();
       const topic = `chat/rooms/${room}`;
@@ -218,7 +218,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
     });
   });
 
-  describe('contract §5 chat HTTP API', () => {
+  describe('protocol: chat API', () => {
     it('pages history ascending by seq with before/after/limit ≤ 200 and has_more', async () => {
       const room = freshRoom();
       const topic = `chat/rooms/${room}`;

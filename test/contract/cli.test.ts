@@ -23,7 +23,7 @@ async function ticktalk(args: string[], env: Record<string, string>): Promise<{ 
   }
 }
 
-describe('contract §1 CLI', { timeout: 90_000 }, () => {
+describe('protocol: command line', { timeout: 90_000 }, () => {
   it('token --sub --name --roles --ttl prints a JWT signed with AUTH_JWT_SECRET', async () => {
     const run = await ticktalk(['token', '--sub', 'alice', '--name', 'Alice', '--roles', 'trader,moderator', '--ttl', '1h'], {
       AUTH_JWT_SECRET: SECRET,

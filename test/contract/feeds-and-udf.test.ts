@@ -54,7 +54,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
     await db?.drop();
   });
 
-  describe('contract §7 tick bodies from mt.ticks', () => {
+  describe('protocol: tick feeds (mt.ticks bodies)', () => {
     it('one JSON tick: symbol from the routing key, exact values on MQTT', async () => {
       const sub = await app.connect();
       await sub.subscribeAsync('ticks/QJSON', { qos: 0 });
@@ -131,7 +131,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
     });
   });
 
-  describe('contract §7 chat exchanges', () => {
+  describe('protocol: chat events and bot messages (RabbitMQ)', () => {
     it('every stored chat event goes to chat.events as room.{room}.{type}; chat.inbound posts as bot:{user}', async () => {
       const room = `qbot${Date.now().toString(36)}`;
       const ch = await amqpConn.createChannel();
@@ -178,7 +178,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
     });
   });
 
-  describe('contract §5 UDF datafeed', () => {
+  describe('protocol: UDF datafeed', () => {
     // Three ticks in two 1-minute buckets on 2025-01-02, fed through RabbitMQ like any feed.
     const t0 = Date.UTC(2025, 0, 2, 12, 0, 0) / 1000;
     beforeAll(async () => {
@@ -252,7 +252,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
     });
   });
 
-  describe('contract §6 candles', () => {
+  describe('protocol: candles', () => {
     it('a late tick lands in its own bucket, however old; the corrected bar is re-published on candles/…', async () => {
       const t1 = Date.UTC(2025, 2, 3, 9, 0, 0) / 1000; // a Monday: the 1W bar opens at 00:00 that day
       await publish('mt.ticks', 'feed.QLATE', { time_msc: t1 * 1000 + 10_000, bid: 1.5, ask: 1.6 });
@@ -280,7 +280,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
     });
   });
 
-  describe('contract §5 operations endpoints', () => {
+  describe('protocol: operations endpoints', () => {
     it('/metrics is Prometheus text with ticktalk_ metrics; /healthz and /readyz answer 200 when connected', async () => {
       const metrics = await fetch(`${app.httpUrl}/metrics`);
       expect(metrics.status).toBe(200);

@@ -43,7 +43,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
   });
   afterAll(() => app?.stop());
 
-  describe('contract §2 identity', () => {
+  describe('protocol: identity', () => {
     const refusedTokens: [string, () => Promise<string>][] = [
       [
         'expired',
@@ -95,7 +95,7 @@ describe.each(TOPOLOGIES)('%s', (kind) => {
     });
   });
 
-  describe('contract §3 topics and ACL', () => {
+  describe('protocol: topics and access rules', () => {
     it('forbidden subscriptions get SUBACK 0x80; market data is open to anonymous clients', async () => {
       const anon = await app.connect();
       for (const t of ['ticks/EURUSD', 'ticks/+', 'candles/EURUSD/1', 'candles/#']) expect(await granted(anon, t, 0), t).toBe(0);
