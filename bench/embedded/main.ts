@@ -7,6 +7,8 @@
  *   - tick latency: a `feed` client publishes a tick every 20 ms on a symbol of its own with
  *     `time_msc` = now, a subscriber times each from that stamp to its arrival (same clock);
  *   - the broker's event-loop lag (its own /metrics, p99 and max per 10 s window);
+ *   - when the chart is ready: seconds from spawn until `/udf/history` has ≥ 300 1m, ≥ 200 1H and
+ *     ≥ 30 1D bars for every simulated symbol (issue 17: within 30 s of a first start);
  * split into 10 s windows with a chat writer off and on (BENCH_CHAT_RATE QoS 1 messages/s, default
  * 40, the issue's market-day rate, each stored before its PUBACK). Speed is measured here, never
  * asserted. BENCH_CLI picks another build's `bin/ticktalk.js` (a before/after comparison).
@@ -19,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Hs256Auth } from '../../platform/auth.js';
+import { loadConfig } from '../../protocol/config.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 120);
 const CHAT_RATE = Number(process.env.BENCH_CHAT_RATE ?? 40);
@@ -85,6 +88,32 @@ async function eventLoopLag(metricsUrl: string): Promise<{ p99: number; max: num
   const text = await (await fetch(metricsUrl)).text();
   const value = (name: string) => Number(new RegExp(`^ticktalk_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
   return { p99: value('p99'), max: value('max') };
+}
+
+/** Issue 17's first-start promise: the bars a chart needs at 1m, 1H and 1D, for every simulated symbol. */
+const CHART_BARS: readonly (readonly [string, number])[] = [
+  ['1', 300],
+  ['60', 200],
+  ['1D', 30],
+];
+
+async function bars(httpUrl: string, symbol: string, resolution: string, countback: number): Promise<number> {
+  const to = Math.floor(Date.now() / 1000) + 60;
+  const res = await fetch(`${httpUrl}/udf/history?symbol=${symbol}&resolution=${resolution}&to=${to}&countback=${countback}`);
+  return ((await res.json()) as { t?: number[] }).t?.length ?? 0;
+}
+
+/** Seconds from spawn until every simulated symbol has CHART_BARS (undefined: not by `until`). */
+async function chartReady(httpUrl: string, started: number, until: number): Promise<number | undefined> {
+  const symbols = loadConfig({}).SYMBOLS;
+  while (Date.now() < until) {
+    const counts = await Promise.all(
+      symbols.flatMap((symbol) => CHART_BARS.map(([res, n]) => bars(httpUrl, symbol, res, n).then((got) => got >= n))),
+    );
+    if (counts.every(Boolean)) return (Date.now() - started) / 1000;
+    await new Promise((wait) => setTimeout(wait, 250));
+  }
+  return undefined;
 }
 
 interface Window {
@@ -169,7 +198,15 @@ async function run(label: string, dataDir: string): Promise<void> {
   const sampler = setInterval(() => rss.push(rssBytes(child.pid!)), 1000);
   try {
     say(`${label}: listening after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const windows = await measureWindows(mqttUrl, metricsUrl, new Hs256Auth(secret), started + SECONDS * 1000);
+    const until = started + SECONDS * 1000;
+    const [ready, windows] = await Promise.all([
+      chartReady(metricsUrl.replace(/\/metrics$/, ''), started, until),
+      measureWindows(mqttUrl, metricsUrl, new Hs256Auth(secret), until),
+    ]);
+    const bounds = CHART_BARS.map(([res, n]) => `≥ ${n} ${res === '60' ? '1H' : res === '1' ? '1m' : res}`).join(', ');
+    say(
+      `${label}: chart ready (${bounds} bars for every simulated symbol) ${ready === undefined ? 'not within the run' : `after ${ready.toFixed(1)} s from spawn`}`,
+    );
     report(label, rss, windows);
   } finally {
     clearInterval(sampler);
