@@ -50,8 +50,8 @@ describe.each(TOPOLOGIES)('broker over real sockets (%s)', (kind) => {
   // docs/protocol.md#operations-endpoints), whichever node the subscriber is on (node 1 in a cluster).
   it('measures tick latency from the feed timestamp and chat latency from storing, in /metrics', async () => {
     const served = app.at(1);
-    const metric = async (name: string) => {
-      const text = await (await fetch(`${app.at(0).httpUrl}/metrics`)).text();
+    const metric = async (name: string, node = app.at(0)) => {
+      const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
       return Number(new RegExp(`^ticktalk_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
     };
     const sub = await served.connect();
@@ -70,6 +70,9 @@ describe.each(TOPOLOGIES)('broker over real sockets (%s)', (kind) => {
     await writer.publishAsync('chat/rooms/latency', JSON.stringify({ text: 'hi' }), { qos: 1 });
     await message;
     await expect.poll(() => metric('chat_delivery_latency_seconds_count')).toBeGreaterThan(0);
+    // In a cluster the reader's node also times the message from its stamp to its own hand-over.
+    if (app.nodes.length > 1) await expect.poll(() => metric('chat_cluster_delivery_latency_seconds_count', served)).toBeGreaterThan(0);
+    else expect(await metric('chat_cluster_delivery_latency_seconds_count')).toBe(0);
   });
 
   /** SUBACK return codes as a raw client sees them (mqtt.js turns 0x80 into an exception). */

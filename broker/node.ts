@@ -26,6 +26,7 @@ import { SessionLifecycle } from './session-lifecycle.js';
 import { MemorySessionRegistry } from './session-registry.js';
 import { RedisSessionRegistry } from './session-registry-redis.js';
 import { DEFAULT_LIMITS, WireLayer } from './wire/wire-layer.js';
+import { LATENCY_BUCKETS } from './wire/wire-metrics.js';
 
 /**
  * The ACL's tick-publisher rule depends on the client's role only (the symbol of each tick is
@@ -192,16 +193,22 @@ export class BrokerNode {
 /** With the process' Redis connections: the emitter and session store Aedes clusters with. */
 function clusterOf(opts: BrokerNodeOptions) {
   const { redis } = opts;
+  // Registered on every node, so a dashboard's query finds it (empty) on a node alone.
+  const latency = opts.metrics.histogram(
+    'chat_cluster_delivery_latency_seconds',
+    "a chat message from its server stamp (`ts`, on the node that stored it) to its hand-over to this node's subscribers after the trip through Redis (cluster only: the nodes' clocks must agree)",
+    LATENCY_BUCKETS,
+  );
   if (!redis) return undefined;
   // A queued message outlives any session that could still take it (see docs/protocol.md#sessions).
   const backends = clusterBackends(redis, opts.log.child({ component: 'cluster' }), {
     queuedMessageTtlS: 2 * opts.config.MQTT_SESSION_EXPIRY_S,
-    chatOrder: chatOrderOptions(opts),
+    chatOrder: chatOrderOptions(opts, latency),
   });
   return { backends, redis };
 }
 
-function chatOrderOptions({ config, metrics }: BrokerNodeOptions): ChatOrderOptions {
+function chatOrderOptions({ config, metrics }: BrokerNodeOptions, latency: { observe(seconds: number): void }): ChatOrderOptions {
   const held = metrics.counter('chat_order_held_total', 'chat messages from Redis held back until an earlier seq of their conversation arrived');
   const gaps = metrics.counter('chat_order_gaps_total', 'waits for an earlier chat seq that ended without it (CLUSTER_CHAT_ORDER_WAIT_MS)');
   return {
@@ -210,5 +217,6 @@ function chatOrderOptions({ config, metrics }: BrokerNodeOptions): ChatOrderOpti
     maxHeld: 1_000,
     held: () => held.inc(),
     gap: () => gaps.inc(),
+    delivered: (stampMs) => latency.observe(Math.max(0, Date.now() - stampMs) / 1000),
   };
 }

@@ -3,7 +3,7 @@ import { ChatOrder, type ChatOrderOptions } from './chat-order.js';
 import type { InternalPacket } from './internals.js';
 
 const message = (topic: string, seq: number) =>
-  ({ topic, payload: Buffer.from(JSON.stringify({ type: 'message', room: 'r', seq, text: `m${seq}` })) }) as InternalPacket;
+  ({ topic, payload: Buffer.from(JSON.stringify({ type: 'message', room: 'r', seq, text: `m${seq}`, ts: 1_000 + seq })) }) as InternalPacket;
 const edit = (topic: string, seq: number) =>
   ({ topic, payload: Buffer.from(JSON.stringify({ type: 'edit', room: 'r', seq, text: 'e' })) }) as InternalPacket;
 const tick = (topic: string) => ({ topic, payload: Buffer.from('{"bid":1}') }) as InternalPacket;
@@ -11,21 +11,30 @@ const tick = (topic: string) => ({ topic, payload: Buffer.from('{"bid":1}') }) a
 function setup(overrides: Partial<ChatOrderOptions> = {}) {
   const out: string[] = [];
   const counts = { held: 0, gaps: 0 };
+  const stamps: number[] = [];
   const order = new ChatOrder(
     (p) => {
       const event = JSON.parse(p.payload.toString()) as { type?: string; seq?: number };
       out.push(event.type ? `${p.topic}:${event.type}:${event.seq}` : p.topic);
     },
-    { waitMs: 500, maxConversations: 100, maxHeld: 100, held: () => counts.held++, gap: () => counts.gaps++, ...overrides },
+    {
+      waitMs: 500,
+      maxConversations: 100,
+      maxHeld: 100,
+      held: () => counts.held++,
+      gap: () => counts.gaps++,
+      delivered: (ts) => stamps.push(ts),
+      ...overrides,
+    },
   );
-  return { order, out, counts };
+  return { order, out, counts, stamps };
 }
 
 afterEach(() => vi.useRealTimers());
 
 describe('chat order across nodes', () => {
   it('holds a message that came ahead of an earlier seq until that one arrives, then delivers both in order', () => {
-    const { order, out, counts } = setup();
+    const { order, out, counts, stamps } = setup();
     order.take(message('chat/rooms/a', 5));
     order.take(message('chat/rooms/a', 7));
     order.take(message('chat/rooms/a', 8));
@@ -33,6 +42,8 @@ describe('chat order across nodes', () => {
     order.take(message('chat/rooms/a', 6));
     expect(out).toEqual(['chat/rooms/a:message:5', 'chat/rooms/a:message:6', 'chat/rooms/a:message:7', 'chat/rooms/a:message:8']);
     expect(counts).toEqual({ held: 2, gaps: 0 });
+    // Each message's server stamp is reported as it is handed over, held ones when released.
+    expect(stamps).toEqual([1_005, 1_006, 1_007, 1_008]);
   });
 
   it('keeps conversations apart and lets everything that is not a chat message through at once', () => {

@@ -12,15 +12,28 @@ export interface ChatOrderOptions {
   held(): void;
   /** A wait that ended without the missing message (a member fills the gap from history). */
   gap(): void;
+  /** A chat message handed to this node's subscribers; `stampMs` is its server stamp (`ts`). */
+  delivered(stampMs: number): void;
 }
 
 type Deliver = (packet: InternalPacket) => void;
 
+interface StampedPacket {
+  packet: InternalPacket;
+  ts: number;
+}
+
+/** A server-stamped chat `message` event's `seq` and `ts`. */
+interface MessageEvent {
+  seq: number;
+  ts: number;
+}
+
 interface Conversation {
   /** The `seq` this node delivers next. */
   next: number;
-  /** Messages that came ahead of `next`, by seq. */
-  held: Map<number, InternalPacket>;
+  /** Messages that came ahead of `next`, by seq, with their server stamps. */
+  held: Map<number, StampedPacket>;
   /** Other events of the conversation (edits, deletes, mutes) that came while messages were held. */
   after: InternalPacket[];
   timer: NodeJS.Timeout | undefined;
@@ -28,12 +41,13 @@ interface Conversation {
 
 const CHAT_TOPIC = /^chat\/(rooms|dm)\//;
 
-/** The `seq` of a server-stamped chat `message` event, or undefined for anything else. */
-function messageSeq(packet: InternalPacket): number | undefined {
+/** The `seq` and `ts` of a server-stamped chat `message` event, or undefined for anything else. */
+function messageEvent(packet: InternalPacket): MessageEvent | undefined {
   if (!CHAT_TOPIC.test(packet.topic)) return undefined;
   try {
-    const event = JSON.parse(packet.payload.toString()) as { type?: unknown; seq?: unknown };
-    return event.type === 'message' && Number.isSafeInteger(event.seq) ? (event.seq as number) : undefined;
+    const event = JSON.parse(packet.payload.toString()) as { type?: unknown; seq?: unknown; ts?: unknown };
+    if (event.type !== 'message' || !Number.isSafeInteger(event.seq)) return undefined;
+    return { seq: event.seq as number, ts: typeof event.ts === 'number' ? event.ts : NaN };
   } catch {
     return undefined;
   }
@@ -59,18 +73,20 @@ export class ChatOrder {
   ) {}
 
   take(packet: InternalPacket): void {
-    const seq = messageSeq(packet);
+    const event = messageEvent(packet);
     const conversation = this.conversations.get(packet.topic);
-    if (seq === undefined) {
+    if (event === undefined) {
       if (conversation && conversation.held.size > 0) conversation.after.push(packet);
       else this.deliver(packet);
       return;
     }
-    if (!conversation) return this.firstOf(packet, seq);
+    const stamped = { packet, ts: event.ts };
+    const { seq } = event;
+    if (!conversation) return this.firstOf(stamped, seq);
     this.touch(packet.topic, conversation);
-    if (seq < conversation.next) return this.deliver(packet);
-    if (seq > conversation.next) return this.hold(conversation, seq, packet);
-    this.deliver(packet);
+    if (seq < conversation.next) return this.deliverMessage(stamped);
+    if (seq > conversation.next) return this.hold(conversation, seq, stamped);
+    this.deliverMessage(stamped);
     conversation.next = seq + 1;
     this.deliverReady(conversation);
   }
@@ -81,14 +97,19 @@ export class ChatOrder {
     this.conversations.clear();
   }
 
-  private firstOf(packet: InternalPacket, seq: number): void {
-    this.conversations.set(packet.topic, { next: seq + 1, held: new Map(), after: [], timer: undefined });
+  private firstOf(stamped: StampedPacket, seq: number): void {
+    this.conversations.set(stamped.packet.topic, { next: seq + 1, held: new Map(), after: [], timer: undefined });
     if (this.conversations.size > this.opts.maxConversations) this.forgetOldest();
-    this.deliver(packet);
+    this.deliverMessage(stamped);
   }
 
-  private hold(conversation: Conversation, seq: number, packet: InternalPacket): void {
-    conversation.held.set(seq, packet);
+  private deliverMessage({ packet, ts }: StampedPacket): void {
+    this.deliver(packet);
+    if (Number.isFinite(ts)) this.opts.delivered(ts);
+  }
+
+  private hold(conversation: Conversation, seq: number, stamped: StampedPacket): void {
+    conversation.held.set(seq, stamped);
     this.opts.held();
     if (conversation.held.size > this.opts.maxHeld) return this.release(conversation, true);
     if (conversation.timer) return;
@@ -98,12 +119,12 @@ export class ChatOrder {
 
   /** Delivers the held messages that follow on without a gap, then the events behind them. */
   private deliverReady(conversation: Conversation): void {
-    let packet = conversation.held.get(conversation.next);
-    while (packet) {
+    let stamped = conversation.held.get(conversation.next);
+    while (stamped) {
       conversation.held.delete(conversation.next);
-      this.deliver(packet);
+      this.deliverMessage(stamped);
       conversation.next += 1;
-      packet = conversation.held.get(conversation.next);
+      stamped = conversation.held.get(conversation.next);
     }
     if (conversation.held.size > 0) return;
     this.settle(conversation);
@@ -113,7 +134,7 @@ export class ChatOrder {
   private release(conversation: Conversation, counted: boolean): void {
     if (conversation.held.size > 0 && counted) this.opts.gap();
     for (const seq of [...conversation.held.keys()].sort((a, b) => a - b)) {
-      this.deliver(conversation.held.get(seq)!);
+      this.deliverMessage(conversation.held.get(seq)!);
       conversation.next = seq + 1;
     }
     conversation.held.clear();

@@ -8,7 +8,7 @@ import type { WireConnection } from './wire-connection.js';
 export type TickSource = 'feed' | 'local' | 'cluster';
 
 /** Seconds: sub-millisecond fan-out up to the multi-second stalls an alert must see. */
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** What report() moves into the registry: the cluster batcher's own counts. */
 interface ClusterCounts {
