@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,9 +13,14 @@ import { freshDatabase } from '../test/testing/postgres.js';
 const BIN = fileURLToPath(new URL('../bin/ticktalk.js', import.meta.url));
 const SECRET = 'cli-test-secret-0123456789';
 
+/** Every run gets a DATA_DIR of its own here unless it names one: never `./data` in the checkout. */
+const scratch = mkdtempSync(join(tmpdir(), 'ticktalk-cli-'));
+let runs = 0;
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 function run(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'info', DATA_DIR: join(scratch, `run-${++runs}`), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -158,8 +163,8 @@ describe('ticktalk CLI', () => {
       REDIS_URL: 'redis://:redis-pass-456@127.0.0.1:6379',
     });
     expect(await p.exited).toBe(0);
-    // LOG_LEVEL is the fourth, set by run().
-    expect(p.out()).toMatch(/^configuration OK: 4 set, the rest default\n/);
+    // LOG_LEVEL and DATA_DIR are the fourth and fifth, set by run().
+    expect(p.out()).toMatch(/^configuration OK: 5 set, the rest default\n/);
     expect(p.out()).toMatch(/\n {2}AUTH_JWT_SECRET +26 characters, not shown\n/);
     expect(p.out()).toMatch(/\n {2}database +PostgreSQL postgres:\/\/ticktalk:\*\*\*@127\.0\.0\.1:5432\/ticktalk\n/);
     expect(p.out()).toMatch(/\n {2}cluster +Redis redis:\/\/:\*\*\*@127\.0\.0\.1:6379\n/);
