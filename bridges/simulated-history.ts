@@ -79,6 +79,8 @@ export function historyStart(end: number, days: number): number {
  */
 export class SimulatedHistoryWalk {
   private readonly walk: BackwardWalk;
+  /** The 1D bars yielded so far, newest first: 1W and 1M are rolled up from them (`weeksAndMonths`). */
+  private readonly dayBars: Bar[] = [];
 
   constructor(
     private readonly opts: SimulatedHistoryOptions,
@@ -107,20 +109,21 @@ export class SimulatedHistoryWalk {
       const bars: SeriesBar[] = [];
       for (const [resolution, resBars] of rollUpEvery('1', minutes)) {
         if (!LONGER_THAN_A_DAY.has(resolution)) for (const bar of resBars) bars.push({ symbol, resolution, bar });
+        if (resolution === '1D') this.dayBars.push(...resBars);
       }
       for (const bar of secondBars) if (bucketStart(bar.time, '1D') === day) bars.push({ symbol, resolution: '1S', bar });
       yield { start: day, bars };
     }
   }
-}
 
-/** 1W and 1M bars of the span, from its 1D bars in time order. */
-export function weeksAndMonths(symbol: string, dayBars: readonly Bar[]): SeriesBar[] {
-  const out: SeriesBar[] = [];
-  for (const [resolution, bars] of rollUpEvery('1D', dayBars)) {
-    if (LONGER_THAN_A_DAY.has(resolution)) for (const bar of bars) out.push({ symbol, resolution, bar });
+  /** 1W and 1M bars of the days yielded so far (the whole span once `days` is done). */
+  weeksAndMonths(): SeriesBar[] {
+    const out: SeriesBar[] = [];
+    for (const [resolution, bars] of rollUpEvery('1D', [...this.dayBars].reverse())) {
+      if (LONGER_THAN_A_DAY.has(resolution)) for (const bar of bars) out.push({ symbol: this.opts.symbol, resolution, bar });
+    }
+    return out;
   }
-  return out;
 }
 
 /** The whole history at once (tests and small spans; a start-up streams `SimulatedHistoryWalk.days`). */
@@ -128,9 +131,7 @@ export async function simulatedHistory(opts: SimulatedHistoryOptions, pause: () 
   const walk = new SimulatedHistoryWalk(opts, pause);
   const days: SeriesBar[][] = [];
   for await (const day of walk.days()) days.push(day.bars);
-  const bars = days.reverse().flat();
-  const dayBars = bars.filter((b) => b.resolution === '1D').map((b) => b.bar);
-  return { bars: [...bars, ...weeksAndMonths(opts.symbol, dayBars)], last: walk.last };
+  return { bars: [...days.reverse().flat(), ...walk.weeksAndMonths()], last: walk.last };
 }
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -2,9 +2,8 @@ import type { EngineChoice, RoleContext } from '../platform/context.js';
 import type { Logger } from '../platform/logger.js';
 import type { Resolution } from '../protocol/names.js';
 import { candleModeOf, type CandleMode, type SeriesBar } from '../ohlcv/aggregate.js';
-import { historyStart, SimulatedHistoryWalk, weeksAndMonths } from './simulated-history.js';
+import { historyStart, SimulatedHistoryWalk } from './simulated-history.js';
 import { openCandleStore, type CandleStore, type GeneratedHistoryMark } from '../ohlcv/store.js';
-import type { Bar } from '../ohlcv/bar.js';
 
 /** What a start with the built-in simulator does about candle history. */
 export interface SimulatorHistoryPlan {
@@ -138,14 +137,8 @@ class HistoryBackfill {
   private async firstPass(job: HistoryJob): Promise<void> {
     const walk = this.walk(job);
     const bars: SeriesBar[] = [];
-    const dayBars: Bar[] = [];
-    for await (const day of walk.days()) {
-      for (const b of day.bars) {
-        if (isRecent(b, job.end)) bars.push(b);
-        if (b.resolution === '1D') dayBars.push(b.bar);
-      }
-    }
-    bars.push(...weeksAndMonths(job.symbol, dayBars.reverse()));
+    for await (const day of walk.days()) for (const b of day.bars) if (isRecent(b, job.end)) bars.push(b);
+    bars.push(...walk.weeksAndMonths());
     await this.opts.store.importGenerated(bars, { symbol: job.symbol, end: job.end, days: job.days }, [walk.last]);
   }
 
